@@ -1,0 +1,408 @@
+"""The newsroom client and CLI against a small fake of the public API.
+
+Two fakes: ``httpx.MockTransport`` for exact control of failures (connect errors, timeouts), and a tiny
+FastAPI app served by uvicorn on 127.0.0.1 in a thread, so the CLI is exercised over real HTTP.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from app.client import (
+    CheckResult,
+    HeadlineIn,
+    TickerClient,
+    TickerConnectionError,
+    TickerError,
+)
+from app.client.cli import main, read_headlines
+from app.client.client import RetryPolicy, parse_retry_after
+
+REPO = Path(__file__).resolve().parents[1]
+
+# --- a fake service over real HTTP ----------------------------------------------------------------
+
+fastapi = pytest.importorskip("fastapi")
+uvicorn = pytest.importorskip("uvicorn")
+# module level: the routes' string annotations (PEP 563) are resolved against module globals
+from fastapi import FastAPI, Request  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
+
+
+class FakeState:
+    """What the fake server knows; tests queue failures and read what was received."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.fail_queue: list[tuple[int, dict[str, str]]] = []
+        self.requests: list[dict[str, Any]] = []
+        self.seen: dict[str, int] = {}
+        self.api_key: str | None = None
+
+    def next_failure(self) -> tuple[int, dict[str, str]] | None:
+        with self.lock:
+            return self.fail_queue.pop(0) if self.fail_queue else None
+
+
+def _fake_app(state: FakeState) -> Any:
+    app = FastAPI()
+
+    def gate(request: Request, body: Any) -> JSONResponse | None:
+        state.requests.append({"path": request.url.path, "headers": dict(request.headers), "body": body})
+        failure = state.next_failure()
+        if failure:
+            status, headers = failure
+            return JSONResponse({"detail": "induced failure"}, status_code=status, headers=headers)
+        if state.api_key and request.headers.get("x-api-key") != state.api_key:
+            return JSONResponse({"detail": "invalid API key"}, status_code=401)
+        return None
+
+    @app.post("/v1/dedup/check")
+    async def check(request: Request) -> Any:
+        body = await request.json()
+        if (denied := gate(request, body)) is not None:
+            return denied
+        title = body.get("title", "")
+        if len(title) < 3:
+            return JSONResponse(
+                {"detail": [{"loc": ["body", "title"], "msg": "too short", "type": "value_error"}]},
+                status_code=422,
+            )
+        # a story is "known" when its normalised title was ingested, or mentions Sahara
+        key = title.casefold().strip()
+        story = state.seen.get(key) or (7 if "sahara" in key else None)
+        matches = []
+        if story is not None:
+            matches = [
+                {"headline_id": 70, "story_id": story, "title": "Sahara : <b>soutien</b> renouvelé",
+                 "lang": "fr", "source": "Hespress FR", "published_at": "2025-03-01T10:00:00Z",
+                 "score": 0.91, "extra_field_from_future": True},
+                {"headline_id": 71, "story_id": story, "title": "الصحراء: دعم متجدد", "lang": "ar",
+                 "source": "Le360", "published_at": "2025-03-01T11:00:00Z", "score": 0.77},
+            ]
+        return {
+            "duplicate": story is not None, "story_id": story,
+            "match": "translation" if story is not None else None,
+            "score": 0.91 if story is not None else 0.12, "threshold": 0.5,
+            "lang": body.get("lang") or "fr", "matches": matches,
+        }
+
+    @app.post("/v1/headlines")
+    async def headlines(request: Request) -> Any:
+        body = await request.json()
+        if (denied := gate(request, body)) is not None:
+            return denied
+        results = []
+        for i, h in enumerate(body["headlines"]):
+            key = h["title"].casefold().strip()
+            dup = key in state.seen
+            story = state.seen.setdefault(key, 100 + len(state.seen))
+            results.append({
+                "headline_id": 1000 + len(state.requests) * 100 + i, "lang": h.get("lang") or "fr",
+                "story_id": story, "duplicate": dup, "match": "exact" if dup else None,
+                "score": 1.0 if dup else None, "idempotent_replay": False,
+            })
+        return {"results": results}
+
+    return app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, FakeState]]:
+    state = FakeState()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(_fake_app(state), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("fake server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", state
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+@pytest.fixture()
+def fake(server: tuple[str, FakeState]) -> Iterator[tuple[str, FakeState]]:
+    url, state = server
+    state.reset()
+    yield url, state
+    state.reset()
+
+
+def _no_sleep(record: list[float]) -> Any:
+    return record.append
+
+
+# --- client over real HTTP ------------------------------------------------------------------------
+
+
+def test_check_parses_contract_json(fake: tuple[str, FakeState]) -> None:
+    url, state = fake
+    with TickerClient(url) as client:
+        new = client.check("Un titre sans rapport avec rien")
+        dup = client.check("Le Sahara marocain : nouveau soutien", lang="fr")
+    assert isinstance(new, CheckResult) and not new.duplicate and new.matches == []
+    assert dup.duplicate and dup.story_id == 7 and dup.match == "translation"
+    assert [m.lang for m in dup.matches] == ["fr", "ar"]
+    assert dup.matches[0].title == "Sahara : <b>soutien</b> renouvelé"
+    assert state.requests[1]["body"] == {"title": "Le Sahara marocain : nouveau soutien", "lang": "fr"}
+    assert "lang" not in state.requests[0]["body"]
+
+
+def test_ingest_accepts_dicts_and_dataclasses_and_batches(fake: tuple[str, FakeState]) -> None:
+    url, state = fake
+    published = datetime(2025, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=1)))
+    items: list[Any] = [
+        {"title": "Le Maroc exporte des câbles", "source": "A", "ignored": 1},
+        HeadlineIn(title="Le Maroc exporte des câbles", source="B", published_at=published),
+        {"title": "Alerte météo à Rabat", "id": "x-1"},
+    ]
+    with TickerClient(url, batch_size=2) as client:
+        results = client.ingest(items)
+    assert [r.duplicate for r in results] == [False, True, False]
+    assert results[1].match == "exact" and results[0].story_id == results[1].story_id
+    assert len(state.requests) == 2, "three headlines in batches of two make two requests"
+    first, second = (r["body"]["headlines"] for r in state.requests)
+    assert first[0] == {"title": "Le Maroc exporte des câbles", "source": "A"}
+    assert first[1]["published_at"] == "2025-03-01T08:30:00Z"
+    assert second == [{"title": "Alerte météo à Rabat", "id": "x-1"}]
+
+
+def test_api_key_is_sent(fake: tuple[str, FakeState]) -> None:
+    url, state = fake
+    state.api_key = "s3cret"
+    with TickerClient(url) as client, pytest.raises(TickerError) as err:
+        client.check("Un titre assez long pour tester")
+    assert err.value.status_code == 401 and "invalid API key" in str(err.value)
+    with TickerClient(url, api_key="s3cret") as client:
+        assert client.check("Un titre assez long pour tester").duplicate is False
+    assert state.requests[-1]["headers"]["x-api-key"] == "s3cret"
+
+
+def test_retries_5xx_and_429_honouring_retry_after(fake: tuple[str, FakeState]) -> None:
+    url, state = fake
+    state.fail_queue = [(503, {}), (429, {"Retry-After": "2"}), (502, {})]
+    slept: list[float] = []
+    with TickerClient(url, retries=3, backoff=0.1, sleep=slept.append) as client:
+        result = client.check("Le Sahara est à l'ordre du jour")
+    assert result.duplicate
+    assert len(state.requests) == 4
+    assert slept[1] == 2.0, "Retry-After seconds are honoured as given"
+    assert 0.05 <= slept[0] <= 0.1 and 0.2 <= slept[2] <= 0.4, "exponential backoff with jitter"
+
+
+def test_gives_up_after_retries_with_status(fake: tuple[str, FakeState]) -> None:
+    url, state = fake
+    state.fail_queue = [(500, {})] * 5
+    slept: list[float] = []
+    with TickerClient(url, retries=2, sleep=slept.append) as client, pytest.raises(TickerError) as err:
+        client.check("Le Sahara est à l'ordre du jour")
+    assert err.value.status_code == 500 and len(state.requests) == 3 and len(slept) == 2
+
+
+def test_4xx_is_not_retried_and_reads_validation_detail(fake: tuple[str, FakeState]) -> None:
+    url, state = fake
+    slept: list[float] = []
+    with TickerClient(url, sleep=slept.append) as client, pytest.raises(TickerError) as err:
+        client.check("ab")
+    assert err.value.status_code == 422
+    assert str(err.value) == "HTTP 422: title: too short"
+    assert len(state.requests) == 1 and slept == []
+
+
+def test_connection_refused_is_retried_then_raises() -> None:
+    slept: list[float] = []
+    url = f"http://127.0.0.1:{_free_port()}"
+    with TickerClient(url, retries=2, sleep=slept.append) as client:
+        with pytest.raises(TickerConnectionError, match="cannot reach"):
+            client.check("Personne n'écoute sur ce port")
+    assert len(slept) == 2
+
+
+# --- failure modes that need exact control: MockTransport -----------------------------------------
+
+
+def _mock_client(handler: Any, **kw: Any) -> tuple[TickerClient, list[float]]:
+    slept: list[float] = []
+    client = TickerClient("http://ticker.test", transport=httpx.MockTransport(handler), sleep=slept.append, **kw)
+    return client, slept
+
+
+CHECK_OK = {"duplicate": False, "story_id": None, "match": None, "score": None,
+            "threshold": 0.5, "lang": "fr", "matches": []}
+
+
+def test_connect_error_then_success() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) < 3:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json=CHECK_OK)
+
+    client, slept = _mock_client(handler, retries=3)
+    assert client.check("Le service revient après une panne").duplicate is False
+    assert len(calls) == 3 and len(slept) == 2
+
+
+def test_read_timeout_retried_only_when_idempotent() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if len(calls) == 1:
+            raise httpx.ReadTimeout("slow", request=request)
+        body = json.loads(request.content)
+        return httpx.Response(200, json={"results": [
+            {"headline_id": 1, "lang": "fr", "story_id": 1, "duplicate": False, "match": None,
+             "score": None, "idempotent_replay": True} for _ in body["headlines"]]})
+
+    client, _ = _mock_client(handler)
+    with pytest.raises(TickerConnectionError):
+        client.ingest([{"title": "Sans identifiant, pas de rejeu sûr"}])
+    assert calls == ["/v1/headlines"], "a batch without ids is not replayed after a read timeout"
+
+    calls.clear()
+    (result,) = client.ingest([{"title": "Avec identifiant", "id": "cms-42"}])
+    assert len(calls) == 2 and result.idempotent_replay
+
+
+def test_unexpected_response_shape_is_a_ticker_error() -> None:
+    client, _ = _mock_client(lambda r: httpx.Response(200, json={"results": [{"nope": 1}]}))
+    with pytest.raises(TickerError, match="unexpected response"):
+        client.ingest([{"title": "Un titre quelconque"}])
+    client, _ = _mock_client(lambda r: httpx.Response(200, text="<html>proxy</html>"))
+    with pytest.raises(TickerError, match="expected JSON"):
+        client.check("Un titre quelconque")
+
+
+def test_parse_retry_after_forms() -> None:
+    now = time.time()
+    in_ten = format_datetime(datetime.fromtimestamp(now + 10, tz=timezone.utc), usegmt=True)
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    assert 8.0 <= (parse_retry_after(in_ten, now=now) or 0) <= 10.0
+    assert RetryPolicy(max_retry_after=30).delay(0, retry_after=3600) == 30
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+
+
+def test_cli_check_exit_codes_and_table(fake: tuple[str, FakeState], capsys: pytest.CaptureFixture[str]) -> None:
+    url, _ = fake
+    assert main(["check", "Un titre tout à fait nouveau", "--url", url]) == 0
+    assert capsys.readouterr().out.startswith("NEW")
+    assert main(["check", "Sahara : soutien renouvelé", "--url", url, "--lang", "fr"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("DUPLICATE  story 7  match=translation")
+    assert "Hespress FR" in out and "الصحراء" in out and "SCORE" in out
+
+
+def test_cli_check_json_output(fake: tuple[str, FakeState], capsys: pytest.CaptureFixture[str]) -> None:
+    url, _ = fake
+    assert main(["check", "Sahara : soutien renouvelé", "--url", url, "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["duplicate"] is True and data["story_id"] == 7
+    assert [m["source"] for m in data["matches"]] == ["Hespress FR", "Le360"]
+    assert "extra_field_from_future" not in data["matches"][0]
+
+
+def test_cli_errors_exit_2(fake: tuple[str, FakeState], capsys: pytest.CaptureFixture[str]) -> None:
+    url, _ = fake
+    assert main(["check", "ab", "--url", url]) == 2
+    assert "HTTP 422" in capsys.readouterr().err
+    dead = f"http://127.0.0.1:{_free_port()}"
+    assert main(["check", "Un titre quelconque ici", "--url", dead, "--retries", "0"]) == 2
+    assert "cannot reach" in capsys.readouterr().err
+    assert main(["check"]) == 2, "usage errors are errors too"
+
+
+def test_cli_url_and_key_from_environment(
+    fake: tuple[str, FakeState], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, state = fake
+    state.api_key = "k"
+    monkeypatch.setenv("TICKER_URL", url)
+    monkeypatch.setenv("TICKER_API_KEY", "k")
+    assert main(["check", "Un titre tout à fait nouveau"]) == 0
+    assert state.requests[-1]["headers"]["x-api-key"] == "k"
+
+
+def test_cli_ingest_file_and_stdin(
+    fake: tuple[str, FakeState], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, state = fake
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps({"headlines": [
+        {"title": "Tempête sur le Rif", "source": "SNRTnews"}, {"title": "Tempête sur le Rif"}]}))
+    assert main(["ingest", str(path), "--url", url, "--source", "CLI"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 headlines: 1 new, 1 duplicates (1 exact)")
+    sent = state.requests[-1]["body"]["headlines"]
+    assert [h["source"] for h in sent] == ["SNRTnews", "CLI"], "--source only fills missing sources"
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO('{"title": "Tempête sur le Rif"}\n"Nouveau titre"\n'))
+    assert main(["ingest", "-", "--url", url, "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert [r["duplicate"] for r in results] == [True, False]
+
+
+def test_cli_ingest_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('[{"source": "no title"}]')
+    assert main(["ingest", str(path), "--url", "http://127.0.0.1:9"]) == 2
+    assert "title" in capsys.readouterr().err
+    assert main(["ingest", str(tmp_path / "missing.json")]) == 2
+
+
+def test_read_headlines_formats() -> None:
+    assert [h.title for h in read_headlines(io.StringIO('["a", {"title": "b"}]'))] == ["a", "b"]
+    assert read_headlines(io.StringIO('{"title": "c", "lang": "ar"}'))[0].lang == "ar"
+    with pytest.raises(ValueError):
+        read_headlines(io.StringIO("{not json"))
+
+
+def test_cli_process_exit_code(fake: tuple[str, FakeState]) -> None:
+    """The real process exit status, as a shell script would see it."""
+    url, _ = fake
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TICKER_URL": url}
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.client.cli", "check", "Sahara : soutien renouvelé", "--json"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["duplicate"] is True
