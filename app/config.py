@@ -39,12 +39,12 @@ class Settings:
     languages: tuple[str, ...] = ("fr", "es", "en", "ar")
     # --- story matching ------------------------------------------------------------------
     window_hours: float = 72.0
-    #: combined match score needed to join a story (see app/stories/score.py)
-    match_threshold: float = 0.5
+    #: combined match score needed to join a story; unset = the tuned default in app/stories/score.py
+    match_threshold: float | None = None
     #: how many nearest headlines are scored as candidates
     candidate_k: int = 20
-    #: cosine under which a candidate is not even scored
-    candidate_min_cosine: float = 0.3
+    #: cosine under which a candidate is not even scored; unset = the tuned default
+    candidate_min_cosine: float | None = None
     # --- topics --------------------------------------------------------------------------
     topic_window_hours: float = 24.0 * 7
     topic_min_cluster_size: int = 5
@@ -80,8 +80,14 @@ _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off", ""}
 
 
+#: optional numbers: None means "the tuned default of the module that owns the number"
+_OPTIONAL_FLOATS = {"match_threshold", "candidate_min_cosine"}
+
+
 def _parse(name: str, raw: str, default: Any) -> Any:
     try:
+        if name in _OPTIONAL_FLOATS:
+            return float(raw) if raw.strip() else None
         if isinstance(default, bool):
             low = raw.strip().lower()
             if low in _BOOL_TRUE:
@@ -115,7 +121,8 @@ def _validate(s: Settings) -> None:
         if getattr(s, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(s, name)}")
     for name in ("match_threshold", "candidate_min_cosine", "topic_assign_threshold"):
-        if not -1.0 <= getattr(s, name) <= 1.5:
+        value = getattr(s, name)
+        if value is not None and not -1.0 <= value <= 10.0:
             raise ConfigError(f"{PREFIX}{name.upper()} out of range: {getattr(s, name)}")
     if not s.languages:
         raise ConfigError(f"{PREFIX}LANGUAGES must name at least one language")

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from .models import Health
+from .state import AppState, get_state
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/livez", response_model=Health, summary="The process answers")
+async def livez() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, summary="Ready once storage is open and the encoder is loaded",
+            responses={503: {"model": Health}})
+async def readyz(state: AppState = Depends(get_state)):
+    if state.ready.is_set() and state.pipeline is not None:
+        return Health(status="ready")
+    detail = state.startup_error or "loading the encoder"
+    return JSONResponse(status_code=503, content={"status": "starting" if not state.startup_error else "failed", "detail": detail})
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+async def metrics(state: AppState = Depends(get_state)) -> PlainTextResponse:
+    gauges: dict[str, float] = {"ticker_ready": 1.0 if state.ready.is_set() else 0.0}
+    if state.store is not None:
+        gauges["ticker_store_headlines"] = float(state.store.count_headlines())
+        gauges["ticker_store_stories"] = float(state.store.count_stories())
+    if state.topics is not None:
+        gauges.update(state.topics.gauges())
+    return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4")

@@ -1,0 +1,75 @@
+"""API keys (constant-time comparison) and a per-client token bucket for the dedup check."""
+
+from __future__ import annotations
+
+import hmac
+import math
+import threading
+import time
+
+from fastapi import Depends, HTTPException, Request
+
+from .state import AppState, get_state
+
+
+def presented_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def _key_ok(expected: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def require_write(request: Request, state: AppState = Depends(get_state)) -> None:
+    expected = state.settings.api_key
+    if expected and not _key_ok(expected, presented_key(request)):
+        raise HTTPException(
+            status_code=401,
+            detail="this endpoint needs the API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def require_read(request: Request, state: AppState = Depends(get_state)) -> None:
+    if state.settings.protect_reads:
+        require_write(request, state)
+
+
+class RateLimiter:
+    """Token bucket per client: ``rate_per_minute`` sustained, bursts up to the same number."""
+
+    def __init__(self, rate_per_minute: int, clock=time.monotonic) -> None:
+        self.capacity = float(rate_per_minute)
+        self.refill = rate_per_minute / 60.0
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> float:
+        """0 when allowed, else the seconds to wait before a token is available."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(client, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.refill)
+            if tokens >= 1.0:
+                self._buckets[client] = (tokens - 1.0, now)
+                if len(self._buckets) > 10_000:  # forget idle clients
+                    self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
+                return 0.0
+            self._buckets[client] = (tokens, now)
+            return (1.0 - tokens) / self.refill
+
+
+def rate_limit_check(request: Request, state: AppState = Depends(get_state)) -> None:
+    # By address, not by key: a key chosen by the caller would let it pick a fresh bucket each time.
+    client = request.client.host if request.client else "unknown"
+    wait = state.rate_limiter.take(client)
+    if wait > 0:
+        raise HTTPException(
+            status_code=429,
+            detail=f"too many dedup checks from this client; retry in {math.ceil(wait)} s",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+
+from .models import StoryDetailOut, StoryList
+from .security import require_read
+from .state import AppState, get_state
+from .timeparse import to_epoch
+from .views import stories_out, story_detail
+
+router = APIRouter(prefix="/v1/stories", tags=["stories"], dependencies=[Depends(require_read)])
+
+
+@router.get("", response_model=StoryList, summary="Stories, newest first")
+async def list_stories(
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    lang: str | None = Query(None, max_length=8, description="Only stories with a headline in this language."),
+    source: str | None = Query(None, max_length=200),
+    since: datetime | None = Query(None, description="Only stories seen at or after this time."),
+    until: datetime | None = Query(None, description="Only stories first seen at or before this time."),
+    state: AppState = Depends(get_state),
+) -> StoryList:
+    store = state.require_store()
+
+    def work() -> StoryList:
+        rows, total = store.list_stories(
+            limit=limit, offset=offset, lang=lang, source=source, since=to_epoch(since), until=to_epoch(until)
+        )
+        return StoryList(stories=stories_out(store, rows), total=total, limit=limit, offset=offset)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/{story_id}", response_model=StoryDetailOut, summary="One story with all its headlines",
+            responses={404: {"description": "no such story"}})
+async def get_story(story_id: int, state: AppState = Depends(get_state)) -> StoryDetailOut:
+    store = state.require_store()
+    story = await run_in_threadpool(store.story, story_id)
+    if story is None or story.size == 0:
+        raise HTTPException(status_code=404, detail=f"story {story_id} does not exist")
+    return await run_in_threadpool(story_detail, store, story)

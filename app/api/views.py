@@ -1,0 +1,62 @@
+"""Turn store rows into the API's response shapes (shared by the stories and clusters routers)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Sequence
+
+import numpy as np
+
+from ..store import HeadlineRow, Store, StoryRow
+from .models import HeadlineBrief, HeadlineOut, StoryDetailOut, StoryOut
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def brief(h: HeadlineRow) -> HeadlineBrief:
+    return HeadlineBrief(headline_id=h.id, title=h.title, lang=h.lang, source=h.source, published_at=iso(h.published_at))
+
+
+def _story_out(s: StoryRow, members: list[HeadlineRow], recent: int) -> StoryOut:
+    canonical = next((h for h in members if h.id == s.canonical_headline_id), members[0])
+    versions: dict[str, HeadlineRow] = {}
+    for h in members:  # members come oldest first: keep the first headline of each other language
+        if h.lang and h.lang != canonical.lang and h.lang not in versions:
+            versions[h.lang] = h
+    return StoryOut(
+        id=s.id, canonical=brief(canonical), versions=[brief(h) for h in versions.values()],
+        languages=s.languages, sources=s.sources, size=s.size, first_seen=iso(s.first_seen) or "",
+        last_seen=iso(s.last_seen) or "", recent_count=recent, topic_id=s.topic_id,
+    )
+
+
+def stories_out(store: Store, stories: Sequence[StoryRow], now: float | None = None) -> list[StoryOut]:
+    if not stories:
+        return []
+    now = time.time() if now is None else now
+    ids = [s.id for s in stories]
+    members = store.story_headlines(ids)
+    recent = store.recent_counts(ids, now - 3600.0)
+    return [_story_out(s, members[s.id], recent.get(s.id, 0)) for s in stories if members.get(s.id)]
+
+
+def story_detail(store: Store, story: StoryRow) -> StoryDetailOut:
+    members = store.story_headlines([story.id])[story.id]
+    base = stories_out(store, [story])[0]
+    vecs = store.embeddings(h.id for h in members)
+    canon = vecs.get(story.canonical_headline_id)
+    out = []
+    for h in members:
+        sim = float(np.dot(vecs[h.id], canon)) if canon is not None and h.id in vecs else 0.0
+        out.append(
+            HeadlineOut(
+                headline_id=h.id, title=h.title, lang=h.lang, source=h.source, published_at=iso(h.published_at),
+                url=h.url, received_at=iso(h.received_at) or "", match=h.match, similarity=round(sim, 4),
+            )
+        )
+    return StoryDetailOut(**base.model_dump(), headlines=out)

@@ -1,0 +1,125 @@
+"""The ASGI application: ``uvicorn app.main:app``.
+
+Start-up loads the encoder in a background thread so that /livez answers at once and /readyz
+says when the service can take headlines; nothing else waits on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from embeddings import Encoder, load_encoder
+
+from .api import clusters, dedup, headlines, ops, stories
+from .api.metrics import Metrics
+from .api.middleware import BodyGuard, Timing
+from .api.security import RateLimiter
+from .api.state import AppState
+from .config import Settings, load_settings
+from .ingest.lang import LanguageDetector
+from .pipeline import Pipeline
+from .sample import load_sample_data
+from .store import open_store
+from .topics.service import TopicService
+
+log = logging.getLogger("ticker")
+WEB = Path(__file__).parent / "web"
+
+
+def _start(state: AppState, encoder: Encoder | None, memory: bool) -> None:
+    s = state.settings
+    try:
+        enc = encoder or load_encoder(s.encoder, threads=s.encoder_threads, batch_size=s.encoder_batch_size)
+        store = open_store(s, enc.dim, memory=memory)
+        state.store = store
+        pipeline = Pipeline(s, store, enc, LanguageDetector(s.languages))
+        topics = TopicService(s, store, enc)
+        pipeline.listeners.append(topics.on_stories)
+        state.pipeline, state.topics = pipeline, topics
+        if s.load_sample_data and store.count_headlines() == 0:
+            n = load_sample_data(pipeline)
+            log.info("loaded %d sample headlines", n)
+            topics.refit()
+        topics.start()
+        state.ready.set()
+        log.info("ready: encoder %s (%d-d), store %s", enc.name, enc.dim, store.backend)
+    except Exception as exc:  # reported by /readyz; the process stays up so the error can be read
+        log.exception("start-up failed")
+        state.startup_error = f"start-up failed: {type(exc).__name__}: {exc}"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    encoder: Encoder | None = None,
+    memory: bool = False,
+    wait_ready: bool = False,
+) -> FastAPI:
+    """Build the app. ``encoder`` lets tests share one loaded encoder; ``memory`` uses an in-memory store."""
+    settings = settings or load_settings()
+    metrics = Metrics()
+    state = AppState(settings=settings, metrics=metrics, rate_limiter=RateLimiter(settings.dedup_rate_per_minute))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thread = threading.Thread(target=_start, args=(state, encoder, memory), name="ticker-start", daemon=True)
+        thread.start()
+        if wait_ready:
+            thread.join()
+        yield
+        thread.join(timeout=60)
+        if state.topics is not None:
+            state.topics.stop()
+        if state.store is not None:
+            state.store.close()
+
+    app = FastAPI(
+        title="Ticker dedup",
+        version="0.1.0",
+        summary="Headline ticker deduplication (across languages) and topic clustering.",
+        lifespan=lifespan,
+    )
+    app.state.ticker = state
+    for router in (headlines.router, stories.router, dedup.router, clusters.router, ops.router):
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(WEB / "index.html", media_type="text/html")
+
+    @app.get("/plugin.js", include_in_schema=False)
+    async def plugin_js() -> FileResponse:
+        return FileResponse(WEB / "plugin.js", media_type="application/javascript")
+
+    @app.get("/plugin-demo", include_in_schema=False)
+    async def plugin_demo() -> FileResponse:
+        return FileResponse(WEB / "plugin-demo.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-None-Match"], expose_headers=["ETag"],
+        )
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(Timing, metrics=metrics)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # ``app`` is built on first access, so importing this module (tests, tools) reads no environment.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

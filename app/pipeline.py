@@ -1,0 +1,275 @@
+"""The one place where the flow is written as code:
+
+    request → normalise (ingest) → embed (embeddings) → match to a story (stories) → store → topics
+
+Routers call ``Pipeline``; so does ``python -m app.eval`` on an in-memory store, so what is measured
+is what is served.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Sequence
+
+import numpy as np
+
+from embeddings import Encoder
+
+from .config import Settings
+from .ingest.lang import LanguageDetector, to_iso639_1
+from .ingest.normalise import normalise, text_hash
+from .stories.decide import EXACT, Candidate, decide
+from .stories.features import Features, extract
+from .stories.score import MatchParams, pair_score
+from .store import NewHeadline, Store
+
+
+@dataclass(frozen=True)
+class HeadlineInput:
+    title: str
+    ext_id: str | None = None
+    source: str | None = None
+    url: str | None = None
+    published_at: float | None = None  # epoch seconds
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    headline_id: int
+    lang: str | None
+    story_id: int
+    duplicate: bool
+    match: str | None
+    score: float | None
+    matched_headline_id: int | None
+    idempotent_replay: bool = False
+    new_story: bool = False
+
+
+@dataclass(frozen=True)
+class CheckMatch:
+    headline_id: int
+    story_id: int
+    title: str
+    lang: str | None
+    source: str | None
+    published_at: float | None
+    score: float
+    cosine: float
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    duplicate: bool
+    story_id: int | None
+    match: str | None
+    score: float
+    threshold: float
+    lang: str | None
+    matches: list[CheckMatch] = field(default_factory=list)
+
+
+@dataclass
+class _Prepared:
+    item: HeadlineInput
+    key: str
+    hash: str
+    lang: str | None
+    features: Features
+    ts: float
+    received_at: float
+
+
+def canonical_lang(code: str | None) -> str | None:
+    """'fra' -> 'fr'; a code without a 639-1 form ('ary', 'kab') is kept as given, lower-cased."""
+    if not code:
+        return None
+    try:
+        return to_iso639_1(code)
+    except ValueError:
+        return code.strip().lower()
+
+
+def match_params(settings: Settings) -> MatchParams:
+    """The tuned defaults, with the threshold and candidate floor from configuration when set."""
+    overrides = {}
+    if settings.match_threshold is not None:
+        overrides["threshold"] = settings.match_threshold
+    if settings.candidate_min_cosine is not None:
+        overrides["min_cosine"] = settings.candidate_min_cosine
+    return replace(MatchParams(), **overrides)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        encoder: Encoder,
+        detector: LanguageDetector | None = None,
+        params: MatchParams | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.encoder = encoder
+        self.detector = detector or LanguageDetector(settings.languages)
+        self.params = params or match_params(settings)
+        self.clock = clock
+        self.window = settings.window_hours * 3600.0
+        # Listeners told about stories that were opened or grew (the topic scheduler subscribes).
+        self.listeners: list[Callable[[list[int], list[int]], None]] = []
+        self._encode_lock = threading.Lock()
+
+    # --- preparation (pure) -------------------------------------------------------------
+    def _prepare(self, items: Sequence[HeadlineInput]) -> list[_Prepared]:
+        now = self.clock()
+        keys = [normalise(it.title) for it in items]
+        missing = [i for i, it in enumerate(items) if not it.lang]
+        detected = self.detector.detect_many([items[i].title for i in missing]) if missing else []
+        langs: list[str | None] = [canonical_lang(it.lang) for it in items]
+        for i, lang in zip(missing, detected):
+            langs[i] = lang
+        out = []
+        for it, key, lang in zip(items, keys, langs):
+            out.append(
+                _Prepared(
+                    item=it, key=key, hash=text_hash(key), lang=lang, features=extract(it.title, key, lang),
+                    ts=it.published_at if it.published_at is not None else now, received_at=now,
+                )
+            )
+        return out
+
+    def _embed(self, prepared: Sequence[_Prepared]) -> np.ndarray:
+        """One vector per item; a normalised text already stored is never encoded again."""
+        known = self.store.embeddings_by_hash([p.hash for p in prepared])
+        todo: dict[str, str] = {}
+        for p in prepared:
+            if p.hash not in known and p.hash not in todo:
+                todo[p.hash] = p.key
+        if todo:
+            with self._encode_lock:  # the encoder is not thread-safe
+                vecs = self.encoder.encode(list(todo.values()))
+            known.update(zip(todo.keys(), vecs))
+        return np.vstack([known[p.hash] for p in prepared]).astype(np.float32)
+
+    def _candidates(self, vec: np.ndarray, ts: float) -> list[Candidate]:
+        found = self.store.nearest(vec, self.settings.candidate_k, ts - self.window, ts + self.window)
+        found = [(hid, cos) for hid, cos in found if cos >= self.params.min_cosine]
+        if not found:
+            return []
+        rows = self.store.headlines(hid for hid, _ in found)
+        out = []
+        for hid, cos in found:
+            row = rows.get(hid)
+            if row is not None:
+                out.append(
+                    Candidate(
+                        headline_id=hid, story_id=row.story_id, cosine=cos,
+                        features=Features.from_json(row.features), published_at=row.published_at,
+                    )
+                )
+        return out
+
+    # --- ingestion ----------------------------------------------------------------------
+    def ingest(self, items: Sequence[HeadlineInput]) -> list[IngestResult]:
+        if not items:
+            return []
+        prepared = self._prepare(items)
+        vectors = self._embed(prepared)
+        results: list[IngestResult | None] = [None] * len(items)
+        opened: list[int] = []
+        grown: list[int] = []
+        with self.store.transaction():
+            # Items already seen once ((source, id) replay), in this batch or before, return the same result.
+            seen_in_batch: dict[tuple[str, str], IngestResult] = {}
+            for i, (p, vec) in enumerate(zip(prepared, vectors)):
+                ext = (p.item.source or "", p.item.ext_id) if p.item.ext_id else None
+                if ext is not None:
+                    if ext in seen_in_batch:
+                        results[i] = _replay(seen_in_batch[ext])
+                        continue
+                    stored = self.store.get_by_external(p.item.source, p.item.ext_id)  # type: ignore[arg-type]
+                    if stored is not None:
+                        results[i] = IngestResult(
+                            headline_id=stored.id, lang=stored.lang, story_id=stored.story_id,
+                            duplicate=stored.match is not None, match=stored.match, score=stored.score,
+                            matched_headline_id=stored.matched_headline_id, idempotent_replay=True,
+                        )
+                        continue
+                result = self._assign(p, vec)
+                results[i] = result
+                (opened if result.new_story else grown).append(result.story_id)
+                if ext is not None:
+                    seen_in_batch[ext] = result
+        for listener in self.listeners:
+            listener(opened, grown)
+        return [r for r in results if r is not None]
+
+    def _assign(self, p: _Prepared, vec: np.ndarray) -> IngestResult:
+        exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window)
+        if exact is not None:
+            story_id, match, score, matched = exact.story_id, EXACT, 1.0, exact.id
+        else:
+            decision = decide(p.features, p.item.published_at, self._candidates(vec, p.ts), self.params)
+            story_id, match, score, matched = decision.story_id, decision.match, decision.score, decision.headline_id
+        row = NewHeadline(
+            title=p.item.title, norm=p.key, text_hash=p.hash, lang=p.lang, source=p.item.source,
+            ext_id=p.item.ext_id, url=p.item.url, published_at=p.item.published_at, received_at=p.received_at,
+            story_id=story_id or 0, match=match if story_id else None, score=score if story_id else None,
+            features=p.features.to_json(), embedding=vec, matched_headline_id=matched if story_id else None,
+        )
+        new_story = story_id is None
+        if new_story:
+            story_id = self.store.create_story(row)
+            row.story_id = story_id
+        headline_id = self.store.insert_headline(row)
+        self.store.add_to_story(story_id, headline_id, row)
+        return IngestResult(
+            headline_id=headline_id, lang=p.lang, story_id=story_id, duplicate=not new_story,
+            match=row.match, score=row.score, matched_headline_id=row.matched_headline_id, new_story=new_story,
+        )
+
+    # --- the newsroom check (read-only) ------------------------------------------------------
+    def check(self, title: str, lang: str | None = None, top: int = 5) -> CheckResult:
+        p = self._prepare([HeadlineInput(title=title, lang=lang)])[0]
+        vec = self._embed([p])[0]
+        candidates = self._candidates(vec, p.ts)
+        exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window)
+        if exact is not None:
+            decision_story, match, score = exact.story_id, EXACT, 1.0
+        else:
+            d = decide(p.features, None, candidates, self.params)
+            decision_story, match, score = d.story_id, d.match, d.score
+        scored = [
+            (1.0 if c.features.key == p.key else pair_score(p.features, c.features, c.cosine, None, self.params), c)
+            for c in candidates
+        ]
+        if exact is not None and all(c.headline_id != exact.id for _, c in scored):
+            scored.append((1.0, Candidate(exact.id, exact.story_id, 1.0, Features.from_json(exact.features),
+                                          exact.published_at)))
+        scored.sort(key=lambda sc: -sc[0])
+        rows = self.store.headlines(c.headline_id for _, c in scored[:top])
+        matches = [
+            CheckMatch(
+                headline_id=c.headline_id, story_id=c.story_id, title=rows[c.headline_id].title,
+                lang=rows[c.headline_id].lang, source=rows[c.headline_id].source,
+                published_at=rows[c.headline_id].published_at, score=round(float(s), 4), cosine=round(c.cosine, 4),
+            )
+            for s, c in scored[:top]
+            if c.headline_id in rows
+        ]
+        return CheckResult(
+            duplicate=decision_story is not None, story_id=decision_story, match=match,
+            score=round(float(score), 4), threshold=self.params.threshold, lang=p.lang, matches=matches,
+        )
+
+
+def _replay(r: IngestResult) -> IngestResult:
+    return IngestResult(
+        headline_id=r.headline_id, lang=r.lang, story_id=r.story_id, duplicate=r.duplicate, match=r.match,
+        score=r.score, matched_headline_id=r.matched_headline_id, idempotent_replay=True,
+    )

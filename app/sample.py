@@ -1,0 +1,33 @@
+"""Loads ``sample_data/batch.json`` into a fresh store, so a newcomer sees stories at once."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .pipeline import HeadlineInput, Pipeline
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def _epoch(value: str | None) -> float | None:
+    if not value:
+        return None
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def load_sample_data(pipeline: Pipeline, path: Path | None = None) -> int:
+    path = path or SAMPLE_DIR / "batch.json"
+    if not path.exists():
+        return 0
+    items = [
+        HeadlineInput(
+            title=h["title"], ext_id=str(h["id"]) if h.get("id") is not None else None, source=h.get("source"),
+            url=h.get("url"), published_at=_epoch(h.get("published_at")), lang=h.get("lang"),
+        )
+        for h in json.loads(path.read_text(encoding="utf-8"))["headlines"]
+    ]
+    pipeline.ingest(items)
+    return len(items)

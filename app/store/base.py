@@ -1,0 +1,224 @@
+"""The storage interface every backend implements, and the plain rows it speaks in.
+
+The core never sees SQL: the pipeline calls these methods, and a backend (SQLite by default,
+PostgreSQL + pgvector for replicas) decides how. Writes happen inside ``transaction()``, which
+serialises story assignment so that two writers never open two stories for one duplicate set.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+
+@dataclass
+class HeadlineRow:
+    id: int
+    title: str
+    norm: str
+    text_hash: str
+    lang: str | None
+    source: str | None
+    ext_id: str | None
+    url: str | None
+    published_at: float | None
+    received_at: float
+    story_id: int
+    match: str | None
+    score: float | None
+    features: str  # JSON, see app.stories.features
+    matched_headline_id: int | None = None
+
+    @property
+    def ts(self) -> float:
+        """The time used for windows: when it was published, else when we received it."""
+        return self.published_at if self.published_at is not None else self.received_at
+
+
+@dataclass
+class NewHeadline:
+    title: str
+    norm: str
+    text_hash: str
+    lang: str | None
+    source: str | None
+    ext_id: str | None
+    url: str | None
+    published_at: float | None
+    received_at: float
+    story_id: int
+    match: str | None
+    score: float | None
+    features: str
+    embedding: np.ndarray
+    matched_headline_id: int | None = None
+
+    @property
+    def ts(self) -> float:
+        return self.published_at if self.published_at is not None else self.received_at
+
+
+@dataclass
+class StoryRow:
+    id: int
+    canonical_headline_id: int
+    first_seen: float
+    last_seen: float
+    size: int
+    topic_id: int | None
+    languages: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    updated_at: float = 0.0
+
+
+@dataclass
+class TopicRow:
+    id: int
+    label: str
+    label_score: float
+    keywords: list[str]
+    centroid: np.ndarray
+    size: int
+    created_at: float
+    updated_at: float
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Store(abc.ABC):
+    """Storage interface. Methods called inside ``transaction()`` see that transaction's writes."""
+
+    backend: str = "abstract"
+
+    # --- lifecycle ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """Serialised write transaction: committed durably on normal exit, rolled back on error."""
+
+    # --- headlines ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_by_external(self, source: str | None, ext_id: str) -> HeadlineRow | None: ...
+
+    @abc.abstractmethod
+    def embeddings_by_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    @abc.abstractmethod
+    def find_exact(self, text_hash: str, ts_lo: float, ts_hi: float) -> HeadlineRow | None:
+        """Earliest stored headline with this normalised-text hash whose time lies in [ts_lo, ts_hi]."""
+
+    @abc.abstractmethod
+    def nearest(self, vector: np.ndarray, k: int, ts_lo: float, ts_hi: float) -> list[tuple[int, float]]:
+        """Up to k (headline id, cosine) pairs, best first, among headlines with time in [ts_lo, ts_hi]."""
+
+    @abc.abstractmethod
+    def headlines(self, ids: Iterable[int]) -> dict[int, HeadlineRow]: ...
+
+    @abc.abstractmethod
+    def embeddings(self, ids: Iterable[int]) -> dict[int, np.ndarray]: ...
+
+    @abc.abstractmethod
+    def insert_headline(self, row: NewHeadline) -> int: ...
+
+    @abc.abstractmethod
+    def count_headlines(self) -> int: ...
+
+    # --- stories -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_story(self, first: NewHeadline) -> int:
+        """A new story whose first member will be ``first`` (inserted right after)."""
+
+    @abc.abstractmethod
+    def add_to_story(self, story_id: int, headline_id: int, row: NewHeadline) -> None:
+        """Update size, times, languages, sources, centroid and canonical after a member joins."""
+
+    @abc.abstractmethod
+    def story(self, story_id: int) -> StoryRow | None: ...
+
+    @abc.abstractmethod
+    def stories_by_ids(self, ids: Iterable[int]) -> dict[int, StoryRow]: ...
+
+    @abc.abstractmethod
+    def list_stories(
+        self,
+        *,
+        limit: int,
+        offset: int,
+        lang: str | None = None,
+        source: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        topic_id: int | None = None,
+        unassigned: bool = False,
+    ) -> tuple[list[StoryRow], int]:
+        """Newest first (by last_seen). ``unassigned``: only stories without a topic."""
+
+    @abc.abstractmethod
+    def story_headlines(self, story_ids: Sequence[int]) -> dict[int, list[HeadlineRow]]: ...
+
+    @abc.abstractmethod
+    def story_centroids(self, since: float) -> tuple[list[int], np.ndarray]:
+        """Ids and unit centroids of stories seen since ``since`` (for topic refits)."""
+
+    @abc.abstractmethod
+    def story_centroids_for(self, story_ids: Sequence[int]) -> tuple[list[int], np.ndarray]: ...
+
+    @abc.abstractmethod
+    def latest_story_time(self) -> float | None:
+        """The newest story's last_seen: windows are measured back from it, not from the wall clock,
+        so that a replayed archive clusters like a live feed."""
+
+    @abc.abstractmethod
+    def count_stories(self) -> int: ...
+
+    @abc.abstractmethod
+    def recent_counts(self, story_ids: Sequence[int], since: float) -> dict[int, int]:
+        """How many headlines each story received at or after ``since`` (received time)."""
+
+    # --- topics ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def replace_topics(
+        self, topics: Sequence[TopicRow], story_topics: dict[int, int | None], events: Sequence[dict[str, Any]]
+    ) -> None:
+        """Store a refit's result atomically: topics, each story's topic, and the id events."""
+
+    @abc.abstractmethod
+    def set_story_topic(self, story_id: int, topic_id: int | None) -> None: ...
+
+    @abc.abstractmethod
+    def topics(self) -> list[TopicRow]: ...
+
+    @abc.abstractmethod
+    def topic_members(self) -> dict[int, set[int]]: ...
+
+    @abc.abstractmethod
+    def topic_stats(self) -> dict[int, dict[str, Any]]:
+        """Per topic: n_headlines, languages (sorted), first_seen, last_seen."""
+
+    @abc.abstractmethod
+    def topic_events(self, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def get_meta(self, key: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    @contextmanager
+    def refit_leader(self) -> Iterator[bool]:
+        """True when this process may refit topics now. One process per database by default;
+        a shared backend overrides this with a database-wide lock."""
+        yield True
+
+    def data_version(self) -> str:
+        """Changes whenever anything the clusters view shows changes (used for ETags)."""
+        return self.get_meta("data_version") or "0"

@@ -1,0 +1,542 @@
+"""Embedded default backend: one SQLite file (WAL, synchronous=FULL) plus an in-process vector index.
+
+One connection guarded by a re-entrant lock: SQLite allows a single writer anyway, and story
+assignment must be serialised so duplicates of one story never open two stories.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .base import HeadlineRow, NewHeadline, Store, StoryRow, TopicRow, dumps
+from .vector_index import VectorIndex
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE headlines (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        norm TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        lang TEXT,
+        source TEXT,
+        source_key TEXT NOT NULL,
+        ext_id TEXT,
+        url TEXT,
+        published_at REAL,
+        received_at REAL NOT NULL,
+        ts REAL NOT NULL,
+        story_id INTEGER NOT NULL,
+        match TEXT,
+        score REAL,
+        matched_headline_id INTEGER,
+        features TEXT NOT NULL,
+        embedding BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX headlines_external ON headlines(source_key, ext_id) WHERE ext_id IS NOT NULL;
+    CREATE INDEX headlines_hash ON headlines(text_hash, ts);
+    CREATE INDEX headlines_story ON headlines(story_id);
+    CREATE INDEX headlines_ts ON headlines(ts);
+    CREATE INDEX headlines_received ON headlines(received_at);
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY,
+        canonical_headline_id INTEGER,
+        canonical_ts REAL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        size INTEGER NOT NULL DEFAULT 0,
+        topic_id INTEGER,
+        languages TEXT NOT NULL DEFAULT '[]',
+        sources TEXT NOT NULL DEFAULT '[]',
+        centroid_sum BLOB,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX stories_last_seen ON stories(last_seen);
+    CREATE INDEX stories_topic ON stories(topic_id);
+    CREATE TABLE topics (
+        id INTEGER PRIMARY KEY,
+        label TEXT NOT NULL,
+        label_score REAL NOT NULL,
+        keywords TEXT NOT NULL,
+        centroid BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE topic_events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+}
+
+
+def _vec(blob: bytes | None, dim: int | None = None) -> np.ndarray:
+    arr = np.frombuffer(blob or b"", dtype=np.float32)
+    return arr.copy() if dim is None or arr.size == dim else np.zeros(dim, dtype=np.float32)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)
+
+
+_HEADLINE_COLS = (
+    "id, title, norm, text_hash, lang, source, ext_id, url, published_at, received_at, story_id, "
+    "match, score, features, matched_headline_id"
+)
+
+
+def _headline(r: sqlite3.Row | tuple) -> HeadlineRow:
+    return HeadlineRow(
+        id=r[0], title=r[1], norm=r[2], text_hash=r[3], lang=r[4], source=r[5], ext_id=r[6], url=r[7],
+        published_at=r[8], received_at=r[9], story_id=r[10], match=r[11], score=r[12], features=r[13],
+        matched_headline_id=r[14],
+    )
+
+
+_STORY_COLS = "id, canonical_headline_id, first_seen, last_seen, size, topic_id, languages, sources, updated_at"
+
+
+def _story(r: tuple) -> StoryRow:
+    return StoryRow(
+        id=r[0], canonical_headline_id=r[1], first_seen=r[2], last_seen=r[3], size=r[4], topic_id=r[5],
+        languages=json.loads(r[6]), sources=json.loads(r[7]), updated_at=r[8],
+    )
+
+
+class SQLiteStore(Store):
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path, dim: int, index_horizon_hours: float = 24 * 30) -> None:
+        self.path = str(path)
+        self.dim = dim
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._lock = threading.RLock()
+        self._in_tx = False
+        self._dirty = False
+        self._pending: list[tuple[int, float, np.ndarray]] = []
+        self._index = VectorIndex(dim)
+        self._index_horizon = index_horizon_hours * 3600.0
+        self._configure()
+        self._migrate()
+        self._load_index()
+
+    # --- set-up ------------------------------------------------------------------------
+    def _configure(self) -> None:
+        c = self._conn
+        if self.path != ":memory:":
+            c.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before the HTTP response acknowledges it.
+        c.execute("PRAGMA synchronous=FULL")
+        c.execute("PRAGMA foreign_keys=ON")
+
+    def _migrate(self) -> None:
+        with self._lock:
+            c = self._conn
+            c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = c.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            if current > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"database {self.path} has schema version {current}, newer than this code ({SCHEMA_VERSION})"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in MIGRATIONS[version].split(";"):
+                        if stmt.strip():
+                            c.execute(stmt)
+                    c.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
+                    c.execute("COMMIT")
+                except BaseException:
+                    c.execute("ROLLBACK")
+                    raise
+            stored_dim = self.get_meta("embedding_dim")
+            if stored_dim is None:
+                self.set_meta("embedding_dim", str(self.dim))
+            elif int(stored_dim) != self.dim:
+                raise RuntimeError(
+                    f"database {self.path} holds {stored_dim}-d embeddings but the encoder gives {self.dim}-d; "
+                    "use another TICKER_DATA_DIR or the encoder it was built with"
+                )
+
+    def _load_index(self) -> None:
+        row = self._conn.execute("SELECT MAX(ts) FROM headlines").fetchone()
+        if row[0] is None:
+            return
+        lo = row[0] - self._index_horizon
+        cur = self._conn.execute("SELECT id, ts, embedding FROM headlines WHERE ts >= ? ORDER BY id", (lo,))
+        while True:
+            batch = cur.fetchmany(5000)
+            if not batch:
+                break
+            ids = np.array([b[0] for b in batch], dtype=np.int64)
+            ts = np.array([b[1] for b in batch], dtype=np.float64)
+            vecs = np.vstack([_vec(b[2], self.dim) for b in batch])
+            self._index.add(ids, ts, vecs)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # --- transactions ------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._in_tx:  # nested: join the outer transaction
+                yield
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._in_tx, self._dirty, self._pending = True, False, []
+            try:
+                yield
+                if self._dirty:
+                    self._conn.execute(
+                        "INSERT INTO meta(key, value) VALUES ('data_version', '1') "
+                        "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                self._pending = []
+                raise
+            finally:
+                self._in_tx = False
+            if self._pending:
+                ids = np.array([p[0] for p in self._pending], dtype=np.int64)
+                ts = np.array([p[1] for p in self._pending], dtype=np.float64)
+                self._index.add(ids, ts, np.vstack([p[2] for p in self._pending]))
+                newest = float(ts.max())
+                self._pending = []
+                if len(self._index) > 1000 and len(self._index) % 1000 < len(ids):
+                    self._index.prune(newest - self._index_horizon)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self.transaction():
+            self._dirty = True
+            yield self._conn
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # --- headlines ---------------------------------------------------------------------
+    def get_by_external(self, source: str | None, ext_id: str) -> HeadlineRow | None:
+        rows = self._q(
+            f"SELECT {_HEADLINE_COLS} FROM headlines WHERE source_key = ? AND ext_id = ?", (source or "", ext_id)
+        )
+        return _headline(rows[0]) if rows else None
+
+    def embeddings_by_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        uniq = list(dict.fromkeys(hashes))
+        for i in range(0, len(uniq), 500):
+            chunk = uniq[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for h, blob in self._q(
+                f"SELECT text_hash, embedding FROM headlines WHERE text_hash IN ({marks}) GROUP BY text_hash", chunk
+            ):
+                out[h] = _vec(blob, self.dim)
+        return out
+
+    def find_exact(self, text_hash: str, ts_lo: float, ts_hi: float) -> HeadlineRow | None:
+        rows = self._q(
+            f"SELECT {_HEADLINE_COLS} FROM headlines WHERE text_hash = ? AND ts BETWEEN ? AND ? "
+            "ORDER BY ts, id LIMIT 1",
+            (text_hash, ts_lo, ts_hi),
+        )
+        return _headline(rows[0]) if rows else None
+
+    def nearest(self, vector: np.ndarray, k: int, ts_lo: float, ts_hi: float) -> list[tuple[int, float]]:
+        found = self._index.search(vector, k, ts_lo, ts_hi)
+        if self._in_tx and self._pending:
+            # Rows written earlier in this transaction are not in the index yet.
+            for hid, ts, vec in self._pending:
+                if ts_lo <= ts <= ts_hi:
+                    found.append((hid, float(vec @ vector)))
+            found.sort(key=lambda p: -p[1])
+            found = found[:k]
+        return found
+
+    def headlines(self, ids: Iterable[int]) -> dict[int, HeadlineRow]:
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        out: dict[int, HeadlineRow] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._q(f"SELECT {_HEADLINE_COLS} FROM headlines WHERE id IN ({marks})", chunk):
+                out[r[0]] = _headline(r)
+        return out
+
+    def embeddings(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        out: dict[int, np.ndarray] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for hid, blob in self._q(f"SELECT id, embedding FROM headlines WHERE id IN ({marks})", chunk):
+                out[hid] = _vec(blob, self.dim)
+        return out
+
+    def insert_headline(self, row: NewHeadline) -> int:
+        emb = np.asarray(row.embedding, dtype=np.float32).reshape(self.dim)
+        with self._write() as c:
+            cur = c.execute(
+                "INSERT INTO headlines (title, norm, text_hash, lang, source, source_key, ext_id, url, "
+                "published_at, received_at, ts, story_id, match, score, matched_headline_id, features, embedding) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    row.title, row.norm, row.text_hash, row.lang, row.source, row.source or "", row.ext_id,
+                    row.url, row.published_at, row.received_at, row.ts, row.story_id, row.match, row.score,
+                    row.matched_headline_id, row.features, emb.tobytes(),
+                ),
+            )
+            hid = int(cur.lastrowid)
+            self._pending.append((hid, row.ts, emb))
+            return hid
+
+    def count_headlines(self) -> int:
+        return int(self._q("SELECT COUNT(*) FROM headlines")[0][0])
+
+    # --- stories -----------------------------------------------------------------------
+    def create_story(self, first: NewHeadline) -> int:
+        with self._write() as c:
+            cur = c.execute(
+                "INSERT INTO stories (canonical_headline_id, canonical_ts, first_seen, last_seen, size, "
+                "languages, sources, centroid_sum, updated_at) VALUES (NULL, NULL, ?, ?, 0, '[]', '[]', NULL, ?)",
+                (first.ts, first.ts, time.time()),
+            )
+            return int(cur.lastrowid)
+
+    def add_to_story(self, story_id: int, headline_id: int, row: NewHeadline) -> None:
+        with self._write() as c:
+            r = c.execute(
+                "SELECT canonical_headline_id, canonical_ts, first_seen, last_seen, size, languages, sources, "
+                "centroid_sum FROM stories WHERE id = ?",
+                (story_id,),
+            ).fetchone()
+            if r is None:
+                raise KeyError(f"story {story_id} does not exist")
+            canon_id, canon_ts, first, last, size, langs, sources, csum = r
+            if canon_id is None or row.ts < canon_ts:
+                canon_id, canon_ts = headline_id, row.ts
+            langs_l: list[str] = json.loads(langs)
+            if row.lang and row.lang not in langs_l:
+                langs_l.append(row.lang)
+            sources_l: list[str] = json.loads(sources)
+            if row.source and row.source not in sources_l:
+                sources_l.append(row.source)
+            emb = np.asarray(row.embedding, dtype=np.float32).reshape(self.dim)
+            new_sum = emb if csum is None else _vec(csum, self.dim) + emb
+            c.execute(
+                "UPDATE stories SET canonical_headline_id=?, canonical_ts=?, first_seen=?, last_seen=?, size=?, "
+                "languages=?, sources=?, centroid_sum=?, updated_at=? WHERE id=?",
+                (
+                    canon_id, canon_ts, min(first, row.ts), max(last, row.ts), size + 1, dumps(langs_l),
+                    dumps(sources_l), new_sum.astype(np.float32).tobytes(), time.time(), story_id,
+                ),
+            )
+
+    def story(self, story_id: int) -> StoryRow | None:
+        rows = self._q(f"SELECT {_STORY_COLS} FROM stories WHERE id = ?", (story_id,))
+        return _story(rows[0]) if rows else None
+
+    def stories_by_ids(self, ids: Iterable[int]) -> dict[int, StoryRow]:
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        out: dict[int, StoryRow] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._q(f"SELECT {_STORY_COLS} FROM stories WHERE id IN ({marks})", chunk):
+                out[r[0]] = _story(r)
+        return out
+
+    def list_stories(
+        self,
+        *,
+        limit: int,
+        offset: int,
+        lang: str | None = None,
+        source: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        topic_id: int | None = None,
+        unassigned: bool = False,
+    ) -> tuple[list[StoryRow], int]:
+        where, params = ["size > 0"], []
+        if unassigned:
+            where.append("topic_id IS NULL")
+        if lang:
+            where.append("EXISTS (SELECT 1 FROM json_each(stories.languages) WHERE value = ?)")
+            params.append(lang)
+        if source:
+            where.append("EXISTS (SELECT 1 FROM json_each(stories.sources) WHERE value = ?)")
+            params.append(source)
+        if since is not None:
+            where.append("last_seen >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("first_seen <= ?")
+            params.append(until)
+        if topic_id is not None:
+            where.append("topic_id = ?")
+            params.append(topic_id)
+        clause = " AND ".join(where)
+        total = self._q(f"SELECT COUNT(*) FROM stories WHERE {clause}", params)[0][0]
+        rows = self._q(
+            f"SELECT {_STORY_COLS} FROM stories WHERE {clause} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [_story(r) for r in rows], int(total)
+
+    def story_headlines(self, story_ids: Sequence[int]) -> dict[int, list[HeadlineRow]]:
+        out: dict[int, list[HeadlineRow]] = {int(s): [] for s in story_ids}
+        ids = list(out)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._q(
+                f"SELECT {_HEADLINE_COLS} FROM headlines WHERE story_id IN ({marks}) ORDER BY ts, id", chunk
+            ):
+                out[r[10]].append(_headline(r))
+        return out
+
+    def story_centroids(self, since: float) -> tuple[list[int], np.ndarray]:
+        rows = self._q(
+            "SELECT id, centroid_sum FROM stories WHERE last_seen >= ? AND size > 0 ORDER BY id", (since,)
+        )
+        if not rows:
+            return [], np.zeros((0, self.dim), dtype=np.float32)
+        mat = np.vstack([_unit(_vec(r[1], self.dim)) for r in rows])
+        return [int(r[0]) for r in rows], mat
+
+    def story_centroids_for(self, story_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        ids = list(dict.fromkeys(int(i) for i in story_ids))
+        out_ids: list[int] = []
+        vecs: list[np.ndarray] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for sid, blob in self._q(
+                f"SELECT id, centroid_sum FROM stories WHERE id IN ({marks}) AND centroid_sum IS NOT NULL", chunk
+            ):
+                out_ids.append(int(sid))
+                vecs.append(_unit(_vec(blob, self.dim)))
+        mat = np.vstack(vecs) if vecs else np.zeros((0, self.dim), dtype=np.float32)
+        return out_ids, mat
+
+    def latest_story_time(self) -> float | None:
+        row = self._q("SELECT MAX(last_seen) FROM stories WHERE size > 0")
+        return row[0][0] if row else None
+
+    def count_stories(self) -> int:
+        return int(self._q("SELECT COUNT(*) FROM stories WHERE size > 0")[0][0])
+
+    def recent_counts(self, story_ids: Sequence[int], since: float) -> dict[int, int]:
+        out = {int(s): 0 for s in story_ids}
+        ids = list(out)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for sid, n in self._q(
+                f"SELECT story_id, COUNT(*) FROM headlines WHERE story_id IN ({marks}) AND received_at >= ? "
+                "GROUP BY story_id",
+                [*chunk, since],
+            ):
+                out[sid] = int(n)
+        return out
+
+    # --- topics ------------------------------------------------------------------------
+    def replace_topics(
+        self, topics: Sequence[TopicRow], story_topics: dict[int, int | None], events: Sequence[dict[str, Any]]
+    ) -> None:
+        now = time.time()
+        with self._write() as c:
+            c.execute("DELETE FROM topics")
+            c.executemany(
+                "INSERT INTO topics (id, label, label_score, keywords, centroid, size, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (t.id, t.label, float(t.label_score), dumps(t.keywords),
+                     np.asarray(t.centroid, dtype=np.float32).tobytes(), t.size, t.created_at, t.updated_at)
+                    for t in topics
+                ],
+            )
+            c.executemany("UPDATE stories SET topic_id = ? WHERE id = ?", [(t, s) for s, t in story_topics.items()])
+            c.executemany(
+                "INSERT INTO topic_events (at, payload) VALUES (?, ?)", [(now, dumps(e)) for e in events]
+            )
+
+    def set_story_topic(self, story_id: int, topic_id: int | None) -> None:
+        with self._write() as c:
+            c.execute("UPDATE stories SET topic_id = ? WHERE id = ?", (topic_id, story_id))
+
+    def topics(self) -> list[TopicRow]:
+        rows = self._q(
+            "SELECT id, label, label_score, keywords, centroid, size, created_at, updated_at FROM topics ORDER BY id"
+        )
+        return [
+            TopicRow(id=r[0], label=r[1], label_score=r[2], keywords=json.loads(r[3]), centroid=_vec(r[4]),
+                     size=r[5], created_at=r[6], updated_at=r[7])
+            for r in rows
+        ]
+
+    def topic_members(self) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = {}
+        for sid, tid in self._q("SELECT id, topic_id FROM stories WHERE topic_id IS NOT NULL"):
+            out.setdefault(int(tid), set()).add(int(sid))
+        return out
+
+    def topic_stats(self) -> dict[int, dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        for tid, n, first, last in self._q(
+            "SELECT topic_id, SUM(size), MIN(first_seen), MAX(last_seen) FROM stories "
+            "WHERE topic_id IS NOT NULL AND size > 0 GROUP BY topic_id"
+        ):
+            out[int(tid)] = {"n_headlines": int(n), "first_seen": first, "last_seen": last, "languages": []}
+        for tid, lang in self._q(
+            "SELECT DISTINCT stories.topic_id, j.value FROM stories, json_each(stories.languages) AS j "
+            "WHERE stories.topic_id IS NOT NULL ORDER BY j.value"
+        ):
+            if int(tid) in out:
+                out[int(tid)]["languages"].append(lang)
+        return out
+
+    def topic_events(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._q("SELECT at, payload FROM topic_events ORDER BY id DESC LIMIT ?", (limit,))
+        return [{"at": r[0], **json.loads(r[1])} for r in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._q("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            if self._in_tx:
+                self._conn.execute(
+                    "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+            else:
+                with self.transaction():
+                    self._conn.execute(
+                        "INSERT INTO meta(key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (key, value),
+                    )

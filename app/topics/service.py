@@ -1,0 +1,193 @@
+"""The topic scheduler: online assignment between refits, and refits in a background thread.
+
+A refit clusters the story centroids of the topic window, carries topic ids over from the previous
+refit by member overlap, names the topics, and stores the result in one transaction. Requests never
+wait for it: they read whatever the last refit stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from embeddings import Encoder
+
+from ..config import Settings
+from ..store import Store, TopicRow
+from .cluster import TopicModel
+from .names import keywords
+from .stable import match_ids
+from .taxonomy import Taxonomy
+
+log = logging.getLogger("ticker.topics")
+
+
+@dataclass
+class RefitReport:
+    n_stories: int
+    n_topics: int
+    noise_fraction: float
+    seconds: float
+    events: list[dict[str, Any]] = field(default_factory=list)
+    skipped: bool = False
+
+
+class TopicService:
+    def __init__(self, settings: Settings, store: Store, encoder: Encoder) -> None:
+        self.settings = settings
+        self.store = store
+        self.encoder = encoder
+        self.taxonomy = Taxonomy.load(settings.taxonomy_path or None, encoder)
+        self._refit_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._new_since_refit = 0
+        self._centroids: tuple[list[int], np.ndarray] = ([], np.zeros((0, encoder.dim), dtype=np.float32))
+        self.last_report: RefitReport | None = None
+        self.refits = 0
+        self._load_centroids()
+
+    # --- online ------------------------------------------------------------------------
+    def _load_centroids(self) -> None:
+        rows = self.store.topics()
+        if rows:
+            self._centroids = ([t.id for t in rows], np.vstack([t.centroid for t in rows]).astype(np.float32))
+        else:
+            self._centroids = ([], np.zeros((0, self.encoder.dim), dtype=np.float32))
+
+    def assign(self, centroid: np.ndarray) -> int | None:
+        """The topic of a new story: nearest topic centroid if it is close enough, else none (noise)."""
+        ids, mat = self._centroids
+        if not ids:
+            return None
+        sims = mat @ centroid
+        best = int(np.argmax(sims))
+        return ids[best] if float(sims[best]) >= self.settings.topic_assign_threshold else None
+
+    def on_stories(self, opened: list[int], grown: list[int]) -> None:
+        """Pipeline listener: place new stories in a topic now, refit later."""
+        if opened and self._centroids[0]:
+            ids, mat = self.store.story_centroids_for(opened)
+            for sid, vec in zip(ids, mat):
+                topic = self.assign(vec)
+                if topic is not None:
+                    self.store.set_story_topic(sid, topic)
+        self._new_since_refit += len(opened)
+        if self._new_since_refit >= self.settings.refit_every_stories:
+            self._wake.set()
+
+    # --- refits ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="ticker-refit", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self.settings.refit_every_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            if self._new_since_refit == 0:
+                continue
+            try:
+                self.refit()
+            except Exception:  # a failed refit keeps the previous topics; the next one tries again
+                log.exception("topic refit failed")
+
+    def refit(self) -> RefitReport:
+        """Cluster the window's stories now. Only one refit runs at a time (per process, and per
+        database where the backend offers a leader lock)."""
+        if not self._refit_lock.acquire(blocking=False):
+            return RefitReport(0, 0, 0.0, 0.0, skipped=True)
+        try:
+            with self.store.refit_leader() as leader:
+                if not leader:
+                    self._load_centroids()
+                    return RefitReport(0, 0, 0.0, 0.0, skipped=True)
+                return self._refit()
+        finally:
+            self._refit_lock.release()
+
+    def _refit(self) -> RefitReport:
+        t0 = time.perf_counter()
+        self._new_since_refit = 0
+        latest = self.store.latest_story_time()
+        if latest is None:
+            return RefitReport(0, 0, 0.0, 0.0)
+        ids, X = self.store.story_centroids(latest - self.settings.topic_window_hours * 3600.0)
+        s = self.settings
+        labels = np.full(len(ids), -1, dtype=np.int64)
+        if len(ids) >= max(s.topic_min_cluster_size, 2):
+            model = TopicModel(min_cluster_size=s.topic_min_cluster_size, min_samples=s.topic_min_samples, knn=s.topic_knn)
+            labels = np.asarray(model.fit(X).labels_)
+        clusters: list[set[int]] = []
+        rows_of: list[np.ndarray] = []
+        for lab in sorted(set(labels.tolist()) - {-1}):
+            idx = np.flatnonzero(labels == lab)
+            clusters.append({ids[i] for i in idx})
+            rows_of.append(idx)
+        old = self.store.topic_members()
+        next_id = int(self.store.get_meta("next_topic_id") or 1)
+        assignment, events = match_ids(old, clusters, next_id)
+        next_id = max([next_id, *[a + 1 for a in assignment]])
+        centroids = [_unit(X[idx].mean(axis=0)) for idx in rows_of]
+        names = self._keywords(clusters, assignment)
+        label_scores = self.taxonomy.label(np.vstack(centroids)) if centroids else []
+        now = time.time()
+        previous = {t.id: t for t in self.store.topics()}
+        topics = [
+            TopicRow(
+                id=tid, label=label, label_score=float(score), keywords=names.get(tid, []), centroid=centroids[i],
+                size=len(clusters[i]), created_at=previous[tid].created_at if tid in previous else now, updated_at=now,
+            )
+            for i, (tid, (label, score)) in enumerate(zip(assignment, label_scores))
+        ]
+        story_topics: dict[int, int | None] = {sid: None for sid in ids}
+        for tid, members in zip(assignment, clusters):
+            for sid in members:
+                story_topics[sid] = tid
+        with self.store.transaction():
+            self.store.replace_topics(topics, story_topics, events)
+            self.store.set_meta("next_topic_id", str(next_id))
+        self._load_centroids()
+        self.refits += 1
+        noise = float((labels == -1).mean()) if len(labels) else 0.0
+        report = RefitReport(len(ids), len(topics), noise, time.perf_counter() - t0, events)
+        self.last_report = report
+        log.info("refit: %d stories, %d topics, noise %.2f, %.2fs", len(ids), len(topics), noise, report.seconds)
+        return report
+
+    def _keywords(self, clusters: list[set[int]], assignment: list[int]) -> dict[int, list[str]]:
+        if not clusters:
+            return {}
+        members = self.store.story_headlines(sorted(set().union(*clusters)))
+        docs = {
+            tid: [(h.title, h.lang) for sid in cluster for h in members.get(sid, [])]
+            for tid, cluster in zip(assignment, clusters)
+        }
+        return keywords(docs)
+
+    def gauges(self) -> dict[str, float]:
+        out = {"ticker_topic_refits_total": float(self.refits), "ticker_topics": float(len(self._centroids[0]))}
+        if self.last_report is not None:
+            out["ticker_topic_refit_seconds"] = self.last_report.seconds
+            out["ticker_topic_noise_fraction"] = self.last_report.noise_fraction
+        return out
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATASETS = SHARED / "datasets"
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The default encoder, loaded once per test session (about 2 s)."""
+    from embeddings import load_encoder
+
+    return load_encoder("use-m3")
+
+
+@pytest.fixture(scope="session")
+def seed_gold() -> list[dict[str, Any]]:
+    path = DATASETS / "seed_ticker" / "gold.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path} is not there (../shared missing)")
+    return read_jsonl(path)
+
+
+@pytest.fixture
+def make_client(tmp_path: Path, encoder) -> Iterator[Callable[..., Any]]:
+    """Build a TestClient on a fresh data dir; keyword arguments override settings."""
+    from fastapi.testclient import TestClient
+
+    from app.config import load_settings
+    from app.main import create_app
+
+    clients: list[TestClient] = []
+
+    def build(*, use_encoder: bool = True, **overrides: Any) -> TestClient:
+        overrides.setdefault("data_dir", tmp_path / "data")
+        settings = load_settings(env={}, **overrides)
+        app = create_app(settings, encoder=encoder if use_encoder else None, wait_ready=True)
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        state = app.state.ticker
+        assert state.ready.is_set(), state.startup_error
+        return client
+
+    yield build
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client()
