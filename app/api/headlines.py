@@ -15,10 +15,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from ..ingest.split import split_capture
 from ..pipeline import HeadlineInput, IngestResult
-from .models import HeadlineBatch, IngestResponse, IngestResultOut
-from .security import require_write
+from .models import HeadlineBatch, HeadlineOut, IngestResponse, IngestResultOut
+from .security import require_read, require_write
 from .state import AppState, get_state
 from .timeparse import to_epoch
+from .views import headline_out
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -130,3 +131,22 @@ async def post_ticker(
         raise HTTPException(status_code=422, detail=errors)
     return await _ingest(state, [HeadlineInput(title=t, source=source, published_at=ts) for t in titles])
 
+
+
+@router.get("/headlines/{headline_id}", response_model=HeadlineOut, dependencies=[Depends(require_read)],
+            summary="One stored headline", responses={404: {"description": "no such headline"}})
+async def get_headline(headline_id: int, state: AppState = Depends(get_state)) -> HeadlineOut:
+    store = state.require_store()
+
+    def work() -> HeadlineOut | None:
+        row = store.headlines([headline_id]).get(headline_id)
+        if row is None:
+            return None
+        story = store.story(row.story_id)
+        canon = store.embeddings([story.canonical_headline_id, row.id]) if story else {}
+        return headline_out(row, canon.get(story.canonical_headline_id) if story else None, canon.get(row.id))
+
+    out = await run_in_threadpool(work)
+    if out is None:
+        raise HTTPException(status_code=404, detail=f"headline {headline_id} does not exist")
+    return out

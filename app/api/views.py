@@ -50,13 +50,13 @@ def story_detail(store: Store, story: StoryRow) -> StoryDetailOut:
     base = stories_out(store, [story])[0]
     vecs = store.embeddings(h.id for h in members)
     canon = vecs.get(story.canonical_headline_id)
-    out = []
-    for h in members:
-        sim = float(np.dot(vecs[h.id], canon)) if canon is not None and h.id in vecs else 0.0
-        out.append(
-            HeadlineOut(
-                headline_id=h.id, title=h.title, lang=h.lang, source=h.source, published_at=iso(h.published_at),
-                url=h.url, received_at=iso(h.received_at) or "", match=h.match, similarity=round(sim, 4),
-            )
-        )
+    out = [headline_out(h, canon, vecs.get(h.id)) for h in members]
     return StoryDetailOut(**base.model_dump(), headlines=out)
+
+
+def headline_out(h: HeadlineRow, canonical_vec: np.ndarray | None, vec: np.ndarray | None) -> HeadlineOut:
+    sim = float(np.dot(vec, canonical_vec)) if canonical_vec is not None and vec is not None else 0.0
+    return HeadlineOut(
+        headline_id=h.id, title=h.title, lang=h.lang, source=h.source, published_at=iso(h.published_at),
+        url=h.url, received_at=iso(h.received_at) or "", match=h.match, similarity=round(sim, 4),  # type: ignore[arg-type]
+    )
