@@ -42,6 +42,7 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool) -> None:
         store = open_store(s, enc.dim, memory=memory)
         state.store = store
         pipeline = Pipeline(s, store, enc, LanguageDetector(s.languages))
+        pipeline.warm_up()
         topics = TopicService(s, store, enc)
         pipeline.listeners.append(topics.on_stories)
         state.pipeline, state.topics = pipeline, topics

@@ -124,6 +124,13 @@ class Pipeline:
         self.listeners: list[Callable[[list[int], list[int]], None]] = []
         self._encode_lock = threading.Lock()
 
+    def warm_up(self) -> None:
+        """Load lazily built models (language detection) now, not in the first request."""
+        self.detector.detect_many([
+            "Le Maroc accueille la réunion", "Morocco hosts the meeting", "Marruecos acoge la reunión",
+            "المغرب يستضيف الاجتماع",
+        ])
+
     # --- preparation (pure) -------------------------------------------------------------
     def _prepare(self, items: Sequence[HeadlineInput]) -> list[_Prepared]:
         now = self.clock()

@@ -1,0 +1,101 @@
+"""Stories and the newsroom check through the HTTP API, on the sample batch (the seed headlines)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import ROOT
+
+BATCH = ROOT / "sample_data" / "batch.json"
+
+
+@pytest.fixture
+def loaded(client):
+    if not BATCH.exists():
+        pytest.skip("sample_data/batch.json not generated")
+    from app.sample import shifted_batch
+
+    batch = shifted_batch(BATCH)
+    r = client.post("/v1/headlines", json=batch)
+    assert r.status_code == 200, r.text
+    return client, batch["headlines"], r.json()["results"]
+
+
+def _result_for(headlines, results, title):
+    return next(res for h, res in zip(headlines, results) if h["title"] == title)
+
+
+def test_exact_repeat_and_cross_language_versions_share_a_story(loaded):
+    client, headlines, results = loaded
+    aid = [res for h, res in zip(headlines, results) if h["title"].startswith("Aïd Al Fitr : Grâce Royale")]
+    assert len(aid) == 2 and aid[0]["story_id"] == aid[1]["story_id"] and aid[1]["match"] == "exact"
+    khaya_fr = _result_for(headlines, results, "Sultana Khaya sort du silence et dément toute «scission» avec le Polisario")
+    khaya_es = _result_for(headlines, results, "Sultana Khaya rompe el silencio y desmiente cualquier «ruptura» con el Polisario")
+    assert khaya_fr["story_id"] == khaya_es["story_id"]
+    assert khaya_es["match"] == "translation" and khaya_es["duplicate"] is True
+    story = client.get(f"/v1/stories/{khaya_fr['story_id']}").json()
+    assert {h["lang"] for h in story["headlines"]} == {"fr", "es"}
+    assert story["size"] == 2 and sorted(story["languages"]) == ["es", "fr"]
+    assert [v["lang"] for v in story["versions"]] == ["es"]
+    assert all(0.0 < h["similarity"] <= 1.0001 for h in story["headlines"])
+
+
+def test_weather_alerts_of_one_day_stay_apart(loaded):
+    _, headlines, results = loaded
+    a = _result_for(headlines, results, "Alerte météo: Averses orageuses et fortes rafales de vent ce vendredi")
+    b = _result_for(headlines, results, "Alerte météo. Nouvelle vague de chaleur dès ce vendredi")
+    assert a["story_id"] != b["story_id"]
+
+
+def test_stories_list_filters_and_pages(loaded):
+    client, headlines, _ = loaded
+    everything = client.get("/v1/stories?limit=500").json()
+    assert everything["total"] == len(everything["stories"]) < len(headlines)
+    last_seen = [s["last_seen"] for s in everything["stories"]]
+    assert last_seen == sorted(last_seen, reverse=True)
+    page = client.get("/v1/stories?limit=10&offset=10").json()
+    assert [s["id"] for s in page["stories"]] == [s["id"] for s in everything["stories"][10:20]]
+    es = client.get("/v1/stories?lang=es&limit=500").json()["stories"]
+    assert es and all("es" in s["languages"] for s in es)
+    source = headlines[0]["source"]
+    by_source = client.get(f"/v1/stories?source={source}&limit=500").json()["stories"]
+    assert by_source and all(source in s["sources"] for s in by_source)
+    cut = everything["stories"][5]["last_seen"]
+    since = client.get(f"/v1/stories?since={cut}&limit=500").json()["stories"]
+    assert since and all(s["last_seen"] >= cut for s in since)
+    assert client.get("/v1/stories/999999").status_code == 404
+    assert client.get("/v1/stories?limit=0").status_code == 422
+
+
+def test_dedup_check_is_read_only_and_explains_itself(loaded):
+    client, _, _ = loaded
+    before = client.get("/v1/stories?limit=1").json()["total"]
+    r = client.post("/v1/dedup/check", json={"title": "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes"})
+    body = r.json()
+    assert r.status_code == 200 and body["duplicate"] is True and body["match"] == "exact"
+    assert body["matches"][0]["title"] == "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes"
+    assert 1 <= len(body["matches"]) <= 5
+    assert body["threshold"] > 0
+    # A translation the service never saw: English version of a French-only story.
+    r = client.post("/v1/dedup/check", json={"title": "Sultana Khaya breaks her silence and denies any split with the Polisario"})
+    body = r.json()
+    assert body["duplicate"] is True and body["match"] == "translation" and body["lang"] == "en"
+    assert body["matches"][0]["score"] >= body["threshold"]
+    # Unrelated news is new.
+    r = client.post("/v1/dedup/check", json={"title": "Tokyo stock exchange closes higher on chip makers", "lang": "en"})
+    assert r.json()["duplicate"] is False and r.json()["story_id"] is None
+    assert client.get("/v1/stories?limit=1").json()["total"] == before
+
+
+def test_dedup_check_bad_input(client):
+    assert client.post("/v1/dedup/check", json={"title": "  "}).status_code == 422
+    assert client.post("/v1/dedup/check", json={}).status_code == 422
+    assert client.post("/v1/dedup/check", content=b"x", headers={"Content-Type": "text/plain"}).status_code == 415
+
+
+def test_dedup_check_rate_limit(make_client):
+    c = make_client(dedup_rate_per_minute=3)
+    codes = [c.post("/v1/dedup/check", json={"title": "Un titre quelconque sur la CAF"}).status_code for _ in range(4)]
+    assert codes[:3] == [200, 200, 200] and codes[3] == 429
+    r = c.post("/v1/dedup/check", json={"title": "Un titre quelconque sur la CAF"})
+    assert int(r.headers["Retry-After"]) >= 1
