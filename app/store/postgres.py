@@ -1,0 +1,547 @@
+"""PostgreSQL + pgvector backend, for several replicas sharing one database.
+
+- Connections come from a pool (the API calls the store from a threadpool). A ``transaction()``
+  pins one connection to the calling thread until it ends, so every method called inside it sees
+  that transaction's writes.
+- Each write transaction first takes a transaction-level advisory lock: story assignment is
+  serialised across all replicas, as SQLite's single writer serialises it within one process.
+  Isolation stays READ COMMITTED, so statements after the lock see what the previous holder
+  committed (REPEATABLE READ would keep the snapshot taken before the wait).
+- ``nearest()`` runs in the database: an HNSW index over a halfvec cast of the embeddings finds
+  the candidates (with pgvector 0.8's iterative scan so the time filter cannot starve it), then
+  the exact float32 cosine ranks them.
+- ``refit_leader()`` holds a session-level advisory lock, so one replica refits at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+import psycopg
+from psycopg.adapt import Dumper, Loader
+from psycopg.pq import Format
+from psycopg.types import TypeInfo
+from psycopg_pool import ConnectionPool
+
+from .base import HeadlineRow, NewHeadline, Store, StoryRow, TopicRow, dumps
+from .pg_migrations import LOCK_REFIT, LOCK_WRITE, _search_path, migrate
+
+
+@dataclass(frozen=True)
+class PgOptions:
+    """Tunables of the PostgreSQL backend (defaults suit one replica on a small machine)."""
+
+    pool_min_size: int = 1
+    #: per replica; keep replicas × this under the server's max_connections
+    pool_max_size: int = 8
+    #: seconds a caller waits for a free pooled connection before failing
+    pool_timeout: float = 30.0
+    #: HNSW candidate list size: recall vs. latency (must be >= the k asked for)
+    ef_search: int = 100
+    #: pgvector >= 0.8: keep scanning the graph until k rows pass the time filter
+    iterative_scan: str = "relaxed_order"
+    #: pgvector >= 0.8: upper bound of tuples one iterative scan visits
+    max_scan_tuples: int = 20000
+
+
+# --- pgvector wire format ------------------------------------------------------------------
+# Binary ``vector``: uint16 dim, uint16 unused, dim × big-endian float32. Written here rather than
+# using the pgvector package's adapters, which register for every numpy array and load to lists.
+
+
+class Vec:
+    """Marks a numpy array to be sent as a pgvector ``vector``."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = np.asarray(array, dtype=np.float32).reshape(-1)
+
+
+class _VecDumper(Dumper):
+    format = Format.BINARY
+
+    def dump(self, obj: Vec) -> bytes:
+        a = obj.array
+        return struct.pack(">HH", a.size, 0) + a.astype(">f4").tobytes()
+
+
+class _VecLoader(Loader):
+    format = Format.BINARY
+
+    def load(self, data: Any) -> np.ndarray:
+        return np.frombuffer(bytes(data), dtype=">f4", offset=4).astype(np.float32)
+
+
+class _VecTextLoader(Loader):
+    format = Format.TEXT
+
+    def load(self, data: Any) -> np.ndarray:
+        text = bytes(data).decode()
+        return np.array(text[1:-1].split(","), dtype=np.float32) if len(text) > 2 else np.zeros(0, np.float32)
+
+
+def _register_vector(conn: psycopg.Connection, oid: int) -> None:
+    dumper = type("VecDumper", (_VecDumper,), {"oid": oid})
+    conn.adapters.register_dumper(Vec, dumper)
+    conn.adapters.register_loader(oid, _VecLoader)
+    conn.adapters.register_loader(oid, _VecTextLoader)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)
+
+
+_HEADLINE_COLS = (
+    "id, title, norm, text_hash, lang, source, ext_id, url, published_at, received_at, story_id, "
+    "match, score, features, matched_headline_id"
+)
+
+
+def _headline(r: Sequence[Any]) -> HeadlineRow:
+    return HeadlineRow(
+        id=r[0], title=r[1], norm=r[2], text_hash=r[3], lang=r[4], source=r[5], ext_id=r[6], url=r[7],
+        published_at=r[8], received_at=r[9], story_id=r[10], match=r[11], score=r[12], features=r[13],
+        matched_headline_id=r[14],
+    )
+
+
+_STORY_COLS = "id, canonical_headline_id, first_seen, last_seen, size, topic_id, languages, sources, updated_at"
+
+
+def _story(r: Sequence[Any]) -> StoryRow:
+    return StoryRow(
+        id=r[0], canonical_headline_id=r[1], first_seen=r[2], last_seen=r[3], size=r[4], topic_id=r[5],
+        languages=list(r[6]), sources=list(r[7]), updated_at=r[8],
+    )
+
+
+def _ids(ids: Iterable[int]) -> list[int]:
+    return list(dict.fromkeys(int(i) for i in ids))
+
+
+class PostgresStore(Store):
+    backend = "postgres"
+
+    def __init__(self, dsn: str, dim: int, *, schema: str | None = None, options: PgOptions | None = None) -> None:
+        """``schema``: work in this schema (created if missing); else the DSN's search_path decides."""
+        self.dim = int(dim)
+        self.options = options or PgOptions()
+        if self.options.ef_search < 1 or self.options.pool_max_size < 1:
+            raise ValueError("ef_search and pool_max_size must be >= 1")
+        self._local = threading.local()
+        with psycopg.connect(dsn, autocommit=False) as boot:
+            migrate(boot, self.dim, schema)
+            if schema:
+                boot.execute("SELECT set_config('search_path', %s, false)", (_search_path(schema),))
+            row = boot.execute(
+                "SELECT current_schema(), hashtext(current_schema()), "
+                "(SELECT extversion FROM pg_extension WHERE extname = 'vector')"
+            ).fetchone()
+            boot.commit()
+            info = TypeInfo.fetch(boot, "vector")
+            boot.commit()
+        assert row is not None and info is not None
+        self.schema: str = row[0]
+        self._schema_key: int = int(row[1])
+        self._vector_oid = info.oid
+        self._iterative = _version_at_least(row[2] or "0", (0, 8))
+        self._schema_opt = schema
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=self.options.pool_min_size,
+            max_size=self.options.pool_max_size,
+            timeout=self.options.pool_timeout,
+            # prepare_threshold=None: no server-side prepared statements, so every nearest() is
+            # planned with its actual time range (a generic plan could pick HNSW for a window
+            # that a btree scan answers exactly, or the reverse).
+            kwargs={"autocommit": True, "prepare_threshold": None},
+            configure=self._configure,
+            name=f"ticker-store-{self.schema}",
+            open=False,
+        )
+        self._pool.open(wait=True, timeout=self.options.pool_timeout)
+
+    def _configure(self, conn: psycopg.Connection) -> None:
+        _register_vector(conn, self._vector_oid)
+        settings = {"hnsw.ef_search": str(self.options.ef_search)}
+        if self._iterative:
+            settings["hnsw.iterative_scan"] = self.options.iterative_scan
+            settings["hnsw.max_scan_tuples"] = str(self.options.max_scan_tuples)
+        if self._schema_opt:
+            settings["search_path"] = _search_path(self._schema_opt)
+        for name, value in settings.items():
+            conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # --- transactions --------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        local = self._local
+        if getattr(local, "conn", None) is not None:  # nested: join the outer transaction
+            yield
+            return
+        with self._pool.connection() as conn:
+            local.conn, local.dirty = conn, False
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_WRITE, self._schema_key))
+                    yield
+                    if local.dirty:
+                        conn.execute(
+                            "INSERT INTO meta (key, value) VALUES ('data_version', '1') "
+                            "ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + 1)::text"
+                        )
+            finally:
+                local.conn, local.dirty = None, False
+
+    @contextmanager
+    def _write(self) -> Iterator[psycopg.Connection]:
+        with self.transaction():
+            self._local.dirty = True
+            yield self._local.conn
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection]:
+        """This thread's transaction connection if one is open, else a pooled one."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+        else:
+            with self._pool.connection() as pooled:
+                yield pooled
+
+    def _q(self, query: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
+        with self._conn() as conn:
+            return conn.execute(query, params, binary=True).fetchall()  # type: ignore[arg-type]
+
+    @contextmanager
+    def refit_leader(self) -> Iterator[bool]:
+        """True for the one process holding the database-wide refit lock; it is released after."""
+        with self._pool.connection() as conn:
+            got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_REFIT, self._schema_key)).fetchone()
+            if not (got and got[0]):
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                try:
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_REFIT, self._schema_key))
+                except psycopg.Error:
+                    # A session lock must never go back to the pool: drop the connection with it.
+                    conn.close()
+
+    # --- headlines -----------------------------------------------------------------------
+    def get_by_external(self, source: str | None, ext_id: str) -> HeadlineRow | None:
+        rows = self._q(
+            f"SELECT {_HEADLINE_COLS} FROM headlines WHERE source_key = %s AND ext_id = %s", (source or "", ext_id)
+        )
+        return _headline(rows[0]) if rows else None
+
+    def embeddings_by_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        uniq = list(dict.fromkeys(hashes))
+        if not uniq:
+            return {}
+        rows = self._q(
+            "SELECT DISTINCT ON (text_hash) text_hash, embedding FROM headlines WHERE text_hash = ANY(%s::text[])",
+            (uniq,),
+        )
+        return {h: v for h, v in rows}
+
+    def find_exact(self, text_hash: str, ts_lo: float, ts_hi: float) -> HeadlineRow | None:
+        rows = self._q(
+            f"SELECT {_HEADLINE_COLS} FROM headlines WHERE text_hash = %s AND ts BETWEEN %s AND %s "
+            "ORDER BY ts, id LIMIT 1",
+            (text_hash, ts_lo, ts_hi),
+        )
+        return _headline(rows[0]) if rows else None
+
+    def nearest(self, vector: np.ndarray, k: int, ts_lo: float, ts_hi: float) -> list[tuple[int, float]]:
+        if k <= 0:
+            return []
+        d = self.dim
+        # The inner ORDER BY repeats the index expression so the planner can use the HNSW index
+        # (or, for a narrow time range, the ts btree and an exact sort: its choice, by cost).
+        # MATERIALIZED keeps the approximate scan's LIMIT apart from the exact re-rank.
+        rows = self._q(
+            f"WITH c AS MATERIALIZED ("
+            f" SELECT id, embedding FROM headlines WHERE ts BETWEEN %(lo)s AND %(hi)s"
+            f" ORDER BY embedding::halfvec({d}) <=> %(q)s::halfvec({d}) LIMIT %(k)s)"
+            f" SELECT id, 1 - (embedding <=> %(q)s) AS cos FROM c ORDER BY cos DESC, id",
+            {"lo": ts_lo, "hi": ts_hi, "k": int(k), "q": Vec(vector)},
+        )
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def headlines(self, ids: Iterable[int]) -> dict[int, HeadlineRow]:
+        ids = _ids(ids)
+        if not ids:
+            return {}
+        rows = self._q(f"SELECT {_HEADLINE_COLS} FROM headlines WHERE id = ANY(%s::bigint[])", (ids,))
+        return {r[0]: _headline(r) for r in rows}
+
+    def embeddings(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        ids = _ids(ids)
+        if not ids:
+            return {}
+        return {r[0]: r[1] for r in self._q("SELECT id, embedding FROM headlines WHERE id = ANY(%s::bigint[])", (ids,))}
+
+    def insert_headline(self, row: NewHeadline) -> int:
+        emb = np.asarray(row.embedding, dtype=np.float32).reshape(self.dim)
+        with self._write() as c:
+            r = c.execute(
+                "INSERT INTO headlines (title, norm, text_hash, lang, source, source_key, ext_id, url, "
+                "published_at, received_at, ts, story_id, match, score, matched_headline_id, features, embedding) "
+                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                (
+                    row.title, row.norm, row.text_hash, row.lang, row.source, row.source or "", row.ext_id,
+                    row.url, row.published_at, row.received_at, row.ts, row.story_id, row.match, row.score,
+                    row.matched_headline_id, row.features, Vec(emb),
+                ),
+            ).fetchone()
+            return int(r[0])  # type: ignore[index]
+
+    def count_headlines(self) -> int:
+        return int(self._q("SELECT COUNT(*) FROM headlines")[0][0])
+
+    # --- stories -------------------------------------------------------------------------
+    def create_story(self, first: NewHeadline) -> int:
+        with self._write() as c:
+            r = c.execute(
+                "INSERT INTO stories (first_seen, last_seen, size, updated_at) VALUES (%s, %s, 0, %s) RETURNING id",
+                (first.ts, first.ts, time.time()),
+            ).fetchone()
+            return int(r[0])  # type: ignore[index]
+
+    def add_to_story(self, story_id: int, headline_id: int, row: NewHeadline) -> None:
+        emb = Vec(np.asarray(row.embedding, dtype=np.float32).reshape(self.dim))
+        # One statement: every right-hand side reads the row as it was before the update, so the
+        # two canonical CASEs agree with each other.
+        with self._write() as c:
+            r = c.execute(
+                "UPDATE stories SET"
+                " canonical_headline_id = CASE WHEN canonical_headline_id IS NULL OR %(ts)s < canonical_ts"
+                "   THEN %(hid)s ELSE canonical_headline_id END,"
+                " canonical_ts = CASE WHEN canonical_headline_id IS NULL OR %(ts)s < canonical_ts"
+                "   THEN %(ts)s ELSE canonical_ts END,"
+                " first_seen = LEAST(first_seen, %(ts)s), last_seen = GREATEST(last_seen, %(ts)s),"
+                " size = size + 1,"
+                " languages = CASE WHEN %(lang)s::text IS NULL OR %(lang)s::text = ANY(languages)"
+                "   THEN languages ELSE array_append(languages, %(lang)s::text) END,"
+                " sources = CASE WHEN %(source)s::text IS NULL OR %(source)s::text = ANY(sources)"
+                "   THEN sources ELSE array_append(sources, %(source)s::text) END,"
+                " centroid_sum = COALESCE(centroid_sum + %(emb)s, %(emb)s),"
+                " updated_at = %(now)s"
+                " WHERE id = %(sid)s RETURNING id",
+                {
+                    "ts": row.ts, "hid": headline_id, "lang": row.lang or None, "source": row.source or None,
+                    "emb": emb, "now": time.time(), "sid": story_id,
+                },
+            ).fetchone()
+            if r is None:
+                raise KeyError(f"story {story_id} does not exist")
+
+    def story(self, story_id: int) -> StoryRow | None:
+        rows = self._q(f"SELECT {_STORY_COLS} FROM stories WHERE id = %s", (story_id,))
+        return _story(rows[0]) if rows else None
+
+    def stories_by_ids(self, ids: Iterable[int]) -> dict[int, StoryRow]:
+        ids = _ids(ids)
+        if not ids:
+            return {}
+        rows = self._q(f"SELECT {_STORY_COLS} FROM stories WHERE id = ANY(%s::bigint[])", (ids,))
+        return {r[0]: _story(r) for r in rows}
+
+    def list_stories(
+        self,
+        *,
+        limit: int,
+        offset: int,
+        lang: str | None = None,
+        source: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        topic_id: int | None = None,
+        unassigned: bool = False,
+    ) -> tuple[list[StoryRow], int]:
+        where, params = ["size > 0"], []
+        if unassigned:
+            where.append("topic_id IS NULL")
+        if lang:
+            where.append("%s::text = ANY(languages)")
+            params.append(lang)
+        if source:
+            where.append("%s::text = ANY(sources)")
+            params.append(source)
+        if since is not None:
+            where.append("last_seen >= %s")
+            params.append(since)
+        if until is not None:
+            where.append("first_seen <= %s")
+            params.append(until)
+        if topic_id is not None:
+            where.append("topic_id = %s")
+            params.append(topic_id)
+        clause = " AND ".join(where)
+        with self._conn() as conn:
+            total = conn.execute(f"SELECT COUNT(*) FROM stories WHERE {clause}", params).fetchone()[0]  # type: ignore[index]
+            rows = conn.execute(
+                f"SELECT {_STORY_COLS} FROM stories WHERE {clause} ORDER BY last_seen DESC, id DESC LIMIT %s OFFSET %s",
+                [*params, limit, offset],
+                binary=True,
+            ).fetchall()
+        return [_story(r) for r in rows], int(total)
+
+    def story_headlines(self, story_ids: Sequence[int]) -> dict[int, list[HeadlineRow]]:
+        out: dict[int, list[HeadlineRow]] = {int(s): [] for s in story_ids}
+        if not out:
+            return out
+        for r in self._q(
+            f"SELECT {_HEADLINE_COLS} FROM headlines WHERE story_id = ANY(%s::bigint[]) ORDER BY ts, id", (list(out),)
+        ):
+            out[r[10]].append(_headline(r))
+        return out
+
+    def _centroids(self, rows: list[tuple]) -> tuple[list[int], np.ndarray]:
+        if not rows:
+            return [], np.zeros((0, self.dim), dtype=np.float32)
+        return [int(r[0]) for r in rows], np.vstack([_unit(r[1]) for r in rows])
+
+    def story_centroids(self, since: float) -> tuple[list[int], np.ndarray]:
+        return self._centroids(
+            self._q(
+                "SELECT id, centroid_sum FROM stories WHERE last_seen >= %s AND size > 0 "
+                "AND centroid_sum IS NOT NULL ORDER BY id",
+                (since,),
+            )
+        )
+
+    def story_centroids_for(self, story_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        ids = _ids(story_ids)
+        if not ids:
+            return self._centroids([])
+        rows = self._q(
+            "SELECT id, centroid_sum FROM stories WHERE id = ANY(%s::bigint[]) AND centroid_sum IS NOT NULL", (ids,)
+        )
+        order = {sid: i for i, sid in enumerate(ids)}
+        return self._centroids(sorted(rows, key=lambda r: order[r[0]]))
+
+    def latest_story_time(self) -> float | None:
+        rows = self._q("SELECT MAX(last_seen) FROM stories WHERE size > 0")
+        return rows[0][0] if rows else None
+
+    def count_stories(self) -> int:
+        return int(self._q("SELECT COUNT(*) FROM stories WHERE size > 0")[0][0])
+
+    def recent_counts(self, story_ids: Sequence[int], since: float) -> dict[int, int]:
+        out = {int(s): 0 for s in story_ids}
+        if not out:
+            return out
+        for sid, n in self._q(
+            "SELECT story_id, COUNT(*) FROM headlines WHERE story_id = ANY(%s::bigint[]) AND received_at >= %s "
+            "GROUP BY story_id",
+            (list(out), since),
+        ):
+            out[sid] = int(n)
+        return out
+
+    # --- topics --------------------------------------------------------------------------
+    def replace_topics(
+        self, topics: Sequence[TopicRow], story_topics: dict[int, int | None], events: Sequence[dict[str, Any]]
+    ) -> None:
+        now = time.time()
+        with self._write() as c:
+            c.execute("DELETE FROM topics")
+            with c.cursor() as cur:
+                if topics:
+                    cur.executemany(
+                        "INSERT INTO topics (id, label, label_score, keywords, centroid, size, created_at, updated_at)"
+                        " VALUES (%s, %s, %s, %s::text[], %s, %s, %s, %s)",
+                        [
+                            (t.id, t.label, float(t.label_score), list(t.keywords), Vec(t.centroid), t.size,
+                             t.created_at, t.updated_at)
+                            for t in topics
+                        ],
+                    )
+                if events:
+                    cur.executemany(
+                        "INSERT INTO topic_events (at, payload) VALUES (%s, %s)", [(now, dumps(e)) for e in events]
+                    )
+            if story_topics:
+                sids = [int(s) for s in story_topics]
+                # NULL travels as text inside the array literal; an all-NULL list has no element type.
+                tids = [None if t is None else str(int(t)) for t in story_topics.values()]
+                c.execute(
+                    "UPDATE stories SET topic_id = v.tid FROM unnest(%s::bigint[], %s::text[]::bigint[]) AS v(sid, tid)"
+                    " WHERE stories.id = v.sid",
+                    (sids, tids),
+                )
+
+    def set_story_topic(self, story_id: int, topic_id: int | None) -> None:
+        with self._write() as c:
+            c.execute("UPDATE stories SET topic_id = %s WHERE id = %s", (topic_id, story_id))
+
+    def topics(self) -> list[TopicRow]:
+        rows = self._q(
+            "SELECT id, label, label_score, keywords, centroid, size, created_at, updated_at FROM topics ORDER BY id"
+        )
+        return [
+            TopicRow(id=r[0], label=r[1], label_score=r[2], keywords=list(r[3]), centroid=r[4], size=r[5],
+                     created_at=r[6], updated_at=r[7])
+            for r in rows
+        ]
+
+    def topic_members(self) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = {}
+        for sid, tid in self._q("SELECT id, topic_id FROM stories WHERE topic_id IS NOT NULL"):
+            out.setdefault(int(tid), set()).add(int(sid))
+        return out
+
+    def topic_stats(self) -> dict[int, dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        with self._conn() as conn:
+            for tid, n, first, last in conn.execute(
+                "SELECT topic_id, SUM(size), MIN(first_seen), MAX(last_seen) FROM stories "
+                "WHERE topic_id IS NOT NULL AND size > 0 GROUP BY topic_id"
+            ):
+                out[int(tid)] = {"n_headlines": int(n), "first_seen": first, "last_seen": last, "languages": []}
+            for tid, lang in conn.execute(
+                "SELECT DISTINCT s.topic_id, l.lang FROM stories s, unnest(s.languages) AS l(lang) "
+                "WHERE s.topic_id IS NOT NULL ORDER BY l.lang"
+            ):
+                if int(tid) in out:
+                    out[int(tid)]["languages"].append(lang)
+        return out
+
+    def topic_events(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._q("SELECT at, payload FROM topic_events ORDER BY id DESC LIMIT %s", (limit,))
+        return [{"at": r[0], **json.loads(r[1])} for r in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._q("SELECT value FROM meta WHERE key = %s", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction(), self._conn() as c:
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+def _version_at_least(version: str, minimum: tuple[int, ...]) -> bool:
+    parts = []
+    for p in version.split("."):
+        digits = "".join(ch for ch in p if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts) >= minimum

@@ -1,0 +1,417 @@
+"""One contract for every storage backend: SQLite (always) and PostgreSQL + pgvector (when
+TICKER_TEST_PG_DSN names a database with the vector extension; each test gets a fresh schema).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pytest
+
+from app.store.base import NewHeadline, Store, TopicRow
+
+DIM = 16
+PG_DSN = os.environ.get("TICKER_TEST_PG_DSN", "")
+
+
+def _drop_schema(dsn: str, schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(request, tmp_path) -> Iterator[Callable[..., Store]]:
+    """Opens stores on one fresh location (a file, or a schema); several calls share it."""
+    opened: list[Store] = []
+    if request.param == "sqlite":
+        from app.store.sqlite import SQLiteStore
+
+        def make(dim: int = DIM) -> Store:
+            opened.append(SQLiteStore(tmp_path / "store.sqlite3", dim))
+            return opened[-1]
+
+        cleanup: Callable[[], None] = lambda: None
+    else:
+        if not PG_DSN:
+            pytest.skip("TICKER_TEST_PG_DSN is not set (scripts/test.sh starts a throw-away PostgreSQL)")
+        from app.store.postgres import PostgresStore
+
+        schema = f"contract_{uuid.uuid4().hex[:12]}"
+
+        def make(dim: int = DIM) -> Store:
+            opened.append(PostgresStore(PG_DSN, dim, schema=schema))
+            return opened[-1]
+
+        cleanup = lambda: _drop_schema(PG_DSN, schema)  # noqa: E731
+    yield make
+    for s in opened:
+        try:
+            s.close()
+        except Exception:
+            pass
+    cleanup()
+
+
+@pytest.fixture
+def store(open_store) -> Store:
+    return open_store()
+
+
+def unit(rng: np.random.Generator, dim: int = DIM) -> np.ndarray:
+    v = rng.normal(size=dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def row(
+    emb: np.ndarray, *, ts: float, title: str = "t", text_hash: str | None = None, lang: str | None = "fr",
+    source: str | None = "src", ext_id: str | None = None, story_id: int = 0, received_at: float | None = None,
+) -> NewHeadline:
+    return NewHeadline(
+        title=title, norm=title.lower(), text_hash=text_hash or f"h-{title}", lang=lang, source=source,
+        ext_id=ext_id, url=None, published_at=ts, received_at=ts if received_at is None else received_at,
+        story_id=story_id, match=None, score=None, features='{"k":1}', embedding=emb,
+    )
+
+
+def add(store: Store, r: NewHeadline, story_id: int | None = None) -> tuple[int, int]:
+    """Insert ``r`` as the pipeline does: open a story when none is given. Returns (headline, story)."""
+    with store.transaction():
+        if story_id is None:
+            story_id = store.create_story(r)
+        r.story_id = story_id
+        hid = store.insert_headline(r)
+        store.add_to_story(story_id, hid, r)
+    return hid, story_id
+
+
+# --- headlines -----------------------------------------------------------------------------
+
+
+def test_headline_round_trip(store):
+    rng = np.random.default_rng(1)
+    emb = unit(rng)
+    r = row(emb, ts=1000.0, title="Le Maroc « exporte »", ext_id="a-1", source="ticker")
+    r.url, r.score, r.match = "https://example.org/x", 0.8, "near"
+    hid, sid = add(store, r)
+    got = store.headlines([hid, hid, 999_999])
+    assert list(got) == [hid]
+    h = got[hid]
+    assert (h.title, h.norm, h.text_hash, h.lang, h.source, h.ext_id, h.url) == (
+        r.title, r.norm, r.text_hash, "fr", "ticker", "a-1", "https://example.org/x")
+    assert (h.published_at, h.received_at, h.story_id, h.match, h.score, h.features) == (
+        1000.0, 1000.0, sid, "near", 0.8, '{"k":1}')
+    assert h.ts == 1000.0
+    # embeddings come back exactly as written (float32), by id and by text hash
+    np.testing.assert_array_equal(store.embeddings([hid])[hid], emb)
+    np.testing.assert_array_equal(store.embeddings_by_hash([r.text_hash, "nope"])[r.text_hash], emb)
+    assert store.embeddings([]) == {} and store.headlines([]) == {} and store.embeddings_by_hash([]) == {}
+    assert store.count_headlines() == 1
+
+
+def test_get_by_external_keys_on_source_and_id(store):
+    rng = np.random.default_rng(2)
+    h1, _ = add(store, row(unit(rng), ts=1.0, title="a", source="s1", ext_id="7"))
+    h2, _ = add(store, row(unit(rng), ts=2.0, title="b", source=None, ext_id="7"))
+    assert store.get_by_external("s1", "7").id == h1
+    assert store.get_by_external(None, "7").id == h2
+    assert store.get_by_external("", "7").id == h2  # no source and empty source are one key
+    assert store.get_by_external("s2", "7") is None
+
+
+def test_same_source_and_id_twice_is_refused_and_rolled_back(store):
+    rng = np.random.default_rng(3)
+    add(store, row(unit(rng), ts=1.0, title="a", ext_id="x"))
+    before = (store.count_headlines(), store.count_stories(), store.data_version())
+    with pytest.raises(Exception):
+        add(store, row(unit(rng), ts=2.0, title="b", ext_id="x"))
+    assert (store.count_headlines(), store.count_stories(), store.data_version()) == before
+    # headlines without an external id never collide
+    add(store, row(unit(rng), ts=3.0, title="c"))
+    add(store, row(unit(rng), ts=4.0, title="d"))
+    assert store.count_headlines() == 3
+
+
+def test_find_exact_earliest_in_range(store):
+    rng = np.random.default_rng(4)
+    late, _ = add(store, row(unit(rng), ts=500.0, title="late", text_hash="H"))
+    early, _ = add(store, row(unit(rng), ts=100.0, title="early", text_hash="H"))
+    add(store, row(unit(rng), ts=50.0, title="other", text_hash="G"))
+    assert store.find_exact("H", 0, 1000).id == early
+    assert store.find_exact("H", 200, 1000).id == late
+    assert store.find_exact("H", 100, 100).id == early  # bounds are inclusive
+    assert store.find_exact("H", 600, 1000) is None
+    assert store.find_exact("nope", 0, 1000) is None
+
+
+def test_nearest_matches_exact_search(store):
+    rng = np.random.default_rng(5)
+    n = 300
+    vecs = np.vstack([unit(rng) for _ in range(n)])
+    ts = rng.uniform(0, 1000, size=n)
+    ids = []
+    with store.transaction():
+        for i in range(n):
+            r = row(vecs[i], ts=float(ts[i]), title=f"t{i}")
+            r.story_id = store.create_story(r)
+            ids.append(store.insert_headline(r))
+            store.add_to_story(r.story_id, ids[-1], r)
+    ids_arr = np.array(ids)
+    hits = total = 0
+    for q in range(20):
+        query = unit(rng)
+        lo, hi = sorted(rng.uniform(0, 1000, size=2))
+        got = store.nearest(query, 10, lo, hi)
+        sims = vecs @ query
+        inside = (ts >= lo) & (ts <= hi)
+        want = ids_arr[inside][np.argsort(-sims[inside])][:10]
+        assert len(got) == min(10, int(inside.sum()))
+        by_id = dict(zip(ids, sims))
+        for hid, cos in got:
+            assert hid in by_id and lo <= ts[ids.index(hid)] <= hi
+            assert cos == pytest.approx(float(by_id[hid]), abs=1e-5)  # the exact cosine, not an estimate
+        assert [c for _, c in got] == sorted((c for _, c in got), reverse=True)
+        hits += len(set(h for h, _ in got) & set(want.tolist()))
+        total += len(want)
+    assert hits / total >= 0.95
+    assert store.nearest(unit(rng), 0, 0, 1000) == []
+    assert store.nearest(unit(rng), 5, 2000, 3000) == []
+
+
+# --- transactions --------------------------------------------------------------------------
+
+
+def test_transaction_sees_its_own_writes_and_rolls_back(store):
+    rng = np.random.default_rng(6)
+    emb = unit(rng)
+    with pytest.raises(RuntimeError, match="boom"):
+        with store.transaction():
+            r = row(emb, ts=10.0, title="x", text_hash="X", ext_id="e1")
+            sid = store.create_story(r)
+            r.story_id = sid
+            hid = store.insert_headline(r)
+            store.add_to_story(sid, hid, r)
+            # every read inside the transaction sees the uncommitted rows
+            assert store.nearest(emb, 3, 0, 100)[0][0] == hid
+            assert store.find_exact("X", 0, 100).id == hid
+            assert store.get_by_external("src", "e1").id == hid
+            assert store.story(sid).size == 1
+            assert store.headlines([hid])[hid].story_id == sid
+            raise RuntimeError("boom")
+    assert store.count_headlines() == 0 and store.count_stories() == 0
+    assert store.nearest(emb, 3, 0, 100) == []
+    assert store.find_exact("X", 0, 100) is None and store.get_by_external("src", "e1") is None
+
+
+def test_nested_transaction_joins_the_outer_one(store):
+    rng = np.random.default_rng(7)
+    v0 = int(store.data_version())
+    with pytest.raises(ValueError):
+        with store.transaction():
+            add(store, row(unit(rng), ts=1.0, title="a"))  # add() opens its own, nested, transaction
+            raise ValueError
+    assert store.count_headlines() == 0 and int(store.data_version()) == v0
+
+
+def test_data_version_moves_once_per_write_transaction(store):
+    rng = np.random.default_rng(8)
+    v0 = int(store.data_version())
+    add(store, row(unit(rng), ts=1.0, title="a"))  # three writes, one transaction
+    assert int(store.data_version()) == v0 + 1
+    with store.transaction():
+        store.count_headlines()  # read only
+    assert int(store.data_version()) == v0 + 1
+    sid = store.list_stories(limit=1, offset=0)[0][0].id
+    store.set_story_topic(sid, None)  # a write outside any transaction is its own transaction
+    assert int(store.data_version()) == v0 + 2
+
+
+def test_concurrent_writers_open_one_story_per_duplicate_set(store):
+    """Each thread matches by exact hash inside a transaction and opens a story when none
+    matched: serialised transactions leave exactly one story per hash."""
+    hashes = ["A", "B", "C"]
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        try:
+            for i in range(6):
+                h = hashes[(seed + i) % 3]
+                r = row(unit(rng), ts=100.0 + i, title=f"{h}-{seed}-{i}", text_hash=h)
+                with store.transaction():
+                    found = store.find_exact(h, 0, 1000)
+                    time.sleep(0.002)  # widen the race window
+                    add(store, r, story_id=found.story_id if found else None)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert store.count_headlines() == 24
+    assert store.count_stories() == 3
+    stories, total = store.list_stories(limit=10, offset=0)
+    assert total == 3 and sorted(s.size for s in stories) == [8, 8, 8]
+
+
+# --- stories -------------------------------------------------------------------------------
+
+
+def test_story_aggregates(store):
+    rng = np.random.default_rng(9)
+    e1, e2, e3 = unit(rng), unit(rng), unit(rng)
+    h1, sid = add(store, row(e1, ts=200.0, title="a", lang="fr", source="s1"))
+    h2, _ = add(store, row(e2, ts=100.0, title="b", lang="en", source="s2"), story_id=sid)
+    h3, _ = add(store, row(e3, ts=300.0, title="c", lang="fr", source=None), story_id=sid)
+    s = store.story(sid)
+    assert (s.size, s.first_seen, s.last_seen) == (3, 100.0, 300.0)
+    assert s.canonical_headline_id == h2  # the earliest member
+    assert s.languages == ["fr", "en"] and s.sources == ["s1", "s2"]  # first-seen order, no repeats
+    assert s.topic_id is None and s.updated_at > 0
+    ids, mat = store.story_centroids_for([sid])
+    want = (e1 + e2 + e3) / np.linalg.norm(e1 + e2 + e3)
+    assert ids == [sid]
+    np.testing.assert_allclose(mat[0], want, atol=1e-5)
+    assert store.story(999_999) is None
+    assert list(store.stories_by_ids([sid, 999_999])) == [sid]
+    hs = store.story_headlines([sid, 999_999])
+    assert [h.id for h in hs[sid]] == [h2, h1, h3] and hs[999_999] == []
+    with pytest.raises(KeyError):
+        with store.transaction():
+            store.add_to_story(999_999, h1, row(e1, ts=1.0))
+
+
+def test_list_stories_filters_and_order(store):
+    rng = np.random.default_rng(10)
+    _, a = add(store, row(unit(rng), ts=100.0, title="a", lang="fr", source="s1"))
+    _, b = add(store, row(unit(rng), ts=300.0, title="b", lang="en", source="s2"))
+    _, c = add(store, row(unit(rng), ts=200.0, title="c", lang="ar", source="s1"))
+    add(store, row(unit(rng), ts=400.0, title="c2", lang="fr", source="s3"), story_id=c)
+    with store.transaction():
+        store.create_story(row(unit(rng), ts=999.0))  # empty: never listed or counted
+
+    def ids(**kw: Any) -> list[int]:
+        got, total = store.list_stories(limit=10, offset=0, **kw)
+        assert total == len(got)
+        return [s.id for s in got]
+
+    assert ids() == [c, b, a]  # newest last_seen first
+    assert ids(lang="fr") == [c, a]
+    assert ids(source="s1") == [c, a]
+    assert ids(since=250.0) == [c, b]
+    assert ids(until=150.0) == [a]
+    store.set_story_topic(b, 5)
+    assert ids(topic_id=5) == [b]
+    assert ids(unassigned=True) == [c, a]
+    page, total = store.list_stories(limit=1, offset=1)
+    assert [s.id for s in page] == [b] and total == 3
+    assert store.count_stories() == 3
+    assert store.latest_story_time() == 400.0
+    ids_since, mat = store.story_centroids(250.0)
+    assert ids_since == sorted([b, c]) and mat.shape == (2, DIM)
+    np.testing.assert_allclose(np.linalg.norm(mat, axis=1), 1.0, atol=1e-5)
+
+
+def test_empty_store(store):
+    assert store.latest_story_time() is None
+    assert store.count_headlines() == 0 and store.count_stories() == 0
+    assert store.list_stories(limit=10, offset=0) == ([], 0)
+    ids, mat = store.story_centroids(0.0)
+    assert ids == [] and mat.shape == (0, DIM)
+    ids, mat = store.story_centroids_for([])
+    assert ids == [] and mat.shape == (0, DIM)
+    assert store.topics() == [] and store.topic_members() == {} and store.topic_stats() == {}
+    assert store.topic_events() == []
+    assert store.recent_counts([], 0.0) == {}
+    assert store.nearest(np.ones(DIM, dtype=np.float32) / 4, 5, 0, 1e12) == []
+
+
+def test_recent_counts_use_received_time(store):
+    rng = np.random.default_rng(11)
+    _, s1 = add(store, row(unit(rng), ts=10.0, title="a", received_at=1000.0))
+    add(store, row(unit(rng), ts=20.0, title="b", received_at=2000.0), story_id=s1)
+    add(store, row(unit(rng), ts=30.0, title="c", received_at=3000.0), story_id=s1)
+    _, s2 = add(store, row(unit(rng), ts=40.0, title="d", received_at=500.0))
+    assert store.recent_counts([s1, s2, 12345], 2000.0) == {s1: 2, s2: 0, 12345: 0}
+
+
+# --- topics and meta -----------------------------------------------------------------------
+
+
+def test_topics_replace_and_read(store):
+    rng = np.random.default_rng(12)
+    _, s1 = add(store, row(unit(rng), ts=100.0, title="a", lang="fr"))
+    _, s2 = add(store, row(unit(rng), ts=200.0, title="b", lang="en"))
+    add(store, row(unit(rng), ts=250.0, title="b2", lang="ar"), story_id=s2)
+    _, s3 = add(store, row(unit(rng), ts=300.0, title="c", lang="es"))
+    c1, c2 = unit(rng), unit(rng)
+    topics = [
+        TopicRow(id=3, label="economy", label_score=0.7, keywords=["maroc", "dirhams"], centroid=c1, size=2,
+                 created_at=10.0, updated_at=20.0),
+        TopicRow(id=8, label="sport", label_score=0.5, keywords=[], centroid=c2, size=1, created_at=11.0,
+                 updated_at=21.0),
+    ]
+    store.replace_topics(topics, {s1: 3, s2: 3, s3: 8}, [{"event": "born", "topic": 3}, {"event": "born", "topic": 8}])
+    got = store.topics()
+    assert [(t.id, t.label, t.label_score, t.keywords, t.size, t.created_at, t.updated_at) for t in got] == [
+        (3, "economy", 0.7, ["maroc", "dirhams"], 2, 10.0, 20.0), (8, "sport", 0.5, [], 1, 11.0, 21.0)]
+    np.testing.assert_array_equal(got[0].centroid, c1)
+    assert store.topic_members() == {3: {s1, s2}, 8: {s3}}
+    stats = store.topic_stats()
+    assert stats[3] == {"n_headlines": 3, "first_seen": 100.0, "last_seen": 250.0, "languages": ["ar", "en", "fr"]}
+    assert stats[8]["n_headlines"] == 1 and stats[8]["languages"] == ["es"]
+    events = store.topic_events()
+    assert [e["topic"] for e in events] == [8, 3] and all(e["event"] == "born" and e["at"] > 0 for e in events)
+    assert len(store.topic_events(limit=1)) == 1
+    # a refit replaces all topics; stories it leaves out keep theirs, those mapped to None lose theirs
+    store.replace_topics(topics[1:], {s1: None, s2: None}, [])
+    assert [t.id for t in store.topics()] == [8]
+    assert store.topic_members() == {8: {s3}}
+    assert store.story(s1).topic_id is None
+
+
+def test_meta(store):
+    assert store.get_meta("nope") is None
+    store.set_meta("next_topic_id", "4")
+    store.set_meta("next_topic_id", "5")
+    assert store.get_meta("next_topic_id") == "5"
+    with store.transaction():
+        store.set_meta("k", "v")
+        assert store.get_meta("k") == "v"
+    assert store.get_meta("k") == "v"
+
+
+def test_refit_leader_yields_true_to_a_lone_process(store):
+    with store.refit_leader() as leader:
+        assert leader is True
+    with store.refit_leader() as leader:  # released after use
+        assert leader is True
+
+
+# --- lifecycle -----------------------------------------------------------------------------
+
+
+def test_reopen_keeps_data_and_refuses_another_dimension(open_store):
+    rng = np.random.default_rng(13)
+    first = open_store()
+    emb = unit(rng)
+    hid, sid = add(first, row(emb, ts=5.0, title="kept", text_hash="K", ext_id="k1"))
+    version = first.data_version()
+    first.close()
+    again = open_store()
+    assert again.get_by_external("src", "k1").id == hid
+    assert again.nearest(emb, 1, 0, 10)[0][0] == hid
+    assert again.story(sid).size == 1 and again.data_version() == version
+    again.close()
+    with pytest.raises(RuntimeError, match="16-d"):
+        open_store(dim=DIM * 2)
