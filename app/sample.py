@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .pipeline import HeadlineInput, Pipeline
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+# An installed package (the Docker image) has no checkout around it: TICKER_SAMPLE_DIR says where.
+SAMPLE_DIR = Path(os.environ.get("TICKER_SAMPLE_DIR") or Path(__file__).resolve().parent.parent / "sample_data")
 
 
 def _epoch(value: str | None) -> float | None:

