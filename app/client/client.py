@@ -88,6 +88,8 @@ class IngestResult:
     match: str | None = None
     score: float | None = None
     idempotent_replay: bool = False
+    #: the stored headline the new one was matched to (server extension to the contract)
+    matched_headline_id: int | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "IngestResult":
@@ -103,6 +105,7 @@ class Match:
     lang: str | None = None
     source: str | None = None
     published_at: str | None = None
+    cosine: float | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Match":
