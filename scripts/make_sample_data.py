@@ -22,16 +22,19 @@ SHARED = ROOT.parent / "shared"
 
 # Start time of each seed capture (UTC). 000's ticker speaks of "samedi 21 juin" 2025, 003's of
 # "samedi 21 mars 2026"; the articles carry their own publication dates ("Publié dans ... le").
+# One demo timeline of two days, so that every sample headline sits inside the matching window (72 h)
+# and the topic window (7 days) once app/sample.py shifts the newest to "now". The captures' own dates
+# (2018-2026) would scatter them over years and leave most of the sample outside both windows.
 SEED_START = {
-    "000": datetime(2025, 6, 21, 8, 0, tzinfo=timezone.utc),
-    "001": datetime(2022, 5, 10, 12, 0, tzinfo=timezone.utc),
-    "002": datetime(2021, 6, 28, 12, 0, tzinfo=timezone.utc),
+    "000": datetime(2026, 3, 19, 8, 0, tzinfo=timezone.utc),
+    "001": datetime(2026, 3, 19, 12, 0, tzinfo=timezone.utc),
+    "002": datetime(2026, 3, 19, 13, 0, tzinfo=timezone.utc),
     "003": datetime(2026, 3, 20, 8, 0, tzinfo=timezone.utc),
-    "004": datetime(2018, 9, 20, 12, 0, tzinfo=timezone.utc),
+    "004": datetime(2026, 3, 19, 14, 0, tzinfo=timezone.utc),
 }
 ARTICLE_PUBLISHED = {
-    "000": datetime(2022, 5, 11, 9, 0, tzinfo=timezone.utc),
-    "003": datetime(2020, 6, 4, 18, 0, tzinfo=timezone.utc),
+    "000": datetime(2026, 3, 19, 9, 0, tzinfo=timezone.utc),
+    "003": datetime(2026, 3, 20, 9, 0, tzinfo=timezone.utc),
 }
 
 

@@ -22,8 +22,13 @@ from .metrics import ari, bcubed, nmi, pairwise
 BATCH = 100
 
 
+# Only true synonyms are folded for --langs: "ary" (Moroccan Arabic) must stay apart from "ar".
+_SAME_LANGUAGE = {"fra": "fr", "eng": "en", "spa": "es", "ara": "ar", "arb": "ar"}
+
+
 def iso639_1(code: str) -> str:
-    return canonical_lang(code) or ""
+    code = code.strip().lower()
+    return _SAME_LANGUAGE.get(code, code)
 
 
 def _epoch(value: Any) -> float | None:
@@ -67,7 +72,7 @@ def run_pipeline(rows: list[dict[str, Any]], encoder_spec: str | None = None) ->
         chunk = rows[i : i + BATCH]
         items = [
             HeadlineInput(
-                title=r["title"], lang=iso639_1(r["lang"]) if r.get("lang") else None,
+                title=r["title"], lang=canonical_lang(r.get("lang")),
                 published_at=_epoch(r.get("date") or r.get("published_at")),
             )
             for r in chunk

@@ -1,0 +1,32 @@
+"""The README's configuration table names every setting, and no setting it does not have."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+
+from app.config import PREFIX, ConfigError, Settings, load_settings
+from conftest import ROOT
+
+import pytest
+
+
+def test_readme_lists_every_setting():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`(TICKER_[A-Z_]+)`", readme))
+    settings = {PREFIX + f.name.upper() for f in fields(Settings) if f.name != "extra"}
+    assert settings - documented == set(), "settings missing from the README"
+    assert documented - settings - {"TICKER_TEST_PG_DSN", "TICKER_URL", "TICKER_SAMPLE_DIR"} == set()
+
+
+def test_settings_parse_and_validate():
+    s = load_settings(env={"TICKER_WINDOW_HOURS": "24", "TICKER_LANGUAGES": "fr, ar", "TICKER_PROTECT_READS": "yes",
+                           "TICKER_MATCH_THRESHOLD": "0.7"})
+    assert s.window_hours == 24.0 and s.languages == ("fr", "ar") and s.protect_reads is True
+    assert s.match_threshold == 0.7
+    with pytest.raises(ConfigError, match="TICKER_MAX_BATCH_SIZE"):
+        load_settings(env={"TICKER_MAX_BATCH_SIZE": "lots"})
+    with pytest.raises(ConfigError, match="TICKER_MAX_BATCH_SIZE"):
+        load_settings(env={"TICKER_MAX_BATCH_SIZE": "0"})
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        load_settings(env={"TICKER_DATABASE_URL": "mysql://x"})
