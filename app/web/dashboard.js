@@ -73,6 +73,7 @@
     online: null,
   };
   const storyEls = new Map(); // story id -> { sig, el }
+  const topicEls = new Map(); // topic id -> { section, headerSig, list }
 
   // ---- small DOM helpers (text only) -------------------------------------------------------------
   const $ = (sel) => document.querySelector(sel);
@@ -290,20 +291,42 @@
     );
   }
 
+  /** Children in this exact order, touching the DOM only where it differs (keeps scroll and focus). */
+  function syncChildren(parent, wanted) {
+    let cursor = parent.firstChild;
+    for (const node of wanted) {
+      if (node === cursor) cursor = cursor.nextSibling;
+      else parent.insertBefore(node, cursor);
+    }
+    while (cursor) {
+      const next = cursor.nextSibling;
+      cursor.remove();
+      cursor = next;
+    }
+  }
+
   function renderTopic(topic, isUnassigned, topRecent, seen) {
     const topicId = isUnassigned ? UNASSIGNED : String(topic.id);
     const stories = topic.stories || [];
-    const section = el("section", {
-      class: "topic" + (isUnassigned ? " topic-unassigned" : ""),
-      dataset: { topicId },
-      "aria-labelledby": `topic-${topicId}-label`,
-    });
-    section.append(
-      topicHeader({ ...topic, id: topicId }, isUnassigned, stories.length),
-      el("ol", { class: "story-list" }, stories.map((s) => storyElement(s, isGrowing(s, topRecent), topicId, seen))),
-      el("p", { class: "topic-empty", hidden: true }, "No story here matches the filters."),
-    );
-    return section;
+    let entry = topicEls.get(topicId);
+    if (!entry) {
+      const section = el("section", {
+        class: "topic" + (isUnassigned ? " topic-unassigned" : ""),
+        dataset: { topicId },
+        "aria-labelledby": `topic-${topicId}-label`,
+      });
+      entry = { section, headerSig: null, list: el("ol", { class: "story-list" }) };
+      section.append(el("header"), entry.list, el("p", { class: "topic-empty", hidden: true }, "No stories yet."));
+      topicEls.set(topicId, entry);
+    }
+    const { stories: _omit, ...head } = topic;
+    const headerSig = JSON.stringify([head, stories.length]);
+    if (headerSig !== entry.headerSig) {
+      entry.section.firstChild.replaceWith(topicHeader({ ...topic, id: topicId }, isUnassigned, stories.length));
+      entry.headerSig = headerSig;
+    }
+    syncChildren(entry.list, stories.map((s) => storyElement(s, isGrowing(s, topRecent), topicId, seen)));
+    return entry.section;
   }
 
   function render(data) {
@@ -316,10 +339,11 @@
     const sections = topics.map((t) => renderTopic(t, false, topRecent, seen));
     if (unassigned.length) sections.push(renderTopic({ label: "Unassigned", stories: unassigned }, true, topRecent, seen));
 
-    // Swap the columns in one go; story nodes that did not change are moved, not rebuilt.
+    // Columns and stories that did not change stay where they are; only differences touch the DOM.
     const board = $("#board");
-    const empty = $("#board-empty");
-    board.replaceChildren(empty, ...sections);
+    syncChildren(board, [$("#board-empty"), ...sections]);
+    const liveTopics = new Set(sections.map((sec) => sec.dataset.topicId));
+    for (const id of [...topicEls.keys()]) if (!liveTopics.has(id)) topicEls.delete(id);
     for (const id of [...storyEls.keys()]) if (!seen.has(id)) storyEls.delete(id);
     state.knownStoryIds = seen;
     board.setAttribute("aria-busy", "false");
