@@ -1,0 +1,107 @@
+"""Online assignment: given a new headline and its nearest stored headlines, pick its story (or none).
+
+The caller (the pipeline) finds the candidates — the top-k stored headlines by cosine within the
+time window — and looks up exact text hashes itself; ``decide`` scores every candidate, aggregates
+per story (several candidates may belong to one story), and compares the best story with the one
+threshold. Per-candidate work is a few set operations on precomputed ``Features``: microseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .features import Features
+from .score import MatchParams, pair_score
+
+__all__ = ["Candidate", "Decision", "decide", "EXACT", "NEAR", "TRANSLATION"]
+
+EXACT = "exact"
+NEAR = "near"
+TRANSLATION = "translation"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored headline close to the incoming one, with the story it already belongs to."""
+
+    headline_id: int
+    story_id: int
+    cosine: float
+    features: Features
+    published_at: float | None = None  # epoch seconds
+    #: cosine of the incoming headline to this candidate's story centroid, when the caller keeps one
+    story_cosine: float | None = None
+
+    @property
+    def lang(self) -> str | None:
+        return self.features.lang
+
+
+@dataclass(frozen=True)
+class Decision:
+    """``story_id`` None means: open a new story. ``headline_id`` is the best-matching stored headline."""
+
+    story_id: int | None
+    match: str | None
+    score: float
+    headline_id: int | None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.story_id is not None
+
+
+def _match_type(a: Features, b: Features) -> str:
+    if a.key == b.key:
+        return EXACT
+    if a.lang is not None and b.lang is not None and a.lang != b.lang:
+        return TRANSLATION
+    return NEAR
+
+
+def decide(
+    features: Features,
+    published_at: float | None,
+    candidates: Sequence[Candidate],
+    params: MatchParams = MatchParams(),
+) -> Decision:
+    """Story for ``features`` among ``candidates``; ``score`` is the best story's score even on a miss."""
+    best: dict[int, tuple[float, Candidate]] = {}
+    second: dict[int, float] = {}
+    ref = sum(c.cosine for c in candidates) / len(candidates) if candidates else 0.0
+    for cand in candidates:
+        exact = cand.features.key == features.key
+        if cand.cosine < params.min_cosine and not exact:
+            continue
+        dt_hours = None
+        if published_at is not None and cand.published_at is not None:
+            dt_hours = (published_at - cand.published_at) / 3600.0
+        s = pair_score(features, cand.features, cand.cosine, dt_hours, params)
+        if params.w_margin:
+            s += params.w_margin * (cand.cosine - ref)
+        held = best.get(cand.story_id)
+        if held is None or s > held[0]:
+            if held is not None:
+                second[cand.story_id] = held[0]
+            best[cand.story_id] = (s, cand)
+        elif s > second.get(cand.story_id, -9.0):
+            second[cand.story_id] = s
+    if not best:
+        return Decision(story_id=None, match=None, score=0.0, headline_id=None)
+
+    def story_score(sid: int) -> float:
+        s, cand = best[sid]
+        if params.w_centroid and cand.story_cosine is not None:
+            s += params.w_centroid * (cand.story_cosine - cand.cosine)
+        if params.w_support and sid in second:
+            s += params.w_support * max(0.0, second[sid])
+        return s
+
+    story_id = max(best, key=story_score)
+    score, cand = story_score(story_id), best[story_id][1]
+    if score < params.threshold:
+        return Decision(story_id=None, match=None, score=score, headline_id=cand.headline_id)
+    return Decision(
+        story_id=story_id, match=_match_type(features, cand.features), score=score, headline_id=cand.headline_id
+    )
