@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import datetime
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from ..store import Store, TopicRow
-from .models import ClustersOut, RefitOut, TopicOut
+from .models import MAX_ID, ClustersOut, IsoDateTime, RefitOut, TopicOut, error_responses
 from .security import require_read, require_write
 from .state import AppState, get_state
 from .timeparse import to_epoch
@@ -41,11 +40,12 @@ def _not_modified(request: Request, etag: str) -> bool:
 
 
 @router.get("", response_model=ClustersOut, dependencies=[Depends(require_read)],
-            summary="Topics with their newest stories", responses={304: {"description": "unchanged since If-None-Match"}})
+            summary="Topics with their newest stories",
+            responses={304: {"description": "unchanged since If-None-Match"}, **error_responses(401, 503)})
 async def clusters(
     request: Request,
     response: Response,
-    since: datetime | None = Query(None, description="Only stories seen at or after this time."),
+    since: IsoDateTime | None = Query(None, description="Only stories seen at or after this time."),
     stories_per_topic: int = Query(10, ge=1, le=200),
     unassigned_limit: int = Query(30, ge=0, le=500),
     state: AppState = Depends(get_state),
@@ -73,9 +73,10 @@ async def clusters(
     return body
 
 
-@router.get("/{topic_id}", response_model=TopicOut, dependencies=[Depends(require_read)],
-            summary="One topic", responses={404: {"description": "no such topic"}})
-async def cluster(topic_id: int, stories: int = Query(50, ge=1, le=500), state: AppState = Depends(get_state)) -> TopicOut:
+# ":int" so that /v1/clusters/refit is not taken for a topic id: GET or OPTIONS on it get 405 "Allow: POST".
+@router.get("/{topic_id:int}", response_model=TopicOut, dependencies=[Depends(require_read)],
+            summary="One topic", responses=error_responses(401, 503, not_found="no such topic"))
+async def cluster(topic_id: int = Path(ge=0, le=MAX_ID), stories: int = Query(50, ge=1, le=500), state: AppState = Depends(get_state)) -> TopicOut:
     store = state.require_store()
 
     def work() -> TopicOut | None:
@@ -88,7 +89,8 @@ async def cluster(topic_id: int, stories: int = Query(50, ge=1, le=500), state: 
     return out
 
 
-@router.post("/refit", response_model=RefitOut, dependencies=[Depends(require_write)], summary="Refit topics now")
+@router.post("/refit", response_model=RefitOut, dependencies=[Depends(require_write)], summary="Refit topics now",
+             responses=error_responses(401, 409, 503))
 async def refit(state: AppState = Depends(get_state)) -> RefitOut:
     state.require_pipeline()
     assert state.topics is not None

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from .headlines import validate_title
-from .models import CheckIn, CheckMatchOut, CheckOut
+from .models import CheckIn, CheckMatchOut, CheckOut, error_responses
 from .security import rate_limit_check, require_read
 from .state import AppState, get_state
 from .views import iso
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/dedup", tags=["dedup"])
     response_model=CheckOut,
     dependencies=[Depends(require_read), Depends(rate_limit_check)],
     summary="Is this headline a duplicate of a stored story? (stores nothing)",
-    responses={429: {"description": "rate limit; see Retry-After"}, 415: {"description": "not JSON"}},
+    responses=error_responses(400, 401, 413, 415, 429, 503),
 )
 async def check(body: CheckIn, state: AppState = Depends(get_state)) -> CheckOut:
     errors = validate_title(body.title, state.settings.max_title_chars, ["body", "title"])

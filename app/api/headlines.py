@@ -7,15 +7,14 @@ lists every bad item and field, and nothing is stored. A 200 means every headlin
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ..ingest.split import split_capture
 from ..pipeline import HeadlineInput, IngestResult
-from .models import HeadlineBatch, HeadlineOut, IngestResponse, IngestResultOut
+from .models import MAX_ID, HeadlineBatch, HeadlineOut, IngestResponse, IngestResultOut, IsoDateTime, error_responses
 from .security import require_read, require_write
 from .state import AppState, get_state
 from .timeparse import to_epoch
@@ -75,8 +74,7 @@ async def _ingest(state: AppState, items: list[HeadlineInput]) -> IngestResponse
     response_model=IngestResponse,
     dependencies=[Depends(require_write)],
     summary="Ingest a batch of headlines",
-    responses={413: {"description": "body too large"}, 415: {"description": "not JSON"},
-               401: {"description": "API key missing or wrong"}, 503: {"description": "encoder loading"}},
+    responses=error_responses(400, 401, 413, 415, 503),
 )
 async def post_headlines(batch: HeadlineBatch, state: AppState = Depends(get_state)) -> IngestResponse:
     s = state.settings
@@ -108,12 +106,12 @@ async def post_headlines(batch: HeadlineBatch, state: AppState = Depends(get_sta
     dependencies=[Depends(require_write)],
     summary="Ingest a raw ticker or article capture (text/plain)",
     openapi_extra={"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}},
-    responses={413: {"description": "body too large"}, 415: {"description": "not text/plain"}},
+    responses=error_responses(400, 401, 413, 415, 503),
 )
 async def post_ticker(
     request: Request,
     source: str | None = Query(default=None, max_length=200, description="Outlet or feed name for every headline."),
-    published_at: datetime | None = Query(default=None, description="ISO-8601 time of the capture."),
+    published_at: IsoDateTime | None = Query(default=None, description="ISO-8601 time of the capture."),
     state: AppState = Depends(get_state),
 ) -> IngestResponse:
     raw = (await request.body()).decode("utf-8")  # BodyGuard already checked UTF-8
@@ -134,8 +132,8 @@ async def post_ticker(
 
 
 @router.get("/headlines/{headline_id}", response_model=HeadlineOut, dependencies=[Depends(require_read)],
-            summary="One stored headline", responses={404: {"description": "no such headline"}})
-async def get_headline(headline_id: int, state: AppState = Depends(get_state)) -> HeadlineOut:
+            summary="One stored headline", responses=error_responses(401, 503, not_found="no such headline"))
+async def get_headline(headline_id: int = Path(ge=0, le=MAX_ID), state: AppState = Depends(get_state)) -> HeadlineOut:
     store = state.require_store()
 
     def work() -> HeadlineOut | None:

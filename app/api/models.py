@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
 MatchType = Literal["exact", "near", "translation"]
+
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)\s*")
+
+
+def _iso_only(value: object) -> object:
+    # Left alone, pydantic reads a number (or a numeric string) as Unix seconds or milliseconds depending on
+    # its size, so a feed's 20250621 would be stored as 1970-08-23 without a word. The API speaks ISO-8601.
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value)
+    ):
+        raise ValueError("expected an ISO-8601 date-time such as 2025-06-21T09:12:00Z, not a number")
+    return value
+
+
+#: an ISO-8601 date-time (a date alone means its midnight); numbers are refused, see ``_iso_only``
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 class HeadlineIn(BaseModel):
@@ -16,10 +33,11 @@ class HeadlineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(description="The headline as published (kept verbatim).", examples=["Aïd Al Fitr : Grâce Royale au profit de 1201 personnes"])
-    id: str | int | None = Field(default=None, description="The feed's own id; (source, id) makes re-posting idempotent.")
+    # Strict: lax mode would store `true` as id "1" and `false` as "0".
+    id: StrictStr | StrictInt | None = Field(default=None, description="The feed's own id; (source, id) makes re-posting idempotent.")
     source: str | None = Field(default=None, max_length=200, description="Outlet or feed name.")
     url: str | None = Field(default=None, max_length=2000)
-    published_at: datetime | None = Field(default=None, description="ISO-8601; naive times are taken as UTC.")
+    published_at: IsoDateTime | None = Field(default=None, description="ISO-8601; naive times are taken as UTC.")
     lang: str | None = Field(default=None, max_length=8, description="ISO 639-1/639-3 code; detected when absent.")
 
 
@@ -142,3 +160,29 @@ class RefitOut(BaseModel):
 class Health(BaseModel):
     status: str
     detail: str | None = None
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+#: the largest id a route takes: ids are 64-bit in every store, and a larger one made SQLite raise (a 500)
+MAX_ID = 2**63 - 1
+
+_ERRORS = {
+    400: "the body is not valid UTF-8 (the byte offset is given), or Content-Length is not a number",
+    401: "API key missing or wrong (writes when TICKER_API_KEY is set; reads too with TICKER_PROTECT_READS)",
+    409: "a refit is already running",
+    413: "the body is over TICKER_MAX_BODY_BYTES",
+    415: "wrong Content-Type",
+    429: "too many dedup checks from this client; see Retry-After",
+    503: "storage is not open or the encoder is still loading; see Retry-After",
+}
+
+
+def error_responses(*codes: int, not_found: str | None = None) -> dict[int | str, dict[str, Any]]:
+    """The error statuses a route may answer, for its OpenAPI ``responses`` (clients and fuzzers rely on them)."""
+    out: dict[int | str, dict[str, Any]] = {code: {"description": _ERRORS[code], "model": ErrorOut} for code in codes}
+    if not_found:
+        out[404] = {"description": not_found, "model": ErrorOut}
+    return out

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
-
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
-from .models import StoryDetailOut, StoryList
+from .models import MAX_ID, IsoDateTime, StoryDetailOut, StoryList, error_responses
 from .security import require_read
 from .state import AppState, get_state
 from .timeparse import to_epoch
@@ -14,14 +12,14 @@ from .views import stories_out, story_detail
 router = APIRouter(prefix="/v1/stories", tags=["stories"], dependencies=[Depends(require_read)])
 
 
-@router.get("", response_model=StoryList, summary="Stories, newest first")
+@router.get("", response_model=StoryList, summary="Stories, newest first", responses=error_responses(401, 503))
 async def list_stories(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=1_000_000),
     lang: str | None = Query(None, max_length=8, description="Only stories with a headline in this language."),
     source: str | None = Query(None, max_length=200),
-    since: datetime | None = Query(None, description="Only stories seen at or after this time."),
-    until: datetime | None = Query(None, description="Only stories first seen at or before this time."),
+    since: IsoDateTime | None = Query(None, description="Only stories seen at or after this time."),
+    until: IsoDateTime | None = Query(None, description="Only stories first seen at or before this time."),
     state: AppState = Depends(get_state),
 ) -> StoryList:
     store = state.require_store()
@@ -36,8 +34,8 @@ async def list_stories(
 
 
 @router.get("/{story_id}", response_model=StoryDetailOut, summary="One story with all its headlines",
-            responses={404: {"description": "no such story"}})
-async def get_story(story_id: int, state: AppState = Depends(get_state)) -> StoryDetailOut:
+            responses=error_responses(401, 503, not_found="no such story"))
+async def get_story(story_id: int = Path(ge=0, le=MAX_ID), state: AppState = Depends(get_state)) -> StoryDetailOut:
     store = state.require_store()
     story = await run_in_threadpool(store.story, story_id)
     if story is None or story.size == 0:
