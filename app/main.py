@@ -24,7 +24,7 @@ from .api.metrics import Metrics
 from .api.middleware import BodyGuard, Timing
 from .api.security import RateLimiter
 from .api.state import AppState
-from .config import Settings, load_settings
+from .config import ConfigError, Settings, load_settings
 from .ingest.lang import LanguageDetector
 from .pipeline import Pipeline
 from .sample import load_sample_data
@@ -58,6 +58,19 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool) -> None:
         state.startup_error = f"start-up failed: {type(exc).__name__}: {exc}"
 
 
+def _configure_logging(level: str) -> None:
+    """TICKER_LOG_LEVEL for the service's own loggers ("ticker.*"): uvicorn configures only its own."""
+    logger = logging.getLogger("ticker")
+    try:
+        logger.setLevel(level.upper())
+    except ValueError:
+        raise ConfigError(f"TICKER_LOG_LEVEL={level!r}: expected debug, info, warning, error or critical") from None
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -67,6 +80,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. ``encoder`` lets tests share one loaded encoder; ``memory`` uses an in-memory store."""
     settings = settings or load_settings()
+    _configure_logging(settings.log_level)
     metrics = Metrics()
     state = AppState(settings=settings, metrics=metrics, rate_limiter=RateLimiter(settings.dedup_rate_per_minute))
 
@@ -107,13 +121,15 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(Timing, metrics=metrics)
     if settings.cors_origins:
+        # Added last, so outermost: the body guard's 400/413/415 carry the CORS headers too, and the plugin
+        # in the CMS can read them instead of seeing an opaque network error.
         app.add_middleware(
             CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-None-Match"], expose_headers=["ETag"],
         )
-    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(Timing, metrics=metrics)
     return app
 
 
