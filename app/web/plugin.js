@@ -11,7 +11,8 @@
  * As the editor types, it calls POST {endpoint}/v1/dedup/check {"title", "lang"?} (debounced; a newer
  * keystroke aborts the older request) and shows a box right after the input:
  *   .ticker-dedup-box[data-state="idle|checking|duplicate|clear|error"]   (role=status, always present once attached)
- *     .ticker-dedup-warning      only when the service says duplicate; lists the matches:
+ *     .ticker-dedup-warning      only when the service says duplicate; lists the matches that back it
+ *                                (the decided story's headlines, or any at or over the threshold):
  *       .ticker-dedup-match[data-story-id][data-headline-id]  > .ticker-dedup-lang, .ticker-dedup-title,
  *                     .ticker-dedup-meta > .ticker-dedup-source, .ticker-dedup-score ("score 0.91"), .ticker-dedup-type
  *     .ticker-dedup-ok           neutral "no similar story" state
@@ -153,7 +154,12 @@
       show(box, "clear", el("p", "ticker-dedup-ok", "No similar story found."));
       return;
     }
-    const matches = (Array.isArray(result.matches) ? result.matches : []).slice(0, config.maxMatches);
+    // Only headlines that back the warning: the decided story's, or any scoring over the threshold.
+    // The API's top 5 also carries weaker neighbours; listing them under "similar" would cry wolf.
+    const threshold = typeof result.threshold === "number" ? result.threshold : -Infinity;
+    const matches = (Array.isArray(result.matches) ? result.matches : [])
+      .filter((m) => (result.story_id != null && m.story_id === result.story_id) || (typeof m.score === "number" && m.score >= threshold))
+      .slice(0, config.maxMatches);
     const warning = el("div", "ticker-dedup-warning");
     warning.setAttribute("role", "alert");
     const n = matches.length;

@@ -1,0 +1,474 @@
+"""The dashboard and the newsroom plugin in a real browser: Debian's chromium driven by Playwright.
+
+One real service (uvicorn subprocess, fresh data dir) serves the whole module; it is fed through the
+public API only, like a newsroom would. Each test opens its own browser context, which records every
+request the page makes and every dialog it opens.
+
+Skips when /usr/bin/chromium or playwright is missing (scripts/install_browser.sh installs both), except
+under CI=true, where a missing browser is a failure: CI must run these.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import pytest
+
+from app.sample import shifted_batch
+from server import Server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Keep in step with scripts/install_browser.sh and tests/test_infra_smoke.py. --no-sandbox: CI runs as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1400, "height": 900}
+# Dashboard URL options: poll every second, and ask for enough stories per topic to see the whole sample.
+DASH = "/?interval=1&stories=200"
+# The API query the dashboard makes with DASH (same parameters, hence the same ETag / version).
+CLUSTERS = "/v1/clusters?stories_per_topic=200"
+
+KHAYA_FR = "Sultana Khaya sort du silence et dément toute «scission» avec le Polisario"
+KHAYA_ES = "Sultana Khaya rompe el silencio y desmiente cualquier «ruptura» con el Polisario"
+KHAYA_EN = "Sultana Khaya breaks her silence and denies any split with the Polisario"
+ARABIC = "وزارة التربية الوطنية تعلن عن مواعيد امتحانات البكالوريا لسنة 2026"
+SEARCHED = "Éboulement à Chefchaouen : la route nationale 2 fermée à la circulation"
+XSS_IMG = "<img src=x onerror=alert(1)>"
+XSS_SCRIPT = "<script>alert(document.domain)</script> Casablanca : le tramway T5 entre en service"
+
+
+def _sync_api() -> Any:
+    """playwright.sync_api, or skip (fail under CI) naming what is missing."""
+    why = None
+    if not CHROMIUM.exists():
+        why = f"{CHROMIUM} not installed (run scripts/install_browser.sh)"
+    else:
+        try:
+            import playwright.sync_api as sync_api
+        except ImportError:
+            why = "playwright not installed (run scripts/install_browser.sh)"
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests must run in CI: {why}")
+        pytest.skip(why)
+    return sync_api
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.2) -> Any:
+    """Retry ``check`` (which asserts) until it passes or ``timeout`` runs out; then re-raise its error."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(interval)
+
+
+# ---- the service ------------------------------------------------------------------------------------
+class Api:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.url = server.url
+        self.http = httpx.Client(base_url=server.url, timeout=60.0)
+
+    def post(self, headlines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        r = self.http.post("/v1/headlines", json={"headlines": headlines})
+        assert r.status_code == 200, r.text
+        return r.json()["results"]
+
+    def refit(self) -> None:
+        # 409: the background refit (triggered by the ingest) is running; wait for ours to go through.
+        def go() -> None:
+            r = self.http.post("/v1/clusters/refit")
+            assert r.status_code == 200, r.text
+
+        eventually(go, timeout=30.0, interval=0.3)
+
+    def clusters(self) -> dict[str, Any]:
+        r = self.http.get(CLUSTERS)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@pytest.fixture(scope="module")
+def sync_api() -> Any:
+    return _sync_api()
+
+
+@pytest.fixture(scope="module")
+def servers(sync_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    """The module's service, and a spare one for the test that kills its server. Both load their
+    encoder at the same time (about 7 s each, mostly one core each), so the spare costs little."""
+    common = {"TICKER_LOAD_SAMPLE_DATA": "0", "TICKER_API_KEY": "", "TICKER_PROTECT_READS": "0"}
+    main = Server({
+        **common,
+        "TICKER_DATA_DIR": str(tmp_path_factory.mktemp("browser-data")),
+        "TICKER_REFIT_EVERY_SECONDS": "2",
+        "TICKER_REFIT_EVERY_STORIES": "5",
+    })
+    spare = Server({**common, "TICKER_DATA_DIR": str(tmp_path_factory.mktemp("browser-spare"))})
+    with ThreadPoolExecutor(2) as pool:
+        started = [pool.submit(s.start, 90.0) for s in (main, spare)]
+    try:
+        for f in started:
+            f.result()
+        yield main, spare
+    finally:
+        main.stop()
+        spare.stop()
+
+
+@pytest.fixture(scope="module")
+def api(servers: tuple[Server, Server]) -> Iterator[Api]:
+    client = Api(servers[0])
+    client.post(shifted_batch()["headlines"])
+    client.refit()
+    yield client
+    client.http.close()
+
+
+@pytest.fixture(scope="module")
+def browser(sync_api: Any) -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Recorder:
+    """What a page did besides drawing: requests made, dialogs opened."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+
+
+@pytest.fixture
+def page(browser: Any, api: Api) -> Iterator[Any]:
+    context = browser.new_context(viewport=VIEWPORT, locale="fr-FR", timezone_id="Africa/Casablanca")
+    rec = Recorder()
+    own = urllib.parse.urlsplit(api.url).netloc
+
+    def route(r: Any) -> None:
+        # Nothing may leave loopback even if the page tried: record it (test 6 fails on it) and abort.
+        if urllib.parse.urlsplit(r.request.url).netloc == own:
+            r.continue_()
+        else:
+            r.abort()
+
+    context.route("**/*", route)
+    # The dashboard's CSP blocks foreign hosts before any request exists: count the attempts as well.
+    context.add_init_script("""window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));""")
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    pg.on("request", lambda req: rec.requests.append(req.url))
+
+    def on_dialog(d: Any) -> None:
+        rec.dialogs.append(f"{d.type}: {d.message}")
+        d.dismiss()
+
+    pg.on("dialog", on_dialog)
+    pg.recorder = rec
+    yield pg
+    context.close()
+
+
+def open_dashboard(page: Any, api: Api, path: str = DASH) -> None:
+    page.goto(api.url + path)
+    page.wait_for_selector("#status[data-state=live]")
+    page.wait_for_selector("#board[aria-busy=false] li.story")
+
+
+# JS: what the board shows, in order: one entry per column.
+BOARD_SUMMARY = """() => [...document.querySelectorAll('#board section.topic')].map(s => ({
+  id: s.dataset.topicId,
+  label: s.querySelector('.topic-label').textContent,
+  stories: [...s.querySelectorAll('li.story')].map(li => li.dataset.storyId),
+}))"""
+
+# JS: every story on the board with what the filters decide on.
+STORIES = """() => [...document.querySelectorAll('#board li.story')].map(li => ({
+  id: li.dataset.storyId,
+  hidden: li.hidden || li.closest('section').hidden,
+  languages: li.dataset.languages.split(' '),
+  lastSeen: li.dataset.lastSeen,
+  sources: (li.querySelector('.story-sources')?.textContent || '').split(' · '),
+  text: li.textContent,
+}))"""
+
+
+def api_summary(data: dict[str, Any]) -> list[dict[str, Any]]:
+    cols = [{"id": str(t["id"]), "label": t["label"], "stories": [str(s["id"]) for s in t["stories"]]} for t in data["topics"]]
+    if data["unassigned"]:
+        cols.append({"id": "unassigned", "label": "Unassigned", "stories": [str(s["id"]) for s in data["unassigned"]]})
+    return cols
+
+
+def title_element(page: Any, text: str) -> Any:
+    """The one headline element (canonical or version) on the board whose text is exactly ``text``."""
+    loc = page.locator("#board .story-title, #board .version-title").filter(has_text=text)
+    eventually(lambda: _assert_exact(loc, text), timeout=10.0)
+    return next(loc.nth(i) for i in range(loc.count()) if loc.nth(i).text_content() == text)
+
+
+def _assert_exact(loc: Any, text: str) -> None:
+    assert text in loc.all_text_contents(), f"{text!r} not on the board"
+
+
+# ---- 1. topics after ingest -----------------------------------------------------------------------
+def test_dashboard_shows_topics_versions_and_rtl(page: Any, api: Api) -> None:
+    [ar] = api.post([{"title": ARABIC, "source": "hespress-ar", "id": "ar-1"}])
+    assert ar["lang"] == "ar"
+    api.refit()
+    open_dashboard(page, api)
+
+    # The board is exactly what the API says: every topic a column, with its label and its stories, in order.
+    def same_as_api() -> None:
+        want = api_summary(api.clusters())
+        assert any(c["id"] != "unassigned" for c in want), "the service found no topic in the sample"
+        assert page.evaluate(BOARD_SUMMARY) == want
+
+    eventually(same_as_api, timeout=15.0)
+    labels = page.locator("section.topic:not([data-topic-id=unassigned]) .topic-label").all_text_contents()
+    assert labels and all(label.strip() for label in labels)
+    assert page.locator("#board-empty").is_hidden()
+
+    # The French/Spanish Khaya story: the French headline leads, the Spanish one is an ES version of it.
+    story = page.locator("li.story").filter(has=page.locator(".story-title", has_text=KHAYA_FR))
+    assert story.count() == 1
+    version = story.locator("li.story-version").filter(has=page.locator(".version-title", has_text=KHAYA_ES))
+    assert version.locator(".lang-badge").text_content() == "ES"
+    assert version.locator(".lang-badge").get_attribute("data-lang") == "es"
+    assert "es" in story.get_attribute("data-languages").split()
+
+    # Arabic runs right to left and says it is Arabic.
+    title = title_element(page, ARABIC)
+    assert title.get_attribute("dir") == "rtl"
+    assert title.get_attribute("lang") == "ar"
+    assert title.evaluate("e => getComputedStyle(e).direction") == "rtl"
+
+
+# ---- 2. live updates ------------------------------------------------------------------------------
+def test_new_batch_appears_without_reload(page: Any, api: Api) -> None:
+    open_dashboard(page, api)
+    navigations: list[str] = []
+    page.on("framenavigated", lambda f: navigations.append(f.url) if f == page.main_frame else None)
+    page.evaluate("window.__loaded_once = 1")
+    before = page.locator("li.story").count()
+    page.wait_for_timeout(2_500)  # the page sits open for a few polls first
+
+    title = "Royal Air Maroc inaugure une ligne directe entre Casablanca et Osaka dès le mois de juin"
+    [res] = api.post([{"title": title, "source": "test-live", "id": "live-1", "lang": "fr"}])
+    assert res["duplicate"] is False
+    posted = time.monotonic()
+    story = page.locator(f'li.story[data-story-id="{res["story_id"]}"]')
+    story.wait_for(state="attached", timeout=5_000)  # the page polls every second
+    assert time.monotonic() - posted < 5.0
+    assert story.locator(".story-title").text_content() == title
+    assert page.evaluate("window.__loaded_once") == 1, "the page was reloaded"
+    assert navigations == []
+    assert page.locator("li.story").count() >= before + 1
+
+
+# ---- 3. filters ------------------------------------------------------------------------------------
+def _shown(page: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    stories = page.evaluate(STORIES)
+    return [s for s in stories if not s["hidden"]], [s for s in stories if s["hidden"]]
+
+
+def _count_text(page: Any, n_shown: int) -> None:
+    total = page.locator("li.story").count()
+    assert page.locator("#filter-count").text_content() == f"{n_shown} of {total} stories"
+
+
+def test_filters(page: Any, api: Api) -> None:
+    api.post([{"title": SEARCHED, "source": "test-search", "id": "search-1", "lang": "fr"}])
+    open_dashboard(page, api)
+    page.locator("li.story").filter(has_text=SEARCHED).wait_for(state="attached")
+    assert not _shown(page)[1], "something is hidden before any filter"
+
+    # language: a story stays when any of its versions is in that language
+    page.select_option("#filter-lang", "es")
+    shown, hidden = _shown(page)
+    assert shown and hidden
+    assert all("es" in s["languages"] for s in shown)
+    assert all("es" not in s["languages"] for s in hidden)
+    assert any(KHAYA_ES in s["text"] for s in shown)
+    _count_text(page, len(shown))
+    assert "lang=es" in page.url  # a filtered view can be shared
+    page.click("#filter-reset")
+    assert not _shown(page)[1]
+
+    # search: case- and accent-insensitive, every word must appear
+    for query in ("EBOULEMENT chefchaouen", "éboulement  Chefchaouen fermée", "ÉBOULEMENT FERMEE"):
+        page.fill("#filter-search", query)
+        eventually(lambda: _assert_only(page, SEARCHED), timeout=3.0)
+    page.fill("#filter-search", "eboulement zzzunknownword")
+    eventually(lambda: _assert_nothing_shown(page), timeout=3.0)
+    assert page.locator("#board-empty").is_visible()
+    page.click("#filter-reset")
+    assert not _shown(page)[1]
+
+    # source: options come from the data; a story stays when any version has that source
+    options = page.locator("#filter-source option").all_text_contents()
+    assert "article-001" in options and "ticker-000" in options
+    page.select_option("#filter-source", "article-001")
+    shown, hidden = _shown(page)
+    assert shown and hidden
+    assert all("article-001" in s["sources"] for s in shown)
+    assert all("article-001" not in s["sources"] for s in hidden)
+    # a column with no story left is hidden, the others stay
+    columns = page.evaluate("""() => [...document.querySelectorAll('#board section.topic')].map(s =>
+        [s.hidden, [...s.querySelectorAll('li.story')].filter(li => !li.hidden).length])""")
+    assert all(hidden == (visible == 0) for hidden, visible in columns), columns
+    page.click("#filter-reset")
+
+    # time window: ticker-003 runs up to "now", ticker-000 ended a day earlier
+    page.select_option("#filter-window", "6h")
+    shown, hidden = _shown(page)
+    assert shown and hidden
+    now = page.evaluate("Date.now() + window.TickerDashboard.state.serverOffsetMs")
+    age_h = lambda s: (now - page.evaluate("t => Date.parse(t)", s["lastSeen"])) / 3600e3  # noqa: E731
+    assert all(age_h(s) <= 6 for s in shown)
+    assert all(age_h(s) > 6 for s in hidden)
+    _count_text(page, len(shown))
+
+
+def _assert_only(page: Any, text: str) -> None:
+    shown, hidden = _shown(page)
+    assert len(shown) == 1 and text in shown[0]["text"], [s["text"][:80] for s in shown]
+    assert hidden
+
+
+def _assert_nothing_shown(page: Any) -> None:
+    shown, _ = _shown(page)
+    assert shown == []
+
+
+# ---- 4. hostile headlines stay text ---------------------------------------------------------------
+def test_markup_in_headlines_is_shown_as_text(page: Any, api: Api) -> None:
+    api.post([
+        {"title": XSS_IMG, "source": "<b>evil</b>", "id": "xss-1", "lang": "en"},
+        {"title": XSS_SCRIPT, "source": "test-xss", "id": "xss-2", "lang": "fr", "url": "javascript:alert(2)"},
+    ])
+    open_dashboard(page, api)
+    for raw in (XSS_IMG, XSS_SCRIPT):
+        el = title_element(page, raw)
+        assert el.evaluate("e => e.children.length") == 0
+    page.wait_for_timeout(500)  # an onerror would have fired by now
+    assert page.recorder.dialogs == []
+    assert page.locator("#board img, #board script, #board b").count() == 0
+    assert page.locator("#board a[href^='javascript:']").count() == 0
+    assert "<b>evil</b>" in page.locator("#board .story-sources").all_text_contents()
+
+    # The plugin on the mock CMS page (no CSP there) shows a stored hostile match as text too.
+    page.goto(api.url + "/plugin-demo")
+    page.fill("#headline", XSS_IMG)
+    page.wait_for_selector(".ticker-dedup-box[data-state=duplicate]")
+    titles = page.locator(".ticker-dedup-match .ticker-dedup-title").all_text_contents()
+    assert XSS_IMG in titles
+    page.wait_for_timeout(300)
+    assert page.locator(".ticker-dedup-box img").count() == 0
+    assert page.recorder.dialogs == []
+
+
+# ---- 5. the newsroom plugin -----------------------------------------------------------------------
+def test_plugin_warns_on_translated_duplicate_and_stays_neutral_otherwise(page: Any, api: Api) -> None:
+    page.goto(api.url + "/plugin-demo")
+    page.wait_for_function("window.TickerDedup && document.querySelector('.ticker-dedup-box')")
+    box = page.locator(".ticker-dedup-box")
+    assert box.get_attribute("data-state") == "idle"
+
+    # English, while only French and Spanish versions are stored
+    page.fill("#headline", KHAYA_EN)
+    page.wait_for_selector(".ticker-dedup-box[data-state=duplicate]")
+    warning = box.locator(".ticker-dedup-warning")
+    assert warning.is_visible()
+    first = warning.locator(".ticker-dedup-match").first
+    assert first.locator(".ticker-dedup-title").text_content() in (KHAYA_FR, KHAYA_ES)
+    assert first.locator(".ticker-dedup-type").text_content() == "translation"
+    assert first.locator(".ticker-dedup-lang").text_content() in ("FR", "ES")
+    assert float(first.locator(".ticker-dedup-score").text_content().removeprefix("score ")) > 0
+    # it lists what backs the warning (the decided story, or over the threshold), not every neighbour
+    result = page.evaluate("t => window.TickerDedup.check(t)", KHAYA_EN)
+    backing = [m for m in result["matches"] if m["story_id"] == result["story_id"] or m["score"] >= result["threshold"]]
+    assert warning.locator(".ticker-dedup-title").all_text_contents() == [m["title"] for m in backing][:5]
+    assert warning.locator(".ticker-dedup-warning-title").text_content().startswith(f"Possible duplicate: {len(backing[:5])} ")
+
+    # unrelated text: the neutral state, no warning left over
+    page.fill("#headline", "Recette : un gâteau au chocolat sans farine prêt en vingt minutes")
+    page.wait_for_selector(".ticker-dedup-box[data-state=clear]")
+    assert box.locator(".ticker-dedup-warning").count() == 0
+    assert box.locator(".ticker-dedup-ok").is_visible()
+
+    # too short to ask: back to idle (hidden)
+    page.fill("#headline", "Maroc")
+    page.wait_for_selector(".ticker-dedup-box[data-state=idle]", state="attached")
+    assert box.is_hidden()
+
+
+# ---- 6. nothing leaves the server -----------------------------------------------------------------
+def test_pages_request_only_their_own_server(page: Any, api: Api) -> None:
+    api.post([{"title": "Lien externe : le port de Nador West Med reçoit son premier navire",
+               "source": "test-links", "id": "link-1", "url": "https://example.com/nador.png"}])
+    open_dashboard(page, api)
+    page.wait_for_function("document.querySelectorAll('#status[data-state=live]').length && "
+                           "window.TickerDashboard.state.rawText.length > 0")
+    page.wait_for_timeout(2_500)  # a few polls
+    assert page.evaluate("window.__cspViolations") == []
+    page.goto(api.url + "/plugin-demo")
+    page.fill("#headline", KHAYA_EN)
+    page.wait_for_selector(".ticker-dedup-box[data-state=duplicate]")
+
+    urls = page.recorder.requests
+    own = urllib.parse.urlsplit(api.url).netloc
+    paths = {urllib.parse.urlsplit(u).path for u in urls}
+    assert {"/", "/static/dashboard.js", "/static/dashboard.css", "/v1/clusters", "/plugin.js",
+            "/v1/dedup/check"} <= paths, paths
+    foreign = [u for u in urls if urllib.parse.urlsplit(u).scheme != "data" and urllib.parse.urlsplit(u).netloc != own]
+    assert foreign == []
+    assert page.evaluate("window.__cspViolations") == []
+
+
+# ---- 7. offline -------------------------------------------------------------------------------------
+def test_offline_banner_when_server_dies(browser: Any, servers: tuple[Server, Server]) -> None:
+    server = servers[1]
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        title = "Le barrage Al Wahda atteint un taux de remplissage record"
+        r = httpx.post(server.url + "/v1/headlines", json={"headlines": [{"title": title, "source": "x"}]}, timeout=30)
+        assert r.status_code == 200, r.text
+        pg = context.new_page()
+        pg.goto(server.url + "/?interval=1")
+        pg.wait_for_selector("#status[data-state=live]")
+        pg.wait_for_selector("li.story")
+        assert pg.locator("#offline-banner").is_hidden()
+
+        server.kill()
+        pg.wait_for_selector("#offline-banner", state="visible", timeout=10_000)
+        assert pg.locator("#status").get_attribute("data-state") == "offline"
+        assert pg.locator("#status").text_content() == "Offline"
+        assert pg.locator("#offline-detail").text_content().strip()
+        # the last stories stay readable
+        assert pg.locator(".story-title").all_text_contents() == [title]
+    finally:
+        context.close()
