@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
@@ -20,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from embeddings import Encoder, load_encoder
 
 from .api import clusters, dedup, headlines, ops, stories
+from .api.errors import validation_error_handler
 from .api.metrics import Metrics
 from .api.middleware import BodyGuard, Timing
 from .api.security import RateLimiter
@@ -104,6 +106,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ticker = state
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     for router in (headlines.router, stories.router, dedup.router, clusters.router, ops.router):
         app.include_router(router)
 

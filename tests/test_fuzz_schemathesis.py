@@ -18,7 +18,7 @@ MAX_EXAMPLES = 30
 
 # Schema-valid requests may still be refused with 422 for rules a JSON schema cannot state (a title of
 # blanks, a NUL, a published_at in the future, a capture that is all boilerplate). The check below makes
-# sure such a 422 comes from those rules (our "value_error.*" items), not from the schema lying.
+# sure such a 422 comes from those rules (our "value_error" items), not from the schema lying.
 CONFIG = {
     "checks": {
         "positive_data_acceptance": {"expected-statuses": ["2xx", "3xx", "401", "404", "409", "422", "429"]},
@@ -59,7 +59,9 @@ def semantic_rejection_only(ctx, response, case) -> None:
         return None
     detail = response.json()["detail"]
     kinds = [d["type"] for d in detail]
-    assert kinds and all(k.startswith("value_error.") for k in kinds), f"schema-valid request refused: {detail}"
+    # "value_error" is a rule of ours (a validator's ValueError, or "value_error.<rule>" from a route); pydantic's
+    # own types ("string_too_long", "missing", ...) would mean the schema promised what the model refuses.
+    assert kinds and all(k.split(".")[0] == "value_error" for k in kinds), f"schema-valid request refused: {detail}"
     assert all(d["loc"] and d["msg"] for d in detail), detail
     return None
 

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ..ingest.split import split_capture
 from ..pipeline import HeadlineInput, IngestResult
-from .models import MAX_ID, HeadlineBatch, HeadlineOut, IngestResponse, IngestResultOut, IsoDateTime, error_responses
+from .models import MAX_ID, HeadlineBatch, HeadlineOut, IngestResponse, IngestResultOut, IsoDateTime, StorableStr, error_responses
 from .security import require_read, require_write
 from .state import AppState, get_state
 from .timeparse import to_epoch
@@ -110,11 +110,13 @@ async def post_headlines(batch: HeadlineBatch, state: AppState = Depends(get_sta
 )
 async def post_ticker(
     request: Request,
-    source: str | None = Query(default=None, max_length=200, description="Outlet or feed name for every headline."),
+    source: StorableStr | None = Query(default=None, max_length=200, description="Outlet or feed name for every headline."),
     published_at: IsoDateTime | None = Query(default=None, description="ISO-8601 time of the capture."),
     state: AppState = Depends(get_state),
 ) -> IngestResponse:
-    raw = (await request.body()).decode("utf-8")  # BodyGuard already checked UTF-8
+    # BodyGuard already checked UTF-8; "-sig" drops the byte order mark Windows tools put first, which would
+    # otherwise stick, invisible, to the first headline and keep it from matching the same title sent without.
+    raw = (await request.body()).decode("utf-8-sig")
     s = state.settings
     ts = to_epoch(published_at)
     errors = validate_time(ts, ["query", "published_at"], time.time())

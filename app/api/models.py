@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 MatchType = Literal["exact", "near", "translation"]
 
@@ -27,23 +27,54 @@ def _iso_only(value: object) -> object:
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
-class HeadlineIn(BaseModel):
-    """One headline from a feed. Unknown fields are rejected so that a misspelt field is not lost silently."""
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: a language code as clients send it: ISO 639-1/639-3, maybe with a region ("en-US"); empty means "detect"
+LANG_PATTERN = r"^([A-Za-z]{2,3}([-_][A-Za-z0-9]{1,5})*)?$"
+#: the longest feed id kept (source and id form a unique key; PostgreSQL cannot index keys of many kB)
+MAX_EXT_ID_CHARS = 200
+
+
+def storable(value: object) -> object:
+    # JSON can spell a lone surrogate ("\ud800") that no UTF-8 text holds: it failed deep in language
+    # detection and storage with a 500. A NUL is refused in every field, as PostgreSQL text cannot hold one.
+    if isinstance(value, str) and (m := _UNSTORABLE.search(value)):
+        what = "a NUL character" if m.group() == "\x00" else f"a lone surrogate (U+{ord(m.group()):04X})"
+        raise ValueError(f"contains {what}, which cannot be stored as text")
+    return value
+
+
+#: text that can be stored and queried in every backend (for query parameters; bodies check every field)
+StorableStr = Annotated[str, AfterValidator(storable)]
+
+
+class _Input(BaseModel):
+    """A request body: unknown fields are rejected, so that a misspelt field is not lost silently."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        if isinstance(value, int) and len(str(abs(value))) > MAX_EXT_ID_CHARS:
+            raise ValueError(f"has more than {MAX_EXT_ID_CHARS} digits")
+        return storable(value)
+
+
+class HeadlineIn(_Input):
+    """One headline from a feed."""
 
     title: str = Field(description="The headline as published (kept verbatim).", examples=["Aïd Al Fitr : Grâce Royale au profit de 1201 personnes"])
     # Strict: lax mode would store `true` as id "1" and `false` as "0".
-    id: StrictStr | StrictInt | None = Field(default=None, description="The feed's own id; (source, id) makes re-posting idempotent.")
+    id: Annotated[StrictStr, Field(max_length=MAX_EXT_ID_CHARS)] | StrictInt | None = Field(
+        default=None, description="The feed's own id; (source, id) makes re-posting idempotent.")
     source: str | None = Field(default=None, max_length=200, description="Outlet or feed name.")
     url: str | None = Field(default=None, max_length=2000)
     published_at: IsoDateTime | None = Field(default=None, description="ISO-8601; naive times are taken as UTC.")
-    lang: str | None = Field(default=None, max_length=8, description="ISO 639-1/639-3 code; detected when absent.")
+    lang: str | None = Field(default=None, max_length=8, pattern=LANG_PATTERN,
+                             description="ISO 639-1/639-3 code; detected when absent or empty.")
 
 
-class HeadlineBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class HeadlineBatch(_Input):
     headlines: list[HeadlineIn]
 
 
@@ -62,11 +93,9 @@ class IngestResponse(BaseModel):
     results: list[IngestResultOut]
 
 
-class CheckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CheckIn(_Input):
     title: str
-    lang: str | None = Field(default=None, max_length=8)
+    lang: str | None = Field(default=None, max_length=8, pattern=LANG_PATTERN)
 
 
 class CheckMatchOut(BaseModel):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
-from .models import MAX_ID, IsoDateTime, StoryDetailOut, StoryList, error_responses
+from .models import MAX_ID, IsoDateTime, StoryDetailOut, StoryList, StorableStr, error_responses
 from .security import require_read
 from .state import AppState, get_state
 from .timeparse import to_epoch
@@ -16,8 +16,8 @@ router = APIRouter(prefix="/v1/stories", tags=["stories"], dependencies=[Depends
 async def list_stories(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=1_000_000),
-    lang: str | None = Query(None, max_length=8, description="Only stories with a headline in this language."),
-    source: str | None = Query(None, max_length=200),
+    lang: StorableStr | None = Query(None, max_length=8, description="Only stories with a headline in this language."),
+    source: StorableStr | None = Query(None, max_length=200),
     since: IsoDateTime | None = Query(None, description="Only stories seen at or after this time."),
     until: IsoDateTime | None = Query(None, description="Only stories first seen at or before this time."),
     state: AppState = Depends(get_state),
