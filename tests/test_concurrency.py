@@ -4,7 +4,8 @@ newsroom checks all at once, for a bounded time.
 Eight writer threads post overlapping batches: the same texts from several outlets (exact duplicates
 across clients), the same (source, id) from several clients at once, replays of what was acknowledged
 earlier, and fresh headlines. Meanwhile one thread polls GET /v1/clusters with If-None-Match, one
-calls POST /v1/clusters/refit, one runs dedup checks. Afterwards: no 5xx; every acknowledged headline is
+calls POST /v1/clusters/refit, one runs dedup checks, and one misbehaves at the socket (half bodies,
+unread answers, bytes that are not HTTP) and then retries its write. Afterwards: no 5xx; every acknowledged headline is
 readable with what was sent; nothing is stored twice (the store holds exactly the acknowledged set);
 all copies of one text sit in one story.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import threading
 import time
 from collections import Counter, defaultdict
@@ -65,6 +67,16 @@ class Tally:
     uncertain: int = 0  # requests without an answer: stored or not, we cannot tell
     errors: list[str] = field(default_factory=list)
 
+    def ack(self, batch: list[dict], results: list[dict]) -> None:
+        with self.lock:
+            self.headlines_sent += len(batch)
+            for item, res in zip(batch, results):
+                hid = res["headline_id"]
+                key = (item.get("source") or "", item["id"]) if "id" in item else ("", f"no-id-{hid}")
+                self.acked[key].add(hid)
+                self.titles[hid] = (item["title"], item.get("source"))
+                self.stories_of_text[item["title"]].add(res["story_id"])
+
     def record(self, kind: str, r: httpx.Response, seconds: float) -> None:
         with self.lock:
             self.codes[(kind, r.status_code)] += 1
@@ -109,15 +121,7 @@ def _writer(url: str, n: int, stop: threading.Event, tally: Tally) -> None:
             tally.record("write", r, time.perf_counter() - start)
             if r.status_code != 200:
                 continue
-            results = r.json()["results"]
-            with tally.lock:
-                tally.headlines_sent += len(batch)
-                for item, res in zip(batch, results):
-                    hid = res["headline_id"]
-                    key = (item.get("source") or "", item["id"]) if "id" in item else ("", f"no-id-{hid}")
-                    tally.acked[key].add(hid)
-                    tally.titles[hid] = (item["title"], item.get("source"))
-                    tally.stories_of_text[item["title"]].add(res["story_id"])
+            tally.ack(batch, r.json()["results"])
             mine.extend(i for i in batch if "id" in i)
 
 
@@ -155,6 +159,32 @@ def _checker(url: str, stop: threading.Event, tally: Tally) -> None:
             time.sleep(0.05)
 
 
+def _rude(url: str, stop: threading.Event, tally: Tally) -> None:
+    """A client that misbehaves at the socket: half a body then gone, a request whose answer it never
+    reads, bytes that are not HTTP. After a broken write it retries, as a feed would."""
+    host, port = url.removeprefix("http://").split(":")
+    k = 0
+    with httpx.Client(base_url=url, timeout=120, headers=AUTH) as c:
+        while not stop.wait(0.1):
+            k += 1
+            batch = [{"title": f"Coupure de courant n° {k} dans le quartier Hassan à Rabat", "source": "rude",
+                      "id": str(k)}]
+            body = json.dumps({"headlines": batch}).encode()
+            head = (f"POST /v1/headlines HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+            sent = [head + body[: len(body) // 2], head + body, b"\x16\x03\x01\x02\x00 not http at all\r\n\r\n"][k % 3]
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(sent)
+            with tally.lock:
+                tally.codes[("rude", 0)] += 1
+            if k % 3 != 2:
+                start = time.perf_counter()
+                r = c.post("/v1/headlines", json={"headlines": batch})
+                tally.record("retry", r, time.perf_counter() - start)
+                if r.status_code == 200:
+                    tally.ack(batch, r.json()["results"])
+
+
 def _pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
@@ -171,7 +201,7 @@ def test_concurrent_writers_pollers_and_refits(tmp_path):
         drain = threading.Thread(target=lambda: server_err.extend(server.proc.stderr), daemon=True)
         drain.start()
         threads = [threading.Thread(target=_writer, args=(server.url, n, stop, tally)) for n in range(WRITERS)]
-        threads += [threading.Thread(target=f, args=(server.url, stop, tally)) for f in (_poller, _refitter, _checker)]
+        threads += [threading.Thread(target=f, args=(server.url, stop, tally)) for f in (_poller, _refitter, _checker, _rude)]
         failures: list[BaseException] = []
 
         def guarded(t: threading.Thread) -> threading.Thread:
@@ -241,6 +271,7 @@ def test_concurrent_writers_pollers_and_refits(tmp_path):
     assert tally.codes[("clusters", 200)] >= 1, report
     assert quiet_poll == 304, "once the writes stop, polling with the last ETag must answer 304"
     assert all(code in (200, 409) for kind, code in tally.codes if kind == "refit"), report
+    assert tally.codes[("rude", 0)] >= 10 and all(code == 200 for kind, code in tally.codes if kind == "retry"), report
     assert tally.codes[("refit", 200)] >= 1, report
     # nothing stored twice: every (source, id) got one headline id, however many clients sent it at once
     assert all(len(ids) == 1 for ids in tally.acked.values()), {k: v for k, v in tally.acked.items() if len(v) > 1}
@@ -254,3 +285,82 @@ def test_concurrent_writers_pollers_and_refits(tmp_path):
     split = {t: s for t, s in tally.stories_of_text.items() if len(s) > 1}
     assert not split, split
     assert sum(1 for t in SHARED if t in tally.stories_of_text) >= len(SHARED) // 2
+
+
+# --- faults at start-up: the process stays up and says what is wrong --------------------------------
+
+def _app(tmp_path, **overrides):
+    from app.config import load_settings
+    from app.main import create_app
+
+    overrides.setdefault("data_dir", tmp_path / "data")
+    return create_app(load_settings(env={}, **overrides))
+
+
+def test_requests_while_the_encoder_loads_get_503_then_succeed(tmp_path, encoder, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    import app.main as main
+
+    gate = threading.Event()
+
+    def slow_load(spec, **kw):
+        assert gate.wait(60)
+        return encoder
+
+    monkeypatch.setattr(main, "load_encoder", slow_load)
+    with TestClient(_app(tmp_path)) as c:
+        assert c.get("/livez").status_code == 200
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json()["status"] == "starting"
+        for r in (c.post("/v1/headlines", json={"headlines": [{"title": "Le Maroc et la CAF"}]}),
+                  c.post("/v1/dedup/check", json={"title": "Le Maroc et la CAF"}), c.get("/v1/stories"),
+                  c.get("/v1/clusters"), c.post("/v1/clusters/refit")):
+            assert r.status_code == 503 and int(r.headers["Retry-After"]) >= 1, (r.request.url, r.text)
+        gate.set()
+        deadline = time.monotonic() + 60
+        while c.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "never became ready"
+            time.sleep(0.05)
+        assert c.post("/v1/headlines", json={"headlines": [{"title": "Le Maroc et la CAF"}]}).status_code == 200
+
+
+@pytest.mark.parametrize("fault", ["encoder", "data_dir"])
+def test_a_failed_start_is_reported_not_a_crash(tmp_path, monkeypatch, fault):
+    from fastapi.testclient import TestClient
+
+    import app.main as main
+
+    overrides = {}
+    if fault == "encoder":
+        def broken(spec, **kw):
+            raise OSError("model file is corrupt")
+
+        monkeypatch.setattr(main, "load_encoder", broken)
+        reason = "corrupt"
+    else:  # the data directory is a file: storage cannot open
+        (tmp_path / "not-a-dir").write_text("x")
+        overrides["data_dir"] = tmp_path / "not-a-dir"
+        reason = "not-a-dir"
+        monkeypatch.setattr(main, "load_encoder", lambda spec, **kw: _TinyEncoder())
+    with TestClient(_app(tmp_path, **overrides)) as c:
+        deadline = time.monotonic() + 30
+        while (r := c.get("/readyz")).json()["status"] == "starting":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert r.status_code == 503 and r.json()["status"] == "failed" and reason in r.json()["detail"], r.text
+        assert c.get("/livez").status_code == 200
+        assert "ticker_ready 0" in c.get("/metrics").text
+        for r in (c.post("/v1/headlines", json={"headlines": [{"title": "Le Maroc et la CAF"}]}),
+                  c.get("/v1/stories"), c.post("/v1/dedup/check", json={"title": "Le Maroc"})):
+            assert r.status_code == 503 and "start-up failed" in r.json()["detail"], r.text
+
+
+class _TinyEncoder:
+    name, dim = "tiny", 8
+
+    def encode(self, texts):
+        import numpy as np
+
+        out = np.ones((len(texts), self.dim), dtype=np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
