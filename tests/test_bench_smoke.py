@@ -1,0 +1,93 @@
+"""``python -m bench.run --smoke`` runs every benchmark section on tiny sizes and reports sane JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], Path]:
+    if not (DATASETS / "sib200" / "dev.jsonl").exists():
+        pytest.skip(f"{DATASETS} is not there (../shared missing)")
+    pytest.importorskip("datasketch")
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    objs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert objs, proc.stdout
+    assert objs[-1]["section"] == "summary", "the summary must be the last line"
+    return {o["section"]: o for o in objs}, out
+
+
+def test_every_section_reports_and_the_summary_comes_last(smoke) -> None:
+    sections, out = smoke
+    assert set(sections) == {"ingest", "latency", "refit", "peers", "summary"}
+    for name, obj in sections.items():
+        assert "error" not in obj, obj.get("error")
+        assert (out / f"{name}.json").exists()
+    summ = sections["summary"]
+    assert summ["errors"] == {}
+    for key in ("cores", "cpu_model", "python", "numpy", "load_average_start", "load_average_end"):
+        assert key in summ["machine"]
+    assert summ["targets_total"] == len(summ["targets"]) > 0
+    assert summ["targets_met"] == sum(bool(t["met"]) for t in summ["targets"].values())
+
+
+def test_ingest_figures_are_positive_and_consistent(smoke) -> None:
+    ing = smoke[0]["ingest"]
+    assert ing["http"] and ing["in_process"] and ing["encoder_alone"]
+    for batch, e in ing["http"].items():
+        assert e["headlines_per_s"] > 0
+        assert 0 < e["encoder_share"] <= 1.0
+        ratio = e["headlines_per_s"] / ing["encoder_alone"][batch]["texts_per_s"]
+        assert ing["http_over_encoder"][batch] == pytest.approx(ratio, rel=1e-3)
+    for e in ing["in_process"].values():
+        shares = e["time_share"]
+        assert shares["encode"] > 0
+        assert sum(shares.values()) == pytest.approx(1.0, abs=0.02)
+    assert ing["profile"]["top_self_time"], "the profile names where the time goes"
+
+
+def test_latency_percentiles_are_ordered(smoke) -> None:
+    lat = smoke[0]["latency"]
+    assert lat["sizes"]
+    for e in lat["sizes"].values():
+        assert e["stored_headlines"] > 0
+        for where in ("http", "in_process"):
+            p = e[where]
+            assert 0 < p["p50_ms"] <= p["p95_ms"] <= p["p99_ms"]
+            assert p["n_requests"] > 0
+        assert e["server_memory_after_checks"]["peak_rss_mib"] > 0
+    assert lat["peak_rss_mib_at_largest"] > 0
+
+
+def test_refit_and_peer_figures(smoke) -> None:
+    ref = smoke[0]["refit"]
+    assert ref["model_fit"] and ref["service_refit"]
+    for e in [*ref["model_fit"].values(), *ref["service_refit"].values()]:
+        assert e["seconds"] >= 0 and 0.0 <= e["noise_fraction"] <= 1.0
+    peers = smoke[0]["peers"]
+    assert set(peers["dedup"]) == {"sib200_en_fr_es_ar", "gnews_fr"}
+    for entry in peers["dedup"].values():
+        for who in ("ours", "minhash_lsh", "cosine_threshold"):
+            for m in ("pairwise_f1", "bcubed_f1"):
+                assert 0.0 <= entry[who][m] <= 1.0
+        for peer in ("minhash_lsh", "cosine_threshold"):
+            if entry[peer]["bcubed_f1"]:
+                want = entry["ours"]["bcubed_f1"] / entry[peer]["bcubed_f1"]
+                assert entry["ratios"][peer]["bcubed_f1"] == pytest.approx(want, rel=1e-3)
+    topics = peers["topics"]
+    assert 0.0 <= topics["ours"]["nmi"] <= 1.0 and topics["ours"]["fit_seconds"] >= 0
