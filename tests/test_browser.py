@@ -115,7 +115,9 @@ def sync_api() -> Any:
 def servers(sync_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
     """The module's service, and a spare one for the test that kills its server. Both load their
     encoder at the same time (about 7 s each, mostly one core each), so the spare costs little."""
-    common = {"TICKER_LOAD_SAMPLE_DATA": "0", "TICKER_API_KEY": "", "TICKER_PROTECT_READS": "0"}
+    # warning: Server keeps stderr in a pipe nobody reads while the server runs; keep it quiet.
+    common = {"TICKER_LOAD_SAMPLE_DATA": "0", "TICKER_API_KEY": "", "TICKER_PROTECT_READS": "0",
+              "TICKER_LOG_LEVEL": "warning"}
     main = Server({
         **common,
         "TICKER_DATA_DIR": str(tmp_path_factory.mktemp("browser-data")),
