@@ -49,7 +49,14 @@ def fuzz_app(tmp_path_factory, encoder):
         refit_every_seconds=3600,
     )
     # schemathesis runs the ASGI lifespan itself, once per operation, so start-up and shut-down run each time
-    return create_app(s, encoder=encoder, wait_ready=True)
+    app = create_app(s, encoder=encoder, wait_ready=True)
+    yield app
+    codes: dict[str, float] = {}
+    for (name, labels), n in app.state.ticker.metrics.counters.items():
+        if name == "ticker_http_responses_total":
+            code = dict(labels)["code"]
+            codes[code] = codes.get(code, 0) + n
+    print(f"\nfuzz: {sum(codes.values()):g} requests, by status {dict(sorted(codes.items()))}")
 
 
 def semantic_rejection_only(ctx, response, case) -> None:
