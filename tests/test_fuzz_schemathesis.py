@@ -74,7 +74,8 @@ def semantic_rejection_only(ctx, response, case) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
 def test_every_response_is_documented_and_never_5xx(case, fuzz_app):
     case.call_and_validate(app=fuzz_app, headers={"Authorization": f"Bearer {KEY}"},
                            additional_checks=[semantic_rejection_only])
