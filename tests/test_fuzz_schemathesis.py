@@ -29,9 +29,11 @@ CONFIG = {
 def _schema():
     # The schema depends neither on settings nor on start-up, so an app that is never started describes it.
     # (schemathesis.pytest.from_fixture would read it from the running app, but it breaks on pytest 9.)
+    from app.config import load_settings
     from app.main import create_app
 
-    return schemathesis.openapi.from_dict(create_app().openapi(), config=schemathesis.Config.from_dict(CONFIG))
+    spec = create_app(load_settings(env={})).openapi()
+    return schemathesis.openapi.from_dict(spec, config=schemathesis.Config.from_dict(CONFIG))
 
 
 schema = _schema()
