@@ -55,7 +55,7 @@ class Settings:
     refit_every_seconds: float = 300.0
     taxonomy_path: str = ""
     # --- access --------------------------------------------------------------------------
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)  # never in logs or tracebacks
     #: require the API key for read endpoints too
     protect_reads: bool = False
     cors_origins: tuple[str, ...] = ()

@@ -87,10 +87,11 @@ def canonical_lang(code: str | None) -> str | None:
     """'fra' -> 'fr'; a code without a 639-1 form ('ary', 'kab') is kept as given, lower-cased."""
     if not code:
         return None
+    base = code.strip().replace("_", "-").split("-")[0]  # "en-US" -> "en"
     try:
-        return to_iso639_1(code)
+        return to_iso639_1(base)
     except ValueError:
-        return code.strip().lower()
+        return base.lower()
 
 
 def match_params(settings: Settings) -> MatchParams:
