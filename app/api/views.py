@@ -40,14 +40,14 @@ def stories_out(store: Store, stories: Sequence[StoryRow], now: float | None = N
         return []
     now = time.time() if now is None else now
     ids = [s.id for s in stories]
-    members = store.story_headlines(ids)
+    members = store.story_briefs(stories)
     recent = store.recent_counts(ids, now - 3600.0)
     return [_story_out(s, members[s.id], recent.get(s.id, 0)) for s in stories if members.get(s.id)]
 
 
 def story_detail(store: Store, story: StoryRow) -> StoryDetailOut:
     members = store.story_headlines([story.id])[story.id]
-    base = stories_out(store, [story])[0]
+    base = _story_out(story, members, store.recent_counts([story.id], time.time() - 3600.0)[story.id])
     vecs = store.embeddings(h.id for h in members)
     canon = vecs.get(story.canonical_headline_id)
     out = [headline_out(h, canon, vecs.get(h.id)) for h in members]

@@ -165,6 +165,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def story_headlines(self, story_ids: Sequence[int]) -> dict[int, list[HeadlineRow]]: ...
 
+    def story_briefs(self, stories: Sequence[StoryRow]) -> dict[int, list[HeadlineRow]]:
+        """Per story: its canonical headline and the earliest headline of each language, oldest first.
+        Listings need only these; a backend should override this with a query that does not read
+        every member of a large story."""
+        members = self.story_headlines([s.id for s in stories])
+        out: dict[int, list[HeadlineRow]] = {}
+        for s in stories:
+            seen: set[str | None] = set()
+            keep = []
+            for h in members.get(s.id, []):
+                if h.id == s.canonical_headline_id or h.lang not in seen:
+                    keep.append(h)
+                    seen.add(h.lang)
+            out[s.id] = keep
+        return out
+
     @abc.abstractmethod
     def story_centroids(self, since: float) -> tuple[list[int], np.ndarray]:
         """Ids and unit centroids of stories seen since ``since`` (for topic refits)."""

@@ -417,6 +417,24 @@ class SQLiteStore(Store):
                 out[r[10]].append(_headline(r))
         return out
 
+    def story_briefs(self, stories: Sequence[StoryRow]) -> dict[int, list[HeadlineRow]]:
+        out: dict[int, list[HeadlineRow]] = {s.id: [] for s in stories}
+        canon = [s.canonical_headline_id for s in stories]
+        ids = list(out)
+        for i in range(0, len(ids), 400):
+            chunk, cchunk = ids[i : i + 400], canon[i : i + 400]
+            marks, cmarks = ",".join("?" * len(chunk)), ",".join("?" * len(cchunk))
+            rows = self._q(
+                f"SELECT {_HEADLINE_COLS} FROM headlines WHERE id IN ("
+                f"  SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY story_id, lang ORDER BY ts, id) AS rn"
+                f"  FROM headlines WHERE story_id IN ({marks})) WHERE rn = 1"
+                f") OR id IN ({cmarks}) ORDER BY ts, id",
+                [*chunk, *cchunk],
+            )
+            for r in rows:
+                out[r[10]].append(_headline(r))
+        return out
+
     def story_centroids(self, since: float) -> tuple[list[int], np.ndarray]:
         rows = self._q(
             "SELECT id, centroid_sum FROM stories WHERE last_seen >= ? AND size > 0 ORDER BY id", (since,)
