@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from app.eval.metrics import cluster_metrics  # noqa: E402
 from app.stories import Candidate, Features, MatchParams, decide, extract  # noqa: E402
-from app.stories._text import normalise  # noqa: E402
+from app.stories.decide import rival_reference  # noqa: E402
+from app.stories._text import embedding_text, normalise  # noqa: E402
 from app.stories.score import score_terms  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets"
@@ -117,6 +118,8 @@ def embed_text(title: str, key: str, mode: str) -> str:
     """What is fed to the encoder: the matching key (the contract), or the title with its case kept."""
     if mode == "key":
         return key
+    if mode == "cased":  # what the service encodes: app.stories.embedding_text
+        return embedding_text(title)
     return " ".join(unicodedata.normalize("NFKC", title).split())
 
 
@@ -153,9 +156,11 @@ def replay(data: Prepared, params: MatchParams) -> list[int]:
                 if sid not in centroid:
                     c = sums[sid]
                     centroid[sid] = float(v @ c / (np.linalg.norm(c) or 1.0))
+        # Like the pipeline: the vector index hands over only candidates at or above min_cosine.
         cands = [
             Candidate(j, story_of[j], cos, data.feats[j], story_cosine=centroid.get(story_of[j]))
             for j, cos in data.neighbours[i]
+            if cos >= params.min_cosine or data.feats[j].key == f.key
         ]
         d = decide(f, None, cands, params)
         sid = d.story_id if d.story_id is not None else i
@@ -192,6 +197,74 @@ def explain(data: Prepared, params: MatchParams) -> None:
                 print(f"MISS (not in top-k)\n    {data.titles[i]}\n    {data.titles[same[0]]}")
 
 
+FIT_TERMS = ("cosine", "cross", "cross_cos", "entity", "number", "lexical", "gram", "conflict", "centroid", "rivals")
+
+
+def story_examples(data: Prepared, params: MatchParams) -> tuple[np.ndarray, np.ndarray]:
+    """One row per (item, earlier gold story among its candidates), label = same story.
+
+    Teacher-forced: stories are the gold ones, so the rows do not depend on the weights being fitted.
+    Each row holds the unit-weight terms of the story's closest member (see app/stories/score.py).
+    """
+    unit = dataclasses.replace(
+        params, cross_lang_offset=1.0, cross_lang_scale=2.0, w_entity=1.0, w_number=1.0, w_lexical=1.0,
+        w_gram=1.0, w_conflict=1.0, w_time=0.0,
+    )
+    rows, labels = [], []
+    sums: dict[Any, np.ndarray] = {}
+    for i, f in enumerate(data.feats):
+        top: dict[Any, tuple[float, int]] = {}
+        for j, cos in data.neighbours[i]:
+            if cos < params.min_cosine or data.feats[j].key == f.key:
+                continue
+            g = data.gold[j]
+            if g not in top or cos > top[g][0]:
+                top[g] = (cos, j)
+        top_cosine = {g: c for g, (c, _) in top.items()}
+        for g, (cos, j) in top.items():
+            t = score_terms(f, data.feats[j], cos, None, unit)
+            cross = 1.0 if t["cross_lang"] else 0.0
+            c = sums[g]
+            centroid = float(data.vectors[i] @ c / (np.linalg.norm(c) or 1.0)) - cos
+            rivals = rival_reference(top_cosine, g, params.rivals, params.min_cosine)  # type: ignore[arg-type]
+            rows.append([cos, cross, cross * cos, t["entity"], t["number"], t["lexical"], t["gram"],
+                         -t["conflict"], centroid, rivals])
+            labels.append(g == data.gold[i])
+        g = data.gold[i]
+        sums[g] = sums[g] + data.vectors[i] if g in sums else data.vectors[i].copy()
+    return np.array(rows, dtype=np.float64).reshape(-1, len(FIT_TERMS)), np.array(labels, dtype=bool)
+
+
+def fit_params(datasets: Sequence[Prepared], base: MatchParams, c: float = 1.0) -> tuple[MatchParams, dict[str, float]]:
+    """Logistic regression of 'same story' on the score's terms, turned into MatchParams (cosine units)."""
+    from sklearn.linear_model import LogisticRegression
+
+    xs, ys, ws = [], [], []
+    for data in datasets:
+        x, y = story_examples(data, base)
+        xs.append(x), ys.append(y), ws.append(np.full(len(y), 1.0 / max(1, len(y))))  # each set weighs the same
+    x, y, w = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
+    model = LogisticRegression(C=c, max_iter=5000).fit(x, y, sample_weight=w * len(y))
+    beta = dict(zip(FIT_TERMS, model.coef_[0]))
+    k = beta["cosine"]
+    if k <= 0:
+        raise SystemExit(f"fit gave a non-positive cosine weight: {beta}")
+    params = dataclasses.replace(
+        base,
+        threshold=round(-model.intercept_[0] / k, 3),
+        cross_lang_offset=round(beta["cross"] / k, 3),
+        cross_lang_scale=round(1.0 + beta["cross_cos"] / k, 3),
+        w_entity=round(max(0.0, beta["entity"] / k), 3),
+        w_number=round(max(0.0, beta["number"] / k), 3),
+        w_lexical=round(max(0.0, beta["lexical"] / k), 3),
+        w_gram=round(max(0.0, beta["gram"] / k), 3),
+        w_conflict=round(max(0.0, -beta["conflict"] / k), 3),
+        w_centroid=round(max(0.0, beta["centroid"] / k), 3),
+        w_rivals=round(max(0.0, -beta["rivals"] / k), 3),
+    )
+    return params, {n: round(float(v), 3) for n, v in beta.items()}
+
+
 def evaluate(data: Prepared, params: MatchParams) -> dict[str, float]:
     return {k: round(v, 4) for k, v in cluster_metrics(data.gold, replay(data, params)).items()}
 
@@ -206,25 +279,23 @@ def objective(results: dict[str, dict[str, float]], specs: Sequence[Spec], split
 
 
 COSINE_ONLY = dict(
-    cross_lang_offset=0.0, w_entity=0.0, w_number=0.0, w_lexical=0.0, w_gram=0.0, w_conflict=0.0, w_time=0.0,
-    min_cosine=0.0,
+    cross_lang_offset=0.0, cross_lang_scale=1.0, w_entity=0.0, w_number=0.0, w_lexical=0.0, w_gram=0.0,
+    w_conflict=0.0, w_time=0.0, w_centroid=0.0, w_rivals=0.0, min_cosine=0.0,
 )
 
 # Ranges for the random search (uniform).
 SPACE = {
-    "threshold": (0.45, 0.85),
-    "cross_lang_offset": (0.0, 0.25),
+    "threshold": (0.3, 1.2),
+    "cross_lang_offset": (-0.3, 0.3),
+    "cross_lang_scale": (1.0, 2.0),
     "w_entity": (0.0, 0.4),
     "w_number": (0.0, 0.3),
     "w_lexical": (0.0, 0.4),
-    "w_gram": (0.0, 0.4),
+    "w_gram": (0.0, 0.6),
     "w_conflict": (0.0, 0.4),
-    "lead_weight": (0.0, 1.0),
-    "entity_cap": (1, 3),
-    "w_margin": (0.0, 0.5),
     "w_centroid": (0.0, 1.0),
-    "w_support": (0.0, 0.2),
-    "lexical_cap": (1, 5),
+    "w_rivals": (0.0, 1.5),
+    "rivals": (1, 5),
 }
 
 
@@ -238,7 +309,7 @@ def parse_sets(items: Sequence[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for item in items:
         name, _, value = item.partition("=")
-        out[name.strip()] = int(value) if name.strip().endswith("_cap") else float(value)
+        out[name.strip()] = int(value) if name.strip().endswith("_cap") or name.strip() == "rivals" else float(value)
     return out
 
 
@@ -247,12 +318,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--datasets", default="seed,sib4,sib5,gnews")
     ap.add_argument("--splits", default="all,tune,check")
     ap.add_argument("--encoder", default="use-m3")
-    ap.add_argument("--embed", choices=("key", "title"), default="key", help="encode the matching key or the cased title")
+    ap.add_argument("--embed", choices=("key", "cased", "title"), default="cased", help="encode the matching key or the cased title")
     ap.add_argument("-k", type=int, default=20, help="candidates per item (top-k by cosine)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a MatchParams field")
     ap.add_argument("--baseline", action="store_true", help="plain cosine with the best threshold per dataset/split")
     ap.add_argument("--grid", type=int, default=0, metavar="N", help="random search: N draws on the tune split")
     ap.add_argument("--refine", type=int, default=0, metavar="M", help="then M hill-climbing steps from the best")
+    ap.add_argument("--sweep", default="", metavar="LO:HI:STEP", help="table of target metrics per threshold")
+    ap.add_argument("--fit", type=float, default=0.0, metavar="C",
+                    help="fit the weights by logistic regression (inverse regularisation C) on the tune split, "
+                    "then pick the threshold on it")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--explain", action="store_true", help="print wrong merges and misses of the first split")
     args = ap.parse_args(argv)
@@ -283,6 +358,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         obj, t, res = max(common, key=lambda c: c[0])
         out["common_threshold"] = {"threshold": t, "objective": round(obj, 4), "results": res}
         print(json.dumps(out, indent=1))
+        return 0
+
+    if args.fit:
+        tune_split = "tune" if "tune" in splits else splits[0]
+        tune_data = {n: d for n, d in prepared.items() if n.endswith("/" + tune_split)}
+        fitted, beta = fit_params(list(tune_data.values()), base, args.fit)
+        print(f"# logistic coefficients: {json.dumps(beta)}", file=sys.stderr)
+        print(f"# fitted (threshold at p=0.5): {fitted}", file=sys.stderr)
+        # The clustering objective, not the pair likelihood, picks the threshold.
+        best = None
+        for t in np.arange(fitted.threshold - 0.3, fitted.threshold + 0.3001, 0.01):
+            p = dataclasses.replace(fitted, threshold=round(float(t), 3))
+            o = objective({n: evaluate(d, p) for n, d in tune_data.items()}, specs, tune_split)
+            if best is None or o > best[0]:
+                best = (o, p)
+        assert best is not None
+        res = {n: evaluate(d, best[1]) for n, d in prepared.items()}
+        print(json.dumps({"objective": round(best[0], 4), "params": dataclasses.asdict(best[1]), "results": res}, indent=1))
+        return 0
+
+    if args.sweep:
+        lo, hi, step = (float(x) for x in args.sweep.split(":"))
+        names = list(prepared)
+        print("thr    " + " ".join(f"{n:>12}" for n in names) + "   objective")
+        for t in np.arange(lo, hi + 1e-9, step):
+            p = dataclasses.replace(base, threshold=round(float(t), 4))
+            res = {n: evaluate(d, p) for n, d in prepared.items()}
+            vals = " ".join(f"{res[n][SPECS[n.split('/')[0]].metric]:>12.4f}" for n in names)
+            print(f"{t:.3f}  {vals}   {objective(res, specs, splits[0]):.4f}")
         return 0
 
     if args.explain:

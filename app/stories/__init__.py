@@ -4,11 +4,12 @@ Pure code (no I/O): ``extract`` at ingest, ``decide`` per incoming headline with
 """
 
 from .decide import EXACT, NEAR, TRANSLATION, Candidate, Decision, decide
+from ._text import embedding_text
 from .features import Features, extract
 from .score import MatchParams, pair_score
 
 __all__ = [
     "Candidate", "Decision", "Features", "MatchParams",
     "EXACT", "NEAR", "TRANSLATION",
-    "decide", "extract", "pair_score",
+    "decide", "embedding_text", "extract", "pair_score",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["normalise", "fold", "words", "is_stopword", "WORD_RE"]
+__all__ = ["normalise", "embedding_text", "fold", "words", "is_stopword", "WORD_RE"]
 
 # Words: runs of letters/digits (any script), with inner apostrophes and hyphens split off.
 WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
@@ -48,12 +48,13 @@ _FALLBACK_STOPWORDS = frozenset(
 
 
 try:  # pragma: no cover - depends on whether app.ingest has landed
+    from app.ingest.normalise import strip_kicker as _ingest_strip_kicker
     from app.ingest.normalise import fold_accents as _ingest_fold
     from app.ingest.normalise import normalise as _ingest_normalise
     from app.ingest.normalise import tokens as _ingest_tokens
     from app.ingest.stopwords import ALL_STOPWORDS as _INGEST_STOPWORDS
 except ImportError:  # pragma: no cover
-    _ingest_fold = _ingest_normalise = _ingest_tokens = None
+    _ingest_fold = _ingest_normalise = _ingest_tokens = _ingest_strip_kicker = None
     _INGEST_STOPWORDS = None
 
 # Stop words of every language at once: lexical overlap is compared within one language, and a
@@ -64,6 +65,15 @@ _STOPWORDS = _INGEST_STOPWORDS if _INGEST_STOPWORDS is not None else _FALLBACK_S
 def normalise(title: str) -> str:
     """The matching key (ingest's when available)."""
     return (_ingest_normalise or _fallback_normalise)(title)
+
+
+def embedding_text(title: str) -> str:
+    """What to feed the encoder: the key's cleaning (kicker gone, punctuation unified) with the case
+    kept. USE-m3 reads case: "Mauritania"/"Mauritanie" sit at 0.65 cased and 0.50 casefolded, and
+    the tuned threshold assumes cased input (bench/tune_stories.py --embed cased)."""
+    if _ingest_strip_kicker is not None:
+        return _ingest_strip_kicker(title)[1]
+    return " ".join(unicodedata.normalize("NFKC", title).split())
 
 
 def fold(text: str) -> str:

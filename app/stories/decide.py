@@ -14,7 +14,7 @@ from typing import Sequence
 from .features import Features
 from .score import MatchParams, pair_score
 
-__all__ = ["Candidate", "Decision", "decide", "EXACT", "NEAR", "TRANSLATION"]
+__all__ = ["Candidate", "Decision", "decide", "rival_reference", "EXACT", "NEAR", "TRANSLATION"]
 
 EXACT = "exact"
 NEAR = "near"
@@ -60,6 +60,13 @@ def _match_type(a: Features, b: Features) -> str:
     return NEAR
 
 
+def rival_reference(top_cosine: dict[int, float], story_id: int, rivals: int, floor: float) -> float:
+    """Mean cosine of the ``rivals`` closest stories other than ``story_id`` (missing ones: ``floor``)."""
+    others = sorted((c for sid, c in top_cosine.items() if sid != story_id), reverse=True)[:rivals]
+    others += [floor] * (rivals - len(others))
+    return sum(others) / rivals if rivals else 0.0
+
+
 def decide(
     features: Features,
     published_at: float | None,
@@ -67,39 +74,38 @@ def decide(
     params: MatchParams = MatchParams(),
 ) -> Decision:
     """Story for ``features`` among ``candidates``; ``score`` is the best story's score even on a miss."""
-    best: dict[int, tuple[float, Candidate]] = {}
-    second: dict[int, float] = {}
-    ref = sum(c.cosine for c in candidates) / len(candidates) if candidates else 0.0
     for cand in candidates:
-        exact = cand.features.key == features.key
-        if cand.cosine < params.min_cosine and not exact:
+        # The same key is the same text: no score can argue with it.
+        if cand.features.key == features.key:
+            return Decision(story_id=cand.story_id, match=EXACT, score=1.0, headline_id=cand.headline_id)
+    best: dict[int, tuple[float, Candidate]] = {}
+    top_cosine: dict[int, float] = {}
+    for cand in candidates:
+        if cand.cosine < params.min_cosine:
             continue
+        if cand.cosine > top_cosine.get(cand.story_id, -1.0):
+            top_cosine[cand.story_id] = cand.cosine
         dt_hours = None
         if published_at is not None and cand.published_at is not None:
             dt_hours = (published_at - cand.published_at) / 3600.0
         s = pair_score(features, cand.features, cand.cosine, dt_hours, params)
-        if params.w_margin:
-            s += params.w_margin * (cand.cosine - ref)
         held = best.get(cand.story_id)
         if held is None or s > held[0]:
-            if held is not None:
-                second[cand.story_id] = held[0]
             best[cand.story_id] = (s, cand)
-        elif s > second.get(cand.story_id, -9.0):
-            second[cand.story_id] = s
     if not best:
         return Decision(story_id=None, match=None, score=0.0, headline_id=None)
 
-    def story_score(sid: int) -> float:
-        s, cand = best[sid]
+    def story_score(story_id: int) -> float:
+        s, cand = best[story_id]
         if params.w_centroid and cand.story_cosine is not None:
             s += params.w_centroid * (cand.story_cosine - cand.cosine)
-        if params.w_support and sid in second:
-            s += params.w_support * max(0.0, second[sid])
+        if params.w_rivals:
+            s -= params.w_rivals * rival_reference(top_cosine, story_id, params.rivals, params.min_cosine)
         return s
 
-    story_id = max(best, key=story_score)
-    score, cand = story_score(story_id), best[story_id][1]
+    scores = {sid: story_score(sid) for sid in best}
+    story_id = max(scores, key=scores.__getitem__)
+    score, cand = scores[story_id], best[story_id][1]
     if score < params.threshold:
         return Decision(story_id=None, match=None, score=score, headline_id=cand.headline_id)
     return Decision(

@@ -1,17 +1,22 @@
 """One match score for a pair of headlines, and the parameters (with their tuned defaults) that shape it.
 
 Cosine alone cannot separate "same topic" from "same story": two weather alerts sit at 0.6 while a
-French and an English version of one Sahara story sit at 0.65. The score adds what embeddings blur:
+French and an English version of one Sahara story sit at 0.65. The score adds what embeddings blur,
+in cosine units:
 
-    score = cosine (+ cross_lang_offset when the languages differ)
-          + w_entity  * shared-name overlap       (names survive translation)
-          + w_number  * [a number is shared]      ("1201", "3,9")
-          + w_lexical * content-word overlap      (same language only)
-          + w_gram    * char-trigram overlap      (any pair: fr/es/en cognates)
-          - w_conflict * [numbers / weekdays / months disagree]
-          - w_time    * days apart beyond a grace period
+    pair  = cosine                                  (cross-language: scale * cosine + offset)
+          + w_entity  * min(1, shared names / entity_cap)   (names survive translation)
+          + w_number  * [a figure is shared]                ("1201", "3,9" ~ "4"; years do not count)
+          + w_lexical * min(1, shared words / lexical_cap)  (content words, same language only)
+          + w_gram    * char-trigram Jaccard                (any pair: fr/es/en cognates)
+          - w_conflict * [figures / weekdays / months disagree]
+          - time penalty                                    (days apart, when both times are known)
+    story = best pair of the story's candidates
+          + w_centroid * (centroid cosine - that pair's cosine)   (when the caller knows the centroid)
+          - w_rivals * mean cosine of the ``rivals`` closest *other* stories  (crowded neighbourhood)
 
-and one threshold decides. See bench/tune_stories.py for how the defaults were chosen.
+and one threshold decides. The weights are a logistic regression of "same story" on these terms over
+the tuning halves of the labelled sets, divided by its cosine weight (bench/tune_stories.py --fit).
 """
 
 from __future__ import annotations
@@ -20,46 +25,43 @@ from dataclasses import dataclass
 
 from .features import Features
 
-__all__ = ["MatchParams", "pair_score", "score_terms", "numbers_conflict", "overlap"]
+__all__ = ["MatchParams", "pair_score", "score_terms", "numbers_conflict", "shares_number", "shared_names"]
 
 
 @dataclass(frozen=True)
 class MatchParams:
     #: combined score a story needs for a headline to join it
-    threshold: float = 0.62
+    threshold: float = 0.486
     #: candidates whose cosine is under this are not scored at all
     min_cosine: float = 0.3
-    #: added to the cosine of a cross-language pair (their cosines run lower than same-language ones)
-    cross_lang_offset: float = 0.1
-    w_entity: float = 0.15
+    #: cross-language cosines run lower and spread less than same-language ones (calibration):
+    #: a cross-language pair counts ``cross_lang_scale * cosine + cross_lang_offset``
+    cross_lang_offset: float = -0.297
+    cross_lang_scale: float = 2.148
+    w_entity: float = 0.372
     #: shared names that earn the full entity weight (fewer earn a share of it)
     entity_cap: int = 2
-    #: a word that opens both headlines ("Alerte ...", "Oppo ...") counts this much of a shared name
+    #: a capitalised word that opens both headlines ("Alerte ...") counts this much of a shared name
     lead_weight: float = 0.5
-    w_number: float = 0.1
-    w_lexical: float = 0.1
+    w_number: float = 0.283
+    #: relative gap under which two figures, one of them a decimal, agree ("3,9" ~ "4")
+    number_tolerance: float = 0.05
+    w_lexical: float = 0.123
     #: shared content words (same language) that earn the full lexical weight
     lexical_cap: int = 3
-    w_gram: float = 0.1
-    w_conflict: float = 0.2
-    #: experimental story-level terms (decide): neighbourhood margin, centroid, second member
-    w_margin: float = 0.0
-    w_centroid: float = 0.0
-    w_support: float = 0.0
+    w_gram: float = 0.773
+    w_conflict: float = 0.084
+    #: story level: pull toward the cosine to the story's centroid (``Candidate.story_cosine``)
+    w_centroid: float = 0.937
+    #: story level: penalty per unit of cosine of the closest other stories (a crowded topic asks for
+    #: more than a lone story does); ``rivals`` other stories are averaged, missing ones count min_cosine
+    w_rivals: float = 1.413
+    rivals: int = 8
     #: per day apart beyond ``time_grace_hours`` (only when both publication times are known)
     w_time: float = 0.05
     time_grace_hours: float = 24.0
     #: cap on the time penalty, so that a late rewrite with identical text still matches
     max_time_penalty: float = 0.2
-    #: relative gap under which two numbers, one of them a decimal, count as the same ("3,9" ~ "4")
-    number_tolerance: float = 0.05
-
-
-def overlap(a: frozenset[str], b: frozenset[str]) -> float:
-    """Overlap coefficient |a ∩ b| / min(|a|, |b|); 0 when either is empty."""
-    if not a or not b:
-        return 0.0
-    return len(a & b) / min(len(a), len(b))
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -70,9 +72,10 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def shared_names(a: Features, b: Features, lead_weight: float) -> float:
-    """Names both headlines carry; a sentence-initial capital counts fully only against a real name."""
-    full = len(a.entities & b.entities) + len(a.leads & b.entities) + len(a.entities & b.leads)
-    return full + lead_weight * len(a.leads & b.leads)
+    """Names both headlines carry; a sentence-initial capital counts fully only against a real name
+    of the other headline, and ``lead_weight`` against another sentence-initial capital."""
+    full = (a.entities & b.entities) | (a.leads & b.entities) | (a.entities & b.leads)
+    return len(full) + lead_weight * len((a.leads & b.leads) - full)
 
 
 def _close(x: str, y: str, tolerance: float) -> bool:
@@ -113,13 +116,13 @@ def _conflict(a: Features, b: Features, tolerance: float) -> bool:
 
 
 def score_terms(a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams) -> dict[str, float]:
-    """The addends of ``pair_score`` by name (for explanations and tuning; ``pair_score`` is the fast path)."""
+    """The addends of ``pair_score`` by name (explanations, the tuning fit and tests use them)."""
     if a.key == b.key:
         return {"exact": max(1.0, params.threshold)}
     cross = a.lang is not None and b.lang is not None and a.lang != b.lang
     terms = {
         "cosine": cosine,
-        "cross_lang": params.cross_lang_offset if cross else 0.0,
+        "cross_lang": params.cross_lang_offset + (params.cross_lang_scale - 1.0) * cosine if cross else 0.0,
         "entity": params.w_entity * min(1.0, shared_names(a, b, params.lead_weight) / params.entity_cap),
         "number": 0.0,
         "lexical": 0.0 if cross else params.w_lexical * min(1.0, len(a.tokens & b.tokens) / params.lexical_cap),
@@ -127,7 +130,8 @@ def score_terms(a: Features, b: Features, cosine: float, dt_hours: float | None,
         "conflict": 0.0,
         "time": 0.0,
     }
-    if params.w_conflict and _conflict(a, b, params.number_tolerance):
+    if _conflict(a, b, params.number_tolerance):
+        # "samedi 21 juin" vs "samedi 21 mars": a shared 21 is no evidence once the months differ
         terms["conflict"] = -params.w_conflict
     elif shares_number(a.numbers, b.numbers, params.number_tolerance):
         terms["number"] = params.w_number
