@@ -2,15 +2,29 @@
 
     python bench/tune_stories.py                       # metrics of the default MatchParams, JSON
     python bench/tune_stories.py --baseline            # plain cosine, best threshold per set (optimistic)
-    python bench/tune_stories.py --set threshold=0.6   # try one change
-    python bench/tune_stories.py --grid 300            # random search on the 'tune' split, checked on 'check'
+    python bench/tune_stories.py --fit 3               # how the defaults were made (see below)
+    python bench/tune_stories.py --sweep 0.4:0.6:0.02  # target metric per threshold, every set and split
+    python bench/tune_stories.py --set threshold=0.5   # try one change
+    python bench/tune_stories.py --explain --datasets seed --splits all   # wrong merges and misses
+    python bench/tune_stories.py --grid 300 --refine 300                  # random search, then hill-climb
 
 Each item is matched like the service does it: cosine top-k over the *earlier* items (brute force),
-candidates carry the story each earlier item was given, ``decide()`` picks a story or opens one.
-Splits: gold clusters with several headlines are numbered by first appearance; 'tune' keeps the even
-ones, 'check' the odd ones, each replayed on its own, so that tuning never sees a check story.
-Singletons (no other version) are distractors and stay in both halves.
-Embeddings of the normalised keys are cached under /tmp/tune_stories_cache/.
+candidates under min_cosine dropped, each carrying the story its item was given and the cosine to
+that story's centroid; ``decide()`` picks a story or opens one. Encoded text: ``embedding_text``
+(the key's cleaning, case kept), as the service should; ``--embed key`` measures the casefolded key.
+
+Splits: gold stories with several headlines are numbered by first appearance; 'tune' keeps the even
+ones, 'check' the odd ones, each replayed on its own, so tuning never sees a check story. Singletons
+(no other version) are the distractors and stay in both halves: halving them would make both
+halves easier than the whole. 'all' is the whole file.
+
+--fit: the score is linear in its terms (app/stories/score.py), so its weights are a logistic
+regression of "same story" on the terms of (headline, earlier gold story) rows of the tune halves of
+every set (each set weighing the same), divided by the cosine weight; the threshold is then the one
+that maximises the objective (mean target metric, shortfalls counted five times) on the tune halves.
+The defaults are ``--fit 3`` with ``rivals=8`` (rivals 1, 3, 5, 8 and C 0.3-10 were tried).
+
+Embeddings are cached under /tmp/tune_stories_cache/.
 """
 
 from __future__ import annotations
