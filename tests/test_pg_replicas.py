@@ -287,7 +287,7 @@ def test_two_replicas_ingesting_at_once_agree(replicas, schema):
     deadline = t0 + TEST_BUDGET_S
     clients = {r.name: httpx.Client(base_url=r.url) for r in replicas}
     try:
-        _wait_ready(clients, replicas, t0 + 40.0)
+        _wait_ready(clients, replicas, t0 + 45.0)
         ready_s = time.monotonic() - t0
         batch = _seed_batch()
         by_ext: dict[tuple[str, str], tuple[dict, dict]] = {}

@@ -291,6 +291,23 @@ def test_story_aggregates(store):
             store.add_to_story(999_999, h1, row(e1, ts=1.0))
 
 
+def test_story_briefs_keep_canonical_and_first_per_language(store):
+    rng = np.random.default_rng(15)
+    h_fr, sid = add(store, row(unit(rng), ts=200.0, title="fr1", lang="fr"))
+    h_en, _ = add(store, row(unit(rng), ts=100.0, title="en1", lang="en"), story_id=sid)
+    add(store, row(unit(rng), ts=300.0, title="fr2", lang="fr"), story_id=sid)
+    h_none, _ = add(store, row(unit(rng), ts=400.0, title="x1", lang=None), story_id=sid)
+    add(store, row(unit(rng), ts=500.0, title="x2", lang=None), story_id=sid)
+    h_solo, solo = add(store, row(unit(rng), ts=50.0, title="solo", lang="ar"))
+    stories = [store.story(sid), store.story(solo)]
+    briefs = store.story_briefs(stories)
+    assert {k: [h.id for h in v] for k, v in briefs.items()} == {sid: [h_en, h_fr, h_none], solo: [h_solo]}
+    # same answer as the interface's reference implementation (which reads every member)
+    reference = Store.story_briefs(store, stories)
+    assert {k: [h.id for h in v] for k, v in reference.items()} == {k: [h.id for h in v] for k, v in briefs.items()}
+    assert store.story_briefs([]) == {}
+
+
 def test_list_stories_filters_and_order(store):
     rng = np.random.default_rng(10)
     _, a = add(store, row(unit(rng), ts=100.0, title="a", lang="fr", source="s1"))

@@ -442,6 +442,24 @@ class PostgresStore(Store):
             out[r[10]].append(_headline(r))
         return out
 
+    def story_briefs(self, stories: Sequence[StoryRow]) -> dict[int, list[HeadlineRow]]:
+        out: dict[int, list[HeadlineRow]] = {s.id: [] for s in stories}
+        if not out:
+            return out
+        canon = [s.canonical_headline_id for s in stories if s.canonical_headline_id is not None]
+        # DISTINCT ON keeps the earliest row per (story, language); NULL languages count as one,
+        # as in the base implementation.
+        for r in self._q(
+            f"SELECT {_HEADLINE_COLS} FROM headlines WHERE id IN ("
+            " SELECT DISTINCT ON (story_id, lang) id FROM headlines WHERE story_id = ANY(%s::bigint[])"
+            " ORDER BY story_id, lang, ts, id"
+            ") OR id = ANY(%s::bigint[]) ORDER BY ts, id",
+            (list(out), canon),
+        ):
+            if r[10] in out:
+                out[r[10]].append(_headline(r))
+        return out
+
     def _centroids(self, rows: list[tuple]) -> tuple[list[int], np.ndarray]:
         if not rows:
             return [], np.zeros((0, self.dim), dtype=np.float32)
