@@ -18,12 +18,16 @@ import numpy as np
 from embeddings import Encoder
 
 from .config import Settings
-from .ingest.lang import LanguageDetector, to_iso639_1
+from .ingest.lang import LanguageDetector
 from .ingest.normalise import normalise, text_hash
+from .stories._text import embedding_text
 from .stories.decide import EXACT, Candidate, decide
 from .stories.features import Features, extract
 from .stories.score import MatchParams, pair_score
-from .store import NewHeadline, Store
+from .store import HeadlineRow, NewHeadline, Store
+
+#: parsed Features kept in memory (oldest out first); ~2 KB each
+FEATURE_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class CheckResult:
 class _Prepared:
     item: HeadlineInput
     key: str
+    #: what the encoder reads: the key's cleaning with the case kept (the encoder reads case)
+    text: str
     hash: str
     lang: str | None
     features: Features
@@ -83,15 +89,17 @@ class _Prepared:
     received_at: float
 
 
+#: 639-3 (and 639-2) codes that name the same language as a 639-1 code
+_SAME_LANGUAGE = {"fra": "fr", "fre": "fr", "eng": "en", "spa": "es", "ara": "ar", "arb": "ar"}
+
+
 def canonical_lang(code: str | None) -> str | None:
-    """'fra' -> 'fr'; a code without a 639-1 form ('ary', 'kab') is kept as given, lower-cased."""
-    if not code:
+    """'fra' -> 'fr', 'en-US' -> 'en'. Other codes are kept as given: 'ary' (Moroccan Arabic) stays
+    apart from 'ar', so an MSA/Darija pair is matched as a translation, as it is one."""
+    if not code or not code.strip():
         return None
-    base = code.strip().replace("_", "-").split("-")[0]  # "en-US" -> "en"
-    try:
-        return to_iso639_1(base)
-    except ValueError:
-        return base.lower()
+    base = code.strip().replace("_", "-").split("-")[0].lower()
+    return _SAME_LANGUAGE.get(base, base)
 
 
 def match_params(settings: Settings) -> MatchParams:
@@ -124,6 +132,7 @@ class Pipeline:
         # Listeners told about stories that were opened or grew (the topic scheduler subscribes).
         self.listeners: list[Callable[[list[int], list[int]], None]] = []
         self._encode_lock = threading.Lock()
+        self._features_cache: dict[int, Features] = {}
 
     def warm_up(self) -> None:
         """Load lazily built models (language detection) now, not in the first request."""
@@ -145,7 +154,8 @@ class Pipeline:
         for it, key, lang in zip(items, keys, langs):
             out.append(
                 _Prepared(
-                    item=it, key=key, hash=text_hash(key), lang=lang, features=extract(it.title, key, lang),
+                    item=it, key=key, text=embedding_text(it.title), hash=text_hash(key), lang=lang,
+                    features=extract(it.title, key, lang),
                     ts=it.published_at if it.published_at is not None else now, received_at=now,
                 )
             )
@@ -157,7 +167,7 @@ class Pipeline:
         todo: dict[str, str] = {}
         for p in prepared:
             if p.hash not in known and p.hash not in todo:
-                todo[p.hash] = p.key
+                todo[p.hash] = p.text
         if todo:
             with self._encode_lock:  # the encoder is not thread-safe
                 vecs = self.encoder.encode(list(todo.values()))
@@ -170,17 +180,29 @@ class Pipeline:
         if not found:
             return []
         rows = self.store.headlines(hid for hid, _ in found)
+        story_ids, centroids = self.store.story_centroids_for({r.story_id for r in rows.values()})
+        story_cos = dict(zip(story_ids, (centroids @ vec).tolist())) if story_ids else {}
         out = []
         for hid, cos in found:
             row = rows.get(hid)
             if row is not None:
                 out.append(
                     Candidate(
-                        headline_id=hid, story_id=row.story_id, cosine=cos,
-                        features=Features.from_json(row.features), published_at=row.published_at,
+                        headline_id=hid, story_id=row.story_id, cosine=cos, features=self._features(row),
+                        published_at=row.published_at, story_cosine=story_cos.get(row.story_id),
                     )
                 )
         return out
+
+    def _features(self, row: HeadlineRow) -> Features:
+        """Parsed once per stored headline: parsing JSON for every candidate of every check adds up."""
+        cached = self._features_cache.get(row.id)
+        if cached is None:
+            cached = Features.from_json(row.features)
+            if len(self._features_cache) >= FEATURE_CACHE_SIZE:
+                self._features_cache.pop(next(iter(self._features_cache)))
+            self._features_cache[row.id] = cached
+        return cached
 
     # --- ingestion ----------------------------------------------------------------------
     def ingest(self, items: Sequence[HeadlineInput]) -> list[IngestResult]:

@@ -22,13 +22,8 @@ from .metrics import ari, bcubed, nmi, pairwise
 BATCH = 100
 
 
-# Only true synonyms are folded for --langs: "ary" (Moroccan Arabic) must stay apart from "ar".
-_SAME_LANGUAGE = {"fra": "fr", "eng": "en", "spa": "es", "ara": "ar", "arb": "ar"}
-
-
 def iso639_1(code: str) -> str:
-    code = code.strip().lower()
-    return _SAME_LANGUAGE.get(code, code)
+    return canonical_lang(code) or ""
 
 
 def _epoch(value: Any) -> float | None:
