@@ -142,6 +142,12 @@ def test_one_refit_leader_across_stores(schema):
             assert lead_b is True
             with a.refit_leader() as lead_a:
                 assert lead_a is False
+        with pytest.raises(RuntimeError):
+            with a.refit_leader() as lead_a:
+                assert lead_a is True
+                raise RuntimeError("refit failed")
+        with b.refit_leader() as lead_b:  # a failed refit released it too
+            assert lead_b is True
     finally:
         a.close()
         b.close()

@@ -263,9 +263,12 @@ class PostgresStore(Store):
     @contextmanager
     def refit_leader(self) -> Iterator[bool]:
         """True for the one process holding the database-wide refit lock; it is released after."""
-        with self._pool.connection() as conn:
+        conn: psycopg.Connection | None = self._pool.getconn()
+        try:
             got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_REFIT, self._schema_key)).fetchone()
             if not (got and got[0]):
+                self._pool.putconn(conn)  # not needed while the caller does its fallback
+                conn = None
                 yield False
                 return
             try:
@@ -276,6 +279,9 @@ class PostgresStore(Store):
                 except psycopg.Error:
                     # A session lock must never go back to the pool: drop the connection with it.
                     conn.close()
+        finally:
+            if conn is not None:
+                self._pool.putconn(conn)
 
     # --- headlines -----------------------------------------------------------------------
     def get_by_external(self, source: str | None, ext_id: str) -> HeadlineRow | None:
