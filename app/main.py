@@ -37,11 +37,24 @@ log = logging.getLogger("ticker")
 WEB = Path(__file__).parent / "web"
 
 
+def check_encoder(store, name: str) -> None:
+    """Vectors of two models are not comparable, even at the same dimension: refuse to mix them."""
+    stored = store.get_meta("encoder")
+    if stored is None:
+        store.set_meta("encoder", name)
+    elif stored != name:
+        raise RuntimeError(
+            f"the store was built with encoder {stored!r} but TICKER_ENCODER gives {name!r}; "
+            "use the same encoder or another TICKER_DATA_DIR / database"
+        )
+
+
 def _start(state: AppState, encoder: Encoder | None, memory: bool) -> None:
     s = state.settings
     try:
         enc = encoder or load_encoder(s.encoder, threads=s.encoder_threads, batch_size=s.encoder_batch_size)
         store = open_store(s, enc.dim, memory=memory)
+        check_encoder(store, enc.name)
         state.store = store
         pipeline = Pipeline(s, store, enc, LanguageDetector(s.languages))
         pipeline.warm_up()

@@ -60,3 +60,23 @@ def test_service_runs_on_the_sentence_transformers_encoder(make_client):
     assert r.status_code == 200, r.text
     res = r.json()["results"]
     assert res[1]["match"] == "exact" and res[0]["story_id"] == res[1]["story_id"]
+
+
+def test_a_store_refuses_vectors_of_another_encoder(tmp_path, encoder):
+    from fastapi.testclient import TestClient
+
+    from app.config import load_settings
+    from app.main import create_app
+
+    class Renamed:
+        name, dim = "another-512-d-model", 512
+
+        def encode(self, texts):
+            return encoder.encode(texts)
+
+    settings = load_settings(env={}, data_dir=tmp_path / "d")
+    with TestClient(create_app(settings, encoder=encoder, wait_ready=True)) as c:
+        assert c.post("/v1/headlines", json={"headlines": [{"title": "Un titre sur la CAF"}]}).status_code == 200
+    with TestClient(create_app(settings, encoder=Renamed(), wait_ready=True)) as c:
+        r = c.get("/readyz")
+        assert r.status_code == 503 and "another-512-d-model" in r.json()["detail"]

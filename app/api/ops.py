@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from .models import Health
@@ -26,9 +27,11 @@ async def readyz(state: AppState = Depends(get_state)):
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
 async def metrics(state: AppState = Depends(get_state)) -> PlainTextResponse:
     gauges: dict[str, float] = {"ticker_ready": 1.0 if state.ready.is_set() else 0.0}
-    if state.store is not None:
-        gauges["ticker_store_headlines"] = float(state.store.count_headlines())
-        gauges["ticker_store_stories"] = float(state.store.count_stories())
+    store = state.store
+    if store is not None:
+        # COUNT(*) grows with the table: keep it off the event loop.
+        counts = await run_in_threadpool(lambda: (store.count_headlines(), store.count_stories()))
+        gauges["ticker_store_headlines"], gauges["ticker_store_stories"] = map(float, counts)
     if state.topics is not None:
         gauges.update(state.topics.gauges())
     return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4")
