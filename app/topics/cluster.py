@@ -104,9 +104,16 @@ class TopicModel:
     cluster_selection_method: str = "eom"
     #: cosine (smoothed space) a noise story needs to its nearest topic centroid to join it;
     #: None keeps HDBSCAN's noise as is
-    attach_threshold: float | None = 0.45
+    attach_threshold: float | None = 0.5
+    #: a story's own (centred, unsmoothed) cosine to its topic centroid must reach this, or it is
+    #: noise: smoothing lends an outlier its neighbours' direction, this takes it back
+    member_threshold: float | None = 0.1
+    #: ... and at least this fraction of the topic's median member cosine (0 = off)
+    member_relative: float = 0.5
+    #: where the attach threshold is measured: "smoothed" (tuned) or "original" (centred input)
+    attach_space: str = "smoothed"
     #: default threshold of ``predict`` (cosine, centred space)
-    assign_threshold: float = 0.3
+    assign_threshold: float = 0.25
     n_exemplars: int = 5
     #: brute-force neighbour search up to this many stories, PCA candidates + exact re-rank above
     exact_knn_limit: int = 12_000
@@ -174,8 +181,27 @@ class TopicModel:
             copy=False,  # the graph is ours and not used afterwards
         ).fit(graph).labels_.astype(np.int64)
         if self.attach_threshold is not None and labels.max() >= 0:
-            labels = self._attach(Z, labels)
+            labels = self._attach(Z0 if self.attach_space == "original" else Z, labels)
+        if (self.member_threshold is not None or self.member_relative) and labels.max() >= 0:
+            labels = self._check_members(Z0, labels)
         return labels
+
+    def _check_members(self, Z0: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Send back to noise the members whose own vector is far from their topic's centroid:
+        below ``member_threshold``, or below ``member_relative`` x the topic's median member."""
+        k = int(labels.max()) + 1
+        C = _centroids(Z0, labels, k)
+        member = np.flatnonzero(labels >= 0)
+        own = np.einsum("nd,nd->n", Z0[member], C[labels[member]])
+        floor = np.full(k, self.member_threshold if self.member_threshold is not None else -1.0)
+        if self.member_relative:
+            for c in range(k):
+                mine = own[labels[member] == c]
+                if mine.size:
+                    floor[c] = max(floor[c], self.member_relative * float(np.median(mine)))
+        out = labels.copy()
+        out[member[own < floor[labels[member]]]] = -1
+        return out
 
     def _attach(self, Z: np.ndarray, labels: np.ndarray) -> np.ndarray:
         C = _centroids(Z, labels, int(labels.max()) + 1)

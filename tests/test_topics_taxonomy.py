@@ -1,0 +1,101 @@
+"""Taxonomy labels: the default file, matching by encoder similarity, "other", vector caching."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.topics.taxonomy import DEFAULT_PATH, OTHER, Taxonomy
+
+
+class BagOfWordsEncoder:
+    """A deterministic stand-in encoder: hashed word counts, L2-normalised. Counts its calls."""
+
+    name = "bow-test"
+    dim = 256
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode(self, texts):
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().replace(",", " ").replace(":", " ").split():
+                out[i, zlib.crc32(word.encode()) % self.dim] += 1.0
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+def test_default_file_has_every_label_in_four_languages() -> None:
+    data = json.loads(Path(DEFAULT_PATH).read_text(encoding="utf-8"))
+    ids = [e["id"] for e in data["labels"]]
+    assert ids == ["sport", "politics", "sahara", "weather", "economy", "security", "culture", "society",
+                   "health", "technology", "monarchy", "international"]
+    for entry in data["labels"]:
+        assert set(entry["descriptions"]) == {"fr", "en", "es", "ar"}
+        assert all(len(p) >= 3 for p in entry["descriptions"].values())
+        assert set(entry["names"]) >= {"fr", "en", "es", "ar"}
+    tax = Taxonomy.load(None)
+    assert len(tax.entries) == 12 and 0 < tax.threshold < 1
+
+
+SMALL = {
+    "threshold": 0.3,
+    "labels": [
+        {"id": "sport", "names": {"en": "Sport", "fr": "Sport"},
+         "descriptions": {"en": ["football match goal", "league cup team"], "fr": ["match de football but"]}},
+        {"id": "weather", "names": {"en": "Weather", "fr": "Météo"},
+         "descriptions": {"en": ["rain storm forecast", "heat wave temperatures"], "fr": ["pluie orage prévisions"]}},
+        {"id": "economy", "names": {"en": "Economy"},
+         "descriptions": {"en": ["inflation growth bank", "exports trade deficit"]}},
+    ],
+}
+
+
+def test_topics_get_the_nearest_label_or_other() -> None:
+    enc = BagOfWordsEncoder()
+    tax = Taxonomy.from_dict(SMALL, enc)
+    topics = enc.encode([
+        "football match goal team",          # sport
+        "rain storm forecast heat",           # weather
+        "inflation bank exports growth",      # economy
+        "poetry festival novel",              # nothing in the taxonomy
+    ])
+    labels = tax.label(topics)
+    assert [name for name, _ in labels] == ["Sport", "Weather", "Economy", OTHER]
+    assert [eid for eid, _ in tax.classify(topics)][:3] == ["sport", "weather", "economy"]
+    assert labels[0][1] > labels[3][1]
+    assert tax.label(topics, lang="fr")[1][0] == "Météo"
+    # A very high threshold leaves everything "other".
+    strict = Taxonomy.from_dict(SMALL, enc, threshold=0.99)
+    assert {name for name, _ in strict.label(topics)} == {OTHER}
+
+
+def test_phrase_vectors_are_encoded_once() -> None:
+    enc = BagOfWordsEncoder()
+    tax = Taxonomy.from_dict(SMALL, enc)
+    topics = enc.encode(["football match", "rain storm", "inflation bank"])
+    calls = enc.calls
+    tax.label(topics)
+    tax.label(topics)
+    Taxonomy.from_dict(SMALL, enc).label(topics)  # same encoder, same phrases: shared cache
+    assert enc.calls == calls + 1
+
+
+def test_invalid_taxonomies_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        Taxonomy.from_dict({"labels": []})
+    with pytest.raises(ValueError):
+        Taxonomy.from_dict({"labels": [SMALL["labels"][0], SMALL["labels"][0]]})
+    with pytest.raises(ValueError):
+        Taxonomy.from_dict({"labels": [{"id": "x", "descriptions": {}}]})
+    path = tmp_path / "tax.json"
+    path.write_text(json.dumps(SMALL), encoding="utf-8")
+    assert [e.id for e in Taxonomy.load(path).entries] == ["sport", "weather", "economy"]
+    with pytest.raises(RuntimeError):
+        Taxonomy.load(path).label(np.ones((1, 4)))  # no encoder
