@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -82,10 +81,24 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float 
 
 # ---- the service ------------------------------------------------------------------------------------
 class Api:
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.url = server.url
-        self.http = httpx.Client(base_url=server.url, timeout=60.0)
+    """The module's service, reached through its public API. The offline test kills it; the next
+    test that needs it gets it back (same data dir, same port), so tests do not depend on their order."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.server = Server(env).start(90.0)
+        self.url = self.server.url
+        self.http = httpx.Client(base_url=self.url, timeout=60.0)
+
+    def ensure_alive(self) -> None:
+        if self.server.proc is not None and self.server.proc.poll() is None:
+            return
+        self.server.stop()
+        self.server = Server(self.env, port=self.server.port).start(90.0)
+
+    def close(self) -> None:
+        self.http.close()
+        self.server.stop()
 
     def post(self, headlines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         r = self.http.post("/v1/headlines", json={"headlines": headlines})
@@ -112,37 +125,23 @@ def sync_api() -> Any:
 
 
 @pytest.fixture(scope="module")
-def servers(sync_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
-    """The module's service, and a spare one for the test that kills its server. Both load their
-    encoder at the same time (about 7 s each, mostly one core each), so the spare costs little."""
-    # warning: Server keeps stderr in a pipe nobody reads while the server runs; keep it quiet.
-    common = {"TICKER_LOAD_SAMPLE_DATA": "0", "TICKER_API_KEY": "", "TICKER_PROTECT_READS": "0",
-              "TICKER_LOG_LEVEL": "warning"}
-    main = Server({
-        **common,
+def api(sync_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    client = Api({
         "TICKER_DATA_DIR": str(tmp_path_factory.mktemp("browser-data")),
+        "TICKER_LOAD_SAMPLE_DATA": "0",
+        "TICKER_API_KEY": "",
+        "TICKER_PROTECT_READS": "0",
         "TICKER_REFIT_EVERY_SECONDS": "2",
         "TICKER_REFIT_EVERY_STORIES": "5",
+        # Server keeps stderr in a pipe nobody reads while the server runs: keep it quiet.
+        "TICKER_LOG_LEVEL": "warning",
     })
-    spare = Server({**common, "TICKER_DATA_DIR": str(tmp_path_factory.mktemp("browser-spare"))})
-    with ThreadPoolExecutor(2) as pool:
-        started = [pool.submit(s.start, 90.0) for s in (main, spare)]
     try:
-        for f in started:
-            f.result()
-        yield main, spare
+        client.post(shifted_batch()["headlines"])
+        client.refit()
+        yield client
     finally:
-        main.stop()
-        spare.stop()
-
-
-@pytest.fixture(scope="module")
-def api(servers: tuple[Server, Server]) -> Iterator[Api]:
-    client = Api(servers[0])
-    client.post(shifted_batch()["headlines"])
-    client.refit()
-    yield client
-    client.http.close()
+        client.close()
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +164,7 @@ class Recorder:
 
 @pytest.fixture
 def page(browser: Any, api: Api) -> Iterator[Any]:
+    api.ensure_alive()
     context = browser.new_context(viewport=VIEWPORT, locale="fr-FR", timezone_id="Africa/Casablanca")
     rec = Recorder()
     own = urllib.parse.urlsplit(api.url).netloc
@@ -452,25 +452,15 @@ def test_pages_request_only_their_own_server(page: Any, api: Api) -> None:
 
 
 # ---- 7. offline -------------------------------------------------------------------------------------
-def test_offline_banner_when_server_dies(browser: Any, servers: tuple[Server, Server]) -> None:
-    server = servers[1]
-    context = browser.new_context(viewport=VIEWPORT)
-    try:
-        title = "Le barrage Al Wahda atteint un taux de remplissage record"
-        r = httpx.post(server.url + "/v1/headlines", json={"headlines": [{"title": title, "source": "x"}]}, timeout=30)
-        assert r.status_code == 200, r.text
-        pg = context.new_page()
-        pg.goto(server.url + "/?interval=1")
-        pg.wait_for_selector("#status[data-state=live]")
-        pg.wait_for_selector("li.story")
-        assert pg.locator("#offline-banner").is_hidden()
+def test_offline_banner_when_server_dies(page: Any, api: Api) -> None:
+    open_dashboard(page, api)
+    titles = page.locator(".story-title").all_text_contents()
+    assert page.locator("#offline-banner").is_hidden()
 
-        server.kill()
-        pg.wait_for_selector("#offline-banner", state="visible", timeout=10_000)
-        assert pg.locator("#status").get_attribute("data-state") == "offline"
-        assert pg.locator("#status").text_content() == "Offline"
-        assert pg.locator("#offline-detail").text_content().strip()
-        # the last stories stay readable
-        assert pg.locator(".story-title").all_text_contents() == [title]
-    finally:
-        context.close()
+    api.server.kill()
+    page.wait_for_selector("#offline-banner", state="visible", timeout=10_000)
+    assert page.locator("#status").get_attribute("data-state") == "offline"
+    assert page.locator("#status").text_content() == "Offline"
+    assert page.locator("#offline-detail").text_content().strip()
+    # the last stories received stay on screen
+    assert page.locator(".story-title").all_text_contents() == titles
