@@ -83,7 +83,7 @@ def shoot(url: str, out: Path, width: int, height: int) -> None:
             page = context.new_page()
             page.set_default_timeout(30_000)
 
-            page.goto(url + "/?stories=8")
+            page.goto(url + "/?stories=3")  # two rows of topics fit in 900 px
             page.wait_for_selector("#status[data-state=live]")
             page.wait_for_selector("#board[aria-busy=false] section.topic li.story")
             page.wait_for_timeout(300)  # fonts and layout settle

@@ -252,6 +252,15 @@ def test_dashboard_shows_topics_versions_and_rtl(page: Any, api: Api) -> None:
     eventually(same_as_api, timeout=15.0)
     labels = page.locator("section.topic:not([data-topic-id=unassigned]) .topic-label").all_text_contents()
     assert labels and all(label.strip() for label in labels)
+    # columns that share a label carry keywords that tell them apart; a unique label needs none
+    heads = page.evaluate("""() => [...document.querySelectorAll('#board section.topic')].map(s =>
+        [s.querySelector('.topic-label').textContent, s.querySelector('.topic-sublabel')?.textContent ?? null])""")
+    for label, sub in heads:
+        twins = [b for a, b in heads if a == label]
+        if len(twins) == 1:
+            assert sub is None, (label, sub)
+        else:
+            assert sub and len(set(twins)) == len(twins), (label, twins)
     assert page.locator("#board-empty").is_hidden()
 
     # The French/Spanish Khaya story: the French headline leads, the Spanish one is an ES version of it.
@@ -414,7 +423,12 @@ def test_plugin_warns_on_translated_duplicate_and_stays_neutral_otherwise(page: 
     result = page.evaluate("t => window.TickerDedup.check(t)", KHAYA_EN)
     backing = [m for m in result["matches"] if m["story_id"] == result["story_id"] or m["score"] >= result["threshold"]]
     assert warning.locator(".ticker-dedup-title").all_text_contents() == [m["title"] for m in backing][:5]
-    assert warning.locator(".ticker-dedup-warning-title").text_content().startswith(f"Possible duplicate: {len(backing[:5])} ")
+    same = [m for m in backing[:5] if m["story_id"] == result["story_id"]]
+    assert warning.locator(".ticker-dedup-warning-title").text_content().startswith(f"Possible duplicate: {len(same)} headline")
+    # headlines of other stories are marked as such, not passed off as the duplicate
+    others = warning.locator(".ticker-dedup-match.ticker-dedup-related")
+    assert others.count() == len(backing[:5]) - len(same)
+    assert all(t == "another story" for t in others.locator(".ticker-dedup-type").all_text_contents())
 
     # unrelated text: the neutral state, no warning left over
     page.fill("#headline", "Recette : un gâteau au chocolat sans farine prêt en vingt minutes")

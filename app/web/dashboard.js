@@ -27,6 +27,7 @@
  *   section.topic[data-topic-id]       one column per topic; the unassigned column has data-topic-id="unassigned"
  *                                      [hidden] when filters leave it no story; data-visible-count = stories shown
  *     .topic-label, .topic-count, .topic-langs .lang-badge, .topic-keywords .keyword, .topic-empty
+ *     .topic-sublabel      only when several topics share a label: the keywords that tell this one apart
  *   li.story[data-story-id]            one story; data-size, data-recent, data-languages="fr ar", data-topic-id
  *                                      [hidden] when filtered out; .story-growing when it grows fast; .story-new when just arrived
  *     .story-title         canonical headline (lang + dir="auto"; Arabic gets dir="rtl")
@@ -269,9 +270,10 @@
     return node;
   }
 
-  function topicHeader(topic, isUnassigned, storyCount) {
+  function topicHeader(topic, isUnassigned, storyCount, distinct) {
     const labelId = `topic-${topic.id}-label`;
-    const keywords = (topic.keywords || []).slice(0, 8);
+    const keywords = (topic.keywords || []).slice(0, 6);
+    const langs = topic.languages || [];
     const nHeadlines = Number(topic.n_headlines) || 0;
     const count = isUnassigned
       ? `${storyCount} stor${storyCount === 1 ? "y" : "ies"}`
@@ -281,12 +283,17 @@
       "header",
       { class: "topic-head" },
       el("h2", { class: "topic-label", id: labelId }, topic.label || (isUnassigned ? "Unassigned" : `Topic ${topic.id}`)),
+      distinct.length ? el("span", { class: "topic-sublabel", title: "Several topics share this label" }, distinct.join(" · ")) : null,
       el("span", { class: "topic-count" }, count),
-      (topic.languages || []).length
-        ? el("div", { class: "topic-langs", "aria-label": "Languages" }, topic.languages.map(langBadge))
-        : null,
-      keywords.length
-        ? el("ul", { class: "topic-keywords", "aria-label": "Keywords" }, keywords.map((k) => el("li", { class: "keyword" }, k)))
+      langs.length || keywords.length
+        ? el(
+            "div",
+            { class: "topic-tags" },
+            langs.length ? el("div", { class: "topic-langs", "aria-label": "Languages" }, langs.map(langBadge)) : null,
+            keywords.length
+              ? el("ul", { class: "topic-keywords", "aria-label": "Keywords", title: keywords.join(", ") }, keywords.map((k) => el("li", { class: "keyword" }, k)))
+              : null,
+          )
         : null,
     );
   }
@@ -305,7 +312,17 @@
     }
   }
 
-  function renderTopic(topic, isUnassigned, topRecent, seen) {
+  /** Keywords of `topic` that no other topic with the same label has (none when its label is unique):
+   *  three columns all called "Sahara & diplomacy" must still be told apart at a glance. */
+  function distinctKeywords(topic, topics) {
+    const same = topics.filter((t) => t !== topic && (t.label || "") === (topic.label || ""));
+    if (!same.length) return [];
+    const taken = new Set(same.flatMap((t) => (t.keywords || []).map(fold)));
+    const own = (topic.keywords || []).filter((k) => !taken.has(fold(k))).slice(0, 2);
+    return own.length ? own : [`#${topic.id}`];
+  }
+
+  function renderTopic(topic, isUnassigned, topRecent, seen, distinct = []) {
     const topicId = isUnassigned ? UNASSIGNED : String(topic.id);
     const stories = topic.stories || [];
     let entry = topicEls.get(topicId);
@@ -320,9 +337,9 @@
       topicEls.set(topicId, entry);
     }
     const { stories: _omit, ...head } = topic;
-    const headerSig = JSON.stringify([head, stories.length]);
+    const headerSig = JSON.stringify([head, stories.length, distinct]);
     if (headerSig !== entry.headerSig) {
-      entry.section.firstChild.replaceWith(topicHeader({ ...topic, id: topicId }, isUnassigned, stories.length));
+      entry.section.firstChild.replaceWith(topicHeader({ ...topic, id: topicId }, isUnassigned, stories.length, distinct));
       entry.headerSig = headerSig;
     }
     syncChildren(entry.list, stories.map((s) => storyElement(s, isGrowing(s, topRecent), topicId, seen)));
@@ -336,7 +353,7 @@
     const topRecent = everyStory.reduce((m, s) => Math.max(m, Number(s.recent_count) || 0), 0);
 
     const seen = new Set();
-    const sections = topics.map((t) => renderTopic(t, false, topRecent, seen));
+    const sections = topics.map((t) => renderTopic(t, false, topRecent, seen, distinctKeywords(t, topics)));
     if (unassigned.length) sections.push(renderTopic({ label: "Unassigned", stories: unassigned }, true, topRecent, seen));
 
     // Columns and stories that did not change stay where they are; only differences touch the DOM.

@@ -14,6 +14,7 @@
  *     .ticker-dedup-warning      only when the service says duplicate; lists the matches that back it
  *                                (the decided story's headlines, or any at or over the threshold):
  *       .ticker-dedup-match[data-story-id][data-headline-id]  > .ticker-dedup-lang, .ticker-dedup-title,
+ *                     (.ticker-dedup-related when the match belongs to another story than the decided one)
  *                     .ticker-dedup-meta > .ticker-dedup-source, .ticker-dedup-score ("score 0.91"), .ticker-dedup-type
  *     .ticker-dedup-ok           neutral "no similar story" state
  *     .ticker-dedup-error        the service could not be asked
@@ -48,7 +49,7 @@
     maxMatches: positiveInt(data.maxMatches, 5),
   };
 
-  const MATCH_LABELS = { exact: "exact repeat", near: "rewrite", translation: "translation" };
+  const MATCH_LABELS = { exact: "exact repeat", near: "rewrite", translation: "translation", related: "another story" };
   const RTL = new Set(["ar", "fa", "he", "ur"]);
 
   function el(tag, cls, text) {
@@ -77,6 +78,7 @@
 .ticker-dedup-meta{grid-column:2;display:flex;flex-wrap:wrap;gap:0 .6rem}
 .ticker-dedup-lang{font-size:.7em;font-weight:700;padding:.05rem .35rem;border-radius:4px;background:#e8eaef;color:#2b3240}
 .ticker-dedup-source,.ticker-dedup-type{font-size:.8em;color:#5b6475}
+.ticker-dedup-related{opacity:.7}
 .ticker-dedup-score{font-size:.8em;font-weight:700;font-variant-numeric:tabular-nums;color:#7a3e00}
 `;
     (document.head || document.documentElement).append(style);
@@ -135,7 +137,10 @@
     title.lang = lang === "?" ? "" : lang;
     title.dir = RTL.has(lang) ? "rtl" : "auto";
     // the API names the match type once, for the story it decided on
-    const type = match.match || (match.story_id === result.story_id ? result.match : null);
+    const sameStory = result.story_id != null && match.story_id === result.story_id;
+    // other stories over the threshold are shown too, but as what they are: related, not the duplicate
+    const type = match.match || (sameStory ? result.match : "related");
+    if (!sameStory) li.classList.add("ticker-dedup-related");
     const meta = el("span", "ticker-dedup-meta");
     if (match.source) meta.append(el("span", "ticker-dedup-source", match.source));
     if (typeof match.score === "number") meta.append(el("span", "ticker-dedup-score", `score ${match.score.toFixed(2)}`));
@@ -162,15 +167,15 @@
       .slice(0, config.maxMatches);
     const warning = el("div", "ticker-dedup-warning");
     warning.setAttribute("role", "alert");
-    const n = matches.length;
+    const n = matches.filter((m) => m.story_id === result.story_id).length;
     warning.append(
       el(
         "p",
         "ticker-dedup-warning-title",
-        n ? `Possible duplicate: ${n} similar headline${n === 1 ? "" : "s"} already published` : "Possible duplicate of a published story",
+        n ? `Possible duplicate: ${n} headline${n === 1 ? "" : "s"} of this story already published` : "Possible duplicate of a published story",
       ),
     );
-    if (n) {
+    if (matches.length) {
       const list = el("ul", "ticker-dedup-list");
       list.append(...matches.map((m) => renderMatch(m, result)));
       warning.append(list);
