@@ -130,9 +130,11 @@ class TopicService:
         ids, X = self.store.story_centroids(latest - self.settings.topic_window_hours * 3600.0)
         s = self.settings
         labels = np.full(len(ids), -1, dtype=np.int64)
+        mean = None
         if len(ids) >= max(s.topic_min_cluster_size, 2):
             model = TopicModel(min_cluster_size=s.topic_min_cluster_size, min_samples=s.topic_min_samples, knn=s.topic_knn)
             labels = np.asarray(model.fit(X).labels_)
+            mean = model.mean_
         clusters: list[set[int]] = []
         rows_of: list[np.ndarray] = []
         for lab in sorted(set(labels.tolist()) - {-1}):
@@ -141,11 +143,12 @@ class TopicService:
             rows_of.append(idx)
         old = self.store.topic_members()
         next_id = int(self.store.get_meta("next_topic_id") or 1)
-        assignment, events = match_ids(old, clusters, next_id)
+        # Stories that left the window do not count against a topic keeping its id.
+        assignment, events = match_ids(old, clusters, next_id, universe=set(ids))
         next_id = max([next_id, *[a + 1 for a in assignment]])
         centroids = [_unit(X[idx].mean(axis=0)) for idx in rows_of]
         names = self._keywords(clusters, assignment)
-        label_scores = self.taxonomy.label(np.vstack(centroids)) if centroids else []
+        label_scores = self.taxonomy.label(np.vstack(centroids), mean=mean) if centroids else []
         now = time.time()
         previous = {t.id: t for t in self.store.topics()}
         topics = [
