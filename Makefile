@@ -9,7 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup test-setup bench bench-smoke clean
+.PHONY: run test setup test-setup bench bench-smoke quality clean
 
 $(VENV)/.base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench: $(VENV)/.bench
 
 bench-smoke: $(VENV)/.bench
 	$(PY) -m bench.run --smoke
+
+quality: $(VENV)/.base
+	bash scripts/quality.sh
 
 clean:
 	rm -rf $(VENV) data

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Quality figures of the default configuration on the shared labelled sets (the README's tables).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${VENV:-.venv}/bin/python"
+D="${SHARED:-../shared}/datasets"
+run() { printf '%-58s ' "$*"; "$PY" -m app.eval "$@" | tail -n 1; }
+run stories "$D/seed_ticker/gold.jsonl" --gold story
+run stories "$D/sib200/dev.jsonl" --gold parallel_id --langs en,fr,es,ar
+run stories "$D/sib200/dev.jsonl" --gold parallel_id --langs en,fr,es,ar,ary
+run stories "$D/gnews_fr/dev.jsonl" --gold label
+run topics "$D/masakhanews/dev.jsonl" --gold label
+run topics "$D/seed_ticker/gold.jsonl" --gold topic
+run topics "$D/gnews_fr/dev.jsonl" --gold topic
