@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.concurrency import run_in_threadpool
 
 from ..store import Store, TopicRow
-from .models import MAX_ID, ClustersOut, IsoDateTime, RefitOut, TopicOut, error_responses
+from .models import MAX_ID, ClustersOut, IsoDateTime, RefitOut, TopicEventsOut, TopicOut, error_responses
 from .security import require_read, require_write
 from .state import AppState, get_state
 from .timeparse import to_epoch
@@ -74,6 +74,14 @@ async def clusters(
 
 
 # ":int" so that /v1/clusters/refit is not taken for a topic id: GET or OPTIONS on it get 405 "Allow: POST".
+@router.get("/events", response_model=TopicEventsOut, dependencies=[Depends(require_read)],
+            summary="How topic ids moved across refits: new, merge, split, retired (newest first)")
+async def events(limit: int = Query(100, ge=1, le=1000), state: AppState = Depends(get_state)) -> TopicEventsOut:
+    store = state.require_store()
+    rows = await run_in_threadpool(store.topic_events, limit)
+    return TopicEventsOut(events=[{**e, "at": iso(e.get("at"))} for e in rows])
+
+
 @router.get("/{topic_id:int}", response_model=TopicOut, dependencies=[Depends(require_read)],
             summary="One topic", responses=error_responses(401, 503, not_found="no such topic"))
 async def cluster(topic_id: int = Path(ge=0, le=MAX_ID), stories: int = Query(50, ge=1, le=500), state: AppState = Depends(get_state)) -> TopicOut:

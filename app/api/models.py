@@ -178,6 +178,10 @@ class ClustersOut(BaseModel):
     unassigned: list[StoryOut]
 
 
+class TopicEventsOut(BaseModel):
+    events: list[dict] = Field(description='{"type": "new"|"merge"|"split"|"retired", "at": ISO time, "topic", ...}')
+
+
 class RefitOut(BaseModel):
     n_stories: int
     n_topics: int
