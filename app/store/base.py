@@ -11,7 +11,7 @@ import abc
 import json
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -86,6 +86,33 @@ class TopicRow:
     size: int
     created_at: float
     updated_at: float
+
+
+def story_filter_sql(
+    placeholder: str,
+    member_of: Callable[[str], str],
+    *,
+    lang: str | None = None,
+    source: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    topic_id: int | None = None,
+    unassigned: bool = False,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause of a story listing, for either backend: ``placeholder`` is the driver's
+    parameter mark, ``member_of(column)`` the dialect's "parameter is in this list column" test."""
+    where, params = ["size > 0"], []
+    if unassigned:
+        where.append("topic_id IS NULL")
+    for column, value in (("languages", lang), ("sources", source)):
+        if value:
+            where.append(member_of(column))
+            params.append(value)
+    for condition, value in (("last_seen >= ", since), ("first_seen <= ", until), ("topic_id = ", topic_id)):
+        if value is not None:
+            where.append(condition + placeholder)
+            params.append(value)
+    return " AND ".join(where), params
 
 
 def dumps(value: Any) -> str:

@@ -31,7 +31,7 @@ from psycopg.pq import Format
 from psycopg.types import TypeInfo
 from psycopg_pool import ConnectionPool
 
-from .base import HeadlineRow, NewHeadline, Store, StoryRow, TopicRow, dumps
+from .base import HeadlineRow, NewHeadline, Store, StoryRow, TopicRow, dumps, story_filter_sql
 from .pg_migrations import LOCK_REFIT, LOCK_WRITE, _search_path, migrate
 
 
@@ -410,25 +410,10 @@ class PostgresStore(Store):
         topic_id: int | None = None,
         unassigned: bool = False,
     ) -> tuple[list[StoryRow], int]:
-        where, params = ["size > 0"], []
-        if unassigned:
-            where.append("topic_id IS NULL")
-        if lang:
-            where.append("%s::text = ANY(languages)")
-            params.append(lang)
-        if source:
-            where.append("%s::text = ANY(sources)")
-            params.append(source)
-        if since is not None:
-            where.append("last_seen >= %s")
-            params.append(since)
-        if until is not None:
-            where.append("first_seen <= %s")
-            params.append(until)
-        if topic_id is not None:
-            where.append("topic_id = %s")
-            params.append(topic_id)
-        clause = " AND ".join(where)
+        clause, params = story_filter_sql(
+            "%s", lambda column: f"%s::text = ANY({column})",
+            lang=lang, source=source, since=since, until=until, topic_id=topic_id, unassigned=unassigned,
+        )
         with self._conn() as conn:
             total = conn.execute(f"SELECT COUNT(*) FROM stories WHERE {clause}", params).fetchone()[0]  # type: ignore[index]
             rows = conn.execute(

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .base import HeadlineRow, NewHeadline, Store, StoryRow, TopicRow, dumps
+from .base import HeadlineRow, NewHeadline, Store, StoryRow, TopicRow, dumps, story_filter_sql
 from .vector_index import VectorIndex
 
 SCHEMA_VERSION = 1
@@ -379,25 +379,10 @@ class SQLiteStore(Store):
         topic_id: int | None = None,
         unassigned: bool = False,
     ) -> tuple[list[StoryRow], int]:
-        where, params = ["size > 0"], []
-        if unassigned:
-            where.append("topic_id IS NULL")
-        if lang:
-            where.append("EXISTS (SELECT 1 FROM json_each(stories.languages) WHERE value = ?)")
-            params.append(lang)
-        if source:
-            where.append("EXISTS (SELECT 1 FROM json_each(stories.sources) WHERE value = ?)")
-            params.append(source)
-        if since is not None:
-            where.append("last_seen >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("first_seen <= ?")
-            params.append(until)
-        if topic_id is not None:
-            where.append("topic_id = ?")
-            params.append(topic_id)
-        clause = " AND ".join(where)
+        clause, params = story_filter_sql(
+            "?", lambda column: f"EXISTS (SELECT 1 FROM json_each(stories.{column}) WHERE value = ?)",
+            lang=lang, source=source, since=since, until=until, topic_id=topic_id, unassigned=unassigned,
+        )
         total = self._q(f"SELECT COUNT(*) FROM stories WHERE {clause}", params)[0][0]
         rows = self._q(
             f"SELECT {_STORY_COLS} FROM stories WHERE {clause} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?",
