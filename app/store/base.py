@@ -16,9 +16,10 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 
-@dataclass
-class HeadlineRow:
-    id: int
+@dataclass(kw_only=True)
+class HeadlineFields:
+    """What is stored of a headline, besides its id and embedding."""
+
     title: str
     norm: str
     text_hash: str
@@ -40,27 +41,18 @@ class HeadlineRow:
         return self.published_at if self.published_at is not None else self.received_at
 
 
-@dataclass
-class NewHeadline:
-    title: str
-    norm: str
-    text_hash: str
-    lang: str | None
-    source: str | None
-    ext_id: str | None
-    url: str | None
-    published_at: float | None
-    received_at: float
-    story_id: int
-    match: str | None
-    score: float | None
-    features: str
-    embedding: np.ndarray
-    matched_headline_id: int | None = None
+@dataclass(kw_only=True)
+class HeadlineRow(HeadlineFields):
+    """A stored headline, as read back."""
 
-    @property
-    def ts(self) -> float:
-        return self.published_at if self.published_at is not None else self.received_at
+    id: int
+
+
+@dataclass(kw_only=True)
+class NewHeadline(HeadlineFields):
+    """A headline about to be stored, with the vector that goes with it."""
+
+    embedding: np.ndarray
 
 
 @dataclass

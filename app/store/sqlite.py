@@ -88,6 +88,10 @@ def _vec(blob: bytes | None, dim: int | None = None) -> np.ndarray:
     return arr.copy() if dim is None or arr.size == dim else np.zeros(dim, dtype=np.float32)
 
 
+def _unique_ints(values: Iterable[int]) -> list[int]:
+    return list(dict.fromkeys(int(v) for v in values))
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     n = float(np.linalg.norm(v))
     return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)
@@ -236,6 +240,13 @@ class SQLiteStore(Store):
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
+    def _q_in(self, sql: str, values: Sequence[Any], after: Sequence[Any] = ()) -> Iterator[tuple]:
+        """Rows of ``sql`` whose ``{marks}`` is a list of ``values``, asked in chunks that stay under
+        SQLite's limit on bound parameters; ``after`` are parameters that follow the list."""
+        for i in range(0, len(values), 500):
+            chunk = values[i : i + 500]
+            yield from self._q(sql.format(marks=",".join("?" * len(chunk))), [*chunk, *after])
+
     # --- headlines ---------------------------------------------------------------------
     def get_by_external(self, source: str | None, ext_id: str) -> HeadlineRow | None:
         rows = self._q(
@@ -244,16 +255,8 @@ class SQLiteStore(Store):
         return _headline(rows[0]) if rows else None
 
     def embeddings_by_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        uniq = list(dict.fromkeys(hashes))
-        for i in range(0, len(uniq), 500):
-            chunk = uniq[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for h, blob in self._q(
-                f"SELECT text_hash, embedding FROM headlines WHERE text_hash IN ({marks}) GROUP BY text_hash", chunk
-            ):
-                out[h] = _vec(blob, self.dim)
-        return out
+        sql = "SELECT text_hash, embedding FROM headlines WHERE text_hash IN ({marks}) GROUP BY text_hash"
+        return {h: _vec(blob, self.dim) for h, blob in self._q_in(sql, list(dict.fromkeys(hashes)))}
 
     def find_exact(self, text_hash: str, ts_lo: float, ts_hi: float) -> HeadlineRow | None:
         rows = self._q(
@@ -275,24 +278,12 @@ class SQLiteStore(Store):
         return found
 
     def headlines(self, ids: Iterable[int]) -> dict[int, HeadlineRow]:
-        ids = list(dict.fromkeys(int(i) for i in ids))
-        out: dict[int, HeadlineRow] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self._q(f"SELECT {_HEADLINE_COLS} FROM headlines WHERE id IN ({marks})", chunk):
-                out[r[0]] = _headline(r)
-        return out
+        sql = f"SELECT {_HEADLINE_COLS} FROM headlines WHERE id IN ({{marks}})"
+        return {r[0]: _headline(r) for r in self._q_in(sql, _unique_ints(ids))}
 
     def embeddings(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
-        ids = list(dict.fromkeys(int(i) for i in ids))
-        out: dict[int, np.ndarray] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for hid, blob in self._q(f"SELECT id, embedding FROM headlines WHERE id IN ({marks})", chunk):
-                out[hid] = _vec(blob, self.dim)
-        return out
+        sql = "SELECT id, embedding FROM headlines WHERE id IN ({marks})"
+        return {hid: _vec(blob, self.dim) for hid, blob in self._q_in(sql, _unique_ints(ids))}
 
     def insert_headline(self, row: NewHeadline) -> int:
         emb = np.asarray(row.embedding, dtype=np.float32).reshape(self.dim)
@@ -358,14 +349,8 @@ class SQLiteStore(Store):
         return _story(rows[0]) if rows else None
 
     def stories_by_ids(self, ids: Iterable[int]) -> dict[int, StoryRow]:
-        ids = list(dict.fromkeys(int(i) for i in ids))
-        out: dict[int, StoryRow] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self._q(f"SELECT {_STORY_COLS} FROM stories WHERE id IN ({marks})", chunk):
-                out[r[0]] = _story(r)
-        return out
+        sql = f"SELECT {_STORY_COLS} FROM stories WHERE id IN ({{marks}})"
+        return {r[0]: _story(r) for r in self._q_in(sql, _unique_ints(ids))}
 
     def list_stories(
         self,
@@ -392,31 +377,25 @@ class SQLiteStore(Store):
 
     def story_headlines(self, story_ids: Sequence[int]) -> dict[int, list[HeadlineRow]]:
         out: dict[int, list[HeadlineRow]] = {int(s): [] for s in story_ids}
-        ids = list(out)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self._q(
-                f"SELECT {_HEADLINE_COLS} FROM headlines WHERE story_id IN ({marks}) ORDER BY ts, id", chunk
-            ):
-                out[r[10]].append(_headline(r))
+        sql = f"SELECT {_HEADLINE_COLS} FROM headlines WHERE story_id IN ({{marks}}) ORDER BY ts, id"
+        for r in self._q_in(sql, list(out)):
+            out[r[10]].append(_headline(r))
         return out
 
     def story_briefs(self, stories: Sequence[StoryRow]) -> dict[int, list[HeadlineRow]]:
         out: dict[int, list[HeadlineRow]] = {s.id: [] for s in stories}
-        canon = [s.canonical_headline_id for s in stories]
+        # the earliest headline of each language, and the canonical (which may not be one of them)
+        sql = (
+            f"SELECT {_HEADLINE_COLS} FROM headlines WHERE id IN ("
+            "  SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY story_id, lang ORDER BY ts, id) AS rn"
+            "  FROM headlines WHERE story_id IN ({marks})) WHERE rn = 1"
+            ") OR id IN (SELECT canonical_headline_id FROM stories WHERE id IN ({marks})) ORDER BY ts, id"
+        )
         ids = list(out)
         for i in range(0, len(ids), 400):
-            chunk, cchunk = ids[i : i + 400], canon[i : i + 400]
-            marks, cmarks = ",".join("?" * len(chunk)), ",".join("?" * len(cchunk))
-            rows = self._q(
-                f"SELECT {_HEADLINE_COLS} FROM headlines WHERE id IN ("
-                f"  SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY story_id, lang ORDER BY ts, id) AS rn"
-                f"  FROM headlines WHERE story_id IN ({marks})) WHERE rn = 1"
-                f") OR id IN ({cmarks}) ORDER BY ts, id",
-                [*chunk, *cchunk],
-            )
-            for r in rows:
+            chunk = ids[i : i + 400]
+            marks = ",".join("?" * len(chunk))
+            for r in self._q(sql.format(marks=marks), [*chunk, *chunk]):
                 out[r[10]].append(_headline(r))
         return out
 
@@ -430,19 +409,11 @@ class SQLiteStore(Store):
         return [int(r[0]) for r in rows], mat
 
     def story_centroids_for(self, story_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
-        ids = list(dict.fromkeys(int(i) for i in story_ids))
-        out_ids: list[int] = []
-        vecs: list[np.ndarray] = []
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for sid, blob in self._q(
-                f"SELECT id, centroid_sum FROM stories WHERE id IN ({marks}) AND centroid_sum IS NOT NULL", chunk
-            ):
-                out_ids.append(int(sid))
-                vecs.append(_unit(_vec(blob, self.dim)))
-        mat = np.vstack(vecs) if vecs else np.zeros((0, self.dim), dtype=np.float32)
-        return out_ids, mat
+        sql = "SELECT id, centroid_sum FROM stories WHERE id IN ({marks}) AND centroid_sum IS NOT NULL"
+        rows = list(self._q_in(sql, _unique_ints(story_ids)))
+        if not rows:
+            return [], np.zeros((0, self.dim), dtype=np.float32)
+        return [int(r[0]) for r in rows], np.vstack([_unit(_vec(r[1], self.dim)) for r in rows])
 
     def latest_story_time(self) -> float | None:
         row = self._q("SELECT MAX(last_seen) FROM stories WHERE size > 0")
@@ -453,16 +424,9 @@ class SQLiteStore(Store):
 
     def recent_counts(self, story_ids: Sequence[int], since: float) -> dict[int, int]:
         out = {int(s): 0 for s in story_ids}
-        ids = list(out)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for sid, n in self._q(
-                f"SELECT story_id, COUNT(*) FROM headlines WHERE story_id IN ({marks}) AND received_at >= ? "
-                "GROUP BY story_id",
-                [*chunk, since],
-            ):
-                out[sid] = int(n)
+        sql = "SELECT story_id, COUNT(*) FROM headlines WHERE story_id IN ({marks}) AND received_at >= ? GROUP BY story_id"
+        for sid, n in self._q_in(sql, list(out), after=[since]):
+            out[sid] = int(n)
         return out
 
     # --- topics ------------------------------------------------------------------------
