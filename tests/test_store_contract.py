@@ -139,6 +139,23 @@ def test_same_source_and_id_twice_is_refused_and_rolled_back(store):
     assert store.count_headlines() == 3
 
 
+def test_a_rolled_back_headline_is_not_found_by_nearest(store):
+    rng = np.random.default_rng(31)
+    kept = unit(rng)
+    add(store, row(kept, ts=1.0, title="kept"))
+    lost = unit(rng)
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            sid = store.create_story(row(lost, ts=2.0, title="lost"))
+            hid = store.insert_headline(row(lost, ts=2.0, title="lost", story_id=sid))
+            # inside the transaction the new row is a candidate (later items of a batch need it)
+            assert store.nearest(lost, 1, 0.0, 10.0)[0][0] == hid
+            raise RuntimeError("the batch failed")
+    found = store.nearest(lost, 5, 0.0, 10.0)
+    assert [h for h, _ in found] == [h for h, _ in store.nearest(kept, 5, 0.0, 10.0)]
+    assert len(found) == 1 and store.count_headlines() == 1
+
+
 def test_find_exact_earliest_in_range(store):
     rng = np.random.default_rng(4)
     late, _ = add(store, row(unit(rng), ts=500.0, title="late", text_hash="H"))

@@ -133,7 +133,7 @@ class SQLiteStore(Store):
         self._lock = threading.RLock()
         self._in_tx = False
         self._dirty = False
-        self._pending: list[tuple[int, float, np.ndarray]] = []
+        self._newest_ts = 0.0
         self._index = VectorIndex(dim)
         self._index_horizon = index_horizon_hours * 3600.0
         self._configure()
@@ -183,6 +183,7 @@ class SQLiteStore(Store):
         row = self._conn.execute("SELECT MAX(ts) FROM headlines").fetchone()
         if row[0] is None:
             return
+        self._newest_ts = float(row[0])
         lo = row[0] - self._index_horizon
         cur = self._conn.execute("SELECT id, ts, embedding FROM headlines WHERE ts >= ? ORDER BY id", (lo,))
         while True:
@@ -206,7 +207,10 @@ class SQLiteStore(Store):
                 yield
                 return
             self._conn.execute("BEGIN IMMEDIATE")
-            self._in_tx, self._dirty, self._pending = True, False, []
+            self._in_tx, self._dirty = True, False
+            # Rows go into the index as they are inserted, so later rows of the same batch find them;
+            # a rollback takes them out again. Readers wait on the lock, so none sees them early.
+            index_size = len(self._index)
             try:
                 yield
                 if self._dirty:
@@ -217,18 +221,13 @@ class SQLiteStore(Store):
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
-                self._pending = []
+                self._index.truncate(index_size)
                 raise
             finally:
                 self._in_tx = False
-            if self._pending:
-                ids = np.array([p[0] for p in self._pending], dtype=np.int64)
-                ts = np.array([p[1] for p in self._pending], dtype=np.float64)
-                self._index.add(ids, ts, np.vstack([p[2] for p in self._pending]))
-                newest = float(ts.max())
-                self._pending = []
-                if len(self._index) > 1000 and len(self._index) % 1000 < len(ids):
-                    self._index.prune(newest - self._index_horizon)
+            added = len(self._index) - index_size
+            if added and len(self._index) > 1000 and len(self._index) % 1000 < added:
+                self._index.prune(self._newest_ts - self._index_horizon)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -267,15 +266,7 @@ class SQLiteStore(Store):
         return _headline(rows[0]) if rows else None
 
     def nearest(self, vector: np.ndarray, k: int, ts_lo: float, ts_hi: float) -> list[tuple[int, float]]:
-        found = self._index.search(vector, k, ts_lo, ts_hi)
-        if self._in_tx and self._pending:
-            # Rows written earlier in this transaction are not in the index yet.
-            for hid, ts, vec in self._pending:
-                if ts_lo <= ts <= ts_hi:
-                    found.append((hid, float(vec @ vector)))
-            found.sort(key=lambda p: -p[1])
-            found = found[:k]
-        return found
+        return self._index.search(vector, k, ts_lo, ts_hi)
 
     def headlines(self, ids: Iterable[int]) -> dict[int, HeadlineRow]:
         sql = f"SELECT {_HEADLINE_COLS} FROM headlines WHERE id IN ({{marks}})"
@@ -299,7 +290,8 @@ class SQLiteStore(Store):
                 ),
             )
             hid = int(cur.lastrowid)
-            self._pending.append((hid, row.ts, emb))
+            self._index.add(np.array([hid], dtype=np.int64), np.array([row.ts]), emb[None, :])
+            self._newest_ts = max(self._newest_ts, row.ts)
             return hid
 
     def count_headlines(self) -> int:

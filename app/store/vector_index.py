@@ -44,6 +44,11 @@ class VectorIndex:
             self._mat[self._n : self._n + m] = vectors
             self._n += m
 
+    def truncate(self, n: int) -> None:
+        """Forget every row added after the first ``n`` (a rolled-back transaction's rows)."""
+        with self._lock:
+            self._n = min(self._n, n)
+
     def prune(self, ts_min: float) -> int:
         """Drop rows older than ts_min; returns how many were dropped."""
         with self._lock:
