@@ -1,5 +1,5 @@
 """Pure text work on incoming headlines: split raw captures, drop furniture, build the matching
-key, detect the language. No I/O; see docs/CONTRACT.md."""
+key, detect the language. No I/O (see the architecture section of the README)."""
 
 from app.ingest.normalise import fold_accents, normalise, strip_kicker, text_hash, tokens
 from app.ingest.split import Piece, SplitParams, split_capture, split_capture_pieces, split_headlines
