@@ -66,6 +66,21 @@ def machine() -> dict[str, Any]:
     }
 
 
+def proc_memory(pid: int | str = "self") -> dict[str, float]:
+    """Resident set now and its peak (VmRSS, VmHWM from /proc), MiB; empty off Linux. VmHWM belongs to
+    the address space, so unlike ``ru_maxrss`` it does not carry a forking parent's peak over exec."""
+    out: dict[str, float] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                out["rss_mib"] = round(int(line.split()[1]) / 1024, 1)
+            elif line.startswith("VmHWM:"):
+                out["peak_rss_mib"] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return out
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 
@@ -134,6 +149,8 @@ class TimedEncoder:
     inner: Any
     stats_path: Path | None = None
     clock: EncoderClock = field(default_factory=EncoderClock)
+    #: when a list, every text encoded is appended to it
+    record: list[str] | None = None
 
     @property
     def name(self) -> str:
@@ -144,6 +161,8 @@ class TimedEncoder:
         return self.inner.dim
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self.record is not None:
+            self.record.extend(texts)
         t0 = time.perf_counter()
         out = self.inner.encode(texts)
         self.clock.seconds += time.perf_counter() - t0

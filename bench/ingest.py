@@ -4,8 +4,12 @@
   fresh server and data directory per batch size; ``encoder_share`` = the server's own encode seconds
   over the wall time (see ``bench.server``).
 * ``in_process``: ``Pipeline.ingest`` on a SQLite file store (the server's backend, same settings),
-  with the time split into phases by wrapping the pipeline's own steps.
-* ``encoder_alone``: ``encoder.encode`` on the same matching keys in the same batches: the ceiling.
+  with the time split into phases by wrapping the pipeline's own steps, and a cProfile of it (after
+  the timed runs, on the same store) at the largest batch.
+* ``in_process_with_topics``: the same plus what the server adds, the topic listener (online topic
+  assignment of each new story) and the background refit thread (every ``refit_every_stories``).
+* ``encoder_alone``: ``encoder.encode`` on the very texts the in-process pipeline handed it, in the same
+  batches: the ceiling.
 
 Every headline is distinct after normalisation (``bench.synth``), carries a feed id and a source like a
 real feed, and no language (the service detects it).
@@ -14,6 +18,7 @@ real feed, and no language (the service detects it).
 from __future__ import annotations
 
 import cProfile
+import os
 import pstats
 import tempfile
 import time
@@ -31,7 +36,7 @@ from .synth import PoolTitle, SynthHeadline, chunks, headlines
 @dataclass(frozen=True)
 class IngestSizes:
     batch_sizes: tuple[int, ...] = (100, 1000)
-    per_rep: int = 1500
+    per_rep: int = 1000
     reps: int = 3
     warmup: int = 200
     profile: bool = True
@@ -102,7 +107,7 @@ def _in_process_pipeline(encoder, data_dir: Path):
     from app.pipeline import Pipeline
     from app.store import open_store
 
-    settings = load_settings(env={"TICKER_DATA_DIR": str(data_dir)})
+    settings = load_settings(env={**os.environ, "TICKER_DATA_DIR": str(data_dir)})
     store = open_store(settings, encoder.dim)
     return Pipeline(settings, store, encoder), store
 
@@ -126,26 +131,53 @@ def _inputs(items: Sequence[SynthHeadline], start_id: int):
     return [HeadlineInput(title=h.title, ext_id=str(start_id + j), source="bench-feed") for j, h in enumerate(items)]
 
 
-def in_process_throughput(encoder, texts: _Texts, batch: int, sizes: IngestSizes, workdir: Path) -> dict[str, Any]:
+def _attach_topics(pipeline, encoder, phases: dict[str, float]):
+    """What the server adds to the pipeline: the topic listener (online assignment of new stories)
+    and the background refit thread, both timed."""
+    from app.topics.service import TopicService
+
+    topics = TopicService(pipeline.settings, pipeline.store, encoder)
+    on_stories = topics.on_stories
+
+    def listener(opened: list[int], grown: list[int]) -> None:
+        t0 = time.perf_counter()
+        try:
+            on_stories(opened, grown)
+        finally:
+            phases["topic_listener"] += time.perf_counter() - t0
+
+    pipeline.listeners.append(listener)
+    _wrap(topics, "refit", phases, "refits")  # runs in its own thread, alongside ingestion
+    topics.start()
+    return topics
+
+
+def in_process_throughput(encoder, texts: _Texts, batch: int, sizes: IngestSizes, workdir: Path,
+                          profile_n: int = 0, with_topics: bool = False) -> dict[str, Any]:
     timed = TimedEncoder(encoder)
-    pipeline, store = _in_process_pipeline(timed, workdir / f"ingest-inproc-{batch}")
-    phases = {"lang_detect": 0.0, "prepare": 0.0, "embed": 0.0, "vector_search": 0.0}
+    pipeline, store = _in_process_pipeline(timed, workdir / f"ingest-inproc-{batch}{'-topics' if with_topics else ''}")
+    phases = {"lang_detect": 0.0, "prepare": 0.0, "embed": 0.0, "nearest": 0.0, "topic_listener": 0.0, "refits": 0.0}
+    topics = _attach_topics(pipeline, timed, phases) if with_topics else None
     _wrap(pipeline.detector, "detect_many", phases, "lang_detect")
     _wrap(pipeline, "_prepare", phases, "prepare")
     _wrap(pipeline, "_embed", phases, "embed")
-    _wrap(store, "nearest", phases, "vector_search")
+    _wrap(store, "nearest", phases, "nearest")
     try:
         next_id = 0
         for part in chunks(_inputs(texts.take(sizes.warmup), next_id), batch):
             pipeline.ingest(part)
         next_id += sizes.warmup
         rates, shares, splits = [], [], []
+        encoded: list[list[str]] = []
+        refit_s: list[float] = []
         for _ in range(sizes.reps):
             items = _inputs(texts.take(sizes.per_rep), next_id)
             next_id += len(items)
             for k in phases:
                 phases[k] = 0.0
             timed.reset()
+            timed.record = []
+            encoded.append(timed.record)
             t0 = time.perf_counter()
             for part in chunks(items, batch):
                 pipeline.ingest(part)
@@ -158,29 +190,42 @@ def in_process_throughput(encoder, texts: _Texts, batch: int, sizes: IngestSizes
                 "embedding_cache_lookup": (phases["embed"] - enc) / wall,
                 "language_detection": phases["lang_detect"] / wall,
                 "normalise_and_features": (phases["prepare"] - phases["lang_detect"]) / wall,
-                "vector_search": phases["vector_search"] / wall,
-                "match_and_store": (wall - phases["prepare"] - phases["embed"] - phases["vector_search"]) / wall,
+                "vector_search": phases["nearest"] / wall,
+                **({"topic_listener": phases["topic_listener"] / wall} if with_topics else {}),
+                "match_and_store": (wall - phases["prepare"] - phases["embed"] - phases["nearest"]
+                                    - phases["topic_listener"]) / wall,
             })
-        return {
+            refit_s.append(phases["refits"])
+        out = {
             "headlines_per_s": median(rates), "runs_headlines_per_s": rates, "encoder_share": median(shares),
             "time_share": {k: median([s[k] for s in splits]) for k in splits[0]},
+            "stored_at_end": store.count_headlines(),
+            **({"background_refit_seconds_per_run": median(refit_s), "refits_total": topics.refits}
+               if topics is not None else {}),
+            "_encoded": encoded,  # what the encoder was given, per run: the ceiling re-encodes it
         }
+        timed.record = None
+        if topics is not None:
+            topics.stop()
+        if profile_n:
+            # Profiled after the timed runs, on the same store: the steady state, not an empty index.
+            out["profile"] = _profile(pipeline, _inputs(texts.take(profile_n), next_id), batch)
+        return out
     finally:
+        if topics is not None:
+            topics.stop()
         store.close()
 
 
-def encoder_ceiling(encoder, texts: _Texts, batch: int, sizes: IngestSizes) -> dict[str, Any]:
-    """The encoder on its own, on matching keys (what the pipeline encodes), in the same batches."""
-    from app.ingest.normalise import normalise
-
+def encoder_ceiling(encoder, encoded: Sequence[Sequence[str]], batch: int) -> dict[str, Any]:
+    """The encoder on its own, on the very texts the pipeline gave it in a timed run, in the same
+    batches (the encoder keeps no cache, so a second pass costs what the first did)."""
     rates = []
-    encoder.encode([normalise(h.title) for h in texts.take(min(sizes.warmup, batch))])
-    for _ in range(sizes.reps):
-        keys = [normalise(h.title) for h in texts.take(sizes.per_rep)]
+    for texts in encoded:
         t0 = time.perf_counter()
-        for part in chunks(keys, batch):
+        for part in chunks(list(texts), batch):
             encoder.encode(list(part))
-        rates.append(len(keys) / (time.perf_counter() - t0))
+        rates.append(len(texts) / (time.perf_counter() - t0))
     return {"texts_per_s": median(rates), "runs_texts_per_s": rates}
 
 
@@ -191,20 +236,13 @@ def _short(path: str) -> str:
     return path
 
 
-def profile_in_process(encoder, texts: _Texts, batch: int, n: int, workdir: Path, top: int = 15) -> dict[str, Any]:
-    """cProfile of ``Pipeline.ingest`` on ``n`` fresh headlines: the functions that own the time."""
-    pipeline, store = _in_process_pipeline(encoder, workdir / "ingest-profile")
-    try:
-        for part in chunks(_inputs(texts.take(min(200, batch)), 0), batch):
-            pipeline.ingest(part)
-        items = _inputs(texts.take(n), 10**6)
-        prof = cProfile.Profile()
-        prof.enable()
-        for part in chunks(items, batch):
-            pipeline.ingest(part)
-        prof.disable()
-    finally:
-        store.close()
+def _profile(pipeline, items: Sequence[Any], batch: int, top: int = 15) -> dict[str, Any]:
+    """cProfile of ``Pipeline.ingest`` on ``items``: the functions that own the time."""
+    prof = cProfile.Profile()
+    prof.enable()
+    for part in chunks(items, batch):
+        pipeline.ingest(part)
+    prof.disable()
     st = pstats.Stats(prof)
     total = max(st.total_tt, 1e-9)  # type: ignore[attr-defined]
     rows = []
@@ -213,14 +251,14 @@ def profile_in_process(encoder, texts: _Texts, batch: int, n: int, workdir: Path
                      "self_share": tt / total})
     by_self = sorted(rows, key=lambda r: -r["self_s"])[:top]
     ours = sorted((r for r in rows if r["function"].startswith(("app/", "embeddings/"))), key=lambda r: -r["cumulative_s"])
-    return {"headlines": n, "batch": batch, "profiled_seconds": total, "top_self_time": by_self,
+    return {"headlines": len(items), "batch": batch, "profiled_seconds": total, "top_self_time": by_self,
             "app_cumulative": ours[:top]}
 
 
 def run(encoder, pool: Sequence[PoolTitle], sizes: IngestSizes, seed: int = 1) -> dict[str, Any]:
     texts = _Texts(pool, seed * 1000)
     out: dict[str, Any] = {"section": "ingest", "headlines_per_rep": sizes.per_rep, "reps": sizes.reps,
-                           "http": {}, "in_process": {}, "encoder_alone": {}}
+                           "http": {}, "in_process": {}, "in_process_with_topics": {}, "encoder_alone": {}}
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
         # A shared server boots while the in-process figures are taken (smoke: saves a start-up;
@@ -228,17 +266,22 @@ def run(encoder, pool: Sequence[PoolTitle], sizes: IngestSizes, seed: int = 1) -
         prestarted = None if sizes.server_per_batch else Server(work / "ingest-http").start()
         try:
             for batch in sizes.batch_sizes:
-                log(f"ingest: encoder alone, batch {batch}")
-                out["encoder_alone"][str(batch)] = encoder_ceiling(encoder, texts, batch, sizes)
                 log(f"ingest: in-process, batch {batch}")
-                out["in_process"][str(batch)] = in_process_throughput(encoder, texts, batch, sizes, work)
+                prof_n = sizes.per_rep // 2 if sizes.profile and batch == max(sizes.batch_sizes) else 0
+                res = in_process_throughput(encoder, texts, batch, sizes, work, prof_n)
+                if "profile" in res:
+                    out["profile"] = res.pop("profile")
+                log(f"ingest: encoder alone, batch {batch}")
+                out["encoder_alone"][str(batch)] = encoder_ceiling(encoder, res.pop("_encoded"), batch)
+                out["in_process"][str(batch)] = res
+                log(f"ingest: in-process with the topic listener and refits, batch {batch}")
+                res = in_process_throughput(encoder, texts, batch, sizes, work, with_topics=True)
+                res.pop("_encoded")
+                out["in_process_with_topics"][str(batch)] = res
             out["http"] = http_all(texts, sizes, work, prestarted)
         finally:
             if prestarted is not None:
                 prestarted.stop()
-        if sizes.profile:
-            log("ingest: cProfile of the in-process pipeline")
-            out["profile"] = profile_in_process(encoder, texts, max(sizes.batch_sizes), sizes.per_rep // 2, work)
     out["http_over_encoder"] = {
         b: out["http"][b]["headlines_per_s"] / out["encoder_alone"][b]["texts_per_s"] for b in out["http"]
     }

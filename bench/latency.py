@@ -36,9 +36,6 @@ class LatencySizes:
     reps: int = 3
     #: extract every stored headline's own features (slower fill) or reuse its pool title's
     exact_features: bool = False
-    #: at the largest size, also time the checks on a server whose BLAS runs one thread (the default
-    #: OpenBLAS pool takes every core, and a matrix-vector product then waits on the busiest one)
-    single_thread_blas_variant: bool = True
     warmup: int = 30
     refit: bool = True
     refit_timeout_s: float = 420.0
@@ -100,57 +97,86 @@ def _summary(samples: list[float], reps: int, per_rep: int) -> dict[str, Any]:
     }
 
 
-def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: LatencySizes, seed: int = 2) -> dict[str, Any]:
-    from app.config import load_settings
-    from app.store import open_store
+class Stages:
+    """The growing store of this section: fills it size by size (before each server start) and hands
+    out queries that were never stored. ``first()`` may run early, overlapping another section's work
+    (smoke runs do that to save a server start-up)."""
 
-    # Every fifth pool title never enters the store: its variants are the "new story" queries.
-    stored_idx = [i for i in range(len(pool)) if i % 5]
-    held_idx = [i for i in range(len(pool)) if i % 5 == 0]
-    stored_pool = [pool[i] for i in stored_idx]
-    stored_vecs = pool_vecs[stored_idx]
-    held_out = [pool[i] for i in held_idx]
-    taken: set[str] = set()
+    def __init__(self, encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: LatencySizes, seed: int) -> None:
+        # Every fifth pool title never enters the store: its variants are the "new story" queries.
+        self.stored_pool = [p for i, p in enumerate(pool) if i % 5]
+        self.stored_vecs = pool_vecs[[i for i in range(len(pool)) if i % 5]]
+        self.held_out = [p for i, p in enumerate(pool) if i % 5 == 0]
+        self.encoder, self.sizes, self.seed = encoder, sizes, seed
+        self.taken: set[str] = set()
+        self._tmp = tempfile.TemporaryDirectory(prefix="bench-latency-")
+        self.data_dir = Path(self._tmp.name) / "data"
+        self.have = 0
+        self._early: tuple[Server, dict[str, Any]] | None = None
+
+    def fill(self, k: int, n: int) -> tuple[Server, dict[str, Any]]:
+        """Grow the store to ``n`` headlines; returns a (not yet started) server on it and the facts."""
+        from app.config import load_settings
+        from app.store import open_store
+
+        srv = Server(self.data_dir)
+        store = open_store(load_settings(env=srv.settings_env()), self.encoder.dim)
+        try:
+            log(f"latency: filling the store {self.have} -> {n} headlines")
+            fill = fill_store(store, self.stored_pool, self.stored_vecs, n - self.have, seed=self.seed + k,
+                              now=time.time(), taken=self.taken, exact_features=self.sizes.exact_features)
+            self.have = store.count_headlines()
+            facts = {"stored_headlines": self.have, "stored_stories": store.count_stories(),
+                     "fill": {"added": fill.headlines, "seconds": fill.seconds, "features_seconds": fill.features_seconds}}
+        finally:
+            store.close()
+        return srv, facts
+
+    def start_first(self) -> None:
+        """Fill the first size and launch its server now, without waiting for it."""
+        srv, facts = self.fill(0, min(self.sizes.stored))
+        self._early = (srv.start(), facts)
+
+    def stage(self, k: int, n: int) -> tuple[Server, dict[str, Any]]:
+        if k == 0 and self._early is not None:
+            return self._early
+        return self.fill(k, n)
+
+    def queries(self, k: int) -> list[SynthHeadline]:
+        s = self.sizes
+        return _queries(self.stored_pool, self.held_out, s.warmup + s.reps * s.requests, self.seed + 100 + k, self.taken)
+
+    def close(self) -> None:
+        if self._early is not None:
+            self._early[0].stop()
+        self._tmp.cleanup()
+
+
+def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: LatencySizes, seed: int = 2,
+        stages: Stages | None = None) -> dict[str, Any]:
+    stages = stages or Stages(encoder, pool, pool_vecs, sizes, seed)
     out: dict[str, Any] = {"section": "latency", "client": "one httpx client, sequential, loopback",
                            "per_rep": sizes.requests, "reps": sizes.reps, "sizes": {}}
-    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
-        data_dir = Path(tmp) / "data"
-        have = 0
+    try:
         for k, n in enumerate(sorted(sizes.stored)):
-            srv = Server(data_dir)
-            env = srv.settings_env()
-            store = open_store(load_settings(env=env), encoder.dim)
-            try:
-                log(f"latency: filling the store {have} -> {n} headlines")
-                fill = fill_store(store, stored_pool, stored_vecs, n - have, seed=seed + k, now=time.time(),
-                                  taken=taken, exact_features=sizes.exact_features)
-                have = store.count_headlines()
-                n_stories = store.count_stories()
-            finally:
-                store.close()
-            queries = _queries(stored_pool, held_out, sizes.warmup + sizes.reps * sizes.requests, seed + 100 + k, taken)
-            entry: dict[str, Any] = {"stored_headlines": have, "stored_stories": n_stories,
-                                     "fill": {"added": fill.headlines, "seconds": fill.seconds,
-                                              "features_seconds": fill.features_seconds}}
-            log(f"latency: HTTP checks at {have}")
+            srv, entry = stages.stage(k, n)
+            queries = stages.queries(k)
+            log(f"latency: HTTP checks at {entry['stored_headlines']}")
             with srv:
                 entry["server_startup_s"] = srv.startup_seconds
                 entry["http"] = _http_checks(srv.url, queries, sizes.warmup, sizes.reps, sizes.requests)
                 entry["server_memory_after_checks"] = srv.memory()
                 if sizes.refit and n == max(sizes.stored):
-                    log(f"latency: one topic refit over {n_stories} stories (memory)")
+                    log(f"latency: one topic refit over {entry['stored_stories']} stories (memory)")
                     entry["refit"] = _refit(srv, sizes.refit_timeout_s)
                     entry["server_memory_after_refit"] = srv.memory()
-            if sizes.single_thread_blas_variant and n == max(sizes.stored):
-                log(f"latency: HTTP checks at {have}, BLAS on one thread")
-                one = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-                with Server(data_dir, env=one) as srv1:
-                    entry["http_blas_1_thread"] = _http_checks(srv1.url, queries, sizes.warmup, sizes.reps,
-                                                               sizes.requests)
-            log(f"latency: in-process checks at {have}")
-            entry["in_process"] = _in_process_checks(encoder, env, queries, sizes.warmup, sizes.reps, sizes.requests)
+            log(f"latency: in-process checks at {entry['stored_headlines']}")
+            entry["in_process"] = _in_process_checks(encoder, srv.settings_env(), queries, sizes.warmup, sizes.reps,
+                                                     sizes.requests)
             entry["http_overhead_p50_ms"] = entry["http"]["p50_ms"] - entry["in_process"]["p50_ms"]
             out["sizes"][str(n)] = entry
+    finally:
+        stages.close()
     top = out["sizes"][str(max(sizes.stored))]
     out["targets"] = {"http_p99_ms<50_at_largest": {"value": top["http"]["p99_ms"], "stored": top["stored_headlines"],
                                                      "met": top["http"]["p99_ms"] < 50.0}}

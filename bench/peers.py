@@ -6,7 +6,7 @@ Duplicate detection (online: items arrive in file order, each joins a story or o
   permutations; an item joins the story of its best LSH candidate whose estimated Jaccard reaches the
   threshold. Shingle size k ∈ {2,3,4,5} and threshold ∈ {0.05, 0.10, …, 0.90} are searched on the
   evaluation data itself, and each metric is reported at its own best setting: an upper bound for it;
-* cosine alone — the very vectors our pipeline computes (the encoder on the matching key); an item joins
+* cosine alone — the very vectors our pipeline computes (read through its own steps); an item joins
   the story of its most similar earlier item when the cosine reaches the threshold (0.30 … 0.95 by
   0.01), again best threshold per metric on the evaluation data.
 Times exclude model loading for everyone (the encoder is loaded once and shared); ours and cosine include
@@ -31,6 +31,7 @@ from unittest import mock
 import numpy as np
 
 from .common import DATASETS, log, median
+from .vectors import pipeline_vectors
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,16 @@ def greedy_labels(prev: np.ndarray, sim: np.ndarray, threshold: float) -> list[i
     return labels
 
 
-def cosine_peer(encoder, keys: Sequence[str], gold: Sequence[Any], sizes: PeerSizes) -> dict[str, Any]:
-    vecs = np.asarray(encoder.encode(list(keys)), dtype=np.float32)
+def cosine_peer(encoder, rows: Sequence[dict[str, Any]], gold: Sequence[Any], sizes: PeerSizes) -> dict[str, Any]:
+    vecs, texts = pipeline_vectors(encoder, rows)
     prev, sim = best_previous(vecs)
     grid = {t: _scores(gold, greedy_labels(prev, sim, t)) for t in sizes.cosine_thresholds}
     out = _best_of(grid, "threshold")
 
     def timed() -> None:
-        v = np.asarray(encoder.encode(list(keys)), dtype=np.float32)
-        p, s = best_previous(v)
+        # The same encoding work (the distinct texts), then the greedy pass.
+        encoder.encode(texts)
+        p, s = best_previous(vecs)
         greedy_labels(p, s, out["best_threshold_bcubed_f1"])
 
     times = []
@@ -194,7 +196,7 @@ def dedup(encoder, sizes: PeerSizes) -> dict[str, Any]:
         log(f"peers: dedup on {ds.name} ({len(rows)} rows): ours")
         ours = ours_stories(encoder, rows, ds.gold, sizes.reps)
         log(f"peers: dedup on {ds.name}: cosine threshold")
-        cos = cosine_peer(encoder, keys, gold, sizes)
+        cos = cosine_peer(encoder, rows, gold, sizes)
         log(f"peers: dedup on {ds.name}: MinHash LSH")
         mh = minhash_peer(keys, gold, sizes)
         entry = {"n_items": len(rows), "n_gold_clusters": len(set(gold)), "ours": ours, "cosine_threshold": cos,
@@ -262,7 +264,6 @@ def bertopic_topics(docs: Sequence[str], vectors: np.ndarray, gold: Sequence[str
 
 def topics(encoder, sizes: PeerSizes) -> dict[str, Any]:
     from app.eval.__main__ import read_rows
-    from app.ingest.normalise import normalise
 
     ds = TOPIC_SET
     if not ds.path.exists():
@@ -274,7 +275,7 @@ def topics(encoder, sizes: PeerSizes) -> dict[str, Any]:
                            "ours": ours_topics(encoder, rows, ds.gold, sizes.reps)}
     if sizes.bertopic:
         log(f"peers: topics on {ds.name}: BERTopic")
-        vecs = np.asarray(encoder.encode([normalise(r["title"]) for r in rows]), dtype=np.float32)
+        vecs, _ = pipeline_vectors(encoder, rows)
         bt = bertopic_topics([r["title"] for r in rows], vecs, gold, sizes.bertopic_reps)
         out["bertopic"] = bt
         o = out["ours"]

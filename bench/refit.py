@@ -5,7 +5,8 @@ each is a real dataset title's embedding turned by a random angle (cosine to it 
 [0.55, 0.95]), so that the space has the clumps and the spread of real headline embeddings.
 
 * ``model_fit``: ``TopicModel(min_cluster_size, min_samples, knn from Settings).fit(X)`` on those
-  vectors: the clustering core (kNN graph + HDBSCAN).
+  vectors: the clustering core (kNN graph + HDBSCAN), in a child process (bounded by a timeout; its
+  peak RSS is the fit's memory).
 * ``service_refit``: ``TopicService.refit()`` on an in-memory store holding that many one-headline
   stories (filled through the Store API), published over the last 48 h so all are in the topic window:
   what the background refit does (read centroids, cluster, carry ids over, name, store). The first refit
@@ -14,40 +15,81 @@ each is a real dataset title's embedding turned by a random angle (cosine to it 
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-from .common import log, median, repeat
+from .common import log, median, proc_memory, repeat
 from .synth import PoolTitle, fill_store, variant_vectors
 
 
 @dataclass(frozen=True)
 class RefitSizes:
     stories: tuple[int, ...] = (10_000, 50_000)
-    service_stories: tuple[int, ...] = (10_000, 50_000)
+    #: TopicService.refit sizes (each needs a store filled through the Store API)
+    service_stories: tuple[int, ...] = (10_000,)
     reps: int = 3
-    budget_s: float = 150.0  # per measurement: stop repeating once spent (at least one run)
+    budget_s: float = 60.0  # per measurement: stop repeating once spent (at least one run)
+    timeout_s: float = 400.0  # per TopicModel size: the fitting process is stopped after this
+    #: fit in a child process (bounded by timeout_s, memory of its own); False: in this process
+    isolate: bool = True
 
 
-def model_fit(pool_vecs: np.ndarray, n: int, sizes: RefitSizes, seed: int) -> dict[str, Any]:
+def _fit_measure(pool_vecs: np.ndarray, n: int, reps: int, budget_s: float, seed: int) -> dict[str, Any]:
+    """Time ``TopicModel.fit`` on ``n`` synthetic story vectors; peak RSS of this process around it."""
     from app.config import load_settings
     from app.topics.cluster import TopicModel
 
     s = load_settings()
     rng = np.random.default_rng(seed)
     X = variant_vectors(pool_vecs[rng.integers(len(pool_vecs), size=n)], rng, 0.55, 0.95)
+    rss_before = proc_memory().get("peak_rss_mib")
 
     def fit() -> np.ndarray:
         model = TopicModel(min_cluster_size=s.topic_min_cluster_size, min_samples=s.topic_min_samples, knn=s.topic_knn)
         return np.asarray(model.fit(X).labels_)
 
-    times, labels = repeat(fit, sizes.reps, sizes.budget_s)
+    times, labels = repeat(fit, reps, budget_s)
     lab = labels[-1]
     return {"seconds": median(times), "runs_s": times, "n_topics": int(len(set(lab.tolist()) - {-1})),
-            "noise_fraction": float(np.mean(lab == -1))}
+            "noise_fraction": float(np.mean(lab == -1)), "peak_rss_mib_before_fit": rss_before,
+            "peak_rss_mib": proc_memory().get("peak_rss_mib")}
+
+
+def _fit_child(pool_vecs: np.ndarray, n: int, reps: int, budget_s: float, seed: int, conn) -> None:
+    conn.send(_fit_measure(pool_vecs, n, reps, budget_s, seed))
+    conn.close()
+
+
+def model_fit(pool_vecs: np.ndarray, n: int, sizes: RefitSizes, seed: int) -> dict[str, Any]:
+    """``_fit_child`` in a fresh process, stopped after ``timeout_s`` (one fit may take minutes at
+    50k): bounded, and its peak memory is the fit's own."""
+    if not sizes.isolate:
+        return _fit_measure(pool_vecs, n, sizes.reps, sizes.budget_s, seed)
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_fit_child, args=(pool_vecs, n, sizes.reps, sizes.budget_s, seed, child), daemon=True)
+    t0 = time.perf_counter()
+    proc.start()
+    child.close()
+    try:
+        if parent.poll(sizes.timeout_s):
+            return parent.recv()
+        return {"timeout_s": sizes.timeout_s, "seconds": None,
+                "note": f"no fit finished within {sizes.timeout_s:.0f} s; stopped"}
+    except EOFError:
+        return {"error": f"the fit process died (exit code {proc.exitcode})",
+                "seconds": None, "wall_s": time.perf_counter() - t0}
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(10)
 
 
 def service_refits(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: RefitSizes,

@@ -1,5 +1,6 @@
-"""``python -m bench.report [DIR]``: the results of a run (``bench/results`` by default) as Markdown
-tables, the ones docs/benchmarks.md shows. Reads only the JSON files; runs nothing."""
+"""``python -m bench.report [DIR] [--write docs/benchmarks.md]``: the results of a run (``bench/results``
+by default) as Markdown tables, printed, or written between the ``<!-- results:begin -->`` and
+``<!-- results:end -->`` markers of a document. Reads only the JSON files; runs nothing."""
 
 from __future__ import annotations
 
@@ -46,17 +47,22 @@ def machine(s: dict[str, Any]) -> list[str]:
 def ingest(r: dict[str, Any]) -> list[str]:
     if not r or "error" in r:
         return [f"ingest: {r.get('error', 'not run')}"]
-    rows = ["| batch | HTTP headlines/s | encoder share of HTTP time | in-process headlines/s | encoder alone texts/s "
-            "| HTTP / encoder |", "|---|---|---|---|---|---|"]
+    wt = r.get("in_process_with_topics", {})
+    rows = ["| batch | HTTP headlines/s | encoder share of HTTP time | in-process, pipeline only | in-process + topic "
+            "listener and refits | encoder alone texts/s | HTTP / encoder |", "|---|---|---|---|---|---|---|"]
     for b in r["http"]:
         rows.append(f"| {b} | {_f(r['http'][b]['headlines_per_s'])} | {_f(r['http'][b]['encoder_share'], 2)} "
-                    f"| {_f(r['in_process'][b]['headlines_per_s'])} | {_f(r['encoder_alone'][b]['texts_per_s'])} "
-                    f"| {_f(r['http_over_encoder'][b], 2)} |")
-    rows += ["", "In-process time by phase (share of wall time):", "",
-             "| batch | " + " | ".join(next(iter(r["in_process"].values()))["time_share"]) + " |",
-             "|---|" + "---|" * len(next(iter(r["in_process"].values()))["time_share"])]
-    for b, e in r["in_process"].items():
-        rows.append(f"| {b} | " + " | ".join(_f(v, 2) for v in e["time_share"].values()) + " |")
+                    f"| {_f(r['in_process'][b]['headlines_per_s'])} "
+                    f"| {_f(wt[b]['headlines_per_s']) if b in wt else '–'} "
+                    f"| {_f(r['encoder_alone'][b]['texts_per_s'])} | {_f(r['http_over_encoder'][b], 2)} |")
+    for title, part in (("pipeline only", r["in_process"]), ("with the topic listener and refits", wt)):
+        if not part:
+            continue
+        keys = list(next(iter(part.values()))["time_share"])
+        rows += ["", f"In-process time by phase, {title} (share of wall time):", "",
+                 "| batch | " + " | ".join(k.replace("_", " ") for k in keys) + " |", "|---|" + "---|" * len(keys)]
+        for b, e in part.items():
+            rows.append(f"| {b} | " + " | ".join(_f(e["time_share"].get(k), 2) for k in keys) + " |")
     return rows
 
 
@@ -83,15 +89,20 @@ def latency(r: dict[str, Any]) -> list[str]:
 def refit(r: dict[str, Any]) -> list[str]:
     if not r or "error" in r:
         return [f"refit: {r.get('error', 'not run')}"]
-    rows = ["| stories | TopicModel.fit s | topics / noise | TopicService.refit s (first) | topics / noise |",
-            "|---|---|---|---|---|"]
+    rows = ["| stories | TopicModel.fit s | topics / noise | fit process peak RSS MiB | TopicService.refit s (first) "
+            "| topics / noise |", "|---|---|---|---|---|---|"]
     for n in sorted(set(r["model_fit"]) | set(r["service_refit"]), key=int):
         m, s = r["model_fit"].get(n), r["service_refit"].get(n)
-        rows.append(
-            f"| {int(n):,} | {_f(m['seconds']) if m else '–'} | "
-            f"{(str(m['n_topics']) + ' / ' + _f(m['noise_fraction'], 2)) if m else '–'} | "
-            f"{(_f(s['seconds']) + ' (' + _f(s['first_refit_s']) + ')') if s else '–'} | "
-            f"{(str(s['n_topics']) + ' / ' + _f(s['noise_fraction'], 2)) if s else '–'} |")
+        if m and m.get("seconds") is None:
+            fit = f"> {_f(m.get('timeout_s'), 0)} (stopped)" if "timeout_s" in m else m.get("error", "–")
+            fit_cells = f"{fit} | – | –"
+        elif m:
+            fit_cells = f"{_f(m['seconds'])} | {m['n_topics']} / {_f(m['noise_fraction'], 2)} | {_f(m.get('peak_rss_mib'))}"
+        else:
+            fit_cells = "– | – | –"
+        svc = (f"{_f(s['seconds'])} ({_f(s['first_refit_s'])}) | {s['n_topics']} / {_f(s['noise_fraction'], 2)}"
+               if s else "– | –")
+        rows.append(f"| {int(n):,} | {fit_cells} | {svc} |")
     return rows
 
 
@@ -148,5 +159,32 @@ def render(d: Path) -> str:
     return "\n\n".join(f"### {title}\n\n" + "\n".join(lines) for title, lines in parts) + "\n"
 
 
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def write_into(doc: Path, tables: str) -> None:
+    text = doc.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{doc} has no {BEGIN} ... {END} block")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    doc.write_text(f"{head}{BEGIN}\n\n{tables}\n{END}{tail}", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("dir", nargs="?", type=Path, default=RESULTS)
+    parser.add_argument("--write", type=Path, default=None, help="a Markdown file with the results markers")
+    args = parser.parse_args(argv)
+    tables = render(args.dir)
+    if args.write:
+        write_into(args.write, tables)
+    else:
+        print(tables, end="")
+    return 0
+
+
 if __name__ == "__main__":
-    print(render(Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS), end="")
+    sys.exit(main())

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from .common import ROOT, EncoderClock, read_clock
+from .common import ROOT, EncoderClock, proc_memory, read_clock
 
 API_KEY = "bench-key"
 
@@ -41,19 +41,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _status(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak resident set) of a process, in KiB, from /proc."""
-    out: dict[str, int] = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                key, value = line.split(":", 1)
-                out[key] = int(value.split()[0])
-    except OSError:
-        pass
-    return out
 
 
 class Server:
@@ -134,8 +121,7 @@ class Server:
 
     def memory(self) -> dict[str, Any]:
         """Current and peak resident set of the server process, MiB."""
-        st = _status(self.proc.pid) if self.proc else {}
-        return {"rss_mib": round(st.get("VmRSS", 0) / 1024, 1), "peak_rss_mib": round(st.get("VmHWM", 0) / 1024, 1)}
+        return proc_memory(self.proc.pid) if self.proc else {}
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -252,10 +252,11 @@ def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
 
 
 def pool_vectors(encoder, pool: Sequence[PoolTitle]) -> np.ndarray:
-    """The real embeddings of the pool titles' matching keys (what the pipeline would store)."""
-    from app.ingest.normalise import normalise
+    """The real embeddings of the pool titles, as the pipeline computes them."""
+    from .vectors import pipeline_vectors
 
-    return np.asarray(encoder.encode([normalise(p.title) for p in pool]), dtype=np.float32)
+    vecs, _ = pipeline_vectors(encoder, [{"title": p.title, "lang": p.lang} for p in pool])
+    return vecs
 
 
 __all__ = [
