@@ -35,6 +35,7 @@ test: $(VENV)/.test
 
 $(VENV)/.bench: $(VENV)/.base
 	$(PIP) install -e ".[bench]"
+	$(PIP) install --no-deps "bertopic==0.17.4"
 	touch $@
 
 bench: $(VENV)/.bench
