@@ -23,7 +23,11 @@ def _key_ok(expected: str, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(expected.encode(), given.encode())
 
 
-def require_write(request: Request, state: AppState = Depends(get_state)) -> None:
+# The dependencies below are ``async def`` on purpose: they never block, and FastAPI would otherwise
+# send each plain ``def`` dependency through the thread pool, a hop per dependency per request.
+
+
+def _check_key(request: Request, state: AppState) -> None:
     expected = state.settings.api_key
     if expected and not _key_ok(expected, presented_key(request)):
         raise HTTPException(
@@ -33,9 +37,13 @@ def require_write(request: Request, state: AppState = Depends(get_state)) -> Non
         )
 
 
-def require_read(request: Request, state: AppState = Depends(get_state)) -> None:
+async def require_write(request: Request, state: AppState = Depends(get_state)) -> None:
+    _check_key(request, state)
+
+
+async def require_read(request: Request, state: AppState = Depends(get_state)) -> None:
     if state.settings.protect_reads:
-        require_write(request, state)
+        _check_key(request, state)
 
 
 class RateLimiter:
@@ -63,7 +71,7 @@ class RateLimiter:
             return (1.0 - tokens) / self.refill
 
 
-def rate_limit_check(request: Request, state: AppState = Depends(get_state)) -> None:
+async def rate_limit_check(request: Request, state: AppState = Depends(get_state)) -> None:
     # By address, not by key: a key chosen by the caller would let it pick a fresh bucket each time.
     client = request.client.host if request.client else "unknown"
     wait = state.rate_limiter.take(client)

@@ -43,5 +43,5 @@ class AppState:
         return self.store
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     return request.app.state.ticker
