@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,20 +28,19 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
         self.proc: subprocess.Popen | None = None
-        self.log = ROOT / ".." / f"server-{self.port}.log"
 
     def start(self, timeout: float = 60.0) -> "Server":
-        self._logfile = open(os.devnull, "wb")
+        # A file, not a pipe: nobody reads a pipe while the server runs, and a full one would block it.
+        self._logfile = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port),
              "--log-level", "warning"],
-            cwd=ROOT, env=self.env, stdout=self._logfile, stderr=subprocess.PIPE,
+            cwd=ROOT, env=self.env, stdout=self._logfile, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {err[-2000:]}")
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.output()[-2000:]}")
             try:
                 if httpx.get(self.url + "/readyz", timeout=1.0).status_code == 200:
                     return self
@@ -49,6 +49,11 @@ class Server:
             time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"server on {self.url} not ready after {timeout} s")
+
+    def output(self) -> str:
+        """What the server wrote to stdout and stderr so far."""
+        self._logfile.seek(0)
+        return self._logfile.read().decode(errors="replace")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks run, exactly like a crash."""
@@ -63,8 +68,6 @@ class Server:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
-        if self.proc and self.proc.stderr:
-            self.proc.stderr.close()
         if getattr(self, "_logfile", None):
             self._logfile.close()
 
