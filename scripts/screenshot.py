@@ -23,17 +23,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-# Keep in step with scripts/install_browser.sh. --no-sandbox because CI runs as root.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (one list of flags with the tests)
 # The English version of a sample story stored in French and Spanish only: the plugin must call it a translation.
 DUPLICATE = "Sultana Khaya breaks her silence and denies any split with the Polisario"
 
@@ -76,7 +67,7 @@ def shoot(url: str, out: Path, width: int, height: int) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=60_000)
         try:
             context = browser.new_context(viewport={"width": width, "height": height}, color_scheme="light",
                                           locale="fr-FR", timezone_id="Africa/Casablanca")
@@ -107,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--height", type=int, default=900)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the service and its topics")
     args = ap.parse_args(argv)
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         print(f"screenshot: {CHROMIUM} missing (run scripts/install_browser.sh)", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)

@@ -21,20 +21,10 @@ import pytest
 
 from app.sample import shifted_batch
 from server import Server
+from chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Keep in step with scripts/install_browser.sh and tests/test_infra_smoke.py. --no-sandbox: CI runs as root.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1400, "height": 900}
 # Dashboard URL options: poll every second, and ask for enough stories per topic to see the whole sample.
 DASH = "/?interval=1&stories=200"

@@ -16,19 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS
 
 PG_DSN_ENV = "TICKER_TEST_PG_DSN"
-CHROMIUM = Path("/usr/bin/chromium")
-# Keep in step with scripts/install_browser.sh. --no-sandbox because CI runs as root.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 def _cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
