@@ -3,30 +3,11 @@ in what the service feeds the encoder (the key, a cased variant...) reaches ever
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
-
-@dataclass
-class Recorder:
-    """An encoder that remembers what it was asked to encode."""
-
-    inner: Any
-    texts: list[str] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        self.texts += list(texts)
-        return self.inner.encode(texts)
+from .common import TimedEncoder
 
 
 def pipeline_vectors(encoder, rows: Sequence[dict[str, Any]]) -> tuple[np.ndarray, list[str]]:
@@ -38,7 +19,8 @@ def pipeline_vectors(encoder, rows: Sequence[dict[str, Any]]) -> tuple[np.ndarra
     from app.store import open_store
 
     settings = load_settings()
-    rec = Recorder(encoder)
+    seen: list[str] = []
+    rec = TimedEncoder(encoder, record=seen)
     store = open_store(settings, encoder.dim, memory=True)
     try:
         pipeline = Pipeline(settings, store, rec)
@@ -46,4 +28,4 @@ def pipeline_vectors(encoder, rows: Sequence[dict[str, Any]]) -> tuple[np.ndarra
         vecs = np.asarray(pipeline._embed(pipeline._prepare(items)), dtype=np.float32)
     finally:
         store.close()
-    return vecs, rec.texts
+    return vecs, seen
