@@ -30,7 +30,8 @@ class Settings:
     # --- encoder -------------------------------------------------------------------------
     #: "use-m3" (multilingual USE v3, offline, default) or "st:<model name or local path>"
     encoder: str = "use-m3"
-    encoder_threads: int = 1
+    #: worker threads encoding slices of a batch in parallel, each on a one-thread BLAS; 0 = one per CPU
+    encoder_threads: int = 0
     encoder_batch_size: int = 256
     # --- ingestion limits ----------------------------------------------------------------
     max_title_chars: int = 1000
@@ -110,13 +111,15 @@ def _parse(name: str, raw: str, default: Any) -> Any:
 
 def _validate(s: Settings) -> None:
     positive = [
-        "encoder_threads", "encoder_batch_size", "max_title_chars", "max_batch_size",
+        "encoder_batch_size", "max_title_chars", "max_batch_size",
         "max_body_bytes", "candidate_k", "topic_min_cluster_size", "topic_min_samples",
         "topic_knn", "refit_every_stories", "dedup_rate_per_minute",
     ]
     for name in positive:
         if getattr(s, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(s, name)}")
+    if s.encoder_threads < 0:
+        raise ConfigError(f"{PREFIX}ENCODER_THREADS must be >= 0 (0 = one per CPU), got {s.encoder_threads}")
     for name in ("window_hours", "topic_window_hours", "refit_every_seconds"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(s, name)}")

