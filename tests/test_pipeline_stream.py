@@ -1,0 +1,83 @@
+"""Ingest encodes ahead of matching, in steps: the answer must not depend on the step size, a text must be
+encoded once, and a failure half-way must leave nothing behind."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from app.config import load_settings
+from app.pipeline import HeadlineInput, Pipeline
+from app.store import open_store
+
+from conftest import DATASETS, read_jsonl
+
+
+class CountingEncoder:
+    """The real encoder, counting texts, remembering the calling threads, failing on request."""
+
+    def __init__(self, inner, fail_on: str | None = None) -> None:
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.texts: list[str] = []
+        self.threads: set[str] = set()
+        self.fail_on = fail_on
+
+    def encode(self, texts):
+        if self.fail_on is not None and self.fail_on in texts:
+            raise RuntimeError("encoder failed")
+        self.texts += list(texts)
+        self.threads.add(threading.current_thread().name)
+        return self.inner.encode(texts)
+
+
+def _pipeline(encoder) -> Pipeline:
+    settings = load_settings(env={})
+    return Pipeline(settings, open_store(settings, encoder.dim, memory=True), encoder)
+
+
+def _rows(n: int) -> list[HeadlineInput]:
+    path = DATASETS / "gnews_fr" / "dev.jsonl"
+    if not path.exists():
+        pytest.skip("../shared missing")
+    titles = [r["title"] for r in read_jsonl(path)][:n]
+    # verbatim repeats far apart: the second copy lands in a later step than the first
+    titles += titles[:20]
+    return [HeadlineInput(title=t, lang="fr") for t in titles]
+
+
+def _summary(results):
+    return [(r.story_id, r.duplicate, r.match, None if r.score is None else round(r.score, 4)) for r in results]
+
+
+def test_stepwise_encoding_matches_one_step_and_encodes_each_text_once(encoder, monkeypatch):
+    items = _rows(150)
+    ahead = CountingEncoder(encoder)
+    streamed = _pipeline(ahead).ingest(items)
+    assert len(ahead.texts) == len(set(ahead.texts)) == 150  # the 20 repeats were never encoded
+    assert any(name.startswith("encode-ahead") for name in ahead.threads)
+
+    import app.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "STREAM_CHUNK", 10_000)  # the whole batch in one step
+    whole = _pipeline(CountingEncoder(encoder)).ingest(items)
+    assert _summary(streamed) == _summary(whole)
+    assert [r.match for r in streamed[150:]] == ["exact"] * 20
+
+
+def test_an_encoder_failure_in_a_later_step_stores_nothing(encoder):
+    items = _rows(150)
+    failing = CountingEncoder(encoder, fail_on=items[120].title)
+    pipeline = _pipeline(failing)
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        pipeline.ingest(items)
+    assert pipeline.store.count_headlines() == 0
+    assert pipeline._known == {}  # rolled-back ids may be handed out again: none of them is remembered
+    assert len(failing.texts) >= 48  # earlier steps had been encoded and matched before the failure
+    # the pipeline is still usable, and what it had cached of the rolled-back rows is not reused
+    failing.fail_on = None
+    results = pipeline.ingest(items[:60])
+    assert pipeline.store.count_headlines() == 60 and len({r.headline_id for r in results}) == 60
+    vec = pipeline._embed(pipeline._prepare([items[0]]))
+    assert vec.shape == (1, encoder.dim) and np.isclose(np.linalg.norm(vec), 1.0, atol=1e-4)
