@@ -292,6 +292,9 @@ class Pipeline:
         with self.store.transaction():
             # Items already seen once ((source, id) replay), in this batch or before, return the same result.
             seen_in_batch: dict[tuple[str, str], IngestResult] = {}
+            already = self.store.get_by_externals(
+                (p.item.source, p.item.ext_id) for p in prepared if p.item.ext_id
+            )
             vectors = (vec for step in self._embed_stream(prepared) for vec in step)
             for i, (p, vec) in enumerate(zip(prepared, vectors)):
                 ext = (p.item.source or "", p.item.ext_id) if p.item.ext_id else None
@@ -299,7 +302,7 @@ class Pipeline:
                     if ext in seen_in_batch:
                         results[i] = _replay(seen_in_batch[ext])
                         continue
-                    stored = self.store.get_by_external(p.item.source, p.item.ext_id)  # type: ignore[arg-type]
+                    stored = already.get(ext)
                     if stored is not None:
                         results[i] = IngestResult(
                             headline_id=stored.id, lang=stored.lang, story_id=stored.story_id,

@@ -124,6 +124,10 @@ def test_get_by_external_keys_on_source_and_id(store):
     assert store.get_by_external(None, "7").id == h2
     assert store.get_by_external("", "7").id == h2  # no source and empty source are one key
     assert store.get_by_external("s2", "7") is None
+    # the batch form: one answer per stored key, keyed (source or "", id), repeats and misses harmless
+    got = store.get_by_externals([("s1", "7"), (None, "7"), ("s1", "7"), ("s2", "7"), ("s1", "8")])
+    assert {k: v.id for k, v in got.items()} == {("s1", "7"): h1, ("", "7"): h2}
+    assert store.get_by_externals([]) == {}
 
 
 def test_same_source_and_id_twice_is_refused_and_rolled_back(store):

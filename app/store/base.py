@@ -128,6 +128,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def get_by_external(self, source: str | None, ext_id: str) -> HeadlineRow | None: ...
 
+    def get_by_externals(self, keys: Iterable[tuple[str | None, str]]) -> dict[tuple[str, str], HeadlineRow]:
+        """Stored headlines by (source, feed id), keyed ``(source or "", ext_id)``; absent keys are left out.
+        A backend answers in one query where it can: ingest asks once per batch."""
+        out: dict[tuple[str, str], HeadlineRow] = {}
+        for source, ext_id in dict.fromkeys((src or "", ext) for src, ext in keys):
+            row = self.get_by_external(source, ext_id)
+            if row is not None:
+                out[(source, ext_id)] = row
+        return out
+
     @abc.abstractmethod
     def embeddings_by_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]: ...
 

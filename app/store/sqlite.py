@@ -92,9 +92,14 @@ def _unique_ints(values: Iterable[int]) -> list[int]:
     return list(dict.fromkeys(int(v) for v in values))
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)
+def _unit_rows(blobs: Sequence[bytes | None], dim: int) -> np.ndarray:
+    """Stored centroid sums as unit rows, in one pass (row by row was a tenth of ingest time)."""
+    size = dim * 4
+    raw = b"".join(b if b is not None and len(b) == size else bytes(size) for b in blobs)
+    mat = np.frombuffer(raw, dtype=np.float32).reshape(len(blobs), dim)
+    norms = np.linalg.norm(mat, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return mat / norms
 
 
 _HEADLINE_COLS = (
@@ -239,12 +244,14 @@ class SQLiteStore(Store):
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
-    def _q_in(self, sql: str, values: Sequence[Any], after: Sequence[Any] = ()) -> Iterator[tuple]:
+    def _q_in(
+        self, sql: str, values: Sequence[Any], after: Sequence[Any] = (), before: Sequence[Any] = ()
+    ) -> Iterator[tuple]:
         """Rows of ``sql`` whose ``{marks}`` is a list of ``values``, asked in chunks that stay under
-        SQLite's limit on bound parameters; ``after`` are parameters that follow the list."""
+        SQLite's limit on bound parameters; ``before``/``after`` are parameters around the list."""
         for i in range(0, len(values), 500):
             chunk = values[i : i + 500]
-            yield from self._q(sql.format(marks=",".join("?" * len(chunk))), [*chunk, *after])
+            yield from self._q(sql.format(marks=",".join("?" * len(chunk))), [*before, *chunk, *after])
 
     # --- headlines ---------------------------------------------------------------------
     def get_by_external(self, source: str | None, ext_id: str) -> HeadlineRow | None:
@@ -252,6 +259,18 @@ class SQLiteStore(Store):
             f"SELECT {_HEADLINE_COLS} FROM headlines WHERE source_key = ? AND ext_id = ?", (source or "", ext_id)
         )
         return _headline(rows[0]) if rows else None
+
+    def get_by_externals(self, keys: Iterable[tuple[str | None, str]]) -> dict[tuple[str, str], HeadlineRow]:
+        by_source: dict[str, list[str]] = {}
+        for source, ext_id in keys:
+            by_source.setdefault(source or "", []).append(ext_id)
+        out: dict[tuple[str, str], HeadlineRow] = {}
+        for source, ext_ids in by_source.items():
+            # source_key first: the unique (source_key, ext_id) index answers it
+            sql = f"SELECT {_HEADLINE_COLS}, source_key FROM headlines WHERE source_key = ? AND ext_id IN ({{marks}})"
+            for r in self._q_in(sql, list(dict.fromkeys(ext_ids)), before=[source]):
+                out[(r[-1], r[6])] = _headline(r)
+        return out
 
     def embeddings_by_hash(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         sql = "SELECT text_hash, embedding FROM headlines WHERE text_hash IN ({marks}) GROUP BY text_hash"
@@ -397,15 +416,14 @@ class SQLiteStore(Store):
         )
         if not rows:
             return [], np.zeros((0, self.dim), dtype=np.float32)
-        mat = np.vstack([_unit(_vec(r[1], self.dim)) for r in rows])
-        return [int(r[0]) for r in rows], mat
+        return [int(r[0]) for r in rows], _unit_rows([r[1] for r in rows], self.dim)
 
     def story_centroids_for(self, story_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
         sql = "SELECT id, centroid_sum FROM stories WHERE id IN ({marks}) AND centroid_sum IS NOT NULL"
         rows = list(self._q_in(sql, _unique_ints(story_ids)))
         if not rows:
             return [], np.zeros((0, self.dim), dtype=np.float32)
-        return [int(r[0]) for r in rows], np.vstack([_unit(_vec(r[1], self.dim)) for r in rows])
+        return [int(r[0]) for r in rows], _unit_rows([r[1] for r in rows], self.dim)
 
     def latest_story_time(self) -> float | None:
         row = self._q("SELECT MAX(last_seen) FROM stories WHERE size > 0")
