@@ -51,7 +51,7 @@ from app.eval.metrics import cluster_metrics  # noqa: E402
 from app.stories import Candidate, Features, MatchParams, decide, extract  # noqa: E402
 from app.stories.decide import rival_reference  # noqa: E402
 from app.stories._text import embedding_text, normalise  # noqa: E402
-from app.stories.score import score_terms, stems  # noqa: E402
+from app.stories.score import score_terms  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets"
 CACHE = Path("/tmp/tune_stories_cache")
@@ -211,7 +211,7 @@ def explain(data: Prepared, params: MatchParams) -> None:
                 print(f"MISS (not in top-k)\n    {data.titles[i]}\n    {data.titles[same[0]]}")
 
 
-FIT_TERMS = ("cosine", "cross", "cross_cos", "entity", "number", "lexical", "gram", "conflict", "centroid", "rivals", "specific")
+FIT_TERMS = ("cosine", "cross", "cross_cos", "entity", "number", "lexical", "gram", "conflict", "centroid", "rivals")
 
 
 def story_examples(data: Prepared, params: MatchParams) -> tuple[np.ndarray, np.ndarray]:
@@ -222,7 +222,7 @@ def story_examples(data: Prepared, params: MatchParams) -> tuple[np.ndarray, np.
     """
     unit = dataclasses.replace(
         params, cross_lang_offset=1.0, cross_lang_scale=2.0, w_entity=1.0, w_number=1.0, w_lexical=1.0,
-        w_gram=1.0, w_conflict=1.0, w_time=0.0, w_specific=1.0 if params.w_specific else 0.0,
+        w_gram=1.0, w_conflict=1.0, w_time=0.0,
     )
     rows, labels = [], []
     sums: dict[Any, np.ndarray] = {}
@@ -235,21 +235,14 @@ def story_examples(data: Prepared, params: MatchParams) -> tuple[np.ndarray, np.
             if g not in top or cos > top[g][0]:
                 top[g] = (cos, j)
         top_cosine = {g: c for g, (c, _) in top.items()}
-        mine = stems(f)
-        holders: dict[str, set[Any]] = {}
-        for j, cos in data.neighbours[i]:
-            if cos >= params.min_cosine:
-                for w in stems(data.feats[j]) & mine:
-                    holders.setdefault(w, set()).add(data.gold[j])
-        freq = {w: len(s) for w, s in holders.items()}
         for g, (cos, j) in top.items():
-            t = score_terms(f, data.feats[j], cos, None, unit, freq)
+            t = score_terms(f, data.feats[j], cos, None, unit)
             cross = 1.0 if t["cross_lang"] else 0.0
             c = sums[g]
             centroid = float(data.vectors[i] @ c / (np.linalg.norm(c) or 1.0)) - cos
             rivals = rival_reference(top_cosine, g, params.rivals, params.min_cosine)  # type: ignore[arg-type]
             rows.append([cos, cross, cross * cos, t["entity"], t["number"], t["lexical"], t["gram"],
-                         -t["conflict"], centroid, rivals, t["specific"]])
+                         -t["conflict"], centroid, rivals])
             labels.append(g == data.gold[i])
         g = data.gold[i]
         sums[g] = sums[g] + data.vectors[i] if g in sums else data.vectors[i].copy()
@@ -282,7 +275,6 @@ def fit_params(datasets: Sequence[Prepared], base: MatchParams, c: float = 1.0) 
         w_conflict=round(max(0.0, -beta["conflict"] / k), 3),
         w_centroid=round(max(0.0, beta["centroid"] / k), 3),
         w_rivals=round(max(0.0, -beta["rivals"] / k), 3),
-        w_specific=round(max(0.0, beta["specific"] / k), 3) if base.w_specific else 0.0,
     )
     return params, {n: round(float(v), 3) for n, v in beta.items()}
 

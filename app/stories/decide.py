@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .features import Features
-from .score import MatchParams, pair_score, stems
+from .score import MatchParams, pair_score
 
 __all__ = ["Candidate", "Decision", "decide", "rival_reference", "EXACT", "NEAR", "TRANSLATION"]
 
@@ -67,18 +67,6 @@ def rival_reference(top_cosine: dict[int, float], story_id: int, rivals: int, fl
     return sum(others) / rivals if rivals else 0.0
 
 
-def story_frequency(features: Features, candidates: Sequence[Candidate], min_cosine: float) -> dict[str, int]:
-    """For each stem of ``features``: how many candidate stories (at or above ``min_cosine``) hold it."""
-    mine = stems(features)
-    holders: dict[str, set[int]] = {}
-    for cand in candidates:
-        if cand.cosine < min_cosine:
-            continue
-        for w in stems(cand.features) & mine:
-            holders.setdefault(w, set()).add(cand.story_id)
-    return {w: len(s) for w, s in holders.items()}
-
-
 def decide(
     features: Features,
     published_at: float | None,
@@ -91,7 +79,6 @@ def decide(
         if cand.features.key == features.key:
             return Decision(story_id=cand.story_id, match=EXACT, score=1.0, headline_id=cand.headline_id)
     best: dict[int, tuple[float, Candidate]] = {}
-    freq = story_frequency(features, candidates, params.min_cosine) if params.w_specific else None
     top_cosine: dict[int, float] = {}
     for cand in candidates:
         if cand.cosine < params.min_cosine:
@@ -101,7 +88,7 @@ def decide(
         dt_hours = None
         if published_at is not None and cand.published_at is not None:
             dt_hours = (published_at - cand.published_at) / 3600.0
-        s = pair_score(features, cand.features, cand.cosine, dt_hours, params, freq)
+        s = pair_score(features, cand.features, cand.cosine, dt_hours, params)
         held = best.get(cand.story_id)
         if held is None or s > held[0]:
             best[cand.story_id] = (s, cand)

@@ -99,9 +99,6 @@ class Features:
     days: frozenset[str] = frozenset()
     months: frozenset[str] = frozenset()
     grams: frozenset[str] = frozenset()
-    #: name stems grouped by name ("Rishi Sunak" -> ("rishi", "sunak")); empty when stored before groups
-    #: existed, and then every stem counts as a name of its own
-    groups: tuple[tuple[str, ...], ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
@@ -117,7 +114,6 @@ class Features:
             "days": sorted(self.days),
             "months": sorted(self.months),
             "grams": sorted(self.grams),
-            "groups": [list(g) for g in self.groups],
         }
 
     @classmethod
@@ -133,7 +129,6 @@ class Features:
             days=frozenset(data.get("days", ())),
             months=frozenset(data.get("months", ())),
             grams=frozenset(data.get("grams", ())),
-            groups=tuple(tuple(g) for g in data.get("groups", ())),
         )
 
 
@@ -148,46 +143,27 @@ def _is_name_like(word: str, sentence_start: bool) -> bool:
     return not sentence_start
 
 
-#: what may sit between two words of one name: "Rishi Sunak", "Tanger-Med", "L'Equipe", "Al-Mouminine"
-_NAME_JOIN = {" ", "-", "'", "\u2019", "\u00a0"}
-
-
-def _entities(text: str) -> tuple[set[str], set[str], list[tuple[str, ...]]]:
-    """(names, sentence-initial capitalised words, name groups), folded and stemmed. A group is one
-    run of adjacent capitalised words ("Rishi Sunak", "Harry Potter Wizards Unite"): one name, however
-    many words it has."""
+def _entities(text: str) -> tuple[set[str], set[str]]:
+    """(names, sentence-initial capitalised words), folded and stemmed."""
     found: set[str] = set()
     leads: set[str] = set()
-    groups: list[tuple[str, ...]] = []
-    run: list[str] = []
-    in_run = False
     prev_end = 0
     at_start = True
     for m in WORD_RE.finditer(text):
         gap = text[prev_end : m.start()]
         if any(ch in _SENTENCE_START for ch in gap) or gap.strip() == "-" and gap != "-":
             at_start = True
-        joined = in_run and gap != "" and all(ch in _NAME_JOIN for ch in gap) and len(gap) <= 2
-        if not joined and run:
-            groups.append(tuple(dict.fromkeys(run)))
-            run = []
-        in_run = False
         word = m.group()
         prev_end = m.end()
         if word.isdigit() or not word[0].isalpha():
             at_start = False
             continue
         if word[0].isupper() or _is_name_like(word, at_start):
-            in_run = True
             folded = fold(word)
             if len(folded) >= 2 and not is_stopword(folded) and folded not in COMMON_NAMES:
-                stem = folded[:ENTITY_STEM]
-                (found if _is_name_like(word, at_start) else leads).add(stem)
-                run.append(stem)
+                (found if _is_name_like(word, at_start) else leads).add(folded[:ENTITY_STEM])
         at_start = False
-    if run:
-        groups.append(tuple(dict.fromkeys(run)))
-    return found, leads, groups
+    return found, leads
 
 
 def _grams(words: list[str]) -> set[str]:
@@ -214,7 +190,7 @@ def extract(title: str, key: str, lang: str | None) -> Features:
     numbers: set[str] = set()
     for raw in _NUMBER_RE.findall(text):
         numbers.update(_canonical_number(raw))
-    names, leads, groups = _entities(text)
+    names, leads = _entities(text)
     return Features(
         key=key,
         lang=lang,
@@ -225,5 +201,4 @@ def extract(title: str, key: str, lang: str | None) -> Features:
         days=frozenset(_DAY_CODE[w] for w in words if w in _DAY_CODE),
         months=frozenset(_MONTH_CODE[w] for w in words if w in _MONTH_CODE),
         grams=frozenset(_grams(content)),
-        groups=tuple(groups),
     )

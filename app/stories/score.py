@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .features import ENTITY_STEM, Features, _grams
+from .features import Features
 
 __all__ = ["MatchParams", "pair_score", "score_terms", "numbers_conflict", "shares_number", "shared_names"]
 
@@ -62,22 +62,6 @@ class MatchParams:
     time_grace_hours: float = 24.0
     #: cap on the time penalty, so that a late rewrite with identical text still matches
     max_time_penalty: float = 0.2
-    #: Precision guards, off by default (bench/tune_stories.py --set NAME=1 --fit 3 to measure them).
-    #: Lexical and trigram overlap count only the words that are not a shared name (a name is credited
-    #: once, by the entity term), and a name of several words ("Rishi Sunak") counts as one shared
-    #: name. Refitted with both on: masakhanews titles merged into multi-headline stories 162 -> 110,
-    #: its topics NMI 0.406 -> 0.443, ARI 0.254 -> 0.288, noise 0.33 -> 0.29; but gnews_fr BCubed F1
-    #: 0.834 -> 0.802 and seed_ticker pairwise F1 0.90 -> 0.82, whose gold calls same-name headlines
-    #: of one week one story. Without publication dates (masakhanews has none) the two cannot be told
-    #: apart from the headline alone.
-    residual_lexical: bool = False
-    names_by_group: bool = False
-    #: shared words that are rare among the candidate stories (see ``specific_shared``): a word only
-    #: this story and the headline carry says more than one every story around them carries. Off:
-    #: refitted (--set w_specific=1 --fit 3) it lowers gnews_fr to 0.79-0.80 and sib200 to 0.91-0.92.
-    w_specific: float = 0.0
-    #: inverse story frequency summed over shared stems that earns the full ``w_specific``
-    specific_cap: float = 2.0
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -87,39 +71,11 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
-def matched_name_stems(a: Features, b: Features) -> frozenset[str]:
-    """Name stems the two headlines share (as names or sentence-initial capitals)."""
-    return (a.entities | a.leads) & (b.entities | b.leads)
-
-
-def residual_tokens(f: Features, names: frozenset[str]) -> frozenset[str]:
-    """Content words of ``f`` that are not one of the shared names."""
-    if not names:
-        return f.tokens
-    return frozenset(t for t in f.tokens if t[:ENTITY_STEM] not in names)
-
-
-def _names_touched(f: Features, stems: frozenset[str], skip: frozenset[str] = frozenset()) -> int:
-    """How many names of ``f`` hold one of ``stems`` (and none of ``skip``): a name of several words
-    counts once. Features stored without groups count every stem as a name."""
-    if not stems:
-        return 0
-    if not f.groups:
-        return len(stems)
-    return sum(1 for g in f.groups if stems.intersection(g) and not skip.intersection(g))
-
-
-def shared_names(a: Features, b: Features, lead_weight: float, by_group: bool = False) -> float:
+def shared_names(a: Features, b: Features, lead_weight: float) -> float:
     """Names both headlines carry; a sentence-initial capital counts fully only against a real name
-    of the other headline, and ``lead_weight`` against another sentence-initial capital. With
-    ``by_group``, "Rishi Sunak" is one shared name, not two (the fewer of the two headlines' counts)."""
+    of the other headline, and ``lead_weight`` against another sentence-initial capital."""
     full = (a.entities & b.entities) | (a.leads & b.entities) | (a.entities & b.leads)
-    lead = (a.leads & b.leads) - full
-    if not by_group:
-        return len(full) + lead_weight * len(lead)
-    n_full = min(_names_touched(a, full), _names_touched(b, full))
-    n_lead = min(_names_touched(a, lead, full), _names_touched(b, lead, full))
-    return n_full + lead_weight * n_lead
+    return len(full) + lead_weight * len((a.leads & b.leads) - full)
 
 
 def _close(x: str, y: str, tolerance: float) -> bool:
@@ -159,43 +115,18 @@ def _conflict(a: Features, b: Features, tolerance: float) -> bool:
     return numbers_conflict(a.numbers, b.numbers, tolerance)
 
 
-def stems(f: Features) -> frozenset[str]:
-    """Language-light word stems of a headline: content words and names cut to ``ENTITY_STEM``
-    characters ("terrorisme"/"terrorism" -> "terro")."""
-    return frozenset(t[:ENTITY_STEM] for t in f.tokens) | f.entities | f.leads
-
-
-def specific_shared(a: Features, b: Features, story_freq: dict[str, int] | None) -> float:
-    """Shared stems weighted by 1 / the number of candidate stories holding them (``story_freq``;
-    at least 1: the candidate's own story). None: no candidate context, no term."""
-    if not story_freq:
-        return 0.0
-    return sum(1.0 / max(1, story_freq.get(w, 1)) for w in stems(a) & stems(b))
-
-
-def score_terms(
-    a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams,
-    story_freq: dict[str, int] | None = None,
-) -> dict[str, float]:
+def score_terms(a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams) -> dict[str, float]:
     """The addends of ``pair_score`` by name (explanations, the tuning fit and tests use them)."""
     if a.key == b.key:
         return {"exact": max(1.0, params.threshold)}
     cross = a.lang is not None and b.lang is not None and a.lang != b.lang
-    ta, tb, ga, gb = a.tokens, b.tokens, a.grams, b.grams
-    if params.residual_lexical:
-        names = matched_name_stems(a, b)
-        if names:
-            ta, tb = residual_tokens(a, names), residual_tokens(b, names)
-            ga, gb = frozenset(_grams(sorted(ta))), frozenset(_grams(sorted(tb)))
     terms = {
         "cosine": cosine,
         "cross_lang": params.cross_lang_offset + (params.cross_lang_scale - 1.0) * cosine if cross else 0.0,
-        "entity": params.w_entity * min(1.0, shared_names(a, b, params.lead_weight, params.names_by_group) / params.entity_cap),
+        "entity": params.w_entity * min(1.0, shared_names(a, b, params.lead_weight) / params.entity_cap),
         "number": 0.0,
-        "lexical": 0.0 if cross else params.w_lexical * min(1.0, len(ta & tb) / params.lexical_cap),
-        "gram": params.w_gram * _jaccard(ga, gb),
-        "specific": params.w_specific * min(1.0, specific_shared(a, b, story_freq) / params.specific_cap)
-        if params.w_specific else 0.0,
+        "lexical": 0.0 if cross else params.w_lexical * min(1.0, len(a.tokens & b.tokens) / params.lexical_cap),
+        "gram": params.w_gram * _jaccard(a.grams, b.grams),
         "conflict": 0.0,
         "time": 0.0,
     }
@@ -210,10 +141,6 @@ def score_terms(
     return terms
 
 
-def pair_score(
-    a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams,
-    story_freq: dict[str, int] | None = None,
-) -> float:
-    """Match score of two headlines; ``dt_hours`` is the publication gap when both times are known;
-    ``story_freq`` the number of candidate stories holding each stem (``decide`` counts it)."""
-    return sum(score_terms(a, b, cosine, dt_hours, params, story_freq).values())
+def pair_score(a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams) -> float:
+    """Match score of two headlines; ``dt_hours`` is the publication gap when both times are known."""
+    return sum(score_terms(a, b, cosine, dt_hours, params).values())
