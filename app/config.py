@@ -52,6 +52,8 @@ class Settings:
     topic_min_samples: int = 3
     topic_knn: int = 16
     topic_assign_threshold: float = 0.45
+    #: weight of the taxonomy profile in the space topics are clustered in (0: embeddings alone)
+    topic_guide_weight: float = 0.5
     refit_every_stories: int = 200
     refit_every_seconds: float = 300.0
     taxonomy_path: str = ""
@@ -120,6 +122,8 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(s, name)}")
     if s.encoder_threads < 0:
         raise ConfigError(f"{PREFIX}ENCODER_THREADS must be >= 0 (0 = one per CPU), got {s.encoder_threads}")
+    if not 0.0 <= s.topic_guide_weight <= 10.0:
+        raise ConfigError(f"{PREFIX}TOPIC_GUIDE_WEIGHT must be between 0 and 10, got {s.topic_guide_weight}")
     for name in ("window_hours", "topic_window_hours", "refit_every_seconds"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(s, name)}")

@@ -20,6 +20,7 @@ from embeddings import Encoder
 from ..config import Settings
 from ..store import Store, TopicRow
 from .cluster import TopicModel
+from .guide import guided_space
 from .names import keywords
 from .stable import match_ids
 from .taxonomy import Taxonomy
@@ -133,8 +134,9 @@ class TopicService:
         mean = None
         if len(ids) >= max(s.topic_min_cluster_size, 2):
             model = TopicModel(min_cluster_size=s.topic_min_cluster_size, min_samples=s.topic_min_samples, knn=s.topic_knn)
-            labels = np.asarray(model.fit(X).labels_)
-            mean = model.mean_
+            labels = np.asarray(model.fit(guided_space(X, self.taxonomy, s.topic_guide_weight)).labels_)
+            # the window mean in the stories' own space, which the taxonomy labels are scored in
+            mean = X.mean(axis=0)
         clusters: list[set[int]] = []
         rows_of: list[np.ndarray] = []
         for lab in sorted(set(labels.tolist()) - {-1}):
