@@ -56,6 +56,8 @@ class DedupSet:
 
 DEDUP_SETS = (
     DedupSet("sib200_en_fr_es_ar", DATASETS / "sib200" / "dev.jsonl", "parallel_id", ("en", "fr", "es", "ar")),
+    # with Moroccan Arabic too: the second sib200 target, where MSA/Darija pairs are hard
+    DedupSet("sib200_en_fr_es_ar_ary", DATASETS / "sib200" / "dev.jsonl", "parallel_id", ("en", "fr", "es", "ar", "ary")),
     DedupSet("gnews_fr", DATASETS / "gnews_fr" / "dev.jsonl", "label", None),
 )
 TOPIC_SET = DedupSet("masakhanews_fra_eng", DATASETS / "masakhanews" / "dev.jsonl", "label", ("fr", "en"))
