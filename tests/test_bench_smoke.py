@@ -56,8 +56,9 @@ def test_ingest_figures_are_positive_and_consistent(smoke) -> None:
         assert ing["http_over_encoder"][batch] == pytest.approx(ratio, rel=1e-3)
     for e in ing["in_process"].values():
         shares = e["time_share"]
-        assert shares["encode"] > 0
-        assert sum(shares.values()) == pytest.approx(1.0, abs=0.02)
+        # the encoder runs beside the main thread: its share overlaps the others, which add up to 1
+        assert 0 < shares["encode_overlapping"] <= 1.0
+        assert sum(v for k, v in shares.items() if k != "encode_overlapping") == pytest.approx(1.0, abs=0.02)
     assert ing["profile"]["top_self_time"], "the profile names where the time goes"
 
 
