@@ -127,58 +127,137 @@ def rerank(X: np.ndarray, candidates: np.ndarray, k: int, *, batch: int = 1024) 
 
 def _symmetric(n: int, rows: np.ndarray, cols: np.ndarray, dist: np.ndarray) -> csr_matrix:
     # Both directions, keeping the smaller value where an edge appears twice (the distances are
-    # the same up to float rounding, and HDBSCAN insists on exact symmetry).
-    r = np.concatenate([rows, cols])
-    c = np.concatenate([cols, rows])
+    # the same up to float rounding, and HDBSCAN insists on exact symmetry). Sorting one int64 key
+    # (row-major) is several times cheaper than a three-key lexsort, and gives CSR order directly.
+    r = np.concatenate([rows, cols]).astype(np.int64)
+    c = np.concatenate([cols, rows]).astype(np.int64)
     d = np.concatenate([dist, dist]).astype(np.float64)
-    order = np.lexsort((d, c, r))
-    r, c, d = r[order], c[order], d[order]
-    first = np.ones(len(r), dtype=bool)
-    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-    return csr_matrix((d[first], (r[first], c[first])), shape=(n, n))
+    key = r * n + c
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    data = np.minimum.reduceat(d[order], start) if start.size else d[:0]
+    key = key[start]
+    indptr = np.searchsorted(key // n, np.arange(n + 1), side="left")
+    return csr_matrix((data, (key % n).astype(np.int32), indptr), shape=(n, n))
 
 
-def _bridges(X: np.ndarray, comp: np.ndarray, index: faiss.Index, probe: int) -> list[tuple[int, int, float]]:
-    """For every component but the largest: its shortest edge to another component (true distance).
+def _components(comp: np.ndarray) -> list[np.ndarray]:
+    """Member indices of each component label 0..max, in one sort rather than a scan per label."""
+    order = np.argsort(comp, kind="stable")
+    bounds = np.searchsorted(comp[order], np.arange(int(comp.max()) + 2))
+    return [order[bounds[c] : bounds[c + 1]] for c in range(len(bounds) - 1)]
 
-    Each such edge joins its component to another one, so the count of components at least halves
-    per round (Borůvka's argument): a handful of rounds connects any graph.
+
+def _exact_bridges(X: np.ndarray, comp: np.ndarray, queries: np.ndarray, block: int) -> list[tuple[int, int, float]]:
+    """For each component holding a query point: its exact shortest edge to another component."""
+    n = X.shape[0]
+    best_sim = np.empty(queries.size, dtype=np.float32)
+    best_to = np.empty(queries.size, dtype=np.int64)
+    step = max(1, block // n)
+    for start in range(0, queries.size, step):
+        q = queries[start : start + step]
+        S = X[q] @ X.T
+        S[comp[q][:, None] == comp[None, :]] = -np.inf
+        j = S.argmax(axis=1)
+        best_to[start : start + q.size] = j
+        best_sim[start : start + q.size] = S[np.arange(q.size), j]
+    # The most similar outside point over each component's members: sort by (component, -sim).
+    order = np.lexsort((-best_sim, comp[queries]))
+    c_sorted = comp[queries][order]
+    first = order[np.r_[True, c_sorted[1:] != c_sorted[:-1]]]
+    return [(int(queries[i]), int(best_to[i]), 1.0 - float(best_sim[i])) for i in first]
+
+
+def _top_columns(S: np.ndarray, m: int, width: int = 64) -> np.ndarray:
+    """Column indices of the ``m`` largest values of each row of ``S`` (in no particular order).
+
+    A row's top m lie within the m blocks of ``width`` columns with the largest maxima, so the
+    selection runs over block maxima and then over those m blocks: several times cheaper than
+    ``argpartition`` over whole rows of n.
     """
+    b, n = S.shape
+    if n <= 4 * m * width:
+        return np.argpartition(S, n - m, axis=1)[:, n - m :]
+    pad = (-n) % width
+    if pad:
+        S = np.concatenate([S, np.full((b, pad), -np.inf, dtype=S.dtype)], axis=1)
+    blocks = np.argpartition(S.reshape(b, -1, width).max(axis=2), -m, axis=1)[:, -m:]
+    cols = (blocks[:, :, None] * width + np.arange(width)).reshape(b, -1)
+    pick = np.argpartition(np.take_along_axis(S, cols, axis=1), -m, axis=1)[:, -m:]
+    return np.take_along_axis(cols, pick, axis=1)
+
+
+def _centroid_bridges(
+    X: np.ndarray, comp: np.ndarray, groups: list[np.ndarray], skip: int, extra: int, block: int
+) -> list[tuple[int, int, float]]:
+    """For each component but ``skip``: a short edge to another component, found near its centroid.
+
+    The ``extra`` points outside c nearest to c's centroid almost always hold the far end of c's
+    shortest edge (99.5 % of components at 50k, the rest within 0.001 of it), so the distances
+    from all of c's members to those candidates are computed exactly and the shortest is taken.
+    Costs (components x n) rather than (points x n); every edge is a true distance between two
+    real points.
+    """
+    n = X.shape[0]
+    todo = np.array([c for c in range(len(groups)) if c != skip and groups[c].size], dtype=np.int64)
+    member = np.flatnonzero(np.isin(comp, todo))
+    row_of = np.full(len(groups), -1, dtype=np.int64)
+    row_of[todo] = np.arange(todo.size)
+    onehot = csr_matrix(
+        (np.ones(member.size, dtype=np.float32), (row_of[comp[member]], member)), shape=(todo.size, n)
+    )
+    centres = unit_rows_f32(np.asarray(onehot @ X))
+    m = max(1, min(extra, n - 1))
+    step = max(1, block // n)
+    out: list[tuple[int, int, float]] = []
+    for start in range(0, todo.size, step):
+        cs = todo[start : start + step]
+        S = centres[start : start + cs.size] @ X.T
+        S[comp[None, :] == cs[:, None]] = -np.inf
+        top = _top_columns(S, m)
+        for r, c in enumerate(cs):
+            cand = top[r][np.isfinite(S[r, top[r]])]  # fewer than m points may lie outside c
+            members = groups[c]
+            T = X[members] @ X[cand].T
+            i, j = np.unravel_index(int(np.argmax(T)), T.shape)
+            out.append((int(members[i]), int(cand[j]), 1.0 - float(T[i, j])))
+    return out
+
+
+def _bridges(X: np.ndarray, comp: np.ndarray, *, exact_pairs: int, extra: int, block: int) -> list[tuple[int, int, float]]:
+    """One Borůvka round: for every component but the largest, an edge to another component.
+
+    Each edge joins its component to another, so the count of components at least halves per
+    round and a handful of rounds connects any graph. The edges are the exact shortest ones while
+    (points outside the largest component) x n stays within ``exact_pairs``; above, each is the
+    shortest found from the component's members to the points nearest its centroid
+    (``_centroid_bridges``). An exhaustive search per component instead took 282 s of a 320 s
+    refit at 50k.
+    """
+    n = X.shape[0]
     counts = np.bincount(comp)
     largest = int(np.argmax(counts))
-    members = np.flatnonzero(comp != largest)
-    best: dict[int, tuple[float, int, int]] = {}
-    probe = min(probe, X.shape[0])
-    unresolved: set[int] = set()
-    for start in range(0, len(members), 4096):
-        chunk = members[start : start + 4096]
-        sims, idx = index.search(X[chunk], probe)
-        outside = comp[idx] != comp[chunk][:, None]
-        for row, p in enumerate(chunk):
-            hits = np.flatnonzero(outside[row])
-            c = int(comp[p])
-            if hits.size == 0:
-                unresolved.add(c)
-                continue
-            j = hits[0]
-            d = 1.0 - float(sims[row, j])
-            if c not in best or d < best[c][0]:
-                best[c] = (d, int(p), int(idx[row, j]))
-    # A component larger than the probe may see only itself: search it against everything else.
-    for c in unresolved - set(best):
-        inside = np.flatnonzero(comp == c)
-        outside_ids = np.flatnonzero(comp != c)
-        sims, idx = _index(X[outside_ids]).search(X[inside], 1)
-        row = int(np.argmax(sims[:, 0]))
-        best[c] = (1.0 - float(sims[row, 0]), int(inside[row]), int(outside_ids[idx[row, 0]]))
-    return [(a, b, d) for d, a, b in best.values()]
+    queries = np.flatnonzero(comp != largest)
+    if queries.size * n <= exact_pairs:
+        return _exact_bridges(X, comp, queries, block)
+    return _centroid_bridges(X, comp, _components(comp), largest, extra, block)
 
 
-def distance_graph(X: np.ndarray, k: int = 16, *, neighbours: Neighbours | None = None, probe: int = 64) -> csr_matrix:
+def distance_graph(
+    X: np.ndarray,
+    k: int = 16,
+    *,
+    neighbours: Neighbours | None = None,
+    exact_pairs: int = 50_000_000,
+    extra: int = 32,
+    block: int = 8_000_000,
+) -> csr_matrix:
     """Symmetric CSR matrix of cosine distances: the kNN edges plus bridges making it connected.
 
     ``X`` holds unit rows (float32). Every point keeps at least ``k`` stored neighbours, which is
-    what HDBSCAN needs for core distances with ``min_samples <= k``.
+    what HDBSCAN needs for core distances with ``min_samples <= k``. ``exact_pairs``, ``extra``
+    and ``block`` tune the bridges (``_bridges``); ``block`` caps a similarity block in floats.
     """
     X = np.ascontiguousarray(X, dtype=np.float32)
     n = X.shape[0]
@@ -187,21 +266,22 @@ def distance_graph(X: np.ndarray, k: int = 16, *, neighbours: Neighbours | None 
     rows = np.repeat(np.arange(n, dtype=np.int64), kk)
     cols = nb.indices.ravel()
     dist = nb.distances.ravel()
-    graph = _symmetric(n, rows, cols, dist)
-    index = None
-    while True:
-        n_comp, comp = csgraph.connected_components(graph, directed=False)
-        if n_comp <= 1:
-            return graph
-        index = index if index is not None else _index(X)
-        extra = _bridges(X, comp, index, probe)
-        er = np.array([a for a, _, _ in extra], dtype=np.int64)
-        ec = np.array([b for _, b, _ in extra], dtype=np.int64)
-        ed = np.clip(np.array([d for _, _, d in extra]), MIN_DISTANCE, 2.0)
-        coo = graph.tocoo()
-        graph = _symmetric(
-            n,
-            np.concatenate([coo.row.astype(np.int64), er]),
-            np.concatenate([coo.col.astype(np.int64), ec]),
-            np.concatenate([coo.data, ed]),
-        )
+    # Weak components of the directed kNN graph are those of its symmetric version.
+    knn = csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(n, n))
+    n_comp, comp = csgraph.connected_components(knn, directed=False)
+    extra_edges: list[tuple[int, int, float]] = []
+    while n_comp > 1:
+        found = _bridges(X, comp, exact_pairs=exact_pairs, extra=extra, block=block)
+        extra_edges.extend(found)
+        # Components of the component graph joined by this round's bridges (no need to rebuild
+        # the whole point graph between rounds).
+        a = comp[np.array([e[0] for e in found], dtype=np.int64)]
+        b = comp[np.array([e[1] for e in found], dtype=np.int64)]
+        joined = csr_matrix((np.ones(a.size), (a, b)), shape=(n_comp, n_comp))
+        n_comp, merged = csgraph.connected_components(joined, directed=False)
+        comp = merged[comp]
+    if extra_edges:
+        rows = np.concatenate([rows, np.array([e[0] for e in extra_edges], dtype=np.int64)])
+        cols = np.concatenate([cols, np.array([e[1] for e in extra_edges], dtype=np.int64)])
+        dist = np.concatenate([dist, np.clip(np.array([e[2] for e in extra_edges]), MIN_DISTANCE, 2.0)])
+    return _symmetric(n, rows, cols, dist)
