@@ -39,6 +39,8 @@ class LatencySizes:
     warmup: int = 30
     refit: bool = True
     refit_timeout_s: float = 420.0
+    #: per-stage breakdown of in-process checks and the index's recall against an exact scan
+    stages: bool = True
 
 
 def _queries(stored_pool: Sequence[PoolTitle], held_out: Sequence[PoolTitle], n: int, seed: int,
@@ -67,7 +69,7 @@ def _http_checks(url: str, queries: Sequence[SynthHeadline], warmup: int, reps: 
 
 
 def _in_process_checks(encoder, env: dict[str, str], queries: Sequence[SynthHeadline], warmup: int, reps: int,
-                       per_rep: int) -> dict[str, Any]:
+                       per_rep: int, stages: bool = False) -> dict[str, Any]:
     from app.config import load_settings
     from app.pipeline import Pipeline
     from app.store import open_store
@@ -76,6 +78,7 @@ def _in_process_checks(encoder, env: dict[str, str], queries: Sequence[SynthHead
     t0 = time.perf_counter()
     store = open_store(settings, encoder.dim)
     open_s = time.perf_counter() - t0
+    extra: dict[str, Any] = {"store_open_s": open_s}
     try:
         pipeline = Pipeline(settings, store, encoder)
         samples = []
@@ -84,9 +87,89 @@ def _in_process_checks(encoder, env: dict[str, str], queries: Sequence[SynthHead
             pipeline.check(q.title)
             if i >= warmup:
                 samples.append((time.perf_counter() - t0) * 1000.0)
+        if stages:
+            extra["stages"] = _stage_profile(pipeline, queries[warmup : warmup + per_rep])
+            extra["search"] = _search_vs_exact(pipeline, queries[warmup : warmup + per_rep])
     finally:
         store.close()
-    return _summary(samples, reps, per_rep) | {"store_open_s": open_s}
+    return _summary(samples, reps, per_rep) | extra
+
+
+class _Clock:
+    """Wraps a bound method and adds its wall time to a named bucket (instance attribute, so only this
+    pipeline's store and encoder are timed)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    def wrap(self, obj: Any, name: str, bucket: str) -> None:
+        inner = getattr(obj, name)
+
+        def timed(*a: Any, **kw: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return inner(*a, **kw)
+            finally:
+                self.ms[bucket] = self.ms.get(bucket, 0.0) + (time.perf_counter() - t0) * 1000.0
+
+        setattr(obj, name, timed)
+
+
+def _stage_profile(pipeline, queries: Sequence[SynthHeadline]) -> dict[str, Any]:
+    """Where one check's time goes: per-stage medians over ``queries`` (ms); ``other`` is what is left
+    (normalising, feature extraction, scoring, result building)."""
+    store, per_query = pipeline.store, []
+    wrapped = [(pipeline.encoder, "encode", "encode"), (pipeline.detector, "detect_many", "lang_detect"),
+               (store, "nearest", "vector_search"), (store, "find_exact", "sqlite"),
+               (store, "headlines", "sqlite"), (store, "story_centroids_for", "sqlite"),
+               (store, "embeddings_by_hash", "sqlite")]
+    saved = [(obj, name, obj.__dict__.get(name)) for obj, name, _ in wrapped]
+    clock = _Clock()
+    for obj, name, bucket in wrapped:
+        clock.wrap(obj, name, bucket)
+    try:
+        for q in queries:
+            clock.ms = {}
+            t0 = time.perf_counter()
+            pipeline.check(q.title)
+            total = (time.perf_counter() - t0) * 1000.0
+            per_query.append({**clock.ms, "other": total - sum(clock.ms.values()), "total": total})
+    finally:
+        for obj, name, before in saved:
+            if before is None:
+                delattr(obj, name)
+            else:
+                setattr(obj, name, before)
+    keys = sorted({k for q in per_query for k in q})
+    return {k: median([q.get(k, 0.0) for q in per_query]) for k in keys} | {"n": len(per_query)}
+
+
+def _search_vs_exact(pipeline, queries: Sequence[SynthHeadline]) -> dict[str, Any]:
+    """The store's candidate search against an exact scan of the same rows, on the queries' own vectors:
+    recall@k (share of the exact top k returned) and the time of each, in-process."""
+    index = getattr(pipeline.store, "_index", None)
+    if index is None:
+        return {"skipped": "the store has no in-process index"}
+    exact = getattr(index, "search_exact", index.search)
+    k = pipeline.settings.candidate_k
+    vecs = pipeline.encoder.encode([q.title for q in queries])
+    now = time.time()
+    lo, hi = now - pipeline.window, now + pipeline.window
+    recalls, fast_ms, exact_ms = [], [], []
+    for v in vecs:
+        t0 = time.perf_counter()
+        got = index.search(v, k, lo, hi)
+        t1 = time.perf_counter()
+        want = exact(v, k, lo, hi)
+        t2 = time.perf_counter()
+        fast_ms.append((t1 - t0) * 1000.0)
+        exact_ms.append((t2 - t1) * 1000.0)
+        if want:
+            recalls.append(len({i for i, _ in got} & {i for i, _ in want}) / len(want))
+    return {"k": k, "rows": len(index), "recall_at_k_mean": float(np.mean(recalls)) if recalls else None,
+            "recall_at_k_min": float(np.min(recalls)) if recalls else None,
+            "index_p50_ms": median(fast_ms), "index_p99_ms": percentiles(fast_ms)["p99_ms"],
+            "exact_p50_ms": median(exact_ms), "exact_p99_ms": percentiles(exact_ms)["p99_ms"]}
 
 
 def _summary(samples: list[float], reps: int, per_rep: int) -> dict[str, Any]:
@@ -172,7 +255,7 @@ def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: Latenc
                     entry["server_memory_after_refit"] = srv.memory()
             log(f"latency: in-process checks at {entry['stored_headlines']}")
             entry["in_process"] = _in_process_checks(encoder, srv.settings_env(), queries, sizes.warmup, sizes.reps,
-                                                     sizes.requests)
+                                                     sizes.requests, stages=sizes.stages)
             entry["http_overhead_p50_ms"] = entry["http"]["p50_ms"] - entry["in_process"]["p50_ms"]
             out["sizes"][str(n)] = entry
     finally:
@@ -194,3 +277,38 @@ def _refit(srv: Server, timeout: float) -> dict[str, Any]:
     body = r.json() if r.status_code == 200 else {"error": f"{r.status_code}: {r.text[:200]}"}
     return {**{k: body.get(k) for k in ("n_stories", "n_topics", "noise_fraction", "seconds", "error") if k in body},
             "wall_s": time.perf_counter() - t0}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bench.latency [--stored 10000,100000] [--no-refit] ...``: this section alone, with
+    other sizes than ``bench.run``'s, printing its JSON on stdout (nothing written)."""
+    import argparse
+    import json
+
+    from .common import rounded
+    from .synth import load_pool, pool_vectors
+
+    d = LatencySizes()
+    ap = argparse.ArgumentParser(prog="python -m bench.latency")
+    ap.add_argument("--stored", default=",".join(map(str, d.stored)))
+    ap.add_argument("--requests", type=int, default=d.requests)
+    ap.add_argument("--reps", type=int, default=d.reps)
+    ap.add_argument("--warmup", type=int, default=d.warmup)
+    ap.add_argument("--no-refit", action="store_true")
+    ap.add_argument("--pool-limit", type=int, default=None)
+    args = ap.parse_args(argv)
+    from app.config import load_settings
+    from embeddings import load_encoder
+
+    settings = load_settings()
+    encoder = load_encoder(settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size)
+    pool = load_pool(args.pool_limit)
+    vecs = pool_vectors(encoder, pool)
+    sizes = LatencySizes(stored=tuple(int(x) for x in args.stored.split(",")), requests=args.requests,
+                         reps=args.reps, warmup=args.warmup, refit=not args.no_refit)
+    print(json.dumps(rounded(run(encoder, pool, vecs, sizes)), ensure_ascii=False, indent=1), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
