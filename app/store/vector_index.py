@@ -1,78 +1,378 @@
 """In-process vector index over the recent window, for the embedded (SQLite) backend.
 
-Exact inner-product search on a contiguous float32 matrix: with unit vectors that is cosine.
-Rows older than the kept horizon are pruned, so memory follows the window, not the archive.
+Rows (id, time, unit float32 vector) live in contiguous arrays in insertion order; inner product on
+unit vectors is cosine. Rows older than the kept horizon are pruned, so memory follows the window,
+not the archive.
+
+Search is an exact scan while the index is small. From ``ann_min_rows`` rows on, a faiss inverted-file
+index (IVF-Flat, inner product) answers instead: an exact scan of 100k x 512 float32 reads 200 MB and
+takes ~25-30 ms on one core, while IVF-Flat with ``nprobe`` lists reads a few thousand vectors (~1-2 ms)
+and still returns exact inner products. IVF rather than HNSW because this index is edited all the time:
+IVF removes rows for real (rollbacks, pruning), adding a row costs one assignment to a centroid
+(HNSW: a graph insertion, ~0.5 ms), the time filter is a selector that costs nothing in recall, and
+building it takes seconds rather than a minute. Measured on 100k synthetic headline vectors
+(bench/synth.py's variants of real embeddings): recall@20 0.9995 at 1.9 ms with 566 lists and
+nprobe 48, against HNSW (M=32, efSearch=128) at 0.970.
+
+IVF rows are keyed by a *slot*: a number given to each row when it is added, increasing and never
+reused, so a slot still names the same row after pruning moves rows and after a rollback (truncate)
+lets new rows take the old positions. Positions are found from slots by binary search, since slots
+grow along the arrays.
+
+The IVF is trained once, in a background thread, when the index first reaches ``ann_min_rows``; until
+it is ready searches stay exact. It is retrained (again in the background, the old one answering
+meanwhile) once ``retrain_after`` times as many rows were added as it was trained on, so that its
+centroids follow the news of the day and its lists do not grow without end.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
+#: rows under which every search is an exact scan (20k x 512: ~5 ms)
+ANN_MIN_ROWS = 20_000
+#: a time window holding at most this many rows is scanned exactly even when the IVF is there
+EXACT_WINDOW_ROWS = 4096
+
+
+@dataclass
+class _Ivf:
+    index: Any  # faiss.IndexIVFFlat over slots
+    nlist: int
+    nprobe: int
+    trained_rows: int
+    #: rows added since the snapshot it was trained on (pruned ones too: turnover counts)
+    added: int = 0
+
+
+def _nlist(rows: int) -> int:
+    return int(min(8192, max(64, round(4 * math.sqrt(rows)))))
+
+
+def _nprobe(nlist: int) -> int:
+    # 1/16 of the lists, at least 48: recall@20 >= 0.995 from 20k to 100k rows on the bench vectors
+    return min(nlist, max(48, nlist // 16))
+
 
 class VectorIndex:
-    def __init__(self, dim: int, capacity: int = 1024) -> None:
+    def __init__(
+        self,
+        dim: int,
+        capacity: int = 1024,
+        *,
+        ann_min_rows: int | None = ANN_MIN_ROWS,
+        exact_window_rows: int = EXACT_WINDOW_ROWS,
+        retrain_after: float = 8.0,
+        background: bool = True,
+        recall_k: int = 20,
+        recall_target: float = 0.99,
+        recall_floor: float = 0.3,
+        seed: int = 0,
+    ) -> None:
+        """``ann_min_rows=None`` keeps every search exact. ``background=False`` trains in the calling
+        thread (tests, tools): the ``add`` that crosses the size returns with the IVF ready.
+        ``recall_*``: each new IVF reads as many lists as it takes to find ``recall_target`` of the
+        exact top ``recall_k`` at cosine >= ``recall_floor`` (see ``_tune_nprobe``)."""
         self.dim = dim
+        self.ann_min_rows = ann_min_rows
+        self.exact_window_rows = exact_window_rows
+        self.retrain_after = retrain_after
+        self.background = background
+        self.recall_k, self.recall_target, self.recall_floor = recall_k, recall_target, recall_floor
+        self.seed = seed
+        self.last_tuning: dict[str, Any] = {}
         self._ids = np.zeros(capacity, dtype=np.int64)
         self._ts = np.zeros(capacity, dtype=np.float64)
         self._mat = np.zeros((capacity, dim), dtype=np.float32)
+        self._slots = np.zeros(capacity, dtype=np.int64)
         self._n = 0
+        self._next_slot = 0
+        self._ivf: _Ivf | None = None
+        self._builder: threading.Thread | None = None
+        # Guards the arrays and every call into the IVF (faiss does not allow a search during an add).
+        # Exact scans run outside it on a snapshot: arrays are replaced, never compacted in place.
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._n
 
+    # --- state -------------------------------------------------------------------------
+    @property
+    def ann_ready(self) -> bool:
+        return self._ivf is not None
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait for a background (re)training under way; True when none is left running."""
+        builder = self._builder
+        if builder is not None and builder.ident is not None:  # started (not a build in the caller's thread)
+            builder.join(timeout)
+        return self._builder is None
+
+    def stats(self) -> dict[str, Any]:
+        ivf = self._ivf
+        return {
+            "rows": self._n, "ann": ivf is not None, "building": self._builder is not None,
+            **({"nlist": ivf.nlist, "nprobe": ivf.nprobe, "ivf_rows": int(ivf.index.ntotal),
+                "trained_rows": ivf.trained_rows} if ivf is not None else {}),
+        }
+
+    # --- writes ------------------------------------------------------------------------
     def _grow(self, need: int) -> None:
         cap = len(self._ids)
         if need <= cap:
             return
-        new_cap = max(need, cap * 2)
-        ids = np.zeros(new_cap, dtype=np.int64)
-        ts = np.zeros(new_cap, dtype=np.float64)
-        mat = np.zeros((new_cap, self.dim), dtype=np.float32)
-        ids[: self._n], ts[: self._n], mat[: self._n] = self._ids[: self._n], self._ts[: self._n], self._mat[: self._n]
-        self._ids, self._ts, self._mat = ids, ts, mat
+        self._realloc(max(need, cap * 2), np.arange(self._n))
+
+    def _realloc(self, cap: int, keep: np.ndarray) -> None:
+        """New arrays holding the rows at positions ``keep``: a search scanning the old ones is unaffected."""
+        m = len(keep)
+        ids = np.zeros(cap, dtype=np.int64)
+        ts = np.zeros(cap, dtype=np.float64)
+        mat = np.zeros((cap, self.dim), dtype=np.float32)
+        slots = np.zeros(cap, dtype=np.int64)
+        ids[:m], ts[:m], mat[:m], slots[:m] = self._ids[keep], self._ts[keep], self._mat[keep], self._slots[keep]
+        self._ids, self._ts, self._mat, self._slots = ids, ts, mat, slots
+        self._n = m
 
     def add(self, ids: np.ndarray, ts: np.ndarray, vectors: np.ndarray) -> None:
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))
+        m = len(vectors)
+        if m == 0:
+            return
         with self._lock:
-            m = len(vectors)
             self._grow(self._n + m)
-            self._ids[self._n : self._n + m] = ids
-            self._ts[self._n : self._n + m] = ts
-            self._mat[self._n : self._n + m] = vectors
-            self._n += m
+            a, b = self._n, self._n + m
+            self._ids[a:b] = ids
+            self._ts[a:b] = ts
+            self._mat[a:b] = vectors
+            slots = np.arange(self._next_slot, self._next_slot + m, dtype=np.int64)
+            self._slots[a:b] = slots
+            self._next_slot += m
+            self._n = b
+            ivf = self._ivf
+            if ivf is not None:
+                ivf.index.add_with_ids(vectors, slots)
+                ivf.added += m
+            build = self._builder is None and (
+                (ivf is None and self.ann_min_rows is not None and b >= self.ann_min_rows)
+                or (ivf is not None and ivf.added > self.retrain_after * ivf.trained_rows)
+            )
+            if build:
+                self._builder = threading.Thread(target=self._build, name="vector-index-ivf", daemon=True)
+                if self.background:
+                    self._builder.start()  # it waits for this lock before reading anything
+        if build and not self.background:
+            self._build()
 
     def truncate(self, n: int) -> None:
         """Forget every row added after the first ``n`` (a rolled-back transaction's rows)."""
         with self._lock:
-            self._n = min(self._n, n)
+            if n >= self._n:
+                return
+            # Those rows hold the highest slots: one range leaves the IVF.
+            lo, hi = int(self._slots[n]), self._next_slot
+            self._n = max(0, n)
+            if self._ivf is not None:
+                import faiss
+
+                self._ivf.index.remove_ids(faiss.IDSelectorRange(lo, hi))
 
     def prune(self, ts_min: float) -> int:
         """Drop rows older than ts_min; returns how many were dropped."""
         with self._lock:
-            keep = self._ts[: self._n] >= ts_min
-            dropped = int(self._n - keep.sum())
+            n = self._n
+            keep = self._ts[:n] >= ts_min
+            m = int(keep.sum())
+            dropped = n - m
             if dropped:
-                m = int(keep.sum())
-                self._ids[:m] = self._ids[: self._n][keep]
-                self._ts[:m] = self._ts[: self._n][keep]
-                self._mat[:m] = self._mat[: self._n][keep]
-                self._n = m
+                gone = self._slots[:n][~keep]
+                self._realloc(len(self._ids), np.flatnonzero(keep))
+                if self._ivf is not None:
+                    if self.ann_min_rows is None or m < self.ann_min_rows // 2:
+                        self._ivf = None  # small again: exact scans, trained anew if it grows back
+                    else:
+                        self._ivf.index.remove_ids(gone)
             return dropped
 
+    # --- the IVF -----------------------------------------------------------------------
+    def _build(self) -> None:
+        """Train a new IVF on a sample of the rows, fill it, tune its nprobe, then swap it in. Only the
+        final catch-up (rows added meanwhile, rows gone meanwhile) holds the lock: training, the bulk of
+        the adds and the tuning run beside searches and inserts."""
+        try:
+            import faiss
+
+            with self._lock:
+                n = self._n
+                nlist = _nlist(n)
+                rng = np.random.default_rng(self.seed)
+                take = min(n, nlist * 20)
+                picked = np.sort(rng.choice(n, size=take, replace=False))
+                sample, sample_slots = self._mat[picked].copy(), self._slots[picked].copy()
+            quantizer = faiss.IndexFlatIP(self.dim)
+            index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            index.cp.niter = 10
+            index.cp.seed = self.seed
+            # 20 points a centroid, 10 rounds: ~3 s at 20k rows; finer centroids buy no recall here
+            index.cp.max_points_per_centroid = 20
+            index.cp.min_points_per_centroid = 8
+            index.train(sample)
+            del sample
+            added: list[np.ndarray] = []
+            next_slot = 0
+            while True:
+                with self._lock:
+                    start = int(np.searchsorted(self._slots[: self._n], next_slot))
+                    if self._n - start <= 2048:
+                        # what the IVF holds now (arrays are replaced, not edited, so the views stay valid)
+                        held, held_slots = self._mat[:start], self._slots[:start]
+                        break
+                    stop = min(start + 8192, self._n)
+                    vecs = self._mat[start:stop].copy()
+                    slots = self._slots[start:stop].copy()
+                index.add_with_ids(vecs, slots)
+                added.append(slots)
+                next_slot = int(slots[-1]) + 1
+            nprobe = self._tune_nprobe(index, held, held_slots, sample_slots, nlist) if len(held) else _nprobe(nlist)
+            del held, held_slots
+            with self._lock:
+                # the last rows, and the reconciliation, under the lock: nothing can change meanwhile
+                start = int(np.searchsorted(self._slots[: self._n], next_slot))
+                if start < self._n:
+                    index.add_with_ids(self._mat[start : self._n], self._slots[start : self._n])
+                    added.append(self._slots[start : self._n].copy())
+                done = np.concatenate(added) if added else np.zeros(0, dtype=np.int64)
+                gone = np.setdiff1d(done, self._slots[: self._n], assume_unique=True)
+                if len(gone):
+                    index.remove_ids(gone)
+                if self.ann_min_rows is not None and self._n >= self.ann_min_rows // 2:
+                    self._ivf = _Ivf(index, nlist, nprobe, trained_rows=n)
+                    log.info("vector index: IVF of %d lists (nprobe %d) over %d rows ready", nlist, nprobe,
+                             index.ntotal)
+        except Exception:  # an IVF is only a speed-up: keep answering with exact scans
+            log.exception("vector index: building the IVF failed; searches stay exact")
+        finally:
+            self._builder = None
+
+    def _tune_nprobe(self, index: Any, held: np.ndarray, held_slots: np.ndarray, trained: np.ndarray,
+                     nlist: int) -> int:
+        """The smallest nprobe (from the default up, at most half the lists) whose recall@k against an
+        exact scan reaches ``recall_target``, with stored rows as queries. How many lists must be read
+        depends on the data: 1/12 of them give 0.9995 on embeddings of real headlines, isotropic
+        synthetic clusters need 1/3 for 0.99. Neighbours under ``recall_floor`` are not counted: the
+        pipeline never scores them (its min_cosine)."""
+        import faiss
+
+        rng = np.random.default_rng(self.seed + 1)
+        k = self.recall_k
+        # Queries are rows the centroids were not trained on: a training row sits well inside its own
+        # list and flatters the recall (1.0 against 0.95 for new rows on isotropic clusters).
+        fresh = np.flatnonzero(~np.isin(held_slots, trained))
+        pool = fresh if len(fresh) >= 16 else np.arange(len(held))
+        qpos = rng.choice(pool, size=min(len(pool), 128), replace=False)
+        queries = np.ascontiguousarray(held[qpos])
+        sims = queries @ held.T
+        sims[np.arange(len(qpos)), qpos] = -np.inf  # a row finding itself proves nothing
+        want = np.argpartition(-sims, k, axis=1)[:, :k]
+        wanted = [set(held_slots[w][np.take_along_axis(sims, w[None], axis=1)[0] >= self.recall_floor].tolist())
+                  for w in want]
+        total = sum(len(w) for w in wanted)
+        nprobe = _nprobe(nlist)
+        while True:
+            _, got = index.search(queries, k + 1, params=faiss.SearchParametersIVF(nprobe=nprobe))
+            found = sum(len(w & set(g.tolist())) for w, g in zip(wanted, got))
+            rec = found / total if total else 1.0
+            if rec >= self.recall_target or nprobe >= nlist // 2:
+                log.info("vector index: nprobe %d of %d lists, recall@%d %.4f on stored rows", nprobe, nlist, k, rec)
+                self.last_tuning = {"nprobe": nprobe, "nlist": nlist, "recall": rec, "queries": len(qpos)}
+                return nprobe
+            nprobe = min(nlist // 2, int(nprobe * 1.5) + 1)
+
+    # --- reads -------------------------------------------------------------------------
     def search(self, vector: np.ndarray, k: int, ts_lo: float, ts_hi: float) -> list[tuple[int, float]]:
+        """The ``k`` rows of time in [ts_lo, ts_hi] nearest to ``vector``, best first, as (id, cosine)."""
+        v = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(self.dim))
+        with self._lock:
+            n = self._n
+            ids, ts, mat, slots = self._ids[:n], self._ts[:n], self._mat[:n], self._slots[:n]
+            ivf = self._ivf
+            if n == 0 or k <= 0:
+                return []
+            inside = (ts >= ts_lo) & (ts <= ts_hi)
+            n_in = int(np.count_nonzero(inside))
+            if n_in == 0:
+                return []
+            if ivf is not None and n_in > self.exact_window_rows:
+                found = self._ivf_search(ivf, v, k, slots, inside if n_in < n else None)
+                pos = np.searchsorted(slots, found)
+                pos = pos[(pos < n) & (slots[np.minimum(pos, n - 1)] == found)]
+                return self._ranked(v, ids, mat, np.sort(pos), k)
+        return self._exact(v, k, ids, mat, inside if n_in < n else None, n_in)
+
+    def search_exact(self, vector: np.ndarray, k: int, ts_lo: float, ts_hi: float) -> list[tuple[int, float]]:
+        """What ``search`` answers, always by an exact scan (the reference for recall)."""
+        v = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(self.dim))
         with self._lock:
             n = self._n
             ids, ts, mat = self._ids[:n], self._ts[:n], self._mat[:n]
         if n == 0 or k <= 0:
             return []
-        sims = mat @ np.asarray(vector, dtype=np.float32).reshape(self.dim)
         inside = (ts >= ts_lo) & (ts <= ts_hi)
-        if not inside.all():
-            sims = np.where(inside, sims, -np.inf)
-        k = min(k, n)
+        n_in = int(np.count_nonzero(inside))
+        return self._exact(v, k, ids, mat, inside if n_in < n else None, n_in) if n_in else []
+
+    def _ivf_search(self, ivf: _Ivf, v: np.ndarray, k: int, slots: np.ndarray, inside: np.ndarray | None) -> np.ndarray:
+        import faiss
+
+        params = faiss.SearchParametersIVF(nprobe=ivf.nprobe)
+        bitmap = None
+        if inside is not None:
+            # Selector over slot numbers: bit s set when the row of slot s is inside the window.
+            member = np.zeros(self._next_slot, dtype=bool)
+            member[slots[inside]] = True
+            bitmap = np.packbits(member, bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(member), faiss.swig_ptr(bitmap))
+            params.sel = sel
+        _, found = ivf.index.search(v[None, :], k, params=params)
+        del bitmap  # the selector reads it until search returns
+        found = found[0]
+        return found[found >= 0]
+
+    @staticmethod
+    def _ranked(v: np.ndarray, ids: np.ndarray, mat: np.ndarray, pos: np.ndarray, k: int) -> list[tuple[int, float]]:
+        # Scores from the same product as the exact scan, so a row's cosine does not depend on the path.
+        sims = mat[pos] @ v
+        order = np.argsort(-sims, kind="stable")[:k]
+        return [(int(ids[pos[i]]), float(sims[i])) for i in order]
+
+    @staticmethod
+    def _exact(v: np.ndarray, k: int, ids: np.ndarray, mat: np.ndarray, inside: np.ndarray | None,
+               n_in: int) -> list[tuple[int, float]]:
+        if inside is None:
+            offset, sims = 0, mat @ v
+        else:
+            pos = np.flatnonzero(inside)
+            lo, hi = int(pos[0]), int(pos[-1]) + 1
+            if hi - lo <= 2 * len(pos):
+                # rows arrive roughly in time order: the window is mostly one run of the arrays
+                offset, sims = lo, mat[lo:hi] @ v
+                sims[~inside[lo:hi]] = -np.inf
+            else:
+                sub = mat[pos] @ v
+                return VectorIndex._top(sub, min(k, n_in), lambda i: ids[pos[i]])
+        return VectorIndex._top(sims, min(k, n_in), lambda i: ids[offset + i])
+
+    @staticmethod
+    def _top(sims: np.ndarray, k: int, id_of) -> list[tuple[int, float]]:
+        n = len(sims)
         top = np.argpartition(-sims, k - 1)[:k] if k < n else np.arange(n)
         top = top[np.argsort(-sims[top], kind="stable")]
-        return [(int(ids[i]), float(sims[i])) for i in top if np.isfinite(sims[i])]
+        return [(int(id_of(i)), float(sims[i])) for i in top if np.isfinite(sims[i])]
