@@ -79,6 +79,13 @@ def _in_process_checks(encoder, env: dict[str, str], queries: Sequence[SynthHead
     store = open_store(settings, encoder.dim)
     open_s = time.perf_counter() - t0
     extra: dict[str, Any] = {"store_open_s": open_s}
+    index = getattr(store, "_index", None)
+    if index is not None and hasattr(index, "wait_ready"):
+        # the steady state: an IVF trains in the background after a large store is loaded
+        t0 = time.perf_counter()
+        index.wait_ready()
+        extra["index_ready_wait_s"] = time.perf_counter() - t0
+        extra["index"] = index.stats() | {"tuning": getattr(index, "last_tuning", {})}
     try:
         pipeline = Pipeline(settings, store, encoder)
         samples = []

@@ -221,7 +221,7 @@ def test_background_build_and_retrain_keep_answers_right():
     assert not errors
     live = np.r_[np.arange(1_000, 9_250), np.arange(9_500, n)]
     st = index.stats()
-    assert st["trained_rows"] > 6_000 and st["ivf_rows"] == len(live) == len(index)
+    assert st["trained_rows"] > 6_000 and st["ivf_rows"] + st["waiting"] == len(live) == len(index)
     recalls = []
     for q in queries:
         got = index.search(q, K, -1, 1e9)
@@ -260,7 +260,28 @@ def test_rows_gone_while_the_ivf_builds_are_not_in_it(monkeypatch):
     index.add(np.arange(20_000, 20_010), np.full(10, 1e5), vecs[:10])
     go_on.set()
     assert index.wait_ready(60) and index.ann_ready
-    assert index.stats()["ivf_rows"] == len(index) == n - 500 - 300 + 10
+    st = index.stats()
+    assert st["ivf_rows"] == len(index) == n - 500 - 300 + 10 and st["waiting"] == 0
     got = index.search(vecs[5], K, -1, 1e9)  # its own row was pruned; its copy was added as 20,005
     assert got[0] == (20_005, pytest.approx(1.0, abs=1e-5)) and all(i >= 500 for i, _ in got)
     assert all(i < 11_700 or i >= 20_000 for i, _ in index.search(vecs[11_800], K, -1, 1e9))
+
+
+def test_rows_wait_for_a_batch_before_entering_the_ivf():
+    rng = np.random.default_rng(9)
+    centers = unit(300, rng)
+    n = 10_000
+    vecs, ids, ts = clustered(n + 600, centers, rng), np.arange(n + 600, dtype=np.int64), np.arange(n + 600.0)
+    index = VectorIndex(DIM, ann_min_rows=n, background=False, flush_rows=256)
+    index.add(ids[:n], ts[:n], vecs[:n])
+    for i in range(n, n + 300):  # one row at a time, as ingestion adds them
+        index.add(ids[i : i + 1], ts[i : i + 1], vecs[i : i + 1])
+    st = index.stats()
+    assert st["ivf_rows"] == n + 256 and st["waiting"] == 44
+    for i in (n + 10, n + 299):  # in the IVF / still waiting: found either way
+        assert index.search(vecs[i], K, -1, 1e9)[0] == (i, pytest.approx(1.0, abs=1e-5))
+    assert index.search(vecs[n + 299], K, n + 290.0, 1e9)[0][0] == n + 299
+    index.truncate(n + 250)  # back into the rows already in the IVF
+    st = index.stats()
+    assert st["ivf_rows"] == n + 250 and st["waiting"] == 0
+    assert all(h < n + 250 for h, _ in index.search(vecs[n + 299], K, -1, 1e9))
