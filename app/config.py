@@ -27,6 +27,8 @@ class Settings:
     data_dir: Path = Path("./data")
     #: "sqlite" (embedded default) or a PostgreSQL DSN ("postgresql://...")
     database_url: str = "sqlite"
+    #: embedded store: stored rows from which the vector search is approximate (faiss IVF); 0 = always exact
+    vector_ann_min_rows: int = 20_000
     # --- encoder -------------------------------------------------------------------------
     #: "use-m3" (multilingual USE v3, offline, default) or "st:<model name or local path>"
     encoder: str = "use-m3"
@@ -120,6 +122,8 @@ def _validate(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(s, name)}")
+    if s.vector_ann_min_rows < 0:
+        raise ConfigError(f"{PREFIX}VECTOR_ANN_MIN_ROWS must be >= 0 (0 = exact search only), got {s.vector_ann_min_rows}")
     if s.encoder_threads < 0:
         raise ConfigError(f"{PREFIX}ENCODER_THREADS must be >= 0 (0 = one per CPU), got {s.encoder_threads}")
     if not 0.0 <= s.topic_guide_weight <= 10.0:

@@ -19,4 +19,4 @@ def open_store(settings: Settings, dim: int, *, memory: bool = False) -> Store:
         return PostgresStore(settings.database_url, dim)
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(settings.sqlite_path, dim)
+    return SQLiteStore(settings.sqlite_path, dim, ann_min_rows=settings.vector_ann_min_rows or None)

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from .base import HeadlineRow, NewHeadline, Store, StoryRow, TopicRow, dumps, story_filter_sql
-from .vector_index import VectorIndex
+from .vector_index import ANN_MIN_ROWS, VectorIndex
 
 SCHEMA_VERSION = 1
 
@@ -129,7 +129,9 @@ def _story(r: tuple) -> StoryRow:
 class SQLiteStore(Store):
     backend = "sqlite"
 
-    def __init__(self, path: str | Path, dim: int, index_horizon_hours: float = 24 * 30) -> None:
+    def __init__(
+        self, path: str | Path, dim: int, index_horizon_hours: float = 24 * 30, ann_min_rows: int | None = ANN_MIN_ROWS
+    ) -> None:
         self.path = str(path)
         self.dim = dim
         if self.path != ":memory:":
@@ -139,7 +141,7 @@ class SQLiteStore(Store):
         self._in_tx = False
         self._dirty = False
         self._newest_ts = 0.0
-        self._index = VectorIndex(dim)
+        self._index = VectorIndex(dim, ann_min_rows=ann_min_rows)
         self._index_horizon = index_horizon_hours * 3600.0
         self._configure()
         self._migrate()
@@ -199,6 +201,9 @@ class SQLiteStore(Store):
             ts = np.array([b[1] for b in batch], dtype=np.float64)
             vecs = np.vstack([_vec(b[2], self.dim) for b in batch])
             self._index.add(ids, ts, vecs)
+        # A large store trains its approximate index now (seconds at 100k rows), so that the service,
+        # which reports ready once the store is open, answers its first checks at full speed.
+        self._index.wait_ready(timeout=120.0)
 
     def close(self) -> None:
         with self._lock:
