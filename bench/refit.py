@@ -122,6 +122,23 @@ def service_refits(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, si
     return out
 
 
+#: issue #4, seconds: TopicModel.fit and TopicService.refit at these sizes (only sizes measured count)
+FIT_TARGETS_S = {10_000: 10.0, 50_000: 60.0}
+SERVICE_TARGETS_S = {10_000: 10.0}
+
+
+def targets(out: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for kind, limits in (("model_fit", FIT_TARGETS_S), ("service_refit", SERVICE_TARGETS_S)):
+        for n, limit in limits.items():
+            entry = out[kind].get(str(n))
+            if entry is None:
+                continue
+            value = entry.get("seconds")  # None when the fit timed out or failed
+            found[f"{kind}_{n}_s<{limit:g}"] = {"value": value, "met": value is not None and value < limit}
+    return found
+
+
 def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: RefitSizes, seed: int = 3) -> dict[str, Any]:
     out: dict[str, Any] = {"section": "refit", "model_fit": {}, "service_refit": {}}
     for k, n in enumerate(sizes.stories):
@@ -129,4 +146,5 @@ def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: RefitS
         out["model_fit"][str(n)] = model_fit(pool_vecs, n, sizes, seed + k)
     if sizes.service_stories:
         out["service_refit"] = service_refits(encoder, pool, pool_vecs, sizes, seed + 10)
+    out["targets"] = targets(out)
     return out
