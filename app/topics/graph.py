@@ -271,7 +271,7 @@ def distance_graph(
     cols = nb.indices.ravel()
     dist = nb.distances.ravel()
     # Weak components of the directed kNN graph are those of its symmetric version.
-    knn = csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(n, n))
+    knn = csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, cols)), shape=(n, n))
     n_comp, comp = csgraph.connected_components(knn, directed=False)
     extra_edges: list[tuple[int, int, float]] = []
     while n_comp > 1:
