@@ -519,3 +519,38 @@ def test_pg_nearest_through_the_hnsw_index():
     finally:
         store.close()
         _drop_schema(PG_DSN, schema)
+
+
+def test_readers_on_other_threads_do_not_wait_for_a_write_transaction(store):
+    """A dedup check must answer while an ingest batch is being written: it reads the last commit."""
+    import threading
+    import time as _time
+
+    rng = np.random.default_rng(11)
+    first, _ = add(store, row(unit(rng), ts=1.0, title="committed", ext_id="c"))
+    inside, release, failed = threading.Event(), threading.Event(), []
+
+    def writer() -> None:
+        try:
+            with store.transaction():
+                sid = store.create_story(row(unit(rng), ts=2.0, title="pending"))
+                hid = store.insert_headline(row(unit(rng), ts=2.0, title="pending", ext_id="p", story_id=sid))
+                # the writer reads its own rows
+                assert store.headlines([hid])[hid].title == "pending"
+                inside.set()
+                release.wait(10)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failed.append(exc)
+            inside.set()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    assert inside.wait(10)
+    t0 = _time.perf_counter()
+    assert store.count_headlines() == 1  # the pending row is not visible yet...
+    assert store.get_by_external("src", "p") is None and store.headlines([first])[first].title == "committed"
+    assert _time.perf_counter() - t0 < 2.0  # ...and the reader did not wait for the writer
+    release.set()
+    t.join(10)
+    assert not failed, failed
+    assert store.count_headlines() == 2 and store.get_by_external("src", "p").title == "pending"

@@ -138,6 +138,12 @@ class SQLiteStore(Store):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._lock = threading.RLock()
+        # Readers on other threads get a connection of their own (WAL lets them read the last commit
+        # while a write transaction runs): a dedup check must not wait seconds behind an ingest batch.
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()  # not self._lock: a writer holds that for a whole batch
+        self._writer: int | None = None  # thread inside a write transaction
         self._in_tx = False
         self._dirty = False
         self._newest_ts = 0.0
@@ -206,7 +212,10 @@ class SQLiteStore(Store):
         self._index.wait_ready(timeout=120.0)
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
             self._conn.close()
 
     # --- transactions ------------------------------------------------------------------
@@ -218,6 +227,7 @@ class SQLiteStore(Store):
                 return
             self._conn.execute("BEGIN IMMEDIATE")
             self._in_tx, self._dirty = True, False
+            self._writer = threading.get_ident()
             # Rows go into the index as they are inserted, so later rows of the same batch find them;
             # a rollback takes them out again. Readers wait on the lock, so none sees them early.
             index_size = len(self._index)
@@ -234,7 +244,7 @@ class SQLiteStore(Store):
                 self._index.truncate(index_size)
                 raise
             finally:
-                self._in_tx = False
+                self._in_tx, self._writer = False, None
             added = len(self._index) - index_size
             if added and len(self._index) > 1000 and len(self._index) % 1000 < added:
                 self._index.prune(self._newest_ts - self._index_horizon)
@@ -245,7 +255,24 @@ class SQLiteStore(Store):
             self._dirty = True
             yield self._conn
 
+    def _reader(self) -> sqlite3.Connection | None:
+        """This thread's read connection; None for the writer itself (it must see its own rows) and for
+        an in-memory database (a second connection would open another, empty, database)."""
+        if self.path == ":memory:" or self._writer == threading.get_ident():
+            return None
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA query_only=ON")
+            with self._readers_lock:
+                self._readers.append(conn)
+            self._local.conn = conn
+        return conn
+
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        reader = self._reader()
+        if reader is not None:
+            return reader.execute(sql, params).fetchall()
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
