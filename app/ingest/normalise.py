@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -249,6 +250,21 @@ _DIGITS = str.maketrans({**{chr(0x660 + i): str(i) for i in range(10)}, **{chr(0
 def fold_accents(text: str) -> str:
     """Drop Latin accents (é->e, ç->c, œ->oe), Arabic short vowels and tatweel, unify alef/yeh/teh
     marbuta variants, and turn Arabic-Indic digits into ASCII. Case is kept."""
+    # Called for every word of every headline (features, topic names): ASCII has nothing to fold,
+    # and the same few thousand words come back all day.
+    if text.isascii():
+        return text
+    if len(text) <= 40:
+        return _fold_word(text)
+    return _fold(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _fold_word(text: str) -> str:
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
     text = _ARABIC_DIACRITICS.sub("", text).translate(_ARABIC_LETTERS).translate(_LIGATURES)
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))

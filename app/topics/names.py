@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Iterable
@@ -65,12 +66,14 @@ def _stopwords(lang: str | None) -> frozenset[str]:
     return STOPWORDS.get(lang or "", ALL_STOPWORDS)
 
 
+@lru_cache(maxsize=1 << 16)
 def _is_stop(word: str, lang: str | None) -> bool:
     stops = _stopwords(lang)
     low = word.casefold()
     return low in stops or fold_accents(low) in stops
 
 
+@lru_cache(maxsize=1 << 16)
 def _term_key(text: str) -> str:
     return fold_accents(text.casefold()).replace("-", " ")
 
@@ -85,10 +88,14 @@ class _Token:
 
 def _tokenise(text: str) -> list[_Token]:
     out: list[_Token] = []
+    prev_end = 0
     for m in _TOKEN.finditer(text):
-        before = text[: m.start()]
-        initial = not before.strip() or bool(_SENTENCE_BREAK.search(before))
+        # A token never ends in a break character, so only the gap since the previous one can
+        # hold the break (reading the whole prefix each time was quadratic).
+        gap = text[prev_end : m.start()]
+        initial = (not out and not gap.strip()) or bool(_SENTENCE_BREAK.search(gap))
         out.append(_Token(m.group(0), m.start(), m.end(), initial))
+        prev_end = m.end()
     return out
 
 
