@@ -4,9 +4,10 @@ Vectors: story centroids made like the stored vectors of section 2 (``bench.synt
 each is a real dataset title's embedding turned by a random angle (cosine to it uniform in
 [0.55, 0.95]), so that the space has the clumps and the spread of real headline embeddings.
 
-* ``model_fit``: ``TopicModel(min_cluster_size, min_samples, knn from Settings).fit(X)`` on those
-  vectors: the clustering core (kNN graph + HDBSCAN), in a child process (bounded by a timeout; its
-  peak RSS is the fit's memory).
+* ``model_fit``: ``TopicModel(min_cluster_size, min_samples, knn from Settings).fit`` on those vectors
+  in the taxonomy-guided space (``app.topics.guide``), as a refit clusters them: the clustering core
+  (guided space, kNN graph, HDBSCAN), in a child process (bounded by a timeout; its peak RSS is the
+  fit's memory, the encoder loaded for the taxonomy included).
 * ``service_refit``: ``TopicService.refit()`` on an in-memory store holding that many one-headline
   stories (filled through the Store API), published over the last 48 h so all are in the topic window:
   what the background refit does (read centroids, cluster, carry ids over, name, store). The first refit
@@ -42,15 +43,22 @@ def _fit_measure(pool_vecs: np.ndarray, n: int, reps: int, budget_s: float, seed
     """Time ``TopicModel.fit`` on ``n`` synthetic story vectors; peak RSS of this process around it."""
     from app.config import load_settings
     from app.topics.cluster import TopicModel
+    from app.topics.guide import guided_space
+    from app.topics.taxonomy import Taxonomy
+    from embeddings import load_encoder
 
     s = load_settings()
     rng = np.random.default_rng(seed)
     X = variant_vectors(pool_vecs[rng.integers(len(pool_vecs), size=n)], rng, 0.55, 0.95)
+    # The taxonomy's phrases are encoded once per service, not per refit: done before timing.
+    taxonomy = Taxonomy.load(s.taxonomy_path or None, load_encoder(s.encoder, threads=s.encoder_threads))
+    taxonomy.vectors()
     rss_before = proc_memory().get("peak_rss_mib")
 
     def fit() -> np.ndarray:
+        # what a refit clusters: the stories in the taxonomy-guided space
         model = TopicModel(min_cluster_size=s.topic_min_cluster_size, min_samples=s.topic_min_samples, knn=s.topic_knn)
-        return np.asarray(model.fit(X).labels_)
+        return np.asarray(model.fit(guided_space(X, taxonomy, s.topic_guide_weight)).labels_)
 
     times, labels = repeat(fit, reps, budget_s)
     lab = labels[-1]
