@@ -109,6 +109,19 @@ def _clean(title: str) -> str:
     return _ELISION.sub(lambda m: " " * len(m.group(0)), rest)
 
 
+# A refit names every topic again, and the window's titles are mostly those of the last refit: their
+# cleaning and tokens are kept (~2 KB a title), which halves the naming time of a refit.
+@lru_cache(maxsize=1 << 15)
+def _parsed(title: str) -> tuple[str, tuple[_Token, ...]]:
+    text = _clean(unify_punctuation(title))
+    return text, tuple(_tokenise(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _words(token: str, lang: str | None) -> tuple[str, ...]:
+    return tuple(tokens(token, lang))
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """What the corpus says about capitals, for words whose own capital proves nothing."""
@@ -121,7 +134,7 @@ class Vocabulary:
         lower: set[str] = set()
         midcap: set[str] = set()
         for title in titles:
-            for tok in _tokenise(_clean(unify_punctuation(title))):
+            for tok in _parsed(title)[1]:
                 if tok.text[:1].islower():
                     lower.add(_term_key(tok.text))
                 elif _capitalised(tok.text) and not tok.initial:
@@ -139,8 +152,7 @@ def extract_terms(
     """Terms of one headline as ``(key, surface)`` pairs: names first, then plain words."""
     lang = lang2(lang)
     vocab = vocabulary if vocabulary is not None else Vocabulary.of([title])
-    text = _clean(unify_punctuation(title))
-    toks = _tokenise(text)
+    text, toks = _parsed(title)
     words = [t for t in toks if not t.text[0].isdigit() and not _is_stop(t.text, lang)]
     n_cap = sum(_capitalised(t.text) for t in words)
     title_case = len(words) >= 4 and n_cap >= params.title_case_share * len(words)
@@ -189,7 +201,7 @@ def extract_terms(
     for k, tok in enumerate(toks):
         if k in used:
             continue
-        for word in tokens(tok.text, lang):
+        for word in _words(tok.text, lang):
             if word[0].isdigit() or _is_stop(word, lang):
                 continue
             latin = word.isascii() or fold_accents(word).isascii()
