@@ -38,7 +38,8 @@ def machine(s: dict[str, Any]) -> list[str]:
         f"- Python {m.get('python')}, numpy {m.get('numpy')}, faiss-cpu {v.get('faiss-cpu')}, "
         f"hdbscan {v.get('hdbscan')}, uvicorn {v.get('uvicorn')}, datasketch {v.get('datasketch')}, "
         f"bertopic {v.get('bertopic')}, umap-learn {v.get('umap-learn')}",
-        f"- encoder {enc.get('name')} ({enc.get('dim')}-d, {enc.get('threads')} thread, batch {enc.get('batch_size')})",
+        f"- encoder {enc.get('name')} ({enc.get('dim')}-d, {enc.get('workers', enc.get('threads'))} worker thread(s)"
+        f" (TICKER_ENCODER_THREADS={enc.get('threads')}), C++ tokenizer {enc.get('fast_tokenizer')}, batch {enc.get('batch_size')})",
         f"- load average at start {m.get('load_average_start')}, at end {m.get('load_average_end')} "
         f"(1, 5, 15 min); whole run {_f(s.get('seconds'), 0)} s",
     ]
