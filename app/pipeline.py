@@ -25,7 +25,7 @@ from .stories._text import embedding_text
 from .stories.decide import EXACT, Candidate, decide
 from .stories.features import Features, extract
 from .stories.score import MatchParams, pair_score
-from .store import HeadlineRow, NewHeadline, Store
+from .store import NewHeadline, Store
 
 #: what matching needs of a stored headline, kept in memory (oldest out first); ~2 KB each
 FEATURE_CACHE_SIZE = 50_000
@@ -156,6 +156,7 @@ class Pipeline:
         self.listeners: list[Callable[[list[int], list[int]], None]] = []
         self._encode_lock = threading.Lock()
         self._known: dict[int, _Known] = {}
+        self._known_lock = threading.Lock()
         # One thread feeding the encoder ahead of the matching loop (see _embed_stream).
         self._encode_ahead = ThreadPoolExecutor(1, thread_name_prefix="encode-ahead")
 
@@ -212,7 +213,7 @@ class Pipeline:
                 if p.hash not in known and p.hash not in queued and p.hash not in todo:
                     todo[p.hash] = p.text
             queued.update(todo)
-            steps.append((start, stop, list(todo), None))
+            future = None
             if todo:
                 texts = list(todo.values())
                 future = (
@@ -220,7 +221,7 @@ class Pipeline:
                     if len(prepared) > chunk
                     else _done(self._encode(texts))  # a single step: no thread hop
                 )
-                steps[-1] = (start, stop, list(todo), future)
+            steps.append((start, stop, list(todo), future))
         try:
             for start, stop, hashes, future in steps:
                 if future is not None:
@@ -273,10 +274,11 @@ class Pipeline:
 
     def _remember(self, rows: dict[int, _Known]) -> None:
         cache = self._known
-        for hid, known in rows.items():
-            if hid not in cache and len(cache) >= FEATURE_CACHE_SIZE:
-                cache.pop(next(iter(cache)))
-            cache[hid] = known
+        with self._known_lock:  # ingest and checks both add; evicting reads the oldest key
+            for hid, known in rows.items():
+                if hid not in cache and len(cache) >= FEATURE_CACHE_SIZE:
+                    cache.pop(next(iter(cache)))
+                cache[hid] = known
 
     # --- ingestion ----------------------------------------------------------------------
     def ingest(self, items: Sequence[HeadlineInput]) -> list[IngestResult]:
