@@ -16,6 +16,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from embeddings import l2_normalise
+
 from .base import HeadlineRow, NewHeadline, Store, StoryRow, TopicRow, dumps, story_filter_sql
 from .vector_index import ANN_MIN_ROWS, VectorIndex
 
@@ -96,10 +98,7 @@ def _unit_rows(blobs: Sequence[bytes | None], dim: int) -> np.ndarray:
     """Stored centroid sums as unit rows, in one pass (row by row was a tenth of ingest time)."""
     size = dim * 4
     raw = b"".join(b if b is not None and len(b) == size else bytes(size) for b in blobs)
-    mat = np.frombuffer(raw, dtype=np.float32).reshape(len(blobs), dim)
-    norms = np.linalg.norm(mat, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return mat / norms
+    return l2_normalise(np.frombuffer(raw, dtype=np.float32).reshape(len(blobs), dim))
 
 
 _HEADLINE_COLS = (
