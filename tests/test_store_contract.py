@@ -92,6 +92,18 @@ def add(store: Store, r: NewHeadline, story_id: int | None = None) -> tuple[int,
     return hid, story_id
 
 
+def add_singletons(store: Store, vecs: np.ndarray, ts: np.ndarray) -> list[int]:
+    """One headline per story for each row of ``vecs``, in one transaction. Returns the headline ids."""
+    ids = []
+    with store.transaction():
+        for i in range(len(vecs)):
+            r = row(vecs[i], ts=float(ts[i]), title=f"t{i}")
+            r.story_id = store.create_story(r)
+            ids.append(store.insert_headline(r))
+            store.add_to_story(r.story_id, ids[-1], r)
+    return ids
+
+
 # --- headlines -----------------------------------------------------------------------------
 
 
@@ -177,13 +189,7 @@ def test_nearest_matches_exact_search(store):
     n = 300
     vecs = np.vstack([unit(rng) for _ in range(n)])
     ts = rng.uniform(0, 1000, size=n)
-    ids = []
-    with store.transaction():
-        for i in range(n):
-            r = row(vecs[i], ts=float(ts[i]), title=f"t{i}")
-            r.story_id = store.create_story(r)
-            ids.append(store.insert_headline(r))
-            store.add_to_story(r.story_id, ids[-1], r)
+    ids = add_singletons(store, vecs, ts)
     ids_arr = np.array(ids)
     hits = total = 0
     for q in range(20):
@@ -476,13 +482,7 @@ def test_pg_nearest_through_the_hnsw_index():
         vecs = centres[rng.integers(300, size=n)] + rng.normal(scale=0.15, size=(n, DIM)).astype(np.float32)
         vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
         ts = rng.uniform(0, 10_000, size=n)
-        ids = []
-        with store.transaction():
-            for i in range(n):
-                r = row(vecs[i], ts=float(ts[i]), title=f"t{i}")
-                r.story_id = store.create_story(r)
-                ids.append(store.insert_headline(r))
-                store.add_to_story(r.story_id, ids[-1], r)
+        ids = add_singletons(store, vecs, ts)
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(f'ANALYZE "{schema}".headlines')
         ids_arr = np.array(ids)
