@@ -285,3 +285,48 @@ def test_rows_wait_for_a_batch_before_entering_the_ivf():
     st = index.stats()
     assert st["ivf_rows"] == n + 250 and st["waiting"] == 0
     assert all(h < n + 250 for h, _ in index.search(vecs[n + 299], K, -1, 1e9))
+
+
+def test_a_build_overtaken_by_loading_trains_again_on_all_rows(monkeypatch):
+    # A store opening on 12k rows adds them in chunks; the first training starts at 2k in the
+    # background. Without a second training the IVF would keep 2k rows' lists (too few, too long).
+    rng = np.random.default_rng(11)
+    centers = unit(300, rng)
+    n = 12_000
+    vecs, ids, ts = clustered(n, centers, rng), np.arange(n, dtype=np.int64), np.arange(n, dtype=np.float64)
+    from app.store import vector_index
+
+    index = VectorIndex(DIM, ann_min_rows=2_000, retrain_after=1.0)
+    sampled, loaded = threading.Event(), threading.Event()
+    nlist, tune = vector_index._nlist, index._tune_nprobe
+
+    def nlist_then_signal(rows: int) -> int:  # the first build has taken its sample of 2k rows
+        sampled.set()
+        return nlist(rows)
+
+    def tune_after_loading(*args):  # ... and is still running when the last rows arrive
+        assert loaded.wait(60)
+        return tune(*args)
+
+    monkeypatch.setattr(vector_index, "_nlist", nlist_then_signal)
+    index._tune_nprobe = tune_after_loading  # type: ignore[method-assign]
+    index.add(ids[:2_000], ts[:2_000], vecs[:2_000])
+    assert sampled.wait(60)
+    for a in range(2_000, n, 1_000):
+        index.add(ids[a : a + 1_000], ts[a : a + 1_000], vecs[a : a + 1_000])
+    loaded.set()
+    assert index.wait_ready(180)
+    stats = index.stats()
+    assert stats["ann"] and stats["trained_rows"] * 2 >= n, stats
+    assert stats["ivf_rows"] == n
+    q = clustered(1, centers, rng)[0]
+    assert recall(index.search(q, K, -1, 1e9), brute(vecs, ids, ts, q, K, -1, 1e9)) >= 0.9
+
+
+def test_a_search_leaves_the_threads_openmp_setting_as_it_found_it(big):
+    import faiss
+
+    index, *_, queries = big
+    before = faiss.omp_get_max_threads()
+    index.search(queries[0], K, -1, 1e9)
+    assert index.ann_ready and faiss.omp_get_max_threads() == before

@@ -22,7 +22,13 @@ grow along the arrays.
 The IVF is trained once, in a background thread, when the index first reaches ``ann_min_rows``; until
 it is ready searches stay exact. It is retrained (again in the background, the old one answering
 meanwhile) once ``retrain_after`` times as many rows were added as it was trained on, so that its
-centroids follow the news of the day and its lists do not grow without end.
+centroids follow the news of the day and its lists do not grow without end: the number of lists
+follows the square root of the rows, so a search reads about as many vectors at 100k rows as at 20k.
+A build that finds, when done, that the rows already outgrew it (a store loading 100k rows at start
+trains first at 20k) trains again at once, in the same thread.
+
+A search for one vector runs on one OpenMP thread (set for the calling thread only): waking a second
+thread for a ~1 ms scan cost more than it saved, and gave 6-9 ms outliers on a busy 2-core machine.
 """
 
 from __future__ import annotations
@@ -72,7 +78,7 @@ class VectorIndex:
         *,
         ann_min_rows: int | None = ANN_MIN_ROWS,
         exact_window_rows: int = EXACT_WINDOW_ROWS,
-        retrain_after: float = 8.0,
+        retrain_after: float = 1.0,
         background: bool = True,
         recall_k: int = 20,
         recall_target: float = 0.99,
@@ -171,7 +177,7 @@ class VectorIndex:
                     self._flush(ivf)
             build = self._builder is None and (
                 (ivf is None and self.ann_min_rows is not None and b >= self.ann_min_rows)
-                or (ivf is not None and ivf.added > self.retrain_after * ivf.trained_rows)
+                or (ivf is not None and self._stale(ivf))
             )
             if build:
                 self._builder = threading.Thread(target=self._build, name="vector-index-ivf", daemon=True)
@@ -179,6 +185,9 @@ class VectorIndex:
                     self._builder.start()  # it waits for this lock before reading anything
         if build and not self.background:
             self._build()
+
+    def _stale(self, ivf: _Ivf) -> bool:
+        return ivf.added > self.retrain_after * ivf.trained_rows
 
     def truncate(self, n: int) -> None:
         """Forget every row added after the first ``n`` (a rolled-back transaction's rows)."""
@@ -219,63 +228,73 @@ class VectorIndex:
         ivf.upto = self._next_slot
 
     def _build(self) -> None:
-        """Train a new IVF on a sample of the rows, fill it, tune its nprobe, then swap it in. Only the
-        final catch-up (rows added meanwhile, rows gone meanwhile) holds the lock: training, the bulk of
-        the adds and the tuning run beside searches and inserts."""
         try:
-            import faiss
-
-            with self._lock:
-                n = self._n
-                nlist = _nlist(n)
-                rng = np.random.default_rng(self.seed)
-                take = min(n, nlist * 20)
-                picked = np.sort(rng.choice(n, size=take, replace=False))
-                sample, sample_slots = self._mat[picked].copy(), self._slots[picked].copy()
-            quantizer = faiss.IndexFlatIP(self.dim)
-            index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
-            index.cp.niter = 10
-            index.cp.seed = self.seed
-            # 20 points a centroid, 10 rounds: ~3 s at 20k rows; finer centroids buy no recall here
-            index.cp.max_points_per_centroid = 20
-            index.cp.min_points_per_centroid = 8
-            index.train(sample)
-            del sample
-            added: list[np.ndarray] = []
-            next_slot = 0
-            while True:
-                with self._lock:
-                    start = int(np.searchsorted(self._slots[: self._n], next_slot))
-                    if self._n - start <= 2048:
-                        # what the IVF holds now (arrays are replaced, not edited, so the views stay valid)
-                        held, held_slots = self._mat[:start], self._slots[:start]
-                        break
-                    stop = min(start + 8192, self._n)
-                    vecs = self._mat[start:stop].copy()
-                    slots = self._slots[start:stop].copy()
-                index.add_with_ids(vecs, slots)
-                added.append(slots)
-                next_slot = int(slots[-1]) + 1
-            nprobe = self._tune_nprobe(index, held, held_slots, sample_slots, nlist) if len(held) else _nprobe(nlist)
-            del held, held_slots
-            with self._lock:
-                # the last rows, and the reconciliation, under the lock: nothing can change meanwhile
-                start = int(np.searchsorted(self._slots[: self._n], next_slot))
-                if start < self._n:
-                    index.add_with_ids(self._mat[start : self._n], self._slots[start : self._n])
-                    added.append(self._slots[start : self._n].copy())
-                done = np.concatenate(added) if added else np.zeros(0, dtype=np.int64)
-                gone = np.setdiff1d(done, self._slots[: self._n], assume_unique=True)
-                if len(gone):
-                    index.remove_ids(gone)
-                if self.ann_min_rows is not None and self._n >= self.ann_min_rows // 2:
-                    self._ivf = _Ivf(index, nlist, nprobe, trained_rows=n, upto=self._next_slot)
-                    log.info("vector index: IVF of %d lists (nprobe %d) over %d rows ready", nlist, nprobe,
-                             index.ntotal)
+            while self._build_once():
+                pass
         except Exception:  # an IVF is only a speed-up: keep answering with exact scans
             log.exception("vector index: building the IVF failed; searches stay exact")
         finally:
             self._builder = None
+
+    def _build_once(self) -> bool:
+        """Train a new IVF on a sample of the rows, fill it, tune its nprobe, then swap it in. Only the
+        final catch-up (rows added meanwhile, rows gone meanwhile) holds the lock: training, the bulk of
+        the adds and the tuning run beside searches and inserts. True when the rows outgrew it while it
+        was built (build again)."""
+        import faiss
+
+        with self._lock:
+            n = self._n
+            nlist = _nlist(n)
+            rng = np.random.default_rng(self.seed)
+            take = min(n, nlist * 20)
+            picked = np.sort(rng.choice(n, size=take, replace=False))
+            sample, sample_slots = self._mat[picked].copy(), self._slots[picked].copy()
+            sample_next = self._next_slot  # rows from here on count as added since training
+        quantizer = faiss.IndexFlatIP(self.dim)
+        index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = 10
+        index.cp.seed = self.seed
+        # 20 points a centroid, 10 rounds: ~3 s at 20k rows; finer centroids buy no recall here
+        index.cp.max_points_per_centroid = 20
+        index.cp.min_points_per_centroid = 8
+        index.train(sample)
+        del sample
+        added: list[np.ndarray] = []
+        next_slot = 0
+        while True:
+            with self._lock:
+                start = int(np.searchsorted(self._slots[: self._n], next_slot))
+                if self._n - start <= 2048:
+                    # what the IVF holds now (arrays are replaced, not edited, so the views stay valid)
+                    held, held_slots = self._mat[:start], self._slots[:start]
+                    break
+                stop = min(start + 8192, self._n)
+                vecs = self._mat[start:stop].copy()
+                slots = self._slots[start:stop].copy()
+            index.add_with_ids(vecs, slots)
+            added.append(slots)
+            next_slot = int(slots[-1]) + 1
+        nprobe = self._tune_nprobe(index, held, held_slots, sample_slots, nlist) if len(held) else _nprobe(nlist)
+        del held, held_slots
+        with self._lock:
+            # the last rows, and the reconciliation, under the lock: nothing can change meanwhile
+            start = int(np.searchsorted(self._slots[: self._n], next_slot))
+            if start < self._n:
+                index.add_with_ids(self._mat[start : self._n], self._slots[start : self._n])
+                added.append(self._slots[start : self._n].copy())
+            done = np.concatenate(added) if added else np.zeros(0, dtype=np.int64)
+            gone = np.setdiff1d(done, self._slots[: self._n], assume_unique=True)
+            if len(gone):
+                index.remove_ids(gone)
+            if self.ann_min_rows is None or self._n < self.ann_min_rows // 2:
+                return False
+            ivf = _Ivf(index, nlist, nprobe, trained_rows=n, upto=self._next_slot,
+                       added=self._next_slot - int(sample_next))
+            self._ivf = ivf
+            log.info("vector index: IVF of %d lists (nprobe %d) over %d rows ready", nlist, nprobe,
+                     index.ntotal)
+            return self._stale(ivf)
 
     def _tune_nprobe(self, index: Any, held: np.ndarray, held_slots: np.ndarray, trained: np.ndarray,
                      nlist: int) -> int:
@@ -360,7 +379,12 @@ class VectorIndex:
             bitmap = np.packbits(member, bitorder="little")
             sel = faiss.IDSelectorBitmap(len(member), faiss.swig_ptr(bitmap))
             params.sel = sel
-        _, found = ivf.index.search(v[None, :], k, params=params)
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)  # this thread's setting only (an OpenMP per-thread value)
+        try:
+            _, found = ivf.index.search(v[None, :], k, params=params)
+        finally:
+            faiss.omp_set_num_threads(before)
         del bitmap  # the selector reads it until search returns
         found = found[0]
         return found[found >= 0]
