@@ -16,7 +16,10 @@ that story's centroid; ``decide()`` picks a story or opens one. Encoded text: ``
 Splits: gold stories with several headlines are numbered by first appearance; 'tune' keeps the even
 ones, 'check' the odd ones, each replayed on its own, so tuning never sees a check story. Singletons
 (no other version) are the distractors and stay in both halves: halving them would make both
-halves easier than the whole. 'all' is the whole file.
+halves easier than the whole. 'all' is the whole file. 'even' / 'odd' keep the rows at even / odd
+positions of the file: every story is cut in two, so a rule tuned on one half meets the same stories
+told by other headlines in the other (the row split of ``python -m app.eval ... FILE`` on
+/tmp/gnews_even.jsonl-style files).
 
 --fit: the score is linear in its terms (app/stories/score.py), so its weights are a logistic
 regression of "same story" on the terms of (headline, earlier gold story) rows of the tune halves of
@@ -117,6 +120,10 @@ def embed(texts: Sequence[str], encoder_spec: str) -> np.ndarray:
 def split_index(rows: list[dict[str, Any]], gold: str, split: str) -> list[int]:
     if split == "all":
         return list(range(len(rows)))
+    if split in ("even", "odd"):
+        return list(range(0 if split == "even" else 1, len(rows), 2))
+    if split not in ("tune", "check"):
+        raise ValueError(f"unknown split {split!r}: all, tune, check, even or odd")
     size = Counter(r[gold] for r in rows)
     order: dict[Any, int] = {}
     for r in rows:
