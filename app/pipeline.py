@@ -22,9 +22,9 @@ from .config import Settings
 from .ingest.lang import LanguageDetector
 from .ingest.normalise import normalise, text_hash
 from .stories._text import embedding_text
-from .stories.decide import EXACT, Candidate, decide
+from .stories.decide import EXACT, Candidate, candidate_scores, decide
 from .stories.features import Features, extract
-from .stories.score import MatchParams, pair_score
+from .stories.score import MatchParams
 from .store import NewHeadline, Store
 
 #: what matching needs of a stored headline, kept in memory (oldest out first); ~2 KB each
@@ -352,16 +352,15 @@ class Pipeline:
         p = self._prepare([HeadlineInput(title=title, lang=lang)])[0]
         vec = self._embed([p])[0]
         candidates = self._candidates(vec, p.ts)
+        # Scored once: the decision and the list of matches shown to the newsroom read the same figures.
+        scores = candidate_scores(p.features, None, candidates, self.params)
         exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window)
         if exact is not None:
             decision_story, match, score = exact.story_id, EXACT, 1.0
         else:
-            d = decide(p.features, None, candidates, self.params)
+            d = decide(p.features, None, candidates, self.params, scores)
             decision_story, match, score = d.story_id, d.match, d.score
-        scored = [
-            (1.0 if c.features.key == p.key else pair_score(p.features, c.features, c.cosine, None, self.params), c)
-            for c in candidates
-        ]
+        scored = [(s, c) for s, c in zip(scores, candidates) if s is not None]
         if exact is not None and all(c.headline_id != exact.id for _, c in scored):
             scored.append((1.0, Candidate(exact.id, exact.story_id, 1.0, Features.from_json(exact.features),
                                           exact.published_at)))

@@ -326,3 +326,31 @@ def test_sib200_translations_with_default_params(encoder):
     rows = [r for r in rows if r["lang"] in ("en", "fr", "es", "ar")]
     pw = pairwise([r["parallel_id"] for r in rows], _replay(encoder, rows))
     assert pw.f1 >= 0.98
+
+
+def test_precomputed_candidate_scores_and_sorted_rivals_give_the_same_decisions():
+    import random
+
+    from app.stories.decide import _rivals_mean, candidate_scores, rival_reference
+
+    titles = [
+        "Alerte météo: Averses orageuses dans plusieurs provinces", "Alerte météo. Nouvelle vague de chaleur",
+        "Sahara : La Mauritanie défend la fermeture de ses frontières", "Mauritania defends Lebriga closure",
+        "Le FC Séville s'intéresse à Azzedine Ounahi", "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes",
+        "Tanger Med: Mise en échec d'un trafic de 3,9 tonnes de chira", "CAF : la FSF tente d'éteindre la polémique",
+    ]
+    rng = random.Random(3)
+    for _ in range(200):
+        f = feats(rng.choice(titles))
+        cands = [
+            Candidate(i, rng.randrange(6), rng.uniform(0.1, 0.95), feats(rng.choice(titles)), story_cosine=rng.uniform(0.2, 0.9))
+            for i in range(rng.randrange(1, 12))
+        ]
+        cands = [c for c in cands if c.features.key != f.key]
+        scores = candidate_scores(f, None, cands)
+        assert [s is None for s in scores] == [c.cosine < P.min_cosine for c in cands]
+        assert decide(f, None, cands, P, scores) == decide(f, None, cands, P)
+        top = {c.story_id: c.cosine for c in cands}
+        ranked = sorted(top.items(), key=lambda sc: -sc[1])
+        for sid in top:
+            assert _rivals_mean(ranked, sid, P.rivals, P.min_cosine) == rival_reference(top, sid, P.rivals, P.min_cosine)
