@@ -195,15 +195,19 @@ class Pipeline:
         with self._encode_lock:  # encoders are not all thread-safe (the USE one fans out on its own)
             return self.encoder.encode(texts)
 
-    def _embed_stream(self, prepared: Sequence[_Prepared], chunk: int = STREAM_CHUNK) -> Iterator[np.ndarray]:
+    def _embed_stream(
+        self, prepared: Sequence[_Prepared], chunk: int = STREAM_CHUNK, known: dict[str, np.ndarray] | None = None
+    ) -> Iterator[np.ndarray]:
         """The vectors of ``prepared``, ``chunk`` items at a time, in order.
 
         The encoder runs in a background thread, step k+1 while the caller matches step k: matching is
         Python holding the GIL on one core, the encoder is mostly BLAS outside it, so the two overlap on a
         multi-core machine instead of taking turns. Texts already stored, or met earlier in the batch,
-        are not encoded again.
+        are not encoded again. ``known``: the stored vectors by hash, when the caller already asked
+        (``store.embeddings_by_hash``); encoded ones are added to it.
         """
-        known = self.store.embeddings_by_hash([p.hash for p in prepared])
+        if known is None:
+            known = self.store.embeddings_by_hash([p.hash for p in prepared])
         steps: list[tuple[int, int, list[str], Future[np.ndarray] | None]] = []
         queued: set[str] = set()
         for start in range(0, len(prepared), chunk):
@@ -297,7 +301,12 @@ class Pipeline:
             already = self.store.get_by_externals(
                 (p.item.source, p.item.ext_id) for p in prepared if p.item.ext_id
             )
-            vectors = (vec for step in self._embed_stream(prepared) for vec in step)
+            known = self.store.embeddings_by_hash([p.hash for p in prepared])
+            # Normalised texts stored before this batch, then those the batch stores: any other text has
+            # no exact repeat to find (the transaction keeps other writers out meanwhile), so its
+            # find_exact query is skipped.
+            exact_hashes = set(known)
+            vectors = (vec for step in self._embed_stream(prepared, known=known) for vec in step)
             for i, (p, vec) in enumerate(zip(prepared, vectors)):
                 ext = (p.item.source or "", p.item.ext_id) if p.item.ext_id else None
                 if ext is not None:
@@ -312,7 +321,8 @@ class Pipeline:
                             matched_headline_id=stored.matched_headline_id, idempotent_replay=True,
                         )
                         continue
-                result = self._assign(p, vec, pending)
+                result = self._assign(p, vec, pending, p.hash in exact_hashes)
+                exact_hashes.add(p.hash)
                 results[i] = result
                 (opened if result.new_story else grown).append(result.story_id)
                 if ext is not None:
@@ -322,8 +332,8 @@ class Pipeline:
             listener(opened, grown)
         return [r for r in results if r is not None]
 
-    def _assign(self, p: _Prepared, vec: np.ndarray, pending: dict[int, _Known]) -> IngestResult:
-        exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window)
+    def _assign(self, p: _Prepared, vec: np.ndarray, pending: dict[int, _Known], maybe_exact: bool = True) -> IngestResult:
+        exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window) if maybe_exact else None
         if exact is not None:
             story_id, match, score, matched = exact.story_id, EXACT, 1.0, exact.id
         else:

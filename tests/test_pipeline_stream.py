@@ -81,3 +81,36 @@ def test_an_encoder_failure_in_a_later_step_stores_nothing(encoder):
     assert pipeline.store.count_headlines() == 60 and len({r.headline_id for r in results}) == 60
     vec = pipeline._embed(pipeline._prepare([items[0]]))
     assert vec.shape == (1, encoder.dim) and np.isclose(np.linalg.norm(vec), 1.0, atol=1e-4)
+
+
+def test_exact_repeats_are_found_without_asking_the_store_about_new_texts(encoder, monkeypatch):
+    """A text neither stored before the batch nor met earlier in it cannot have an exact repeat: ingest
+    skips that lookup, and still finds every repeat, within a batch and across batches."""
+    items = _rows(60)  # 60 titles, then the first 20 again
+    pipeline = _pipeline(encoder)
+    calls: list[str] = []
+    find_exact = pipeline.store.find_exact
+
+    def counting(text_hash, lo, hi):
+        calls.append(text_hash)
+        return find_exact(text_hash, lo, hi)
+
+    monkeypatch.setattr(pipeline.store, "find_exact", counting)
+    first = pipeline.ingest(items)
+    assert [r.match for r in first[60:]] == ["exact"] * 20
+    assert [r.story_id for r in first[60:]] == [r.story_id for r in first[:20]]
+    assert len(calls) == 20  # only the repeats were looked up
+    calls.clear()
+    again = pipeline.ingest([HeadlineInput(title=it.title, lang="fr") for it in items[20:40]])  # stored before
+    assert [r.match for r in again] == ["exact"] * 20 and len(calls) == 20
+    assert [r.story_id for r in again] == [r.story_id for r in first[20:40]]
+    # the same answers as a pipeline that asks the store every time
+    monkeypatch.setattr(Pipeline, "_assign", _always_ask(Pipeline._assign))
+    other = _pipeline(encoder)
+    assert _summary(other.ingest(items)) == _summary(first)
+
+
+def _always_ask(assign):
+    def wrapped(self, p, vec, pending, maybe_exact=True):
+        return assign(self, p, vec, pending, True)
+    return wrapped

@@ -4,6 +4,7 @@ TICKER_TEST_PG_DSN names a database with the vector extension; each test gets a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -289,6 +290,112 @@ def test_concurrent_writers_open_one_story_per_duplicate_set(store):
     assert store.count_stories() == 3
     stories, total = store.list_stories(limit=10, offset=0)
     assert total == 3 and sorted(s.size for s in stories) == [8, 8, 8]
+
+
+def _dump(store: Store, hids: list[int], sids: list[int]) -> tuple:
+    """Everything stored about these headlines and stories, ids made relative to the first of each
+    (``updated_at`` aside: a clock)."""
+    h0, s0 = hids[0], sids[0]
+
+    def rel(x: int | None, base: int) -> int | None:
+        return None if x is None else x - base
+
+    hs = store.headlines(hids)
+    stories = store.stories_by_ids(sids)
+    ids, mat = store.story_centroids_for(sids)
+    embs = store.embeddings(hids)
+    return (
+        [(rel(h.id, h0), h.title, h.text_hash, h.lang, h.source, h.ext_id[1:], rel(h.story_id, s0), h.match,
+          h.score, h.features, h.published_at, h.received_at, h.matched_headline_id) for h in (hs[i] for i in hids)],
+        [(rel(s.id, s0), rel(s.canonical_headline_id, h0), s.first_seen, s.last_seen, s.size, s.languages, s.sources)
+         for s in (stories[i] for i in sids)],
+        sorted((rel(i, s0), m) for i, m in zip(ids, mat.tolist())), [embs[i].tolist() for i in hids],
+    )
+
+
+def _write_script(store: Store, one_transaction: bool, tag: str) -> tuple[list[int], list[int]]:
+    """Three stories, members out of time order, repeated languages and sources, an empty story, in
+    one transaction or one per headline."""
+    rng = np.random.default_rng(40)
+    vecs = [unit(rng) for _ in range(7)]
+    plan = [(0, None, 300.0, "fr", "s1"), (1, 0, 100.0, "en", "s2"), (2, None, 50.0, "ar", None),
+            (3, 0, 200.0, "fr", "s1"), (4, 2, 60.0, None, "s3"), (5, None, 10.0, "es", "s1"), (6, 0, 400.0, "es", "s4")]
+    hids: list[int] = []
+    sids: list[int] = []
+    with store.transaction() if one_transaction else contextlib.nullcontext():
+        for i, story_of, ts, lang, source in plan:
+            r = row(vecs[i], ts=ts, title=f"w{i}", text_hash=f"W{i % 3}", lang=lang, source=source, ext_id=f"{tag}{i}")
+            r.score, r.match = (None, None) if story_of is None else (0.5 + i / 100, "near")
+            hid, sid = add(store, r, None if story_of is None else sids[story_of])
+            hids.append(hid)
+            sids.append(sid)
+        with store.transaction():
+            empty = store.create_story(row(vecs[0], ts=999.0))
+    return hids, [*sorted(set(sids)), empty]
+
+
+def test_one_transaction_stores_what_one_transaction_per_headline_stores(store):
+    """A backend may hold a transaction's writes back and send them at commit: what ends up stored,
+    and the ids handed out, must be those of writing them one by one."""
+    one_by_one = _write_script(store, one_transaction=False, tag="a")
+    batched = _write_script(store, one_transaction=True, tag="b")
+    assert batched[0][0] == one_by_one[0][-1] + 1 and batched[1][0] == one_by_one[1][-1] + 1  # ids run on
+    want, got = _dump(store, *one_by_one), _dump(store, *batched)
+    assert got == want
+    assert want[1][0][4] == 4 and want[1][-1][4] == 0  # the first story holds four members, the last none
+    assert store.count_headlines() == 14 and store.count_stories() == 6
+
+
+def test_reads_inside_a_transaction_see_its_buffered_writes(store):
+    rng = np.random.default_rng(41)
+    e1, e2, e3 = unit(rng), unit(rng), unit(rng)
+    stored, s_old = add(store, row(e1, ts=500.0, title="stored", text_hash="H", ext_id="x1"))
+    with store.transaction():
+        # a later copy of the same text, then an earlier one, both pending
+        sid = store.create_story(row(e2, ts=600.0, title="late"))
+        late = store.insert_headline(row(e2, ts=600.0, title="late", text_hash="H", story_id=sid))
+        store.add_to_story(sid, late, row(e2, ts=600.0))
+        store.set_story_topic(sid, 7)  # a direct write after buffered ones keeps its effect
+        early = store.insert_headline(row(e3, ts=100.0, title="early", text_hash="H", story_id=s_old))
+        store.add_to_story(s_old, early, row(e3, ts=100.0, lang="en"))
+        assert store.find_exact("H", 0, 1000).id == early  # pending and earliest
+        assert store.find_exact("H", 400, 1000).id == stored  # stored, earlier than the pending 600
+        assert store.find_exact("H", 550, 1000).id == late
+        assert store.find_exact("H", 550, 1000).story_id == sid
+        assert store.find_exact("H", 700, 1000) is None
+        ids, mat = store.story_centroids_for([sid, s_old, 999_999])
+        assert sorted(ids) == sorted([sid, s_old])
+        want_old = (e1 + e3) / np.linalg.norm(e1 + e3)
+        np.testing.assert_allclose(mat[ids.index(s_old)], want_old, atol=1e-5)
+        np.testing.assert_allclose(mat[ids.index(sid)], e2, atol=1e-5)
+        # stored rows read while writes are pending, then the pending ones
+        assert store.headlines([stored])[stored].title == "stored"
+        assert store.headlines([early, late])[early].story_id == s_old
+        st = store.story(s_old)
+        assert (st.size, st.canonical_headline_id, st.languages) == (2, early, ["fr", "en"])
+        late2 = store.insert_headline(row(e2, ts=650.0, title="late2", text_hash="H", story_id=sid))
+        store.add_to_story(sid, late2, row(e2, ts=650.0))
+    assert store.story(sid).topic_id == 7 and store.story(sid).size == 2
+    assert store.find_exact("H", 0, 1000).id == early
+    assert [h.id for h in store.story_headlines([s_old])[s_old]] == [early, stored]
+    assert store.count_headlines() == 4
+
+
+def test_a_conflict_found_at_commit_rolls_back_the_whole_transaction(store):
+    rng = np.random.default_rng(42)
+    kept, _ = add(store, row(unit(rng), ts=1.0, title="kept", ext_id="dup"))
+    before = (store.count_headlines(), store.count_stories(), store.data_version())
+    lost = unit(rng)
+    with pytest.raises(Exception):
+        with store.transaction():
+            add(store, row(lost, ts=2.0, title="fine", ext_id="new"))
+            add(store, row(unit(rng), ts=3.0, title="again", ext_id="dup"))
+    assert (store.count_headlines(), store.count_stories(), store.data_version()) == before
+    assert store.get_by_external("src", "new") is None
+    assert [h for h, _ in store.nearest(lost, 5, 0.0, 10.0)] == [kept]
+    # ids handed out to the rolled-back rows are free again; the store still works
+    hid, sid = add(store, row(lost, ts=2.0, title="fine", ext_id="new"))
+    assert store.headlines([hid])[hid].title == "fine" and store.story(sid).size == 1
 
 
 # --- stories -------------------------------------------------------------------------------

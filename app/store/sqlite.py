@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -125,6 +126,67 @@ def _story(r: tuple) -> StoryRow:
     )
 
 
+_INSERT_HEADLINE = (
+    "INSERT INTO headlines (id, title, norm, text_hash, lang, source, source_key, ext_id, url, published_at, "
+    "received_at, ts, story_id, match, score, matched_headline_id, features, embedding) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_STORY = (
+    "INSERT INTO stories (canonical_headline_id, canonical_ts, first_seen, last_seen, size, languages, sources, "
+    "centroid_sum, updated_at, id) VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
+_UPDATE_STORY = (
+    "UPDATE stories SET canonical_headline_id=?, canonical_ts=?, first_seen=?, last_seen=?, size=?, "
+    "languages=?, sources=?, centroid_sum=?, updated_at=? WHERE id=?"
+)
+
+
+def _inserted(t: tuple) -> HeadlineRow:
+    """A buffered INSERT's parameters (``_INSERT_HEADLINE`` order) as the row SQLite would give back."""
+    return HeadlineRow(
+        id=t[0], title=t[1], norm=t[2], text_hash=t[3], lang=t[4], source=t[5], ext_id=t[7], url=t[8],
+        published_at=t[9], received_at=t[10], story_id=t[12], match=t[13], score=t[14], features=t[16],
+        matched_headline_id=t[15],
+    )
+
+
+@dataclass(slots=True)
+class _StoryState:
+    """A story's aggregates as ``add_to_story`` keeps them up to date (the columns it writes)."""
+
+    canon_id: int | None
+    canon_ts: float | None
+    first: float
+    last: float
+    size: int
+    langs: list[str]
+    sources: list[str]
+    csum: np.ndarray | None
+    updated_at: float
+    new: bool
+
+    def params(self, story_id: int) -> tuple:
+        csum = None if self.csum is None else self.csum.astype(np.float32).tobytes()
+        return (self.canon_id, self.canon_ts, self.first, self.last, self.size, dumps(self.langs),
+                dumps(self.sources), csum, self.updated_at, story_id)
+
+
+@dataclass
+class _Pending:
+    """The open transaction's story and headline writes, not yet sent to SQLite.
+
+    An ingest batch used to cost ~4 statements per headline (INSERT headline, INSERT story, SELECT and
+    UPDATE story); they are kept here, with ids given out the way SQLite would (max + 1), and sent by
+    ``executemany`` when the transaction commits, or before any query that could read them.
+    """
+
+    next_headline: int
+    next_story: int
+    headlines: list[tuple] = field(default_factory=list)
+    by_hash: dict[str, list[tuple]] = field(default_factory=dict)
+    stories: dict[int, _StoryState] = field(default_factory=dict)
+
+
 class SQLiteStore(Store):
     backend = "sqlite"
 
@@ -145,6 +207,7 @@ class SQLiteStore(Store):
         self._writer: int | None = None  # thread inside a write transaction
         self._in_tx = False
         self._dirty = False
+        self._pending: _Pending | None = None  # buffered writes of the open transaction
         self._newest_ts = 0.0
         self._index = VectorIndex(dim, ann_min_rows=ann_min_rows)
         self._index_horizon = index_horizon_hours * 3600.0
@@ -232,6 +295,7 @@ class SQLiteStore(Store):
             index_size = len(self._index)
             try:
                 yield
+                self._flush()
                 if self._dirty:
                     self._conn.execute(
                         "INSERT INTO meta(key, value) VALUES ('data_version', '1') "
@@ -239,20 +303,54 @@ class SQLiteStore(Store):
                     )
                 self._conn.execute("COMMIT")
             except BaseException:
+                self._pending = None
                 self._conn.execute("ROLLBACK")
                 self._index.truncate(index_size)
                 raise
             finally:
-                self._in_tx, self._writer = False, None
+                self._in_tx, self._writer, self._pending = False, None, None
             added = len(self._index) - index_size
             if added and len(self._index) > 1000 and len(self._index) % 1000 < added:
                 self._index.prune(self._newest_ts - self._index_horizon)
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, buffered: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write in the current (or its own) transaction. Unless ``buffered`` (it goes through
+        ``_pending``), the buffered writes are sent first, so that statements keep their order."""
         with self._lock, self.transaction():
             self._dirty = True
+            if not buffered:
+                self._flush()
             yield self._conn
+
+    def _pend(self) -> _Pending:
+        """This transaction's write buffer (the writer holds the lock; BEGIN IMMEDIATE holds the file)."""
+        if self._pending is None:
+            hid, sid = self._conn.execute(
+                "SELECT (SELECT COALESCE(MAX(id), 0) FROM headlines), (SELECT COALESCE(MAX(id), 0) FROM stories)"
+            ).fetchone()
+            self._pending = _Pending(next_headline=int(hid) + 1, next_story=int(sid) + 1)
+        return self._pending
+
+    def _mine(self) -> _Pending | None:
+        """The write buffer when the calling thread is the writer (others never see uncommitted rows)."""
+        return self._pending if self._writer == threading.get_ident() else None
+
+    def _flush(self) -> None:
+        """Send the buffered writes to SQLite (still inside the transaction)."""
+        p = self._pending
+        if p is None or (not p.headlines and not p.stories):
+            return
+        c = self._conn
+        if p.headlines:
+            c.executemany(_INSERT_HEADLINE, p.headlines)
+        new = [st.params(sid) for sid, st in p.stories.items() if st.new]
+        old = [st.params(sid) for sid, st in p.stories.items() if not st.new]
+        if new:
+            c.executemany(_INSERT_STORY, new)
+        if old:
+            c.executemany(_UPDATE_STORY, old)
+        p.headlines, p.by_hash, p.stories = [], {}, {}
 
     def _reader(self) -> sqlite3.Connection | None:
         """This thread's read connection; None for the writer itself (it must see its own rows) and for
@@ -268,21 +366,26 @@ class SQLiteStore(Store):
             self._local.conn = conn
         return conn
 
-    def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def _q(self, sql: str, params: Sequence[Any] = (), flush: bool = True) -> list[tuple]:
+        """Rows of a read. On the writer's connection the buffered writes are sent first, unless the
+        caller (``flush=False``) reads only rows that the buffer cannot hold or change."""
         reader = self._reader()
         if reader is not None:
             return reader.execute(sql, params).fetchall()
         with self._lock:
+            if flush and self._mine() is not None:
+                self._flush()
             return self._conn.execute(sql, params).fetchall()
 
     def _q_in(
-        self, sql: str, values: Sequence[Any], after: Sequence[Any] = (), before: Sequence[Any] = ()
+        self, sql: str, values: Sequence[Any], after: Sequence[Any] = (), before: Sequence[Any] = (),
+        flush: bool = True,
     ) -> Iterator[tuple]:
         """Rows of ``sql`` whose ``{marks}`` is a list of ``values``, asked in chunks that stay under
         SQLite's limit on bound parameters; ``before``/``after`` are parameters around the list."""
         for i in range(0, len(values), 500):
             chunk = values[i : i + 500]
-            yield from self._q(sql.format(marks=",".join("?" * len(chunk))), [*before, *chunk, *after])
+            yield from self._q(sql.format(marks=",".join("?" * len(chunk))), [*before, *chunk, *after], flush)
 
     # --- headlines ---------------------------------------------------------------------
     def get_by_external(self, source: str | None, ext_id: str) -> HeadlineRow | None:
@@ -308,19 +411,29 @@ class SQLiteStore(Store):
         return {h: _vec(blob, self.dim) for h, blob in self._q_in(sql, list(dict.fromkeys(hashes)))}
 
     def find_exact(self, text_hash: str, ts_lo: float, ts_hi: float) -> HeadlineRow | None:
+        # the stored rows, then this transaction's buffered ones (they only add rows)
         rows = self._q(
             f"SELECT {_HEADLINE_COLS} FROM headlines WHERE text_hash = ? AND ts BETWEEN ? AND ? "
             "ORDER BY ts, id LIMIT 1",
-            (text_hash, ts_lo, ts_hi),
+            (text_hash, ts_lo, ts_hi), flush=False,
         )
-        return _headline(rows[0]) if rows else None
+        best = _headline(rows[0]) if rows else None
+        pending = self._mine()
+        for t in pending.by_hash.get(text_hash, ()) if pending is not None else ():
+            if ts_lo <= t[11] <= ts_hi and (best is None or (t[11], t[0]) < (best.ts, best.id)):
+                best = _inserted(t)
+        return best
 
     def nearest(self, vector: np.ndarray, k: int, ts_lo: float, ts_hi: float) -> list[tuple[int, float]]:
         return self._index.search(vector, k, ts_lo, ts_hi)
 
     def headlines(self, ids: Iterable[int]) -> dict[int, HeadlineRow]:
         sql = f"SELECT {_HEADLINE_COLS} FROM headlines WHERE id IN ({{marks}})"
-        return {r[0]: _headline(r) for r in self._q_in(sql, _unique_ints(ids))}
+        wanted = _unique_ints(ids)
+        pending = self._mine()
+        # stored rows only (matching asks for those): the buffer can stay
+        flush = pending is not None and bool(pending.headlines) and max(wanted, default=0) >= pending.headlines[0][0]
+        return {r[0]: _headline(r) for r in self._q_in(sql, wanted, flush=flush)}
 
     def embeddings(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
         sql = "SELECT id, embedding FROM headlines WHERE id IN ({marks})"
@@ -328,20 +441,20 @@ class SQLiteStore(Store):
 
     def insert_headline(self, row: NewHeadline) -> int:
         emb = np.asarray(row.embedding, dtype=np.float32).reshape(self.dim)
-        with self._write() as c:
-            cur = c.execute(
-                "INSERT INTO headlines (title, norm, text_hash, lang, source, source_key, ext_id, url, "
-                "published_at, received_at, ts, story_id, match, score, matched_headline_id, features, embedding) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    row.title, row.norm, row.text_hash, row.lang, row.source, row.source or "", row.ext_id,
-                    row.url, row.published_at, row.received_at, row.ts, row.story_id, row.match, row.score,
-                    row.matched_headline_id, row.features, emb.tobytes(),
-                ),
+        with self._write(buffered=True):
+            p = self._pend()
+            hid = p.next_headline
+            p.next_headline += 1
+            ts = row.ts
+            params = (
+                hid, row.title, row.norm, row.text_hash, row.lang, row.source, row.source or "", row.ext_id,
+                row.url, row.published_at, row.received_at, ts, row.story_id, row.match, row.score,
+                row.matched_headline_id, row.features, emb.tobytes(),
             )
-            hid = int(cur.lastrowid)
-            self._index.add(np.array([hid], dtype=np.int64), np.array([row.ts]), emb[None, :])
-            self._newest_ts = max(self._newest_ts, row.ts)
+            p.headlines.append(params)
+            p.by_hash.setdefault(row.text_hash, []).append(params)
+            self._index.add(np.array([hid], dtype=np.int64), np.array([ts]), emb[None, :])
+            self._newest_ts = max(self._newest_ts, ts)
             return hid
 
     def count_headlines(self) -> int:
@@ -349,42 +462,39 @@ class SQLiteStore(Store):
 
     # --- stories -----------------------------------------------------------------------
     def create_story(self, first: NewHeadline) -> int:
-        with self._write() as c:
-            cur = c.execute(
-                "INSERT INTO stories (canonical_headline_id, canonical_ts, first_seen, last_seen, size, "
-                "languages, sources, centroid_sum, updated_at) VALUES (NULL, NULL, ?, ?, 0, '[]', '[]', NULL, ?)",
-                (first.ts, first.ts, time.time()),
-            )
-            return int(cur.lastrowid)
+        with self._write(buffered=True):
+            p = self._pend()
+            sid = p.next_story
+            p.next_story += 1
+            p.stories[sid] = _StoryState(None, None, first.ts, first.ts, 0, [], [], None, time.time(), new=True)
+            return sid
 
     def add_to_story(self, story_id: int, headline_id: int, row: NewHeadline) -> None:
-        with self._write() as c:
-            r = c.execute(
-                "SELECT canonical_headline_id, canonical_ts, first_seen, last_seen, size, languages, sources, "
-                "centroid_sum FROM stories WHERE id = ?",
-                (story_id,),
-            ).fetchone()
-            if r is None:
-                raise KeyError(f"story {story_id} does not exist")
-            canon_id, canon_ts, first, last, size, langs, sources, csum = r
-            if canon_id is None or row.ts < canon_ts:
-                canon_id, canon_ts = headline_id, row.ts
-            langs_l: list[str] = json.loads(langs)
-            if row.lang and row.lang not in langs_l:
-                langs_l.append(row.lang)
-            sources_l: list[str] = json.loads(sources)
-            if row.source and row.source not in sources_l:
-                sources_l.append(row.source)
+        with self._write(buffered=True) as c:
+            p = self._pend()
+            st = p.stories.get(story_id)
+            if st is None:
+                r = c.execute(
+                    "SELECT canonical_headline_id, canonical_ts, first_seen, last_seen, size, languages, sources, "
+                    "centroid_sum, updated_at FROM stories WHERE id = ?",
+                    (story_id,),
+                ).fetchone()
+                if r is None:
+                    raise KeyError(f"story {story_id} does not exist")
+                st = _StoryState(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]),
+                                 None if r[7] is None else _vec(r[7], self.dim), r[8], new=False)
+                p.stories[story_id] = st
+            ts = row.ts
+            if st.canon_id is None or ts < st.canon_ts:
+                st.canon_id, st.canon_ts = headline_id, ts
+            if row.lang and row.lang not in st.langs:
+                st.langs.append(row.lang)
+            if row.source and row.source not in st.sources:
+                st.sources.append(row.source)
             emb = np.asarray(row.embedding, dtype=np.float32).reshape(self.dim)
-            new_sum = emb if csum is None else _vec(csum, self.dim) + emb
-            c.execute(
-                "UPDATE stories SET canonical_headline_id=?, canonical_ts=?, first_seen=?, last_seen=?, size=?, "
-                "languages=?, sources=?, centroid_sum=?, updated_at=? WHERE id=?",
-                (
-                    canon_id, canon_ts, min(first, row.ts), max(last, row.ts), size + 1, dumps(langs_l),
-                    dumps(sources_l), new_sum.astype(np.float32).tobytes(), time.time(), story_id,
-                ),
-            )
+            st.csum = emb.copy() if st.csum is None else st.csum + emb
+            st.first, st.last, st.size = min(st.first, ts), max(st.last, ts), st.size + 1
+            st.updated_at = time.time()
 
     def story(self, story_id: int) -> StoryRow | None:
         rows = self._q(f"SELECT {_STORY_COLS} FROM stories WHERE id = ?", (story_id,))
@@ -451,7 +561,14 @@ class SQLiteStore(Store):
 
     def story_centroids_for(self, story_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
         sql = "SELECT id, centroid_sum FROM stories WHERE id IN ({marks}) AND centroid_sum IS NOT NULL"
-        rows = list(self._q_in(sql, _unique_ints(story_ids)))
+        wanted = _unique_ints(story_ids)
+        pending = self._mine()
+        held = pending.stories if pending is not None else {}
+        # stories this transaction changed come from the buffer, the others from the file
+        rows = list(self._q_in(sql, [s for s in wanted if s not in held], flush=False))
+        if held:
+            rows += [(s, held[s].csum.tobytes()) for s in wanted if s in held and held[s].csum is not None]
+            rows.sort()
         if not rows:
             return [], np.zeros((0, self.dim), dtype=np.float32)
         return [int(r[0]) for r in rows], _unit_rows([r[1] for r in rows], self.dim)
