@@ -71,7 +71,18 @@ class RateLimiter:
             return (1.0 - tokens) / self.refill
 
 
-async def rate_limit_check(request: Request, state: AppState = Depends(get_state)) -> None:
+async def check_access(request: Request) -> AppState:
+    """The dedup check's dependency: ``require_read``, then a token from the client's bucket, and the
+    state. One dependency rather than three: the check has a latency budget, and each dependency
+    FastAPI solves costs ~0.1 ms of the event loop."""
+    state: AppState = request.app.state.ticker
+    if state.settings.protect_reads:
+        _check_key(request, state)
+    _take_check_token(request, state)
+    return state
+
+
+def _take_check_token(request: Request, state: AppState) -> None:
     # By address, not by key: a key chosen by the caller would let it pick a fresh bucket each time.
     client = request.client.host if request.client else "unknown"
     wait = state.rate_limiter.take(client)
