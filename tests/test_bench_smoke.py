@@ -81,7 +81,7 @@ def test_refit_and_peer_figures(smoke) -> None:
     for e in [*ref["model_fit"].values(), *ref["service_refit"].values()]:
         assert e["seconds"] >= 0 and 0.0 <= e["noise_fraction"] <= 1.0
     peers = smoke[0]["peers"]
-    assert set(peers["dedup"]) == {"sib200_en_fr_es_ar", "sib200_en_fr_es_ar_ary", "gnews_fr"}
+    assert set(peers["dedup"]) == {"sib200_en_fr_es_ar", "sib200_en_fr_es_ar_ary", "sib200_all_7_langs", "gnews_fr"}
     for entry in peers["dedup"].values():
         for who in ("ours", "minhash_lsh", "cosine_threshold"):
             for m in ("pairwise_f1", "bcubed_f1"):
