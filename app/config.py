@@ -29,6 +29,14 @@ class Settings:
     database_url: str = "sqlite"
     #: embedded store: stored rows from which the vector search is approximate (faiss IVF); 0 = always exact
     vector_ann_min_rows: int = 20_000
+    #: PostgreSQL: pooled connections per replica (keep replicas x this under the server's max_connections)
+    pg_pool_max_size: int = 8
+    #: PostgreSQL: seconds a request waits for a pooled connection before failing
+    pg_pool_timeout: float = 30.0
+    #: PostgreSQL: HNSW candidate list size (recall vs latency; at least TICKER_CANDIDATE_K)
+    pg_ef_search: int = 100
+    #: PostgreSQL: a time window holding at most this many headlines is searched exactly, not by the index
+    pg_exact_scan_max_rows: int = 3000
     # --- encoder -------------------------------------------------------------------------
     #: "use-m3" (multilingual USE v3, offline, default) or "st:<model name or local path>"
     encoder: str = "use-m3"
@@ -117,7 +125,7 @@ def _validate(s: Settings) -> None:
     positive = [
         "encoder_batch_size", "max_title_chars", "max_batch_size",
         "max_body_bytes", "candidate_k", "topic_min_cluster_size", "topic_min_samples",
-        "topic_knn", "refit_every_stories", "dedup_rate_per_minute",
+        "topic_knn", "refit_every_stories", "dedup_rate_per_minute", "pg_pool_max_size", "pg_ef_search",
     ]
     for name in positive:
         if getattr(s, name) <= 0:
@@ -128,7 +136,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"{PREFIX}ENCODER_THREADS must be >= 0 (0 = one per CPU), got {s.encoder_threads}")
     if not 0.0 <= s.topic_guide_weight <= 10.0:
         raise ConfigError(f"{PREFIX}TOPIC_GUIDE_WEIGHT must be between 0 and 10, got {s.topic_guide_weight}")
-    for name in ("window_hours", "topic_window_hours", "refit_every_seconds"):
+    if s.pg_ef_search < s.candidate_k:
+        raise ConfigError(f"{PREFIX}PG_EF_SEARCH ({s.pg_ef_search}) must be >= {PREFIX}CANDIDATE_K ({s.candidate_k})")
+    if s.pg_exact_scan_max_rows < 0:
+        raise ConfigError(f"{PREFIX}PG_EXACT_SCAN_MAX_ROWS must be >= 0, got {s.pg_exact_scan_max_rows}")
+    for name in ("window_hours", "topic_window_hours", "refit_every_seconds", "pg_pool_timeout"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(s, name)}")
     for name in ("match_threshold", "candidate_min_cosine", "topic_assign_threshold"):

@@ -33,3 +33,26 @@ def test_settings_parse_and_validate():
     assert load_settings(env={}).encoder_threads == 0  # one worker per CPU
     with pytest.raises(ConfigError, match="TICKER_ENCODER_THREADS"):
         load_settings(env={"TICKER_ENCODER_THREADS": "-1"})
+    with pytest.raises(ConfigError, match="TICKER_PG_EF_SEARCH"):
+        load_settings(env={"TICKER_PG_EF_SEARCH": "10", "TICKER_CANDIDATE_K": "20"})
+    with pytest.raises(ConfigError, match="TICKER_PG_POOL_MAX_SIZE"):
+        load_settings(env={"TICKER_PG_POOL_MAX_SIZE": "0"})
+
+
+def test_postgres_settings_reach_the_backend(monkeypatch):
+    pytest.importorskip("psycopg")
+    from app.store import open_store, postgres
+
+    seen = {}
+
+    class Recorder:
+        def __init__(self, dsn, dim, *, schema=None, options=None):
+            seen.update(dsn=dsn, dim=dim, options=options)
+
+    monkeypatch.setattr(postgres, "PostgresStore", Recorder)
+    s = load_settings(env={"TICKER_DATABASE_URL": "postgresql://db/ticker", "TICKER_PG_POOL_MAX_SIZE": "3",
+                           "TICKER_PG_POOL_TIMEOUT": "5", "TICKER_PG_EF_SEARCH": "64", "TICKER_PG_EXACT_SCAN_MAX_ROWS": "0"})
+    open_store(s, 512)
+    o = seen["options"]
+    assert seen["dsn"] == "postgresql://db/ticker" and seen["dim"] == 512
+    assert (o.pool_max_size, o.pool_timeout, o.ef_search, o.exact_scan_max_rows) == (3, 5.0, 64, 0)

@@ -14,9 +14,13 @@ def open_store(settings: Settings, dim: int, *, memory: bool = False) -> Store:
 
         return SQLiteStore(":memory:", dim)
     if settings.is_postgres:
-        from .postgres import PostgresStore
+        from .postgres import PgOptions, PostgresStore
 
-        return PostgresStore(settings.database_url, dim)
+        options = PgOptions(
+            pool_max_size=settings.pg_pool_max_size, pool_timeout=settings.pg_pool_timeout,
+            ef_search=settings.pg_ef_search, exact_scan_max_rows=settings.pg_exact_scan_max_rows,
+        )
+        return PostgresStore(settings.database_url, dim, options=options)
     from .sqlite import SQLiteStore
 
     return SQLiteStore(settings.sqlite_path, dim, ann_min_rows=settings.vector_ann_min_rows or None)
