@@ -661,3 +661,41 @@ def test_readers_on_other_threads_do_not_wait_for_a_write_transaction(store):
     t.join(10)
     assert not failed, failed
     assert store.count_headlines() == 2 and store.get_by_external("src", "p").title == "pending"
+
+
+def test_sqlite_kept_story_aggregates_follow_writes_by_another_connection(tmp_path):
+    """The SQLite writer keeps committed story aggregates in memory between transactions; another
+    connection writing the same file (another process) must not leave it with stale ones."""
+    from app.store.sqlite import SQLiteStore
+
+    rng = np.random.default_rng(43)
+    e1, e2, e3 = unit(rng), unit(rng), unit(rng)
+    a = SQLiteStore(tmp_path / "shared.sqlite3", DIM)
+    b = SQLiteStore(tmp_path / "shared.sqlite3", DIM)
+    try:
+        h1, sid = add(a, row(e1, ts=100.0, title="a1", lang="fr"))
+        with a.transaction():  # a reads the story as the writer: now kept
+            np.testing.assert_allclose(a.story_centroids_for([sid])[1][0], e1, atol=1e-6)
+        h2, _ = add(b, row(e2, ts=50.0, title="b1", lang="en"), story_id=sid)  # the other connection adds
+        with a.transaction():
+            want = (e1 + e2) / np.linalg.norm(e1 + e2)
+            np.testing.assert_allclose(a.story_centroids_for([sid])[1][0], want, atol=1e-6)
+        h3, _ = add(a, row(e3, ts=200.0, title="a2", lang="ar"), story_id=sid)
+        for s in (a, b):
+            st = s.story(sid)
+            assert (st.size, st.canonical_headline_id, st.languages) == (3, h2, ["fr", "en", "ar"])
+        np.testing.assert_allclose(b.story_centroids_for([sid])[1][0], (e1 + e2 + e3) / np.linalg.norm(e1 + e2 + e3),
+                                   atol=1e-6)
+        # a rolled-back change is not kept either
+        with pytest.raises(RuntimeError):
+            with a.transaction():
+                add(a, row(unit(rng), ts=300.0, title="lost", lang="es"), story_id=sid)
+                raise RuntimeError
+        with a.transaction():
+            np.testing.assert_allclose(a.story_centroids_for([sid])[1][0], (e1 + e2 + e3) / np.linalg.norm(e1 + e2 + e3),
+                                       atol=1e-6)
+        h4, _ = add(a, row(e1, ts=400.0, title="a3", lang="es"), story_id=sid)
+        assert a.story(sid).size == 4 and a.story(sid).languages == ["fr", "en", "ar", "es"]
+    finally:
+        a.close()
+        b.close()

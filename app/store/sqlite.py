@@ -24,6 +24,9 @@ from .vector_index import ANN_MIN_ROWS, VectorIndex
 
 SCHEMA_VERSION = 1
 
+#: stories whose aggregates the writer keeps in memory between transactions (~2.3 KB each)
+STORY_CACHE_SIZE = 10_000
+
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE headlines (
@@ -165,6 +168,10 @@ class _StoryState:
     updated_at: float
     new: bool
 
+    def copy(self) -> "_StoryState":
+        return _StoryState(self.canon_id, self.canon_ts, self.first, self.last, self.size, list(self.langs),
+                           list(self.sources), self.csum, self.updated_at, self.new)
+
     def params(self, story_id: int) -> tuple:
         csum = None if self.csum is None else self.csum.astype(np.float32).tobytes()
         return (self.canon_id, self.canon_ts, self.first, self.last, self.size, dumps(self.langs),
@@ -185,6 +192,8 @@ class _Pending:
     headlines: list[tuple] = field(default_factory=list)
     by_hash: dict[str, list[tuple]] = field(default_factory=dict)
     stories: dict[int, _StoryState] = field(default_factory=dict)
+    #: stories this transaction changed and already sent (what the file holds for them now)
+    sent: dict[int, _StoryState] = field(default_factory=dict)
 
 
 class SQLiteStore(Store):
@@ -208,6 +217,12 @@ class SQLiteStore(Store):
         self._in_tx = False
         self._dirty = False
         self._pending: _Pending | None = None  # buffered writes of the open transaction
+        # Committed story aggregates, read and kept by the writer: matching asks for the centroids of
+        # ~5 stories per headline (a query was a tenth of ingest time), and adding a member needs the
+        # row. Valid while no other connection writes the file: cleared when PRAGMA data_version says
+        # one did (checked as each write transaction begins).
+        self._stories: dict[int, _StoryState] = {}
+        self._file_version: int | None = None
         self._newest_ts = 0.0
         self._index = VectorIndex(dim, ann_min_rows=ann_min_rows)
         self._index_horizon = index_horizon_hours * 3600.0
@@ -288,6 +303,10 @@ class SQLiteStore(Store):
                 yield
                 return
             self._conn.execute("BEGIN IMMEDIATE")
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._file_version:
+                self._stories.clear()
+                self._file_version = version
             self._in_tx, self._dirty = True, False
             self._writer = threading.get_ident()
             # Rows go into the index as they are inserted, so later rows of the same batch find them;
@@ -302,6 +321,8 @@ class SQLiteStore(Store):
                         "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
                     )
                 self._conn.execute("COMMIT")
+                if self._pending is not None:
+                    self._keep_stories(self._pending.sent)
             except BaseException:
                 self._pending = None
                 self._conn.execute("ROLLBACK")
@@ -332,6 +353,41 @@ class SQLiteStore(Store):
             self._pending = _Pending(next_headline=int(hid) + 1, next_story=int(sid) + 1)
         return self._pending
 
+    def _keep_stories(self, states: dict[int, _StoryState]) -> None:
+        cache = self._stories
+        for sid, st in states.items():
+            if sid not in cache and len(cache) >= STORY_CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            cache[sid] = st
+
+    def _story_state(self, story_id: int) -> _StoryState | None:
+        """A story's current aggregates for the writer inside its transaction: buffered, sent by this
+        transaction, committed and kept, or read from the file (and kept)."""
+        p = self._pending
+        if p is not None:
+            st = p.stories.get(story_id) or p.sent.get(story_id)
+            if st is not None:
+                return st
+        st = self._stories.get(story_id)
+        if st is not None:
+            return st
+        got = self._read_stories([story_id])
+        return got.get(story_id)
+
+    def _read_stories(self, story_ids: list[int]) -> dict[int, _StoryState]:
+        """Committed aggregates of stories this transaction has not changed, from the file, kept."""
+        sql = (
+            "SELECT id, canonical_headline_id, canonical_ts, first_seen, last_seen, size, languages, sources, "
+            "centroid_sum, updated_at FROM stories WHERE id IN ({marks})"
+        )
+        out = {
+            int(r[0]): _StoryState(r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]),
+                                   None if r[8] is None else _vec(r[8], self.dim), r[9], new=False)
+            for r in self._q_in(sql, story_ids, flush=False)
+        }
+        self._keep_stories(out)
+        return out
+
     def _mine(self) -> _Pending | None:
         """The write buffer when the calling thread is the writer (others never see uncommitted rows)."""
         return self._pending if self._writer == threading.get_ident() else None
@@ -350,6 +406,9 @@ class SQLiteStore(Store):
             c.executemany(_INSERT_STORY, new)
         if old:
             c.executemany(_UPDATE_STORY, old)
+        for st in p.stories.values():
+            st.new = False
+        p.sent.update(p.stories)
         p.headlines, p.by_hash, p.stories = [], {}, {}
 
     def _reader(self) -> sqlite3.Connection | None:
@@ -470,20 +529,15 @@ class SQLiteStore(Store):
             return sid
 
     def add_to_story(self, story_id: int, headline_id: int, row: NewHeadline) -> None:
-        with self._write(buffered=True) as c:
+        with self._write(buffered=True):
             p = self._pend()
             st = p.stories.get(story_id)
             if st is None:
-                r = c.execute(
-                    "SELECT canonical_headline_id, canonical_ts, first_seen, last_seen, size, languages, sources, "
-                    "centroid_sum, updated_at FROM stories WHERE id = ?",
-                    (story_id,),
-                ).fetchone()
-                if r is None:
+                known = self._story_state(story_id)
+                if known is None:
                     raise KeyError(f"story {story_id} does not exist")
-                st = _StoryState(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]),
-                                 None if r[7] is None else _vec(r[7], self.dim), r[8], new=False)
-                p.stories[story_id] = st
+                # a copy: the kept state stays the committed one until this transaction commits
+                st = p.stories[story_id] = known.copy()
             ts = row.ts
             if st.canon_id is None or ts < st.canon_ts:
                 st.canon_id, st.canon_ts = headline_id, ts
@@ -560,18 +614,34 @@ class SQLiteStore(Store):
         return [int(r[0]) for r in rows], _unit_rows([r[1] for r in rows], self.dim)
 
     def story_centroids_for(self, story_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
-        sql = "SELECT id, centroid_sum FROM stories WHERE id IN ({marks}) AND centroid_sum IS NOT NULL"
         wanted = _unique_ints(story_ids)
-        pending = self._mine()
-        held = pending.stories if pending is not None else {}
-        # stories this transaction changed come from the buffer, the others from the file
-        rows = list(self._q_in(sql, [s for s in wanted if s not in held], flush=False))
-        if held:
-            rows += [(s, held[s].csum.tobytes()) for s in wanted if s in held and held[s].csum is not None]
-            rows.sort()
+        if self._in_tx and self._writer == threading.get_ident():
+            # the writer (matching an ingest batch): from the aggregates it keeps, the file for the rest
+            states = {}
+            missing = []
+            for sid in wanted:
+                st = self._story_state_kept(sid)
+                if st is None:
+                    missing.append(sid)
+                else:
+                    states[sid] = st
+            if missing:
+                states.update(self._read_stories(missing))
+            rows = sorted((sid, st.csum.tobytes()) for sid, st in states.items() if st.csum is not None)
+        else:
+            sql = "SELECT id, centroid_sum FROM stories WHERE id IN ({marks}) AND centroid_sum IS NOT NULL"
+            rows = list(self._q_in(sql, wanted))
         if not rows:
             return [], np.zeros((0, self.dim), dtype=np.float32)
         return [int(r[0]) for r in rows], _unit_rows([r[1] for r in rows], self.dim)
+
+    def _story_state_kept(self, story_id: int) -> _StoryState | None:
+        p = self._pending
+        if p is not None:
+            st = p.stories.get(story_id) or p.sent.get(story_id)
+            if st is not None:
+                return st
+        return self._stories.get(story_id)
 
     def latest_story_time(self) -> float | None:
         row = self._q("SELECT MAX(last_seen) FROM stories WHERE size > 0")
