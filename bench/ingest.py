@@ -160,7 +160,10 @@ def in_process_throughput(encoder, texts: _Texts, batch: int, sizes: IngestSizes
               "refits": 0.0}
     topics = _attach_topics(pipeline, timed, phases) if with_topics else None
     _wrap(pipeline.detector, "detect_many", phases, "lang_detect")
-    _wrap(pipeline, "_prepare", phases, "prepare")
+    # ingest prepares in two parts: keys and texts first (what the encoder needs), then languages and
+    # features while the encoder works
+    _wrap(pipeline, "_keys", phases, "prepare")
+    _wrap(pipeline, "_describe", phases, "prepare")
     _wrap(store, "embeddings_by_hash", phases, "cache_lookup")
     _wrap(store, "nearest", phases, "nearest")
     try:

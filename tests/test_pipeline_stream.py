@@ -114,3 +114,43 @@ def _always_ask(assign):
     def wrapped(self, p, vec, pending, maybe_exact=True):
         return assign(self, p, vec, pending, True)
     return wrapped
+
+
+def test_steps_are_a_short_first_one_then_longer_ones():
+    from app.pipeline import STREAM_CHUNK, STREAM_STEP, _step_bounds
+
+    assert _step_bounds(0) == []
+    assert _step_bounds(10) == [(0, 10)]
+    bounds = _step_bounds(1000)
+    assert bounds[0] == (0, STREAM_CHUNK) and bounds[-1][1] == 1000
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))  # contiguous, in order
+    assert all(stop - start == STREAM_STEP for start, stop in bounds[1:-1])
+
+
+def test_the_encoder_starts_before_languages_and_features_are_worked_out(encoder):
+    """Language detection and features need nothing from the encoder: ingest hands the encoder its
+    work first, so the two overlap."""
+    items = [HeadlineInput(title=it.title) for it in _rows(100)]  # no language: detected
+    events: list[str] = []
+    encoding = threading.Event()
+
+    class Slow(CountingEncoder):
+        def encode(self, texts):
+            events.append("encode")
+            encoding.set()
+            return super().encode(texts)
+
+    pipeline = _pipeline(Slow(encoder))
+    detect = pipeline.detector.detect_many
+
+    def detect_many(texts):
+        encoding.wait(5)  # the first step is with the encoder by now
+        events.append("detect")
+        return detect(texts)
+
+    pipeline.detector.detect_many = detect_many
+    results = pipeline.ingest(items)
+    assert events[0] == "encode" and "detect" in events
+    assert all(r.lang for r in results)
+    reference = _pipeline(CountingEncoder(encoder)).ingest(items)
+    assert _summary(results) == _summary(reference) and [r.lang for r in results] == [r.lang for r in reference]
