@@ -20,8 +20,7 @@ from embeddings import Encoder
 
 from .config import Settings
 from .ingest.lang import LanguageDetector
-from .ingest.normalise import normalise, text_hash
-from .stories._text import embedding_text
+from .ingest.normalise import key_of_rest, strip_kicker, text_hash
 from .stories.decide import EXACT, Candidate, candidate_scores, decide
 from .stories.features import Features, extract
 from .stories.score import MatchParams
@@ -187,10 +186,12 @@ class Pipeline:
         now = self.clock()
         out = []
         for it in items:
-            key = normalise(it.title)
+            # normalise(title) and embedding_text(title) both start from strip_kicker(title): once here
+            rest = strip_kicker(it.title)[1]
+            key = key_of_rest(rest)
             out.append(
                 _Prepared(
-                    item=it, key=key, text=embedding_text(it.title), hash=text_hash(key), lang=None,
+                    item=it, key=key, text=rest, hash=text_hash(key), lang=None,
                     features=_NO_FEATURES, ts=it.published_at if it.published_at is not None else now,
                     received_at=now,
                 )

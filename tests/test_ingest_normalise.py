@@ -187,3 +187,19 @@ def test_linear_time_on_long_runs(text: str) -> None:
     split_capture(text)
     # Quadratic regexes took minutes on these; linear code takes well under a second.
     assert time.perf_counter() - start < 5.0
+
+
+def test_unify_punctuation_skips_no_character_it_should_change():
+    """The fast paths (no guillemet, nothing to translate) give what the full treatment gives."""
+    import unicodedata
+
+    from app.ingest.normalise import _PUNCT_TABLE, _SPACE_INSIDE_GUILLEMETS, unify_punctuation
+
+    def full(text: str) -> str:
+        text = " ".join(unicodedata.normalize("NFKC", text).split())
+        return _SPACE_INSIDE_GUILLEMETS.sub(lambda m: m.group(1) or m.group(2), text).translate(_PUNCT_TABLE)
+
+    cases = ["plain ascii - title", "« Il » a dit", "‹ a › b", "it`s ´x´", "‘y’ – z — w − v", "a\u00a0b\u2009c",
+             "ﬁn de « match »", "عاجل | خبر", "", "   ", "x«y»z", "l’État “fort”", "1 ‐ 2 ‑ 3 ﹣ 4 － 5"]
+    for text in cases:
+        assert unify_punctuation(text) == full(text), text

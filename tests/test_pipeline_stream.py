@@ -154,3 +154,19 @@ def test_the_encoder_starts_before_languages_and_features_are_worked_out(encoder
     assert all(r.lang for r in results)
     reference = _pipeline(CountingEncoder(encoder)).ingest(items)
     assert _summary(results) == _summary(reference) and [r.lang for r in results] == [r.lang for r in reference]
+
+
+def test_keys_give_what_normalise_and_embedding_text_give():
+    """Ingest strips the kicker once for both the matching key and the encoder's text: the same as
+    ``normalise`` and ``embedding_text`` each doing it."""
+    from app.ingest.normalise import normalise, text_hash
+    from app.stories._text import embedding_text
+
+    titles = [it.title for it in _rows(200)] + [
+        "URGENT - Rabat. Le « Roi » reçoit l'ambassadeur (vidéo)", "Officiel : Rayane Bounida dit oui !",
+        "عاجل | المغرب يستضيف الاجتماع", "Madrid, 3 mars (AFP) - Marruecos acoge la reunión…", "  x  ",
+        "Tanger-Med : 10 % de hausse — record", "`Quote´ and ‘this’ – dash",
+    ]
+    pipeline = _pipeline(CountingEncoder(type("E", (), {"name": "x", "dim": 4})()))
+    for p, title in zip(pipeline._keys([HeadlineInput(title=t) for t in titles]), titles):
+        assert (p.key, p.text, p.hash) == (normalise(title), embedding_text(title), text_hash(normalise(title)))

@@ -21,6 +21,7 @@ __all__ = [
     "KickerRules",
     "DEFAULT_KICKER_RULES",
     "normalise",
+    "key_of_rest",
     "strip_kicker",
     "text_hash",
     "fold_accents",
@@ -36,6 +37,9 @@ _DASHES = "‐‑‒–—―−⁃﹘﹣－"
 _PUNCT_TABLE = str.maketrans(
     {**{c: '"' for c in _DOUBLE_QUOTES}, **{c: "'" for c in _SINGLE_QUOTES}, **{c: "-" for c in _DASHES}}
 )
+#: any character _PUNCT_TABLE changes: str.translate looks every character up in a dict (~0.1 us
+#: each), so a title with none of them skips it
+_PUNCT_CHARS = re.compile("[" + re.escape(_DOUBLE_QUOTES + _SINGLE_QUOTES + _DASHES) + "]")
 _SPACE_INSIDE_GUILLEMETS = re.compile(r"([«‹]) | ([»›])")
 _SPACE_BEFORE_PUNCT = re.compile(r" ([:;!?%])")
 _TRAILING_PUNCT = " .!…"
@@ -51,8 +55,9 @@ def unify_punctuation(text: str) -> str:
     # Collapse whitespace first: every later pattern then sees single spaces, which keeps them
     # linear on hostile input (runs of thousands of spaces).
     text = " ".join(unicodedata.normalize("NFKC", text).split())
-    text = _SPACE_INSIDE_GUILLEMETS.sub(lambda m: m.group(1) or m.group(2), text)
-    return text.translate(_PUNCT_TABLE)
+    if "«" in text or "»" in text or "‹" in text or "›" in text:  # most titles have none: skip the pattern
+        text = _SPACE_INSIDE_GUILLEMETS.sub(lambda m: m.group(1) or m.group(2), text)
+    return text.translate(_PUNCT_TABLE) if _PUNCT_CHARS.search(text) else text
 
 
 # --- kickers ----------------------------------------------------------------------------------
@@ -227,7 +232,12 @@ def _looks_like_dateline(head: str, rest: str, rules: KickerRules) -> bool:
 
 def normalise(title: str, rules: KickerRules = DEFAULT_KICKER_RULES) -> str:
     """The matching key of a headline (see module docstring)."""
-    _, rest = strip_kicker(title, rules)
+    return key_of_rest(strip_kicker(title, rules)[1])
+
+
+def key_of_rest(rest: str) -> str:
+    """``normalise`` after ``strip_kicker``: the key from the title with its kicker gone, for callers
+    that need both (ingest feeds the encoder the rest itself)."""
     rest = _MEDIA_SUFFIX.sub("", rest)
     rest = _SPACE_BEFORE_PUNCT.sub(r"\1", rest)
     rest = rest.rstrip(_TRAILING_PUNCT)

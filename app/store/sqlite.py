@@ -167,10 +167,18 @@ class _StoryState:
     csum: np.ndarray | None
     updated_at: float
     new: bool
+    #: the unit centroid, worked out when first asked for after ``csum`` last changed
+    unit: np.ndarray | None = None
 
     def copy(self) -> "_StoryState":
         return _StoryState(self.canon_id, self.canon_ts, self.first, self.last, self.size, list(self.langs),
-                           list(self.sources), self.csum, self.updated_at, self.new)
+                           list(self.sources), self.csum, self.updated_at, self.new, self.unit)
+
+    def unit_centroid(self) -> np.ndarray:
+        if self.unit is None:
+            assert self.csum is not None
+            self.unit = l2_normalise(self.csum[None, :])[0]
+        return self.unit
 
     def params(self, story_id: int) -> tuple:
         csum = None if self.csum is None else self.csum.astype(np.float32).tobytes()
@@ -547,6 +555,7 @@ class SQLiteStore(Store):
                 st.sources.append(row.source)
             emb = np.asarray(row.embedding, dtype=np.float32).reshape(self.dim)
             st.csum = emb.copy() if st.csum is None else st.csum + emb
+            st.unit = None
             st.first, st.last, st.size = min(st.first, ts), max(st.last, ts), st.size + 1
             st.updated_at = time.time()
 
@@ -627,7 +636,10 @@ class SQLiteStore(Store):
                     states[sid] = st
             if missing:
                 states.update(self._read_stories(missing))
-            rows = sorted((sid, st.csum.tobytes()) for sid, st in states.items() if st.csum is not None)
+            ids = sorted(sid for sid, st in states.items() if st.csum is not None)
+            if not ids:
+                return [], np.zeros((0, self.dim), dtype=np.float32)
+            return ids, np.vstack([states[sid].unit_centroid() for sid in ids])
         else:
             sql = "SELECT id, centroid_sum FROM stories WHERE id IN ({marks}) AND centroid_sum IS NOT NULL"
             rows = list(self._q_in(sql, wanted))
