@@ -216,7 +216,11 @@ class Pipeline:
         return np.vstack(list(self._embed_stream(prepared, chunk=len(prepared))))
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        with self._encode_lock:  # encoders are not all thread-safe (the USE one fans out on its own)
+        # An encoder that says it is thread-safe (the USE one) is called without the lock: a dedup
+        # check's one title must not queue behind an ingest step of 128 (~0.15 s of encoding).
+        if getattr(self.encoder, "thread_safe", False):
+            return self.encoder.encode(texts)
+        with self._encode_lock:  # the others (torch models, wrappers) one call at a time
             return self.encoder.encode(texts)
 
     def _embed_stream(

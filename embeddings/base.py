@@ -11,6 +11,8 @@ class Encoder(Protocol):
 
     name: str
     dim: int
+    # Optional: ``thread_safe = True`` lets the pipeline call ``encode`` from several threads at once
+    # (absent: one call at a time).
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Return a float32 array of shape [len(texts), dim], each row L2-normalised."""

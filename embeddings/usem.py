@@ -48,6 +48,9 @@ class USEEncoder:
     """
 
     dim = 512
+    #: calls may overlap: the forward pass keeps no state between calls, the C++ tokenizer's encode is
+    #: const, and the worker pool takes tasks from any caller
+    thread_safe = True
 
     def __init__(self, threads: int = 0, batch_size: int = 256) -> None:
         from threadpoolctl import ThreadpoolController

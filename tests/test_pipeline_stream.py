@@ -170,3 +170,39 @@ def test_keys_give_what_normalise_and_embedding_text_give():
     pipeline = _pipeline(CountingEncoder(type("E", (), {"name": "x", "dim": 4})()))
     for p, title in zip(pipeline._keys([HeadlineInput(title=t) for t in titles]), titles):
         assert (p.key, p.text, p.hash) == (normalise(title), embedding_text(title), text_hash(normalise(title)))
+
+
+class GatedEncoder:
+    """Blocks any batch holding ``gate_text`` until released; says whether it is thread-safe."""
+
+    def __init__(self, inner, thread_safe: bool) -> None:
+        self.inner, self.name, self.dim, self.thread_safe = inner, inner.name, inner.dim, thread_safe
+        self.gate_text = "Le train de nuit Paris-Berlin reprend du service"
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def encode(self, texts):
+        if self.gate_text in texts:
+            self.entered.set()
+            assert self.release.wait(30)
+        return self.inner.encode(texts)
+
+
+@pytest.mark.parametrize("thread_safe", [True, False])
+def test_a_check_waits_for_ingest_encoding_only_when_the_encoder_is_not_thread_safe(encoder, thread_safe, tmp_path):
+    gated = GatedEncoder(encoder, thread_safe)
+    # a file store: its readers have their own connections (an in-memory one shares the writer's)
+    settings = load_settings(env={"TICKER_DATA_DIR": str(tmp_path)})
+    pipeline = Pipeline(settings, open_store(settings, encoder.dim), gated)
+    ingest = threading.Thread(target=pipeline.ingest, args=([HeadlineInput(title=gated.gate_text, lang="fr")],))
+    ingest.start()
+    try:
+        assert gated.entered.wait(30)
+        done = threading.Event()
+        checker = threading.Thread(target=lambda: (pipeline.check("Grève à la SNCF ce lundi"), done.set()))
+        checker.start()
+        assert done.wait(5 if thread_safe else 0.5) is thread_safe
+    finally:
+        gated.release.set()
+        ingest.join(30)
+        checker.join(30)
+    assert done.is_set()

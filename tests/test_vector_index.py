@@ -330,3 +330,24 @@ def test_a_search_leaves_the_threads_openmp_setting_as_it_found_it(big):
     before = faiss.omp_get_max_threads()
     index.search(queries[0], K, -1, 1e9)
     assert index.ann_ready and faiss.omp_get_max_threads() == before
+
+
+def test_loading_trains_once_on_every_row():
+    rng = np.random.default_rng(12)
+    centers = unit(300, rng)
+    n = 12_000
+    vecs, ids, ts = clustered(n, centers, rng), np.arange(n, dtype=np.int64), np.arange(n, dtype=np.float64)
+    index = VectorIndex(DIM, ann_min_rows=2_000, background=False)
+    trainings = []
+    build_once = index._build_once
+
+    def counted() -> bool:
+        trainings.append(len(index))
+        return build_once()
+
+    index._build_once = counted  # type: ignore[method-assign]
+    with index.loading():
+        for a in range(0, n, 1_000):
+            index.add(ids[a : a + 1_000], ts[a : a + 1_000], vecs[a : a + 1_000])
+        assert not index.ann_ready  # exact scans while loading
+    assert trainings == [n] and index.stats()["trained_rows"] == n

@@ -284,14 +284,15 @@ class SQLiteStore(Store):
         self._newest_ts = float(row[0])
         lo = row[0] - self._index_horizon
         cur = self._conn.execute("SELECT id, ts, embedding FROM headlines WHERE ts >= ? ORDER BY id", (lo,))
-        while True:
-            batch = cur.fetchmany(5000)
-            if not batch:
-                break
-            ids = np.array([b[0] for b in batch], dtype=np.int64)
-            ts = np.array([b[1] for b in batch], dtype=np.float64)
-            vecs = np.vstack([_vec(b[2], self.dim) for b in batch])
-            self._index.add(ids, ts, vecs)
+        with self._index.loading():  # one training, on every row, once they are all in
+            while True:
+                batch = cur.fetchmany(5000)
+                if not batch:
+                    break
+                ids = np.array([b[0] for b in batch], dtype=np.int64)
+                ts = np.array([b[1] for b in batch], dtype=np.float64)
+                vecs = np.vstack([_vec(b[2], self.dim) for b in batch])
+                self._index.add(ids, ts, vecs)
         # A large store trains its approximate index now (seconds at 100k rows), so that the service,
         # which reports ready once the store is open, answers its first checks at full speed.
         self._index.wait_ready(timeout=120.0)

@@ -36,8 +36,9 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -109,6 +110,7 @@ class VectorIndex:
         self._next_slot = 0
         self._ivf: _Ivf | None = None
         self._builder: threading.Thread | None = None
+        self._loading = False
         # Guards the arrays and every call into the IVF (faiss does not allow a search during an add).
         # Exact scans run outside it on a snapshot: arrays are replaced, never compacted in place.
         self._lock = threading.Lock()
@@ -175,16 +177,36 @@ class VectorIndex:
                 ivf.added += m
                 if self._next_slot - ivf.upto >= self.flush_rows:
                     self._flush(ivf)
-            build = self._builder is None and (
-                (ivf is None and self.ann_min_rows is not None and b >= self.ann_min_rows)
-                or (ivf is not None and self._stale(ivf))
-            )
-            if build:
-                self._builder = threading.Thread(target=self._build, name="vector-index-ivf", daemon=True)
-                if self.background:
-                    self._builder.start()  # it waits for this lock before reading anything
+            build = self._start_build_if_due()
         if build and not self.background:
             self._build()
+
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        """Add many rows (a store opening) with one training at the end instead of one at
+        ``ann_min_rows`` and another when the rows have outgrown it."""
+        self._loading = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._loading = False
+                build = self._start_build_if_due()
+            if build and not self.background:
+                self._build()
+
+    def _start_build_if_due(self) -> bool:
+        """Start a (re)training when one is due (lock held); True when one was set up."""
+        ivf = self._ivf
+        build = self._builder is None and not self._loading and (
+            (ivf is None and self.ann_min_rows is not None and self._n >= self.ann_min_rows)
+            or (ivf is not None and self._stale(ivf))
+        )
+        if build:
+            self._builder = threading.Thread(target=self._build, name="vector-index-ivf", daemon=True)
+            if self.background:
+                self._builder.start()  # it waits for this lock before reading anything
+        return build
 
     def _stale(self, ivf: _Ivf) -> bool:
         return ivf.added > self.retrain_after * ivf.trained_rows
