@@ -15,6 +15,8 @@ Memory: VmRSS / VmHWM (peak) of the server process after the checks, and after o
 
 from __future__ import annotations
 
+import http.client
+import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -52,20 +54,37 @@ def _queries(stored_pool: Sequence[PoolTitle], held_out: Sequence[PoolTitle], n:
     return mixed
 
 
-def _http_checks(url: str, queries: Sequence[SynthHeadline], warmup: int, reps: int, per_rep: int) -> dict[str, Any]:
-    samples: list[float] = []
+def _http_checks(url: str, queries: Sequence[SynthHeadline], warmup: int, reps: int,
+                 per_rep: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The checks through two clients taking turns request by request (same conditions for both):
+    httpx, what a Python integration would use, and the standard library's ``http.client`` on a
+    kept-alive connection, whose own cost is ~1 ms less per request; the difference is the client's
+    time, not the service's."""
+    samples: dict[str, list[float]] = {"httpx": [], "stdlib": []}
     duplicates = 0
+    host, port = url.removeprefix("http://").split(":")
+    plain = http.client.HTTPConnection(host, int(port), timeout=60.0)
     with httpx.Client(base_url=url, timeout=60.0) as client:
-        for i, q in enumerate(queries[: warmup + reps * per_rep]):
+        for i, q in enumerate(queries[: warmup + 2 * reps * per_rep]):
+            which = "httpx" if i % 2 == 0 else "stdlib"
             t0 = time.perf_counter()
-            r = client.post("/v1/dedup/check", json={"title": q.title})
+            if which == "httpx":
+                r = client.post("/v1/dedup/check", json={"title": q.title})
+                status, text = r.status_code, r.text
+            else:
+                plain.request("POST", "/v1/dedup/check", body=json.dumps({"title": q.title}),
+                              headers={"Content-Type": "application/json"})
+                resp = plain.getresponse()
+                status, text = resp.status, resp.read().decode()
             ms = (time.perf_counter() - t0) * 1000.0
-            if r.status_code != 200:
-                raise RuntimeError(f"POST /v1/dedup/check -> {r.status_code}: {r.text[:300]}")
+            if status != 200:
+                raise RuntimeError(f"POST /v1/dedup/check -> {status}: {text[:300]}")
             if i >= warmup:
-                samples.append(ms)
-                duplicates += bool(r.json()["duplicate"])
-    return _summary(samples, reps, per_rep) | {"duplicate_share": duplicates / max(1, len(samples))}
+                samples[which].append(ms)
+                duplicates += bool(json.loads(text)["duplicate"])
+    plain.close()
+    share = {"duplicate_share": duplicates / max(1, len(samples["httpx"]) + len(samples["stdlib"]))}
+    return _summary(samples["httpx"], reps, per_rep) | share, _summary(samples["stdlib"], reps, per_rep)
 
 
 def _in_process_checks(encoder, env: dict[str, str], queries: Sequence[SynthHeadline], warmup: int, reps: int,
@@ -245,7 +264,8 @@ class Stages:
 def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: LatencySizes, seed: int = 2,
         stages: Stages | None = None) -> dict[str, Any]:
     stages = stages or Stages(encoder, pool, pool_vecs, sizes, seed)
-    out: dict[str, Any] = {"section": "latency", "client": "one httpx client, sequential, loopback",
+    out: dict[str, Any] = {"section": "latency",
+                           "client": "sequential on loopback, an httpx client and an http.client one taking turns",
                            "per_rep": sizes.requests, "reps": sizes.reps, "sizes": {}}
     try:
         for k, n in enumerate(sorted(sizes.stored)):
@@ -254,7 +274,8 @@ def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: Latenc
             log(f"latency: HTTP checks at {entry['stored_headlines']}")
             with srv:
                 entry["server_startup_s"] = srv.startup_seconds
-                entry["http"] = _http_checks(srv.url, queries, sizes.warmup, sizes.reps, sizes.requests)
+                entry["http"], entry["http_stdlib_client"] = _http_checks(srv.url, queries, sizes.warmup, sizes.reps,
+                                                                         sizes.requests)
                 entry["server_memory_after_checks"] = srv.memory()
                 if sizes.refit and n == max(sizes.stored):
                     log(f"latency: one topic refit over {entry['stored_stories']} stories (memory)")
@@ -268,8 +289,14 @@ def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: Latenc
     finally:
         stages.close()
     top = out["sizes"][str(max(sizes.stored))]
-    out["targets"] = {"http_p99_ms<50_at_largest": {"value": top["http"]["p99_ms"], "stored": top["stored_headlines"],
-                                                     "met": top["http"]["p99_ms"] < 50.0}}
+    out["targets"] = {
+        "http_p99_ms<50_at_largest": {"value": top["http"]["p99_ms"], "stored": top["stored_headlines"],
+                                      "met": top["http"]["p99_ms"] < 50.0},
+        # issue #3's target for the check; the figure is httpx's (the stdlib client's is beside it)
+        "http_p50_ms<10_at_largest": {"value": top["http"]["p50_ms"], "stored": top["stored_headlines"],
+                                      "stdlib_client": top["http_stdlib_client"]["p50_ms"],
+                                      "met": top["http"]["p50_ms"] < 10.0},
+    }
     mem = top.get("server_memory_after_refit") or top["server_memory_after_checks"]
     out["peak_rss_mib_at_largest"] = mem["peak_rss_mib"]
     return out
@@ -290,7 +317,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m bench.latency [--stored 10000,100000] [--no-refit] ...``: this section alone, with
     other sizes than ``bench.run``'s, printing its JSON on stdout (nothing written)."""
     import argparse
-    import json
 
     from .common import rounded
     from .synth import load_pool, pool_vectors

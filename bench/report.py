@@ -70,12 +70,14 @@ def ingest(r: dict[str, Any]) -> list[str]:
 def latency(r: dict[str, Any]) -> list[str]:
     if not r or "error" in r:
         return [f"latency: {r.get('error', 'not run')}"]
-    rows = ["| stored headlines (stories) | HTTP p50 / p95 / p99 ms | in-process p50 / p95 / p99 ms "
-            "| server RSS after checks / peak MiB |", "|---|---|---|---|"]
+    rows = ["| stored headlines (stories) | HTTP p50 / p95 / p99 ms, httpx client | HTTP, stdlib http.client "
+            "| in-process p50 / p95 / p99 ms | server RSS after checks / peak MiB |", "|---|---|---|---|---|"]
     for e in r["sizes"].values():
         h, i, m = e["http"], e["in_process"], e["server_memory_after_checks"]
+        p = e.get("http_stdlib_client")
+        plain = f"{_f(p['p50_ms'])} / {_f(p['p95_ms'])} / {_f(p['p99_ms'])}" if p else "–"
         rows.append(f"| {e['stored_headlines']:,} ({e['stored_stories']:,}) | {_f(h['p50_ms'])} / {_f(h['p95_ms'])} / "
-                    f"{_f(h['p99_ms'])} | {_f(i['p50_ms'])} / {_f(i['p95_ms'])} / {_f(i['p99_ms'])} "
+                    f"{_f(h['p99_ms'])} | {plain} | {_f(i['p50_ms'])} / {_f(i['p95_ms'])} / {_f(i['p99_ms'])} "
                     f"| {_f(m['rss_mib'])} / {_f(m['peak_rss_mib'])} |")
     top = r["sizes"][max(r["sizes"], key=int)]
     if "refit" in top:
@@ -148,7 +150,10 @@ def targets(s: dict[str, Any]) -> list[str]:
     rows = ["| target | value | met |", "|---|---|---|"]
     for name, t in s.get("targets", {}).items():
         value = t["value"] if "value" in t else f"{_f(t['ours'])} vs {_f(t['peer'])}"
-        rows.append(f"| `{name}` | {_f(value) if not isinstance(value, str) else value} | {_ok(t['met'])} |")
+        shown = _f(value) if not isinstance(value, str) else value
+        if "stdlib_client" in t:
+            shown += f" (stdlib client: {_f(t['stdlib_client'])})"
+        rows.append(f"| `{name}` | {shown} | {_ok(t['met'])} |")
     return rows
 
 

@@ -67,7 +67,7 @@ def test_latency_percentiles_are_ordered(smoke) -> None:
     assert lat["sizes"]
     for e in lat["sizes"].values():
         assert e["stored_headlines"] > 0
-        for where in ("http", "in_process"):
+        for where in ("http", "http_stdlib_client", "in_process"):
             p = e[where]
             assert 0 < p["p50_ms"] <= p["p95_ms"] <= p["p99_ms"]
             assert p["n_requests"] > 0
