@@ -143,11 +143,9 @@ class EncoderClock:
 @dataclass
 class TimedEncoder:
     """An encoder that counts the time spent inside ``encode``, so a caller can tell how much of a
-    request's time is the model's. Optionally mirrors its clock to a JSON file (the server writes
-    it, the benchmark reads it) after every call."""
+    request's time is the model's (the bench server serves its clock on a route of its own)."""
 
     inner: Any
-    stats_path: Path | None = None
     clock: EncoderClock = field(default_factory=EncoderClock)
     #: when a list, every text encoded is appended to it
     record: list[str] | None = None
@@ -168,18 +166,8 @@ class TimedEncoder:
         self.clock.seconds += time.perf_counter() - t0
         self.clock.calls += 1
         self.clock.texts += len(texts)
-        if self.stats_path is not None:
-            tmp = self.stats_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.clock.as_dict()))
-            tmp.replace(self.stats_path)
         return out
 
     def reset(self) -> None:
         self.clock = EncoderClock()
 
-
-def read_clock(path: Path) -> EncoderClock:
-    try:
-        return EncoderClock(**json.loads(path.read_text()))
-    except (OSError, ValueError):
-        return EncoderClock()
