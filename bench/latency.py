@@ -253,7 +253,9 @@ class Stages:
 
     def queries(self, k: int) -> list[SynthHeadline]:
         s = self.sizes
-        return _queries(self.stored_pool, self.held_out, s.warmup + s.reps * s.requests, self.seed + 100 + k, self.taken)
+        # the HTTP run sends each of its two clients reps x requests of them
+        return _queries(self.stored_pool, self.held_out, s.warmup + 2 * s.reps * s.requests, self.seed + 100 + k,
+                        self.taken)
 
     def close(self) -> None:
         if self._early is not None:
