@@ -31,6 +31,14 @@ def unit(n: int, rng: np.random.Generator) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
+def rows_in_time_order(seed: int, n: int = 12_000):
+    """``n`` clustered rows around 300 centers, ids and times 0..n-1; with the generator and the centers."""
+    rng = np.random.default_rng(seed)
+    centers = unit(300, rng)
+    vecs = clustered(n, centers, rng)
+    return rng, centers, vecs, np.arange(n, dtype=np.int64), np.arange(n, dtype=np.float64)
+
+
 def brute(vecs: np.ndarray, ids: np.ndarray, ts: np.ndarray, q: np.ndarray, k: int, lo: float, hi: float):
     sims = vecs @ q
     sims[(ts < lo) | (ts > hi)] = -np.inf
@@ -134,10 +142,8 @@ def test_window_filter_on_the_ivf(big):
 
 
 def test_truncate_takes_rows_out_of_the_ivf_and_new_rows_in():
-    rng = np.random.default_rng(3)
-    centers = unit(300, rng)
     n = 12_000
-    vecs, ts, ids = clustered(n, centers, rng), np.arange(n, dtype=np.float64), np.arange(n, dtype=np.int64)
+    rng, centers, vecs, ids, ts = rows_in_time_order(3, n)
     index = VectorIndex(DIM, ann_min_rows=10_000, background=False)
     index.add(ids, ts, vecs)
     assert index.ann_ready
@@ -239,10 +245,8 @@ def test_exact_only_when_asked():
 
 def test_rows_gone_while_the_ivf_builds_are_not_in_it(monkeypatch):
     """Rollbacks and pruning that happen between the bulk fill of a new IVF and its swap reach it."""
-    rng = np.random.default_rng(8)
-    centers = unit(300, rng)
     n = 12_000
-    vecs, ids, ts = clustered(n, centers, rng), np.arange(n, dtype=np.int64), np.arange(n, dtype=np.float64)
+    rng, centers, vecs, ids, ts = rows_in_time_order(8, n)
     filled, go_on = threading.Event(), threading.Event()
     tune = VectorIndex._tune_nprobe
 
@@ -290,10 +294,8 @@ def test_rows_wait_for_a_batch_before_entering_the_ivf():
 def test_a_build_overtaken_by_loading_trains_again_on_all_rows(monkeypatch):
     # A store opening on 12k rows adds them in chunks; the first training starts at 2k in the
     # background. Without a second training the IVF would keep 2k rows' lists (too few, too long).
-    rng = np.random.default_rng(11)
-    centers = unit(300, rng)
     n = 12_000
-    vecs, ids, ts = clustered(n, centers, rng), np.arange(n, dtype=np.int64), np.arange(n, dtype=np.float64)
+    rng, centers, vecs, ids, ts = rows_in_time_order(11, n)
     from app.store import vector_index
 
     index = VectorIndex(DIM, ann_min_rows=2_000, retrain_after=1.0)
@@ -333,10 +335,8 @@ def test_a_search_leaves_the_threads_openmp_setting_as_it_found_it(big):
 
 
 def test_loading_trains_once_on_every_row():
-    rng = np.random.default_rng(12)
-    centers = unit(300, rng)
     n = 12_000
-    vecs, ids, ts = clustered(n, centers, rng), np.arange(n, dtype=np.int64), np.arange(n, dtype=np.float64)
+    rng, centers, vecs, ids, ts = rows_in_time_order(12, n)
     index = VectorIndex(DIM, ann_min_rows=2_000, background=False)
     trainings = []
     build_once = index._build_once
