@@ -415,7 +415,8 @@ class Pipeline:
         if exact is not None and all(c.headline_id != exact.id for _, c in scored):
             scored.append((1.0, Candidate(exact.id, exact.story_id, 1.0, Features.from_json(exact.features),
                                           exact.published_at)))
-        scored.sort(key=lambda sc: -sc[0])
+        # The same text first (what "exact" points at), then by score: a pair score can pass 1.0.
+        scored.sort(key=lambda sc: (sc[1].features.key != p.key, -sc[0]))
         rows = self.store.headlines(c.headline_id for _, c in scored[:top])
         matches = [
             CheckMatch(

@@ -76,6 +76,11 @@ def test_dedup_check_is_read_only_and_explains_itself(loaded):
     assert body["matches"][0]["title"] == "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes"
     assert 1 <= len(body["matches"]) <= 5
     assert body["threshold"] > 0
+    # An exact repeat lists the exact headline first, even when its translation's pair score is higher.
+    sahara = "Sahara : La Mauritanie défend la fermeture de ses frontières face au Polisario"
+    body = client.post("/v1/dedup/check", json={"title": sahara}).json()
+    assert body["match"] == "exact" and body["matches"][0]["title"] == sahara
+    assert any(m["lang"] == "en" for m in body["matches"][1:])
     # A translation the service never saw: English version of a French-only story.
     r = client.post("/v1/dedup/check", json={"title": "Sultana Khaya breaks her silence and denies any split with the Polisario"})
     body = r.json()
