@@ -66,6 +66,8 @@ class Settings:
     topic_guide_weight: float = 0.5
     refit_every_stories: int = 200
     refit_every_seconds: float = 300.0
+    #: at most one background refit per this many seconds, however fast stories arrive
+    refit_min_seconds: float = 30.0
     taxonomy_path: str = ""
     # --- access --------------------------------------------------------------------------
     api_key: str = field(default="", repr=False)  # never in logs or tracebacks
@@ -138,6 +140,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"{PREFIX}TOPIC_GUIDE_WEIGHT must be between 0 and 10, got {s.topic_guide_weight}")
     if s.pg_ef_search < s.candidate_k:
         raise ConfigError(f"{PREFIX}PG_EF_SEARCH ({s.pg_ef_search}) must be >= {PREFIX}CANDIDATE_K ({s.candidate_k})")
+    if s.refit_min_seconds < 0:
+        raise ConfigError(f"{PREFIX}REFIT_MIN_SECONDS must be >= 0, got {s.refit_min_seconds}")
     if s.pg_exact_scan_max_rows < 0:
         raise ConfigError(f"{PREFIX}PG_EXACT_SCAN_MAX_ROWS must be >= 0, got {s.pg_exact_scan_max_rows}")
     for name in ("window_hours", "topic_window_hours", "refit_every_seconds", "pg_pool_timeout"):

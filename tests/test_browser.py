@@ -123,6 +123,7 @@ def api(sync_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api
         "TICKER_PROTECT_READS": "0",
         "TICKER_REFIT_EVERY_SECONDS": "2",
         "TICKER_REFIT_EVERY_STORIES": "5",
+        "TICKER_REFIT_MIN_SECONDS": "0",
         # Server keeps stderr in a pipe nobody reads while the server runs: keep it quiet.
         "TICKER_LOG_LEVEL": "warning",
     })

@@ -192,7 +192,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def test_concurrent_writers_pollers_and_refits(tmp_path):
     env = {"TICKER_DATA_DIR": str(tmp_path / "data"), "TICKER_API_KEY": KEY, "TICKER_REFIT_EVERY_SECONDS": "5",
-           "TICKER_REFIT_EVERY_STORIES": "50", "TICKER_DEDUP_RATE_PER_MINUTE": "100000"}
+           "TICKER_REFIT_EVERY_STORIES": "50", "TICKER_REFIT_MIN_SECONDS": "0", "TICKER_DEDUP_RATE_PER_MINUTE": "100000"}
     tally = Tally()
     stop = threading.Event()
     with Server(env) as server:
