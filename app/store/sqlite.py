@@ -372,16 +372,8 @@ class SQLiteStore(Store):
     def _story_state(self, story_id: int) -> _StoryState | None:
         """A story's current aggregates for the writer inside its transaction: buffered, sent by this
         transaction, committed and kept, or read from the file (and kept)."""
-        p = self._pending
-        if p is not None:
-            st = p.stories.get(story_id) or p.sent.get(story_id)
-            if st is not None:
-                return st
-        st = self._stories.get(story_id)
-        if st is not None:
-            return st
-        got = self._read_stories([story_id])
-        return got.get(story_id)
+        st = self._story_state_kept(story_id)
+        return st if st is not None else self._read_stories([story_id]).get(story_id)
 
     def _read_stories(self, story_ids: list[int]) -> dict[int, _StoryState]:
         """Committed aggregates of stories this transaction has not changed, from the file, kept."""
@@ -641,14 +633,14 @@ class SQLiteStore(Store):
             if not ids:
                 return [], np.zeros((0, self.dim), dtype=np.float32)
             return ids, np.vstack([states[sid].unit_centroid() for sid in ids])
-        else:
-            sql = "SELECT id, centroid_sum FROM stories WHERE id IN ({marks}) AND centroid_sum IS NOT NULL"
-            rows = list(self._q_in(sql, wanted))
+        sql = "SELECT id, centroid_sum FROM stories WHERE id IN ({marks}) AND centroid_sum IS NOT NULL"
+        rows = list(self._q_in(sql, wanted))
         if not rows:
             return [], np.zeros((0, self.dim), dtype=np.float32)
         return [int(r[0]) for r in rows], _unit_rows([r[1] for r in rows], self.dim)
 
     def _story_state_kept(self, story_id: int) -> _StoryState | None:
+        """``_story_state`` without reading the file: None for a story neither buffered nor kept."""
         p = self._pending
         if p is not None:
             st = p.stories.get(story_id) or p.sent.get(story_id)

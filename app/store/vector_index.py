@@ -10,8 +10,8 @@ index (inner product) answers instead: an exact scan of 100k x 512 float32 reads
 lists hold the vectors in float16 (``REFINE`` times ``k`` rows are fetched, then ranked by the exact
 float32 product, so the answer's cosines are exact): half the memory of float32 lists, and a search
 streams half the bytes through the caches the encoder's weights also need (measured on 100k stored
-headline vectors: 1.48 -> 1.11 ms at nprobe 79, recall unchanged). IVF rather than HNSW because this index is edited all the time:
-IVF removes rows for real (rollbacks, pruning), adding a row costs one assignment to a centroid
+headline vectors: 1.48 -> 1.11 ms at nprobe 79, recall unchanged). IVF rather than HNSW because this
+index is edited all the time: IVF removes rows for real (rollbacks, pruning), adding a row costs one assignment to a centroid
 (HNSW: a graph insertion, ~0.5 ms), the time filter is a selector that costs nothing in recall, and
 building it takes seconds rather than a minute. Measured on 100k synthetic headline vectors
 (bench/synth.py's variants of real embeddings): recall@20 0.9995 at 1.9 ms with 566 lists and
