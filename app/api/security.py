@@ -42,6 +42,10 @@ async def require_write(request: Request, state: AppState = Depends(get_state)) 
 
 
 async def require_read(request: Request, state: AppState = Depends(get_state)) -> None:
+    _check_read(request, state)
+
+
+def _check_read(request: Request, state: AppState) -> None:
     if state.settings.protect_reads:
         _check_key(request, state)
 
@@ -76,8 +80,7 @@ async def check_access(request: Request) -> AppState:
     state. One dependency rather than three: the check has a latency budget, and each dependency
     FastAPI solves costs ~0.1 ms of the event loop."""
     state: AppState = request.app.state.ticker
-    if state.settings.protect_reads:
-        _check_key(request, state)
+    _check_read(request, state)
     _take_check_token(request, state)
     return state
 
