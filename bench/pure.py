@@ -1,0 +1,119 @@
+"""Micro-benchmark of the per-headline pure functions (key normalisation, story features, pair score).
+
+    .venv/bin/python -m bench.pure [--repeat 7] [--pairs 18]
+
+Single-threaded, no server, no encoder: prints one JSON object with the microseconds per call (the
+minimum over ``--repeat`` runs, each over every title of the shared datasets) of
+
+* ``normalise`` — what ingest does per item: ``strip_kicker`` + ``key_of_rest`` + ``text_hash``;
+* ``extract`` — ``Features`` of one headline from its title, key and language;
+* ``pair_score`` — one headline against one candidate (each title against ``--pairs`` others);
+* ``score_terms`` — the same pair, as the named terms (explanations);
+* ``to_json`` / ``from_json`` — storing a headline's features and reading a candidate's back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from app.ingest.normalise import key_of_rest, strip_kicker, text_hash  # noqa: E402
+from app.stories.features import Features, extract  # noqa: E402
+from app.stories.score import MatchParams, pair_score, score_terms  # noqa: E402
+
+DATASETS = ROOT.parent / "shared" / "datasets"
+FILES = ("gnews_fr/dev.jsonl", "seed_ticker/gold.jsonl", "masakhanews/dev.jsonl", "sib200/dev.jsonl")
+
+
+def load_titles() -> list[tuple[str, str | None]]:
+    out = []
+    for name in FILES:
+        with open(DATASETS / name, encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                out.append((row["title"], row.get("lang")))
+    return out
+
+
+def best_of(fn: Callable[[], Any], n_calls: int, repeat: int) -> float:
+    """Microseconds per call: the fastest of ``repeat`` runs (the machine is shared and noisy)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return round(best / n_calls * 1e6, 3)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--pairs", type=int, default=18, help="candidates scored per headline")
+    args = ap.parse_args(argv)
+
+    titles = load_titles()
+    keys = [key_of_rest(strip_kicker(t)[1]) for t, _ in titles]
+    feats = [extract(t, k, lang) for (t, lang), k in zip(titles, keys)]
+    blobs = [f.to_json() for f in feats]
+    rng = random.Random(0)
+    pairs = [
+        (feats[i], feats[j], rng.uniform(0.3, 0.9), rng.choice((None, 2.0, 40.0)))
+        for i in range(len(feats))
+        for j in rng.sample(range(len(feats)), args.pairs)
+    ]
+    params = MatchParams()
+    triples = [(t, k, lang) for (t, lang), k in zip(titles, keys)]
+
+    def run_normalise() -> None:
+        for t, _ in titles:
+            text_hash(key_of_rest(strip_kicker(t)[1]))
+
+    def run_extract() -> None:
+        for t, k, lang in triples:
+            extract(t, k, lang)
+
+    def run_pair_score() -> None:
+        for a, b, cos, dt in pairs:
+            pair_score(a, b, cos, dt, params)
+
+    def run_score_terms() -> None:
+        for a, b, cos, dt in pairs:
+            score_terms(a, b, cos, dt, params)
+
+    def run_to_json() -> None:
+        for f in feats:
+            f.to_json()
+
+    def run_from_json() -> None:
+        for s in blobs:
+            Features.from_json(s)
+
+    n, r = len(titles), args.repeat
+    result = {
+        "titles": n,
+        "pairs": len(pairs),
+        "repeat": r,
+        "us_per_call": {
+            "normalise": best_of(run_normalise, n, r),
+            "extract": best_of(run_extract, n, r),
+            "pair_score": best_of(run_pair_score, len(pairs), r),
+            "score_terms": best_of(run_score_terms, len(pairs), r),
+            "to_json": best_of(run_to_json, n, r),
+            "from_json": best_of(run_from_json, n, r),
+        },
+    }
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
