@@ -270,8 +270,12 @@ class Pipeline:
         finally:
             _cancel(steps)
 
-    def _candidates(self, vec: np.ndarray, ts: float, pending: dict[int, _Known] | None = None) -> list[Candidate]:
-        found = self.store.nearest(vec, self.settings.candidate_k, ts - self.window, ts + self.window)
+    def _candidates(
+        self, vec: np.ndarray, ts: float, pending: dict[int, _Known] | None = None,
+        found: list[tuple[int, float]] | None = None,
+    ) -> list[Candidate]:
+        if found is None:
+            found = self.store.nearest(vec, self.settings.candidate_k, ts - self.window, ts + self.window)
         found = [(hid, cos) for hid, cos in found if cos >= self.params.min_cosine]
         if not found:
             return []
@@ -347,38 +351,63 @@ class Pipeline:
             except BaseException:
                 _cancel(steps)
                 raise
-            vectors = (vec for step in self._vectors(prepared, known, steps) for vec in step)
-            for i, (p, vec) in enumerate(zip(prepared, vectors)):
-                ext = (p.item.source or "", p.item.ext_id) if p.item.ext_id else None
-                if ext is not None:
-                    if ext in seen_in_batch:
-                        results[i] = _replay(seen_in_batch[ext])
-                        continue
-                    stored = already.get(ext)
-                    if stored is not None:
-                        results[i] = IngestResult(
-                            headline_id=stored.id, lang=stored.lang, story_id=stored.story_id,
-                            duplicate=stored.match is not None, match=stored.match, score=stored.score,
-                            matched_headline_id=stored.matched_headline_id, idempotent_replay=True,
-                        )
-                        continue
-                result = self._assign(p, vec, pending, p.hash in exact_hashes)
-                exact_hashes.add(p.hash)
-                results[i] = result
-                (opened if result.new_story else grown).append(result.story_id)
-                if ext is not None:
-                    seen_in_batch[ext] = result
+            replays = _replays(prepared, already)
+            start = 0
+            for block in self._vectors(prepared, known, steps):
+                stop = start + len(block)
+                near = self._step_neighbours(prepared[start:stop], block, replays[start:stop])
+                for j, (p, vec) in enumerate(zip(prepared[start:stop], block)):
+                    i = start + j
+                    ext = (p.item.source or "", p.item.ext_id) if p.item.ext_id else None
+                    if ext is not None:
+                        if ext in seen_in_batch:
+                            results[i] = _replay(seen_in_batch[ext])
+                            continue
+                        stored = already.get(ext)
+                        if stored is not None:
+                            results[i] = IngestResult(
+                                headline_id=stored.id, lang=stored.lang, story_id=stored.story_id,
+                                duplicate=stored.match is not None, match=stored.match, score=stored.score,
+                                matched_headline_id=stored.matched_headline_id, idempotent_replay=True,
+                            )
+                            continue
+                    result = self._assign(p, vec, pending, p.hash in exact_hashes, near.nearest(j))
+                    near.stored(j, result.headline_id)
+                    exact_hashes.add(p.hash)
+                    results[i] = result
+                    (opened if result.new_story else grown).append(result.story_id)
+                    if ext is not None:
+                        seen_in_batch[ext] = result
+                start = stop
         self._remember(pending)
         for listener in self.listeners:
             listener(opened, grown)
         return [r for r in results if r is not None]
 
-    def _assign(self, p: _Prepared, vec: np.ndarray, pending: dict[int, _Known], maybe_exact: bool = True) -> IngestResult:
+    def _step_neighbours(self, prepared: Sequence[_Prepared], block: np.ndarray, replays: Sequence[bool]) -> "_StepNeighbours":
+        """One search for a step's headlines (replays need none) over what was stored before the step."""
+        wanted = [j for j, replay in enumerate(replays) if not replay]
+        found: list[list[tuple[int, float]] | None] = [None] * len(prepared)
+        if wanted:
+            ts = [prepared[j].ts for j in wanted]
+            answers = self.store.nearest_many(
+                block[wanted], self.settings.candidate_k, [t - self.window for t in ts], [t + self.window for t in ts]
+            )
+            for j, answer in zip(wanted, answers):
+                found[j] = answer
+        return _StepNeighbours(found, block, [p.ts for p in prepared], self.window, self.settings.candidate_k)
+
+    def _assign(
+        self, p: _Prepared, vec: np.ndarray, pending: dict[int, _Known], maybe_exact: bool = True,
+        found: list[tuple[int, float]] | None = None,
+    ) -> IngestResult:
+        """Match ``p`` and store it. ``found``: its nearest stored headlines, when already searched."""
         exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window) if maybe_exact else None
         if exact is not None:
             story_id, match, score, matched = exact.story_id, EXACT, 1.0, exact.id
         else:
-            decision = decide(p.features, p.item.published_at, self._candidates(vec, p.ts, pending), self.params)
+            candidates = self._candidates(vec, p.ts, pending, found)
+            decision = decide(p.features, p.item.published_at, candidates, self.params)
             story_id, match, score, matched = decision.story_id, decision.match, decision.score, decision.headline_id
         row = NewHeadline(
             title=p.item.title, norm=p.key, text_hash=p.hash, lang=p.lang, source=p.item.source,
@@ -431,6 +460,51 @@ class Pipeline:
             duplicate=decision_story is not None, story_id=decision_story, match=match,
             score=round(float(score), 4), threshold=self.params.threshold, lang=p.lang, matches=matches,
         )
+
+
+class _StepNeighbours:
+    """The nearest stored headlines of each headline of an ingest step.
+
+    ``found`` holds what one batched search over the store answered for the step at its start; the
+    headlines the step stores afterwards are added here as they are stored, with their cosines from
+    one product of the step's vectors. Headline j's list is then what a search of its own, made just
+    before it is matched, would give.
+    """
+
+    def __init__(self, found: list[list[tuple[int, float]] | None], block: np.ndarray, ts: list[float],
+                 window: float, k: int) -> None:
+        self.found, self.ts, self.window, self.k = found, ts, window, k
+        self._block = block
+        self._gram: np.ndarray | None = None
+        self._stored: list[tuple[int, int]] = []  # (position in the step, headline id)
+
+    def nearest(self, j: int) -> list[tuple[int, float]]:
+        found = self.found[j] or []
+        if not self._stored:
+            return found
+        if self._gram is None:
+            self._gram = self._block @ self._block.T
+        lo, hi = self.ts[j] - self.window, self.ts[j] + self.window
+        sims = self._gram[j]
+        extra = [(hid, float(sims[a])) for a, hid in self._stored if lo <= self.ts[a] <= hi]
+        if not extra:
+            return found
+        return sorted(found + extra, key=lambda hc: -hc[1])[: self.k]
+
+    def stored(self, j: int, headline_id: int) -> None:
+        self._stored.append((j, headline_id))
+
+
+def _replays(prepared: Sequence[_Prepared], already: dict[tuple[str, str], object]) -> list[bool]:
+    """Which items of a batch repeat a (source, id) stored before or met earlier in the batch."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in prepared:
+        ext = (p.item.source or "", p.item.ext_id) if p.item.ext_id else None
+        out.append(ext is not None and (ext in seen or ext in already))
+        if ext is not None:
+            seen.add(ext)
+    return out
 
 
 def _step_bounds(n: int) -> list[tuple[int, int]]:

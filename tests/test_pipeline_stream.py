@@ -111,8 +111,8 @@ def test_exact_repeats_are_found_without_asking_the_store_about_new_texts(encode
 
 
 def _always_ask(assign):
-    def wrapped(self, p, vec, pending, maybe_exact=True):
-        return assign(self, p, vec, pending, True)
+    def wrapped(self, p, vec, pending, maybe_exact=True, found=None):
+        return assign(self, p, vec, pending, True, found)
     return wrapped
 
 

@@ -105,6 +105,33 @@ def test_window_scattered_over_the_arrays_is_exact():
         assert all(1000 <= ts[i] <= 1400 for i, _ in got)
 
 
+def test_search_many_answers_what_one_search_per_vector_answers(big):
+    """Queries sharing a window are scanned as one matrix product; each keeps its own window, and the
+    IVF answers the wide windows one query at a time: each answer is ``search``'s, to float rounding."""
+    rng = np.random.default_rng(3)
+    n = 5000
+    vecs, ts = unit(n, rng), rng.permutation(np.arange(n, dtype=np.float64))
+    ids = np.arange(7, 7 + n, dtype=np.int64)
+    small = VectorIndex(DIM, ann_min_rows=None)
+    small.add(ids[:4000], np.sort(ts[:4000]), vecs[:4000])  # the first rows in time order: one run
+    small.add(ids[4000:], ts[4000:], vecs[4000:])  # then scattered: the gather path
+    index, *_, queries = big
+    for ix in (small, index):
+        qs = np.vstack([queries[:30], vecs[:5]])
+        windows = [(-1.0, 1e9), (1000.0, 1400.0), (100.0, 4500.0), (10 * 86400.0, 20 * 86400.0), (9e9, 1e10)]
+        lo = [windows[i % len(windows)][0] for i in range(len(qs))]
+        hi = [windows[i % len(windows)][1] for i in range(len(qs))]
+        many = ix.search_many(qs, K, lo, hi)
+        assert len(many) == len(qs)
+        for q, a, b, got in zip(qs, lo, hi, many):
+            one = ix.search(q, K, a, b)
+            assert [i for i, _ in got] == [i for i, _ in one]
+            assert np.allclose([s for _, s in got], [s for _, s in one], atol=1e-5)
+    assert small.search_many(vecs[:3], K, [9e9] * 3, [1e10] * 3) == [[], [], []]  # empty window
+    assert small.search_many(vecs[:0], K, [], []) == []
+    assert small.search_many(vecs[:2], 0, [-1.0] * 2, [1e9] * 2) == [[], []]
+
+
 def test_recall_above_the_ivf_size(big):
     index, vecs, ids, ts, queries = big
     assert index.ann_ready and index.stats()["ivf_rows"] == len(vecs)

@@ -149,6 +149,13 @@ class Store(abc.ABC):
     def nearest(self, vector: np.ndarray, k: int, ts_lo: float, ts_hi: float) -> list[tuple[int, float]]:
         """Up to k (headline id, cosine) pairs, best first, among headlines with time in [ts_lo, ts_hi]."""
 
+    def nearest_many(
+        self, vectors: np.ndarray, k: int, ts_lo: Sequence[float], ts_hi: Sequence[float]
+    ) -> list[list[tuple[int, float]]]:
+        """``nearest`` for each row of ``vectors``, row i within [ts_lo[i], ts_hi[i]]. A backend that
+        can answer several queries in one pass overrides this (the embedded index does)."""
+        return [self.nearest(v, k, lo, hi) for v, lo, hi in zip(vectors, ts_lo, ts_hi)]
+
     @abc.abstractmethod
     def headlines(self, ids: Iterable[int]) -> dict[int, HeadlineRow]: ...
 

@@ -487,6 +487,11 @@ class SQLiteStore(Store):
     def nearest(self, vector: np.ndarray, k: int, ts_lo: float, ts_hi: float) -> list[tuple[int, float]]:
         return self._index.search(vector, k, ts_lo, ts_hi)
 
+    def nearest_many(
+        self, vectors: np.ndarray, k: int, ts_lo: Sequence[float], ts_hi: Sequence[float]
+    ) -> list[list[tuple[int, float]]]:
+        return self._index.search_many(vectors, k, ts_lo, ts_hi)
+
     def headlines(self, ids: Iterable[int]) -> dict[int, HeadlineRow]:
         sql = f"SELECT {_HEADLINE_COLS} FROM headlines WHERE id IN ({{marks}})"
         wanted = _unique_ints(ids)
