@@ -50,11 +50,21 @@ _MEDIA_SUFFIX = re.compile(
 )
 
 
+def _is_collapsed(text: str) -> bool:
+    """``" ".join(text.split()) == text``, without building the list: every whitespace character but
+    the space is unprintable (tests/test_pure_speed_equivalence.py checks it on every code point)."""
+    return text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
+
+
 def unify_punctuation(text: str) -> str:
     """NFKC; « x » -> "x"; curly/single quotes -> '; every dash -> '-'; whitespace collapsed."""
     # Collapse whitespace first: every later pattern then sees single spaces, which keeps them
     # linear on hostile input (runs of thousands of spaces).
-    text = " ".join(unicodedata.normalize("NFKC", text).split())
+    text = unicodedata.normalize("NFKC", text)
+    if not _is_collapsed(text):
+        text = " ".join(text.split())
+    if text.isascii():  # every quote and dash _PUNCT_TABLE changes is non-ASCII, except the backquote
+        return text.replace("`", "'") if "`" in text else text
     if "«" in text or "»" in text or "‹" in text or "›" in text:  # most titles have none: skip the pattern
         text = _SPACE_INSIDE_GUILLEMETS.sub(lambda m: m.group(1) or m.group(2), text)
     return text.translate(_PUNCT_TABLE) if _PUNCT_CHARS.search(text) else text
@@ -146,8 +156,21 @@ def _folded_set(words: frozenset[str]) -> frozenset[str]:
     return cached
 
 
+_FOLD_KEY_CACHE: dict[str, str] = {}
+_FOLD_KEY_CACHE_MAX = 1 << 14
+
+
 def _fold_key(text: str) -> str:
-    return " ".join(fold_accents(unify_punctuation(text)).casefold().split())
+    # Every "X :" head of a title is looked up as a label: the same few heads ("Sahara", "Foot") come
+    # back all day, and folding one costs more than the match that found it.
+    folded = _FOLD_KEY_CACHE.get(text)
+    if folded is None:
+        folded = " ".join(fold_accents(unify_punctuation(text)).casefold().split())
+        if len(text) <= 64:
+            if len(_FOLD_KEY_CACHE) >= _FOLD_KEY_CACHE_MAX:
+                _FOLD_KEY_CACHE.clear()
+            _FOLD_KEY_CACHE[text] = folded
+    return folded
 
 
 DEFAULT_KICKER_RULES = KickerRules()
@@ -190,7 +213,9 @@ def _one_kicker(text: str, rules: KickerRules) -> tuple[str, str] | None:
     if match and rules.is_label(match.group(1)):
         return match.group(1), match.group(2)
 
-    match = _AGENCY_DATELINE.match(text)
+    # The patterns below cost a microsecond or two each, mostly to fail: skip the ones whose literal
+    # ("(" of the agency, "." of the dateline) the text does not even hold.
+    match = _AGENCY_DATELINE.match(text) if "(" in text else None
     if match and all(word[0].isupper() for word in match.group(1).split()):
         return (match.group(1) + (match.group(2) or "")).strip(), match.group(3)
 
@@ -203,7 +228,7 @@ def _one_kicker(text: str, rules: KickerRules) -> tuple[str, str] | None:
         if separator == "-" and rules.is_dateline_place(head):
             return head, match.group(2)
 
-    match = _DOT_DATELINE.match(text)
+    match = _DOT_DATELINE.match(text) if "." in text else None
     if match and _looks_like_dateline(match.group(1), match.group(2), rules):
         return match.group(1), match.group(2)
     return None
@@ -238,20 +263,35 @@ def normalise(title: str, rules: KickerRules = DEFAULT_KICKER_RULES) -> str:
 def key_of_rest(rest: str) -> str:
     """``normalise`` after ``strip_kicker``: the key from the title with its kicker gone, for callers
     that need both (ingest feeds the encoder the rest itself)."""
-    rest = _MEDIA_SUFFIX.sub("", rest)
-    rest = _SPACE_BEFORE_PUNCT.sub(r"\1", rest)
-    rest = rest.rstrip(_TRAILING_PUNCT)
-    return " ".join(rest.casefold().split())
+    # Both patterns are tried at every position, so look for what they need first: a media suffix
+    # ends the text with a bracket (then blanks), a space before punctuation matches somewhere.
+    if rest.rstrip().endswith((")", "]")):
+        rest = _MEDIA_SUFFIX.sub("", rest)
+    if _SPACE_BEFORE_PUNCT.search(rest) is not None:
+        rest = _SPACE_BEFORE_PUNCT.sub(_group1, rest)
+    rest = rest.rstrip(_TRAILING_PUNCT).casefold()
+    return rest if _is_collapsed(rest) else " ".join(rest.split())
+
+
+def _group1(match: re.Match[str]) -> str:
+    # what the template r"\1" expands to, without re's Python-level template handling on every call
+    return match.group(1)
+
+
+_sha256 = hashlib.sha256
 
 
 def text_hash(key: str) -> str:
     """SHA-256 hex digest of the UTF-8 key: stable across runs, processes and machines."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return _sha256(key.encode("utf-8")).hexdigest()
 
 
 # --- folding and tokens -----------------------------------------------------------------------
 
 _ARABIC_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+#: the block holding every character _ARABIC_DIACRITICS drops and _DIGITS maps: a text with none of
+#: it skips both (``translate`` with a dict table costs ~50 ns a character)
+_ARABIC_BLOCK = re.compile("[\u0610-\u06ff]")
 _ARABIC_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"})
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D"})
 _DIGITS = str.maketrans({**{chr(0x660 + i): str(i) for i in range(10)}, **{chr(0x6F0 + i): str(i) for i in range(10)}})
@@ -285,10 +325,21 @@ def _fold(text: str) -> str:
 # "2ème", "24H"); a word is letters/digits starting with a letter ("U23", "Daech"), inner
 # apostrophes kept once elisions are gone ("aujourd'hui").
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*[^\W_]*|[^\W\d_][^\W_]*(?:'[^\W\d_]+)*")
-_FRENCH_ELISION = re.compile(
-    r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu|presqu)'(?=[^\W\d_])", re.IGNORECASE
-)
-_ENGLISH_POSSESSIVE = re.compile(r"'s\b", re.IGNORECASE)
+_ELISIONS = ("l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu", "presqu")
+#: What ``re.IGNORECASE`` lets each of their letters match (besides the capital): spelled out, because
+#: an IGNORECASE pattern has no literal to search for and runs ~3x slower. Checked against
+#: IGNORECASE on every code point by tests/test_pure_speed_equivalence.py.
+_CASE_VARIANTS = {"i": "iIİı", "s": "sSſ"}
+
+
+def _any_case(word: str) -> str:
+    return "".join("[" + _CASE_VARIANTS.get(ch, ch + ch.upper()) + "]" for ch in word)
+
+
+#: same matches as r"\b(?:l|d|...|presqu)'(?=[^\W\d_])" with re.IGNORECASE
+_FRENCH_ELISION = re.compile(r"\b(?:" + "|".join(_any_case(w) for w in _ELISIONS) + r")'(?=[^\W\d_])")
+#: same matches as r"'s\b" with re.IGNORECASE
+_ENGLISH_POSSESSIVE = re.compile("'" + _any_case("s") + r"\b")
 
 
 def tokens(key: str, lang: str | None = None) -> list[str]:
@@ -296,9 +347,11 @@ def tokens(key: str, lang: str | None = None) -> list[str]:
     hyphenated compounds split ("al-fitr" -> "al", "fitr"), Arabic diacritics dropped,
     Arabic-Indic digits made ASCII. ``lang`` None applies the French and English rules both."""
     text = unify_punctuation(key).casefold()
-    text = _ARABIC_DIACRITICS.sub("", text).translate(_DIGITS)
-    if lang in (None, "fr"):
-        text = _FRENCH_ELISION.sub(" ", text)
-    if lang in (None, "en"):
-        text = _ENGLISH_POSSESSIVE.sub(" ", text)
+    if not text.isascii() and _ARABIC_BLOCK.search(text) is not None:
+        text = _ARABIC_DIACRITICS.sub("", text).translate(_DIGITS)
+    if "'" in text:  # both patterns need an apostrophe
+        if lang in (None, "fr"):
+            text = _FRENCH_ELISION.sub(" ", text)
+        if lang in (None, "en"):
+            text = _ENGLISH_POSSESSIVE.sub(" ", text)
     return _TOKEN.findall(text)
