@@ -166,7 +166,13 @@ class Pipeline:
         self._encode_lock = threading.Lock()
         self._known: dict[int, _Known] = {}
         self._known_lock = threading.Lock()
-        # One thread feeding the encoder ahead of the matching loop (see _embed_stream).
+        # The encoder works ahead of the matching loop (see _embed_stream): an encoder that queues work
+        # itself (``submit``, thread-safe) gets every step at once; any other is fed one step at a time
+        # by a thread of ours.
+        submit = getattr(encoder, "submit", None)
+        self._submit: Callable[[list[str]], Future[np.ndarray]] | None = (
+            submit if callable(submit) and getattr(encoder, "thread_safe", False) else None
+        )
         self._encode_ahead = ThreadPoolExecutor(1, thread_name_prefix="encode-ahead")
 
     def warm_up(self) -> None:
@@ -256,7 +262,12 @@ class Pipeline:
             future = None
             if todo:
                 texts = list(todo.values())
-                future = self._encode_ahead.submit(self._encode, texts) if ahead else _done(self._encode(texts))
+                if not ahead:
+                    future = _done(self._encode(texts))
+                elif self._submit is not None:
+                    future = self._submit(texts)
+                else:
+                    future = self._encode_ahead.submit(self._encode, texts)
             steps.append((start, stop, list(todo), future))
         return steps
 

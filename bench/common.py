@@ -7,6 +7,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,13 +143,17 @@ class EncoderClock:
 
 @dataclass
 class TimedEncoder:
-    """An encoder that counts the time spent inside ``encode``, so a caller can tell how much of a
-    request's time is the model's (the bench server serves its clock on a route of its own)."""
+    """An encoder that counts the time during which it is encoding (inside ``encode``, or between a
+    ``submit`` and its result), so a caller can tell how much of a request's time is the model's (the
+    bench server serves its clock on a route of its own). Overlapping calls count once."""
 
     inner: Any
     clock: EncoderClock = field(default_factory=EncoderClock)
     #: when a list, every text encoded is appended to it
     record: list[str] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _running: int = 0
+    _since: float | None = None
 
     @property
     def name(self) -> str:
@@ -158,15 +163,48 @@ class TimedEncoder:
     def dim(self) -> int:
         return self.inner.dim
 
+    @property
+    def thread_safe(self) -> bool:
+        return bool(getattr(self.inner, "thread_safe", False))
+
+    def __getattr__(self, name: str) -> Any:
+        # ``submit`` exactly when the inner encoder has it (the pipeline looks for it)
+        if name == "submit" and hasattr(self.inner, "submit"):
+            return self._submit
+        raise AttributeError(name)
+
+    def _busy(self, delta: int, texts: int = 0) -> None:
+        """Encoder seconds are the time during which at least one call is under way (calls overlap)."""
+        with self._lock:
+            now = time.perf_counter()
+            if self._running and self._since is not None:
+                self.clock.seconds += now - self._since
+            self._running += delta
+            self._since = now if self._running else None
+            if delta < 0:
+                self.clock.calls += 1
+                self.clock.texts += texts
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if self.record is not None:
             self.record.extend(texts)
-        t0 = time.perf_counter()
-        out = self.inner.encode(texts)
-        self.clock.seconds += time.perf_counter() - t0
-        self.clock.calls += 1
-        self.clock.texts += len(texts)
-        return out
+        self._busy(+1)
+        try:
+            return self.inner.encode(texts)
+        finally:
+            self._busy(-1, len(texts))
+
+    def _submit(self, texts: Sequence[str]):
+        if self.record is not None:
+            self.record.extend(texts)
+        self._busy(+1)
+        future = self.inner.submit(texts)
+
+        def done(_: Any) -> None:
+            self._busy(-1, len(texts))
+
+        future.add_done_callback(done)
+        return future
 
     def reset(self) -> None:
         self.clock = EncoderClock()

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -60,10 +61,11 @@ class USEEncoder:
         self.batch_size = max(1, batch_size)
         self.workers = threads if threads > 0 else available_cpus()
         self._model = USE(threads=1)
+        # One BLAS thread for the whole process, once: every model call pins one and restores what it
+        # found on leaving, so calls overlapping in the workers could otherwise leave the process with
+        # either setting. (The pipeline pins the same for its own small products.)
+        ThreadpoolController().limit(limits=1, user_api="blas")
         self.fast_tokenizer = _fast_tokenizer(self._model)
-        # One controller, made once: threadpool_limits() rescans the loaded libraries on every call
-        # (1.1 ms, a third of encoding one headline for the dedup check).
-        self._limits = ThreadpoolController().limit
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="encoder") if self.workers > 1 else None
         # Load weights now, not on the first request: readiness means "can encode".
         self._model.encode(["warm-up"])
@@ -81,19 +83,54 @@ class USEEncoder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        slices = self._slices(len(texts))
+        if self._pool is not None and len(slices) > 1:
+            return self.submit(texts).result()
+        # One slice (a dedup check's title) runs here: queued in the pool it would wait behind ingest.
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for a, b in slices:
+            out[a:b] = self._model.encode(texts[a:b])
+        return l2_normalise(out)
+
+    def submit(self, texts: Sequence[str]) -> "Future[np.ndarray]":
+        """Start encoding ``texts`` in the worker pool and return at once; the future gives what
+        ``encode`` would, and cancelling it takes back the slices no worker has started.
+
+        Each slice is a task of its own, queued behind the slices of earlier calls. A caller that
+        waits for a whole batch before handing over the next (the pipeline's steps used to) leaves the
+        worker that finished its slice first idle until the slowest one is done.
+        """
+        texts = list(texts)
+        done: Future[np.ndarray] = Future()
+        if self._pool is None or not texts:
+            try:
+                done.set_result(self.encode(texts))
+            except BaseException as exc:  # noqa: BLE001 - the caller gets it from the future
+                done.set_exception(exc)
+            return done
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        slices = self._slices(len(texts))
+        left = [len(slices)]
+        lock = threading.Lock()
 
         def run(span: tuple[int, int]) -> None:
             out[span[0] : span[1]] = self._model.encode(texts[span[0] : span[1]])
 
-        slices = self._slices(len(texts))
-        # Each model call pins BLAS to one thread and restores what it found on leaving. Pinning here
-        # first, around all the workers, makes what every call finds (and restores) one thread, so
-        # overlapping calls cannot leave the process with another setting.
-        with self._limits(limits=1, user_api="blas"):
-            if self._pool is None or len(slices) == 1:
-                for span in slices:
-                    run(span)
-            else:
-                list(self._pool.map(run, slices))
-        return l2_normalise(out)
+        def finished(part: "Future[None]") -> None:
+            with lock:
+                if done.done():
+                    return
+                if part.cancelled():
+                    done.cancel()
+                elif part.exception() is not None:
+                    done.set_exception(part.exception())  # type: ignore[arg-type]
+                else:
+                    left[0] -= 1
+                    if left[0] == 0:
+                        done.set_result(l2_normalise(out))
+
+        parts = [self._pool.submit(run, span) for span in slices]
+        done.add_done_callback(lambda f: [part.cancel() for part in parts] if f.cancelled() else None)
+        for part in parts:
+            part.add_done_callback(finished)
+        return done

@@ -115,3 +115,41 @@ def test_use_workers_and_fast_tokenizer_give_the_package_own_vectors(encoder):
     assert len(parallel._slices(len(mixed))) > 3
     one_by_one = np.vstack([encoder.encode([t]) for t in mixed])
     assert np.allclose(parallel.encode(mixed), one_by_one, atol=1e-5)
+
+
+def test_use_submit_queues_every_slice_and_gives_what_encode_gives(encoder, monkeypatch):
+    """``submit`` returns before the vectors are ready, queues its slices behind earlier calls' (no
+    wait for a whole batch between calls), and a cancelled call takes back the slices not started."""
+    import threading
+
+    from embeddings.usem import USEEncoder
+
+    titles = [f"Le Maroc et l'Espagne signent l'accord numéro {i} à Rabat" for i in range(96)]
+    enc = USEEncoder(threads=2, batch_size=16)
+    expected = encoder.encode(titles)
+    gate, started = threading.Event(), []
+    real = enc._model.encode
+
+    def gated(texts):
+        started.append(len(texts))
+        assert gate.wait(10)
+        return real(texts)
+
+    monkeypatch.setattr(enc._model, "encode", gated)
+    first = enc.submit(titles[:64])  # 4 slices of 16 over 2 workers
+    second = enc.submit(titles[64:])
+    third = enc.submit(titles[:32])
+    assert not first.done() and not second.done()  # returned at once, nothing encoded yet
+    assert third.cancel()  # none of its slices had started
+    gate.set()
+    got = np.vstack([first.result(10), second.result(10)])
+    assert np.allclose(got, expected, atol=1e-5)
+    assert third.cancelled() and sum(started) == 96  # the cancelled call's slices never ran
+    assert np.allclose(enc.encode(titles), expected, atol=1e-5)  # encode goes the same way
+
+    def broken(texts):
+        raise RuntimeError("model failed")
+
+    monkeypatch.setattr(enc._model, "encode", broken)
+    with pytest.raises(RuntimeError, match="model failed"):
+        enc.submit(titles).result(10)
