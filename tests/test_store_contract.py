@@ -213,6 +213,34 @@ def test_nearest_matches_exact_search(store):
     assert store.nearest(unit(rng), 5, 2000, 3000) == []
 
 
+def test_nearest_many_answers_each_query_as_nearest_does(store):
+    """Several queries, each with its own window, in one call; inside a transaction too, where the
+    rows it has inserted are candidates (ingest searches a whole step at once)."""
+    rng = np.random.default_rng(15)
+    n = 120
+    vecs = np.vstack([unit(rng) for _ in range(n)])
+    ts = rng.uniform(0, 1000, size=n)
+    add_singletons(store, vecs, ts)
+    queries = np.vstack([unit(rng) for _ in range(6)] + [vecs[3], vecs[40]])
+    lo = [0.0, 100.0, 500.0, 0.0, 2000.0, 0.0, 0.0, 300.0]
+    hi = [1000.0, 400.0, 900.0, 1000.0, 3000.0, 1000.0, 1000.0, 1000.0]
+
+    def same(got, want):
+        assert [h for h, _ in got] == [h for h, _ in want]
+        assert [c for _, c in got] == pytest.approx([c for _, c in want], abs=1e-5)
+
+    for got, q, a, b in zip(store.nearest_many(queries, 7, lo, hi), queries, lo, hi):
+        same(got, store.nearest(q, 7, a, b))
+    assert store.nearest_many(queries[:0], 7, [], []) == []
+    new = unit(rng)
+    with store.transaction():
+        sid = store.create_story(row(new, ts=500.0, title="new"))
+        hid = store.insert_headline(row(new, ts=500.0, title="new", story_id=sid))
+        many = store.nearest_many(np.vstack([new, queries[0]]), 3, [0.0, 0.0], [1000.0, 1000.0])
+        assert many[0][0][0] == hid
+        same(many[1], store.nearest(queries[0], 3, 0.0, 1000.0))
+
+
 # --- transactions --------------------------------------------------------------------------
 
 
