@@ -76,17 +76,30 @@ def embedding_text(title: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", title).split())
 
 
+# Folded forms of words (every word of every headline is folded, and the same few thousand come back
+# all day): a plain dict, emptied when full, is cheaper to consult than the two calls it saves.
+_FOLDED: dict[str, str] = {}
+_FOLDED_MAX = 1 << 16
+_FOLDED_MAX_LEN = 40
+
+
 def fold(text: str) -> str:
     """Accent-fold and casefold, so 'Sénégal' == 'senegal' == 'SENEGAL'."""
-    if _ingest_fold is not None:
-        return _ingest_fold(text).casefold()
-    return _fallback_fold(text)
+    folded = _FOLDED.get(text)
+    if folded is None:
+        folded = _ingest_fold(text).casefold() if _ingest_fold is not None else _fallback_fold(text)
+        if len(text) <= _FOLDED_MAX_LEN:
+            if len(_FOLDED) >= _FOLDED_MAX:
+                _FOLDED.clear()
+            _FOLDED[text] = folded
+    return folded
 
 
 def words(key: str, lang: str | None) -> list[str]:
     """Folded word tokens of a key, elisions split off where ingest knows how ("l'iran" -> "iran")."""
     if _ingest_tokens is not None:
-        return [fold(t) for t in _ingest_tokens(key, lang)]
+        known = _FOLDED.get
+        return [known(t) or fold(t) for t in _ingest_tokens(key, lang)]
     return WORD_RE.findall(fold(key))
 
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import chain
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from ._text import WORD_RE, fold, is_stopword, words as key_words
+from ._text import _STOPWORDS, WORD_RE, fold, is_stopword, words as key_words
 
 __all__ = ["Features", "extract", "COMMON_NAMES", "ENTITY_STEM", "GRAM_N"]
 
@@ -62,8 +63,13 @@ _MONTHS = {
 _DAY_CODE = {fold(w): f"d{n}" for n, words in _WEEKDAYS.items() for w in words.split()}
 _MONTH_CODE = {fold(w): f"m{n}" for n, words in _MONTHS.items() for w in words.split()}
 
+#: words that are not content words: stop words, and weekday and month names (compared as codes)
+_NOT_CONTENT = frozenset(_STOPWORDS) | _DAY_CODE.keys() | _MONTH_CODE.keys()
+_DAY_OR_MONTH = frozenset(_DAY_CODE) | _MONTH_CODE.keys()
+
 # A numeral with optional separators: "12.341", "3,9", "12 341", "11:20" (kept as two numbers).
 _NUMBER_RE = re.compile(r"\d+(?:[.,\u00a0\u202f ]\d+)*")
+_NUMBER_SEP = re.compile(r"[.,\u00a0\u202f ]")
 # Characters after which a capitalised word is only capitalised because it starts a sentence.
 # Apostrophes and in-word hyphens are not breaks ("l'Equipe", "Al-Mouminine"); a spaced dash is.
 _SENTENCE_START = set(".:!?;«»\"“”(|/–—…[")
@@ -71,8 +77,10 @@ _SENTENCE_START = set(".:!?;«»\"“”(|/–—…[")
 
 def _canonical_number(raw: str) -> list[str]:
     """'12.341' -> ['12341'], '3,9' -> ['3.9'], '26 30' -> ['26', '30'], '٢٠٢٥' -> ['2025']."""
-    parts = re.split(r"[.,\u00a0\u202f ]", raw)
-    seps = re.findall(r"[.,\u00a0\u202f ]", raw)
+    if raw.isdigit():  # no separator (none is a digit): most numerals
+        return [str(int(raw))]
+    parts = _NUMBER_SEP.split(raw)
+    seps = _NUMBER_SEP.findall(raw)
     out: list[str] = []
     # Thousands grouping: every group after the first has exactly 3 digits (and the first 1-3).
     if len(parts) > 1 and len(parts[0]) <= 3 and all(len(p) == 3 for p in parts[1:]):
@@ -101,7 +109,8 @@ class Features:
     grams: frozenset[str] = frozenset()
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        # json.dumps(..., ensure_ascii=False, separators=(",", ":")), without building its encoder
+        return _JSON_ENCODER.encode(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,61 +128,120 @@ class Features:
     @classmethod
     def from_json(cls, text: str | bytes | dict[str, Any]) -> "Features":
         data = text if isinstance(text, dict) else json.loads(text)
-        return cls(
+        get = data.get
+        return (_new_features if cls is Features else cls)(
             key=data["key"],
-            lang=data.get("lang"),
-            tokens=frozenset(data.get("tokens", ())),
-            entities=frozenset(data.get("entities", ())),
-            leads=frozenset(data.get("leads", ())),
-            numbers=frozenset(data.get("numbers", ())),
-            days=frozenset(data.get("days", ())),
-            months=frozenset(data.get("months", ())),
-            grams=frozenset(data.get("grams", ())),
+            lang=get("lang"),
+            tokens=frozenset(get("tokens", ())),
+            entities=frozenset(get("entities", ())),
+            leads=frozenset(get("leads", ())),
+            numbers=frozenset(get("numbers", ())),
+            days=frozenset(get("days", ())),
+            months=frozenset(get("months", ())),
+            grams=frozenset(get("grams", ())),
         )
+
+
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _new_features(**fields: Any) -> Features:
+    """``Features(**fields)`` for all nine fields, in order, without the frozen dataclass's __init__
+    (nine ``object.__setattr__`` calls, half the cost of reading a stored row). Features has no
+    __post_init__ and no slots; tests/test_pure_speed_equivalence.py checks that the two agree."""
+    made = object.__new__(Features)
+    made.__dict__.update(fields)
+    return made
+
+
+def _has_upper(text: str) -> bool:
+    # islower() is False as soon as one character is upper (or title) case: most words end there
+    return not text.islower() and any(ch.isupper() for ch in text)
 
 
 def _is_name_like(word: str, sentence_start: bool) -> bool:
     if not word[0].isupper():
         # camelCase brands ("iPhone", "eBay") are names too
-        return len(word) > 2 and any(ch.isupper() for ch in word[1:])
+        return len(word) > 2 and _has_upper(word[1:])
     if len(word) >= 2 and word.isupper():
         return True  # acronyms: CAF, FSF, OMDH, ANEF
-    if any(ch.isupper() for ch in word[1:]):
+    if _has_upper(word[1:]):
         return True  # OneDrive, McDonald
     return not sentence_start
+
+
+# WORD_RE with a group: split() gives [gap, word, gap, word, ..., gap], the gaps being exactly the
+# text between one word and the next (finditer's m.start()/m.end() cost more than the words).
+_WORD_SPLIT = re.compile("(" + WORD_RE.pattern + ")", WORD_RE.flags)
+
+# What _entities makes of a word, whatever surrounds it (the same few thousand words come back all
+# day): (stem, a name even at a sentence start) when it is a name or a lead, () when it is neither.
+_NAME_INFO: dict[str, tuple[str, bool] | tuple[()]] = {}
+_GRAMS_OF: dict[str, tuple[str, ...]] = {}
+_WORD_CACHE_MAX = 1 << 16
+
+
+def _name_info(word: str) -> tuple[str, bool] | tuple[()]:
+    info = _word_name_info(word)
+    if len(_NAME_INFO) >= _WORD_CACHE_MAX:
+        _NAME_INFO.clear()
+    _NAME_INFO[word] = info
+    return info
+
+
+def _word_name_info(word: str) -> tuple[str, bool] | tuple[()]:
+    if word.isdigit() or not word[0].isalpha():
+        return ()
+    # _is_name_like only reads sentence_start for a capitalised word, which qualifies anyway; and
+    # for one, _is_name_like(word, s) == _is_name_like(word, True) or not s.
+    always = _is_name_like(word, True)
+    if not (word[0].isupper() or always):
+        return ()
+    folded = fold(word)
+    if len(folded) < 2 or is_stopword(folded) or folded in COMMON_NAMES:
+        return ()
+    return folded[:ENTITY_STEM], always
 
 
 def _entities(text: str) -> tuple[set[str], set[str]]:
     """(names, sentence-initial capitalised words), folded and stemmed."""
     found: set[str] = set()
     leads: set[str] = set()
-    prev_end = 0
     at_start = True
-    for m in WORD_RE.finditer(text):
-        gap = text[prev_end : m.start()]
-        if any(ch in _SENTENCE_START for ch in gap) or gap.strip() == "-" and gap != "-":
+    known = _NAME_INFO.get
+    parts = _WORD_SPLIT.split(text)
+    for i in range(1, len(parts), 2):
+        gap = parts[i - 1]
+        if gap != " " and (not _SENTENCE_START.isdisjoint(gap) or gap.strip() == "-" and gap != "-"):
             at_start = True
-        word = m.group()
-        prev_end = m.end()
-        if word.isdigit() or not word[0].isalpha():
-            at_start = False
-            continue
-        if word[0].isupper() or _is_name_like(word, at_start):
-            folded = fold(word)
-            if len(folded) >= 2 and not is_stopword(folded) and folded not in COMMON_NAMES:
-                (found if _is_name_like(word, at_start) else leads).add(folded[:ENTITY_STEM])
+        word = parts[i]
+        info = known(word)
+        if info is None:
+            info = _name_info(word)
+        if info:
+            stem, always = info
+            (found if always or not at_start else leads).add(stem)
         at_start = False
     return found, leads
 
 
+def _word_grams(word: str) -> tuple[str, ...]:
+    padded = f" {word} "
+    if len(padded) <= GRAM_N:
+        grams: tuple[str, ...] = (padded,)
+    else:
+        grams = tuple([padded[i : i + GRAM_N] for i in range(len(padded) - GRAM_N + 1)])
+    if len(_GRAMS_OF) >= _WORD_CACHE_MAX:
+        _GRAMS_OF.clear()
+    _GRAMS_OF[word] = grams
+    return grams
+
+
 def _grams(words: list[str]) -> set[str]:
+    known = _GRAMS_OF.get
     out: set[str] = set()
     for w in words:
-        padded = f" {w} "
-        if len(padded) <= GRAM_N:
-            out.add(padded)
-            continue
-        out.update(padded[i : i + GRAM_N] for i in range(len(padded) - GRAM_N + 1))
+        out.update(known(w) or _word_grams(w))
     return out
 
 
@@ -183,22 +251,29 @@ def extract(title: str, key: str, lang: str | None) -> Features:
     words = key_words(key, lang)
     # Weekday and month names are compared as codes (days/months), not as shared words: two
     # different stories of one Friday share "vendredi" and nothing else.
-    content = [
-        w for w in words
-        if w[0].isalpha() and len(w) > 1 and not is_stopword(w) and w not in _DAY_CODE and w not in _MONTH_CODE
-    ]
+    content = [w for w in words if w[0].isalpha() and len(w) > 1 and w not in _NOT_CONTENT]
     numbers: set[str] = set()
     for raw in _NUMBER_RE.findall(text):
-        numbers.update(_canonical_number(raw))
+        if raw.isdigit():
+            numbers.add(str(int(raw)))  # what _canonical_number says of a numeral without separator
+        else:
+            numbers.update(_canonical_number(raw))
     names, leads = _entities(text)
-    return Features(
+    if _DAY_OR_MONTH.isdisjoint(words):
+        days = months = frozenset()
+    else:
+        days = frozenset(_DAY_CODE[w] for w in words if w in _DAY_CODE)
+        months = frozenset(_MONTH_CODE[w] for w in words if w in _MONTH_CODE)
+    known = _GRAMS_OF.get
+    grams = frozenset(chain.from_iterable([known(w) or _word_grams(w) for w in content]))
+    return _new_features(
         key=key,
         lang=lang,
         tokens=frozenset(content),
         entities=frozenset(names),
         leads=frozenset(leads - names),
         numbers=frozenset(numbers),
-        days=frozenset(_DAY_CODE[w] for w in words if w in _DAY_CODE),
-        months=frozenset(_MONTH_CODE[w] for w in words if w in _MONTH_CODE),
-        grams=frozenset(_grams(content)),
+        days=days,
+        months=months,
+        grams=grams,
     )
