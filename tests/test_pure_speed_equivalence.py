@@ -185,6 +185,15 @@ def test_normalisation_is_unchanged():
             assert N.tokens(text, lang) == Reference.tokens(text, lang), (text, lang)
 
 
+def test_punctuation_replacements_do_not_chain():
+    # _PUNCT_MAP replaced one character after the other equals one translate: no target is a source
+    assert all(len(k) == 1 and len(v) == 1 for k, v in N._PUNCT_MAP.items())
+    assert not set(N._PUNCT_MAP.values()) & set(N._PUNCT_MAP)
+    assert {ord(k): v for k, v in N._PUNCT_MAP.items()} == N._PUNCT_TABLE
+    every = "".join(N._PUNCT_MAP) * 2 + " « a » ‹b› c"
+    assert N.unify_punctuation(every) == Reference.unify_punctuation(every)
+
+
 @pytest.mark.parametrize("text", [" a", "a ", "a  b", "a\tb", "a\u00a0b", "", "ab", "a b"])
 def test_is_collapsed(text):
     assert N._is_collapsed(text) == (" ".join(text.split()) == text)
