@@ -137,12 +137,9 @@ def _conflict(a: Features, b: Features, tolerance: float) -> bool:
     return numbers_conflict(a.numbers, b.numbers, tolerance)
 
 
-#: the names of ``_terms``'s addends, in the order ``pair_score`` adds them
-_TERMS = ("cosine", "cross_lang", "entity", "number", "lexical", "gram", "conflict", "time")
-
-
 def _terms(a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams) -> tuple[float, ...]:
-    """The addends of a pair that is not an exact duplicate, in the order of ``_TERMS``."""
+    """The addends of a pair that is not an exact duplicate, in the order ``score_terms`` names them
+    and ``pair_score`` adds them."""
     cross = a.lang is not None and b.lang is not None and a.lang != b.lang
     ga, gb = a.grams, b.grams
     if ga and gb:  # _jaccard, inline: it runs for every candidate
@@ -186,7 +183,11 @@ def score_terms(a: Features, b: Features, cosine: float, dt_hours: float | None,
     """The addends of ``pair_score`` by name (explanations, the tuning fit and tests use them)."""
     if a.key == b.key:
         return {"exact": max(1.0, params.threshold)}
-    return dict(zip(_TERMS, _terms(a, b, cosine, dt_hours, params)))
+    cos, cross_lang, entity, number, lexical, gram, conflict, time = _terms(a, b, cosine, dt_hours, params)
+    return {
+        "cosine": cos, "cross_lang": cross_lang, "entity": entity, "number": number, "lexical": lexical,
+        "gram": gram, "conflict": conflict, "time": time,
+    }
 
 
 def pair_score(a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams) -> float:
