@@ -347,6 +347,13 @@ def test_extract_and_the_stored_json_are_unchanged():
                 assert _same_features(Features.from_json(stored), expected)
 
 
+def test_trigrams_are_shared_objects_whether_extracted_or_read_back():
+    # a speed property, not an output: set intersections of pair_score compare by identity first
+    f = F.extract("Sahara : La Mauritanie défend ses frontières", "sahara : la mauritanie défend ses frontières", "fr")
+    for features in (f, Features.from_json(f.to_json()), Features.from_json(f.to_dict())):
+        assert features.grams == f.grams and all(sys.intern(g) is g for g in features.grams)
+
+
 def test_word_caches_stay_bounded_and_correct_when_full(monkeypatch):
     monkeypatch.setattr(F, "_WORD_CACHE_MAX", 8)
     monkeypatch.setattr(text_module, "_FOLDED_MAX", 8)

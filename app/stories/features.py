@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from itertools import chain
+from sys import intern
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -138,7 +139,8 @@ class Features:
             numbers=frozenset(get("numbers", ())),
             days=frozenset(get("days", ())),
             months=frozenset(get("months", ())),
-            grams=frozenset(get("grams", ())),
+            # interned like extract's (_word_grams): shared objects, compared by identity first
+            grams=frozenset(map(intern, get("grams", ()))),
         )
 
 
@@ -230,7 +232,9 @@ def _word_grams(word: str) -> tuple[str, ...]:
     if len(padded) <= GRAM_N:
         grams: tuple[str, ...] = (padded,)
     else:
-        grams = tuple([padded[i : i + GRAM_N] for i in range(len(padded) - GRAM_N + 1)])
+        # interned: the cache then holds each trigram once (a third of its size), and headlines share
+        # their trigram objects, which set intersections compare by identity first
+        grams = tuple([intern(padded[i : i + GRAM_N]) for i in range(len(padded) - GRAM_N + 1)])
     if len(_GRAMS_OF) >= _WORD_CACHE_MAX:
         _GRAMS_OF.clear()
     _GRAMS_OF[word] = grams
