@@ -166,6 +166,7 @@ def in_process_throughput(encoder, texts: _Texts, batch: int, sizes: IngestSizes
     _wrap(pipeline, "_describe", phases, "prepare")
     _wrap(store, "embeddings_by_hash", phases, "cache_lookup")
     _wrap(store, "nearest", phases, "nearest")
+    _wrap(store, "nearest_many", phases, "nearest")  # ingest searches a step at a time
     try:
         next_id = 0
         for part in chunks(_inputs(texts.take(sizes.warmup), next_id), batch):
