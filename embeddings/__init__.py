@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
-from .base import Encoder, l2_normalise
+from .base import Encoder, l2_normalise, unit_vector
 
-__all__ = ["Encoder", "l2_normalise", "load_encoder"]
+__all__ = ["Encoder", "l2_normalise", "load_encoder", "unit_vector"]
 
 
 def load_encoder(spec: str, *, threads: int = 0, batch_size: int = 256) -> Encoder:

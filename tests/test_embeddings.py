@@ -153,3 +153,13 @@ def test_use_submit_queues_every_slice_and_gives_what_encode_gives(encoder, monk
     monkeypatch.setattr(enc._model, "encode", broken)
     with pytest.raises(RuntimeError, match="model failed"):
         enc.submit(titles).result(10)
+
+
+def test_unit_vector_is_l2_normalise_of_one_row_to_the_bit():
+    from embeddings import l2_normalise, unit_vector
+
+    rng = np.random.default_rng(12)
+    for v in [rng.standard_normal(512).astype(np.float32) * s for s in (1e-3, 1.0, 37.0)] + [np.zeros(512, np.float32)]:
+        got = unit_vector(v)
+        assert got.dtype == np.float32 and np.array_equal(got, l2_normalise(v[None, :])[0])
+        assert got is not v

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from embeddings import l2_normalise
+from embeddings import l2_normalise, unit_vector
 
 from .base import HeadlineRow, NewHeadline, Store, StoryRow, TopicRow, dumps, story_filter_sql
 from .vector_index import ANN_MIN_ROWS, VectorIndex
@@ -177,7 +177,7 @@ class _StoryState:
     def unit_centroid(self) -> np.ndarray:
         if self.unit is None:
             assert self.csum is not None
-            self.unit = l2_normalise(self.csum[None, :])[0]
+            self.unit = unit_vector(self.csum)
         return self.unit
 
     def params(self, story_id: int) -> tuple:
