@@ -441,11 +441,14 @@ class Pipeline:
     # --- the newsroom check (read-only) ------------------------------------------------------
     def check(self, title: str, lang: str | None = None, top: int = 5) -> CheckResult:
         p = self._prepare([HeadlineInput(title=title, lang=lang)])[0]
-        vec = self._embed([p])[0]
+        known = self.store.embeddings_by_hash([p.hash])
+        # A text never stored has no exact repeat to look up (ingest skips it the same way).
+        stored_before = p.hash in known
+        vec = next(self._embed_stream([p], chunk=1, known=known))[0]
         candidates = self._candidates(vec, p.ts)
         # Scored once: the decision and the list of matches shown to the newsroom read the same figures.
         scores = candidate_scores(p.features, None, candidates, self.params)
-        exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window)
+        exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window) if stored_before else None
         if exact is not None:
             decision_story, match, score = exact.story_id, EXACT, 1.0
         else:

@@ -110,6 +110,27 @@ def test_exact_repeats_are_found_without_asking_the_store_about_new_texts(encode
     assert _summary(other.ingest(items)) == _summary(first)
 
 
+def test_a_check_looks_up_exact_repeats_only_of_stored_texts(encoder, monkeypatch):
+    """The dedup check skips the exact-repeat query for a text never stored, and still answers
+    "exact" for a stored one."""
+    items = _rows(5)
+    pipeline = _pipeline(encoder)
+    stored = pipeline.ingest(items[:4])
+    calls: list[str] = []
+    find_exact = pipeline.store.find_exact
+
+    def counting(text_hash, lo, hi):
+        calls.append(text_hash)
+        return find_exact(text_hash, lo, hi)
+
+    monkeypatch.setattr(pipeline.store, "find_exact", counting)
+    fresh = pipeline.check(items[4].title)
+    assert calls == [] and fresh.match != "exact"
+    again = pipeline.check(items[1].title)
+    assert len(calls) == 1 and again.match == "exact" and again.story_id == stored[1].story_id
+    assert again.matches[0].headline_id == stored[1].headline_id
+
+
 def _always_ask(assign):
     def wrapped(self, p, vec, pending, maybe_exact=True, found=None):
         return assign(self, p, vec, pending, True, found)
