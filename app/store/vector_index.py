@@ -374,15 +374,25 @@ class VectorIndex:
             if n_in == 0:
                 return []
             if ivf is not None and n_in > self.exact_window_rows:
-                found = self._ivf_search(ivf, v, k, slots, inside if n_in < n else None)
-                pos = np.searchsorted(slots, found)
-                pos = pos[(pos < n) & (slots[np.minimum(pos, n - 1)] == found)]
-                # plus the rows waiting for the next batch into the IVF, that are inside the window
-                tail = int(np.searchsorted(slots, ivf.upto))
-                if tail < n:
-                    pos = np.concatenate([pos, tail + np.flatnonzero(inside[tail:])])
-                return self._ranked(v, ids, mat, np.unique(pos), k)
+                return self._ivf_answers(ivf, v[None, :], k, ids, mat, slots, inside, n_in)[0]
         return self._exact(v, k, ids, mat, inside if n_in < n else None, n_in)
+
+    def _ivf_answers(self, ivf: _Ivf, q: np.ndarray, k: int, ids: np.ndarray, mat: np.ndarray, slots: np.ndarray,
+                     inside: np.ndarray, n_in: int) -> list[list[tuple[int, float]]]:
+        """The IVF's answer for each row of ``q`` over one window (lock held): the rows its lists give,
+        plus the rows waiting for the next batch into the IVF, ranked by the exact product."""
+        n = len(slots)
+        found_rows = self._ivf_search(ivf, q, k, slots, inside if n_in < n else None)
+        tail = int(np.searchsorted(slots, ivf.upto))
+        waiting = tail + np.flatnonzero(inside[tail:]) if tail < n else None
+        out = []
+        for v, found in zip(q, found_rows):
+            pos = np.searchsorted(slots, found)
+            pos = pos[(pos < n) & (slots[np.minimum(pos, n - 1)] == found)]
+            if waiting is not None:
+                pos = np.concatenate([pos, waiting])
+            out.append(self._ranked(v, ids, mat, np.unique(pos), k))
+        return out
 
     def search_many(self, vectors: np.ndarray, k: int, ts_lo: Sequence[float], ts_hi: Sequence[float]
                     ) -> list[list[tuple[int, float]]]:
@@ -391,8 +401,8 @@ class VectorIndex:
         An exact scan for one vector is a matrix-vector product: it reads every stored row for a
         handful of flops each, so it runs at memory speed. Queries sharing a window are scanned
         together as one matrix product, which reads the rows once for all of them (measured on 2 cores,
-        128 queries over 4k rows: ~5x less time than 128 scans). Queries the IVF answers go one by one:
-        each reads its own lists."""
+        128 queries over 4k rows: ~5x less time than 128 scans). Queries the IVF answers go to faiss
+        together too: its coarse search becomes one product, and the window is worked out once."""
         q = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))
         out: list[list[tuple[int, float]]] = [[] for _ in range(len(q))]
         if len(q) == 0 or k <= 0:
@@ -400,21 +410,25 @@ class VectorIndex:
         groups: dict[tuple[float, float], list[int]] = {}
         for i, window in enumerate(zip(ts_lo, ts_hi)):
             groups.setdefault((float(window[0]), float(window[1])), []).append(i)
+        exact: list[tuple[list[int], np.ndarray, int]] = []
         with self._lock:
             n = self._n
-            ids, ts, mat = self._ids[:n], self._ts[:n], self._mat[:n]
+            ids, ts, mat, slots = self._ids[:n], self._ts[:n], self._mat[:n], self._slots[:n]
             ivf = self._ivf
-        if n == 0:
-            return out
-        for (lo, hi), members in groups.items():
-            inside = (ts >= lo) & (ts <= hi)
-            n_in = int(np.count_nonzero(inside))
-            if n_in == 0:
-                continue
-            if ivf is not None and n_in > self.exact_window_rows:
-                for i in members:
-                    out[i] = self.search(q[i], k, lo, hi)
-                continue
+            if n == 0:
+                return out
+            for (lo, hi), members in groups.items():
+                inside = (ts >= lo) & (ts <= hi)
+                n_in = int(np.count_nonzero(inside))
+                if n_in == 0:
+                    continue
+                if ivf is not None and n_in > self.exact_window_rows:
+                    # faiss does not allow a search during an add: under the lock, like search()
+                    for i, found in zip(members, self._ivf_answers(ivf, q[members], k, ids, mat, slots, inside, n_in)):
+                        out[i] = found
+                else:
+                    exact.append((members, inside, n_in))
+        for members, inside, n_in in exact:  # on the snapshot, outside the lock
             for i, found in zip(members, self._exact_many(q[members], k, ids, mat, inside if n_in < n else None, n_in)):
                 out[i] = found
         return out
@@ -431,7 +445,9 @@ class VectorIndex:
         n_in = int(np.count_nonzero(inside))
         return self._exact(v, k, ids, mat, inside if n_in < n else None, n_in) if n_in else []
 
-    def _ivf_search(self, ivf: _Ivf, v: np.ndarray, k: int, slots: np.ndarray, inside: np.ndarray | None) -> np.ndarray:
+    def _ivf_search(self, ivf: _Ivf, q: np.ndarray, k: int, slots: np.ndarray, inside: np.ndarray | None
+                    ) -> list[np.ndarray]:
+        """The slots the IVF's lists give for each row of ``q`` (``REFINE * k`` at most, time-filtered)."""
         import faiss
 
         params = faiss.SearchParametersIVF(nprobe=ivf.nprobe)
@@ -446,12 +462,11 @@ class VectorIndex:
         before = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)  # this thread's setting only (an OpenMP per-thread value)
         try:
-            _, found = ivf.index.search(v[None, :], REFINE * k, params=params)
+            _, found = ivf.index.search(q, REFINE * k, params=params)
         finally:
             faiss.omp_set_num_threads(before)
         del bitmap  # the selector reads it until search returns
-        found = found[0]
-        return found[found >= 0]
+        return [row[row >= 0] for row in found]
 
     @staticmethod
     def _ranked(v: np.ndarray, ids: np.ndarray, mat: np.ndarray, pos: np.ndarray, k: int) -> list[tuple[int, float]]:
