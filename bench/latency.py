@@ -43,6 +43,9 @@ class LatencySizes:
     refit_timeout_s: float = 420.0
     #: per-stage breakdown of in-process checks and the index's recall against an exact scan
     stages: bool = True
+    #: new headlines ingested in-process into the largest store, after its checks (batches of 100): what
+    #: ingest costs once the window holds that many headlines (the ingest section starts from empty)
+    ingest_at_largest: int = 1000
 
 
 def _queries(stored_pool: Sequence[PoolTitle], held_out: Sequence[PoolTitle], n: int, seed: int,
@@ -87,8 +90,38 @@ def _http_checks(url: str, queries: Sequence[SynthHeadline], warmup: int, reps: 
     return _summary(samples["httpx"], reps, per_rep) | share, _summary(samples["stdlib"], reps, per_rep)
 
 
+def _ingest_into(pipeline, items: Sequence[SynthHeadline], batch: int = 100) -> dict[str, Any]:
+    """Headlines/s of ``Pipeline.ingest`` on ``items`` (no language given, like the ingest section), and
+    the share of that time in the store's nearest-neighbour search."""
+    from app.pipeline import HeadlineInput
+
+    store = pipeline.store
+    spent = {"nearest": 0.0}
+    search = store.nearest_many
+
+    def timed(*a: Any, **kw: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return search(*a, **kw)
+        finally:
+            spent["nearest"] += time.perf_counter() - t0
+
+    store.nearest_many = timed
+    try:
+        inputs = [HeadlineInput(title=h.title, ext_id=f"late-{i}", source="bench-feed") for i, h in enumerate(items)]
+        t0 = time.perf_counter()
+        for a in range(0, len(inputs), batch):
+            pipeline.ingest(inputs[a : a + batch])
+        wall = time.perf_counter() - t0
+    finally:
+        del store.nearest_many
+    return {"headlines": len(items), "batch": batch, "headlines_per_s": len(items) / wall,
+            "vector_search_share": spent["nearest"] / wall,
+            "vector_search_ms_per_headline": spent["nearest"] / len(items) * 1000.0}
+
+
 def _in_process_checks(encoder, env: dict[str, str], queries: Sequence[SynthHeadline], warmup: int, reps: int,
-                       per_rep: int, stages: bool = False) -> dict[str, Any]:
+                       per_rep: int, stages: bool = False, ingest: Sequence[SynthHeadline] = ()) -> dict[str, Any]:
     from app.config import load_settings
     from app.pipeline import Pipeline
     from app.store import open_store
@@ -116,6 +149,8 @@ def _in_process_checks(encoder, env: dict[str, str], queries: Sequence[SynthHead
         if stages:
             extra["stages"] = _stage_profile(pipeline, queries[warmup : warmup + per_rep])
             extra["search"] = _search_vs_exact(pipeline, queries[warmup : warmup + per_rep])
+        if ingest:
+            extra["ingest"] = _ingest_into(pipeline, ingest)
     finally:
         store.close()
     return _summary(samples, reps, per_rep) | extra
@@ -257,6 +292,10 @@ class Stages:
         return _queries(self.stored_pool, self.held_out, s.warmup + 2 * s.reps * s.requests, self.seed + 100 + k,
                         self.taken)
 
+    def fresh(self, n: int) -> list[SynthHeadline]:
+        """``n`` headlines made from the held-out pool titles, none of them stored or sent before."""
+        return headlines(self.held_out, n, self.seed + 999, self.taken) if n else []
+
     def close(self) -> None:
         if self._early is not None:
             self._early[0].stop()
@@ -284,8 +323,10 @@ def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: Latenc
                     entry["refit"] = _refit(srv, sizes.refit_timeout_s)
                     entry["server_memory_after_refit"] = srv.memory()
             log(f"latency: in-process checks at {entry['stored_headlines']}")
+            # the largest store is not filled further afterwards: ingest into it (new titles, never stored)
+            late = stages.fresh(sizes.ingest_at_largest) if n == max(sizes.stored) else []
             entry["in_process"] = _in_process_checks(encoder, srv.settings_env(), queries, sizes.warmup, sizes.reps,
-                                                     sizes.requests, stages=sizes.stages)
+                                                     sizes.requests, stages=sizes.stages, ingest=late)
             entry["http_overhead_p50_ms"] = entry["http"]["p50_ms"] - entry["in_process"]["p50_ms"]
             out["sizes"][str(n)] = entry
     finally:

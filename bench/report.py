@@ -80,6 +80,12 @@ def latency(r: dict[str, Any]) -> list[str]:
                     f"{_f(h['p99_ms'])} | {plain} | {_f(i['p50_ms'])} / {_f(i['p95_ms'])} / {_f(i['p99_ms'])} "
                     f"| {_f(m['rss_mib'])} / {_f(m['peak_rss_mib'])} |")
     top = r["sizes"][max(r["sizes"], key=int)]
+    late = top["in_process"].get("ingest")
+    if late:
+        rows += ["", f"Ingest into that store once its checks are done, in-process, {late['headlines']:,} new "
+                 f"headlines in batches of {late['batch']}: {_f(late['headlines_per_s'])} headlines/s, of which "
+                 f"{_f(late['vector_search_ms_per_headline'], 2)} ms per headline in the vector search "
+                 f"(share {_f(late['vector_search_share'], 2)})."]
     if "refit" in top:
         rf, mem = top["refit"], top.get("server_memory_after_refit", {})
         rows += ["", f"One refit in the server at {top['stored_headlines']:,} headlines: "

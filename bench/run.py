@@ -45,7 +45,8 @@ FULL = Plan()
 SMOKE = Plan(
     pool_limit=300,
     ingest=IngestSizes(batch_sizes=(10, 50), per_rep=100, reps=1, warmup=10, profile=True, server_per_batch=False),
-    latency=LatencySizes(stored=(300,), requests=20, reps=1, warmup=3, refit=True, refit_timeout_s=60.0),
+    latency=LatencySizes(stored=(300,), requests=20, reps=1, warmup=3, refit=True, refit_timeout_s=60.0,
+                         ingest_at_largest=50),
     refit=RefitSizes(stories=(300,), service_stories=(200,), reps=1, budget_s=10.0, timeout_s=60.0, isolate=False),
     peers=PeerSizes(shingles=(3,), minhash_thresholds=(0.3, 0.5), cosine_thresholds=(0.6, 0.7, 0.8), reps=1,
                     limit=60, bertopic=False),

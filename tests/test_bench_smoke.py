@@ -73,6 +73,8 @@ def test_latency_percentiles_are_ordered(smoke) -> None:
             assert p["n_requests"] == lat["reps"] * lat["per_rep"]  # every repetition full, for each client
         assert e["server_memory_after_checks"]["peak_rss_mib"] > 0
     assert lat["peak_rss_mib_at_largest"] > 0
+    late = lat["sizes"][max(lat["sizes"], key=int)]["in_process"]["ingest"]  # ingest into the largest store
+    assert late["headlines"] > 0 and late["headlines_per_s"] > 0 and 0 < late["vector_search_share"] < 1
 
 
 def test_refit_and_peer_figures(smoke) -> None:
