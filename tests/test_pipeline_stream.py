@@ -83,11 +83,8 @@ def test_an_encoder_failure_in_a_later_step_stores_nothing(encoder):
     assert vec.shape == (1, encoder.dim) and np.isclose(np.linalg.norm(vec), 1.0, atol=1e-4)
 
 
-def test_exact_repeats_are_found_without_asking_the_store_about_new_texts(encoder, monkeypatch):
-    """A text neither stored before the batch nor met earlier in it cannot have an exact repeat: ingest
-    skips that lookup, and still finds every repeat, within a batch and across batches."""
-    items = _rows(60)  # 60 titles, then the first 20 again
-    pipeline = _pipeline(encoder)
+def _count_find_exact(pipeline: Pipeline, monkeypatch) -> list[str]:
+    """The hashes the pipeline's store is asked about by ``find_exact`` from now on."""
     calls: list[str] = []
     find_exact = pipeline.store.find_exact
 
@@ -96,6 +93,15 @@ def test_exact_repeats_are_found_without_asking_the_store_about_new_texts(encode
         return find_exact(text_hash, lo, hi)
 
     monkeypatch.setattr(pipeline.store, "find_exact", counting)
+    return calls
+
+
+def test_exact_repeats_are_found_without_asking_the_store_about_new_texts(encoder, monkeypatch):
+    """A text neither stored before the batch nor met earlier in it cannot have an exact repeat: ingest
+    skips that lookup, and still finds every repeat, within a batch and across batches."""
+    items = _rows(60)  # 60 titles, then the first 20 again
+    pipeline = _pipeline(encoder)
+    calls = _count_find_exact(pipeline, monkeypatch)
     first = pipeline.ingest(items)
     assert [r.match for r in first[60:]] == ["exact"] * 20
     assert [r.story_id for r in first[60:]] == [r.story_id for r in first[:20]]
@@ -116,14 +122,7 @@ def test_a_check_looks_up_exact_repeats_only_of_stored_texts(encoder, monkeypatc
     items = _rows(5)
     pipeline = _pipeline(encoder)
     stored = pipeline.ingest(items[:4])
-    calls: list[str] = []
-    find_exact = pipeline.store.find_exact
-
-    def counting(text_hash, lo, hi):
-        calls.append(text_hash)
-        return find_exact(text_hash, lo, hi)
-
-    monkeypatch.setattr(pipeline.store, "find_exact", counting)
+    calls = _count_find_exact(pipeline, monkeypatch)
     fresh = pipeline.check(items[4].title)
     assert calls == [] and fresh.match != "exact"
     again = pipeline.check(items[1].title)
