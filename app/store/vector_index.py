@@ -476,36 +476,36 @@ class VectorIndex:
         return [(int(ids[pos[i]]), float(sims[i])) for i in order]
 
     @staticmethod
+    def _window_rows(ids: np.ndarray, mat: np.ndarray, inside: np.ndarray | None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The rows an exact scan of a window reads: their ids, their vectors, and which of them are
+        outside the window (None when all are inside)."""
+        if inside is None:
+            return ids, mat, None
+        pos = np.flatnonzero(inside)
+        lo, hi = int(pos[0]), int(pos[-1]) + 1
+        if hi - lo <= 2 * len(pos):
+            # rows arrive roughly in time order: the window is mostly one run of the arrays
+            return ids[lo:hi], mat[lo:hi], ~inside[lo:hi]
+        return ids[pos], mat[pos], None
+
+    @staticmethod
     def _exact(v: np.ndarray, k: int, ids: np.ndarray, mat: np.ndarray, inside: np.ndarray | None,
                n_in: int) -> list[tuple[int, float]]:
-        if inside is None:
-            offset, sims = 0, mat @ v
-        else:
-            pos = np.flatnonzero(inside)
-            lo, hi = int(pos[0]), int(pos[-1]) + 1
-            if hi - lo <= 2 * len(pos):
-                # rows arrive roughly in time order: the window is mostly one run of the arrays
-                offset, sims = lo, mat[lo:hi] @ v
-                sims[~inside[lo:hi]] = -np.inf
-            else:
-                sub = mat[pos] @ v
-                return VectorIndex._top(sub, min(k, n_in), lambda i: ids[pos[i]])
-        return VectorIndex._top(sims, min(k, n_in), lambda i: ids[offset + i])
+        rows, sub, outside = VectorIndex._window_rows(ids, mat, inside)
+        sims = sub @ v
+        if outside is not None:
+            sims[outside] = -np.inf
+        return VectorIndex._top(sims, min(k, n_in), lambda i: rows[i])
 
     @staticmethod
     def _exact_many(q: np.ndarray, k: int, ids: np.ndarray, mat: np.ndarray, inside: np.ndarray | None,
                     n_in: int) -> list[list[tuple[int, float]]]:
         """``_exact`` for each row of ``q``, over one window: one matrix product, one partition."""
-        if inside is None:
-            rows, sims = ids, q @ mat.T
-        else:
-            pos = np.flatnonzero(inside)
-            lo, hi = int(pos[0]), int(pos[-1]) + 1
-            if hi - lo <= 2 * len(pos):
-                rows, sims = ids[lo:hi], q @ mat[lo:hi].T
-                sims[:, ~inside[lo:hi]] = -np.inf
-            else:
-                rows, sims = ids[pos], q @ mat[pos].T
+        rows, sub, outside = VectorIndex._window_rows(ids, mat, inside)
+        sims = q @ sub.T
+        if outside is not None:
+            sims[:, outside] = -np.inf
         k = min(k, n_in)
         width = sims.shape[1]
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < width else np.broadcast_to(np.arange(width), sims.shape)
