@@ -78,3 +78,20 @@ def test_topic_ids_survive_a_refit_and_events_are_recorded(topical):
     events = c.get("/v1/clusters/events").json()["events"]
     assert events and {e["type"] for e in events} <= {"new", "merge", "split", "retired"}
     assert all(e["at"].endswith("Z") for e in events)
+
+
+def test_the_sample_data_topics_carry_distinct_names(make_client):
+    """What `make run` shows first: one name per topic, and the terrorism articles under Security
+    (their topic used to share "Sahara & diplomacy" with the Sahara topic)."""
+    from app.sample import shifted_batch
+
+    c = make_client(refit_every_seconds=3600.0, refit_every_stories=100_000, api_key="k")
+    auth = {"X-API-Key": "k"}
+    assert c.post("/v1/headlines", json=shifted_batch(ROOT / "sample_data" / "batch.json"), headers=auth).status_code == 200
+    assert c.post("/v1/clusters/refit", headers=auth).status_code == 200
+    topics = c.get("/v1/clusters?stories_per_topic=50").json()["topics"]
+    named = [t["label"] for t in topics if t["label"] != "other"]
+    assert len(named) >= 5 and len(named) == len(set(named)), named
+    label_of = {s["canonical"]["title"]: t["label"] for t in topics for s in t["stories"]}
+    assert label_of["Le monde affûte ses armes au Maroc contre le terrorisme (vidéos)"] == "Security", label_of
+    assert label_of["Mauritania defends Lebriga closure amid Polisario pressure"] == "Sahara & diplomacy"

@@ -99,3 +99,31 @@ def test_invalid_taxonomies_are_refused(tmp_path: Path) -> None:
     assert [e.id for e in Taxonomy.load(path).entries] == ["sport", "weather", "economy"]
     with pytest.raises(RuntimeError):
         Taxonomy.load(path).label(np.ones((1, 4)))  # no encoder
+
+
+def test_a_topic_whose_best_name_is_taken_takes_a_close_free_one() -> None:
+    from app.topics.taxonomy import assign_entries
+
+    S = np.array([
+        [0.25, 0.24, 0.10],   # best is entry 0, but row 1 holds it more confidently; entry 1 is close
+        [0.36, 0.20, 0.05],
+        [0.40, 0.05, 0.30],   # entry 0 taken, entry 2 is 0.10 behind: keeps the shared name
+        [0.12, 0.11, 0.10],   # under the threshold: other
+    ], dtype=np.float32)
+    got = assign_entries(S, threshold=0.15, margin=0.05)
+    assert [j for j, _ in got] == [1, 0, 0, -1]
+    assert got[0][1] == pytest.approx(0.24) and got[2][1] == pytest.approx(0.40)
+    # margin 0: names may repeat, each row keeps its best
+    assert [j for j, _ in assign_entries(S, threshold=0.15, margin=0.0)] == [0, 0, 0, -1]
+    # the free alternative must reach the threshold too
+    assert [j for j, _ in assign_entries(np.array([[0.5, 0.1], [0.18, 0.14]]), 0.15, 0.05)] == [0, 0]
+
+
+def test_classify_gives_near_tied_topics_distinct_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    S = np.array([[0.34, 0.32, 0.0], [0.45, 0.10, 0.0]], dtype=np.float32)  # SMALL threshold: 0.3
+    monkeypatch.setattr(Taxonomy, "scores", lambda self, centroids, mean=None: S)
+    tax = Taxonomy.from_dict(SMALL, BagOfWordsEncoder())
+    assert [eid for eid, _ in tax.classify(np.zeros((2, 4)))] == ["weather", "sport"]
+    assert [name for name, _ in tax.label(np.zeros((2, 4)))] == ["Weather", "Sport"]
+    shared = Taxonomy.from_dict({**SMALL, "distinct_margin": 0}, BagOfWordsEncoder())
+    assert [eid for eid, _ in shared.classify(np.zeros((2, 4)))] == ["sport", "sport"]
