@@ -40,6 +40,27 @@ def test_exact_repeat_and_cross_language_versions_share_a_story(loaded):
     assert all(0.0 < h["similarity"] <= 1.0001 for h in story["headlines"])
 
 
+def test_a_story_pages_through_its_headlines(client):
+    title = "Séisme de magnitude 5,2 ressenti à Al Hoceima ce matin"
+    batch = {"headlines": [{"title": title, "source": f"s{i}", "id": str(i)} for i in range(7)]}
+    results = client.post("/v1/headlines", json=batch).json()["results"]
+    sid = results[0]["story_id"]
+    assert {r["story_id"] for r in results} == {sid}
+    whole = client.get(f"/v1/stories/{sid}").json()
+    assert whole["size"] == 7 and len(whole["headlines"]) == 7 and (whole["limit"], whole["offset"]) == (200, 0)
+    ids = [h["headline_id"] for h in whole["headlines"]]
+    pages = [client.get(f"/v1/stories/{sid}?limit=3&offset={o}").json() for o in (0, 3, 6)]
+    assert [h["headline_id"] for p in pages for h in p["headlines"]] == ids
+    assert [len(p["headlines"]) for p in pages] == [3, 3, 1]
+    assert all(p["size"] == 7 and p["canonical"] == whole["canonical"] for p in pages)
+    assert pages[1]["headlines"][0]["similarity"] == pytest.approx(1.0, abs=1e-3)  # same text as the canonical
+    assert client.get(f"/v1/stories/{sid}?offset=7").json()["headlines"] == []
+    for bad in ("limit=0", "limit=1001", "offset=-1", "limit=x"):
+        r = client.get(f"/v1/stories/{sid}?{bad}")
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["detail"][0]["loc"][-1] == bad.split("=")[0]
+
+
 def test_weather_alerts_of_one_day_stay_apart(loaded):
     _, headlines, results = loaded
     a = _result_for(headlines, results, "Alerte météo: Averses orageuses et fortes rafales de vent ce vendredi")

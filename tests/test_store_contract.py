@@ -470,6 +470,23 @@ def test_story_briefs_keep_canonical_and_first_per_language(store):
     assert store.story_briefs([]) == {}
 
 
+def test_story_headline_page_is_a_slice_of_the_members_oldest_first(store):
+    rng = np.random.default_rng(16)
+    first, sid = add(store, row(unit(rng), ts=500.0, title="m0"))
+    for i, ts in enumerate([300.0, 700.0, 300.0, 100.0, 900.0], start=1):  # a tie on ts: id decides
+        add(store, row(unit(rng), ts=ts, title=f"m{i}"), story_id=sid)
+    add(store, row(unit(rng), ts=200.0, title="other"))  # another story
+    everything = [h.id for h in store.story_headlines([sid])[sid]]
+    assert len(everything) == 6
+    for limit, offset in [(2, 0), (2, 2), (4, 3), (10, 0), (3, 6)]:
+        page = store.story_headline_page(sid, limit, offset)
+        assert [h.id for h in page] == everything[offset : offset + limit]
+        # same answer as the interface's reference implementation (which reads every member)
+        assert [h.id for h in Store.story_headline_page(store, sid, limit, offset)] == [h.id for h in page]
+    assert [h.published_at for h in store.story_headline_page(sid, 6, 0)] == [100.0, 300.0, 300.0, 500.0, 700.0, 900.0]
+    assert store.story_headline_page(123456, 5, 0) == []
+
+
 def test_list_stories_filters_and_order(store):
     rng = np.random.default_rng(10)
     _, a = add(store, row(unit(rng), ts=100.0, title="a", lang="fr", source="s1"))
@@ -727,3 +744,30 @@ def test_sqlite_kept_story_aggregates_follow_writes_by_another_connection(tmp_pa
     finally:
         a.close()
         b.close()
+
+
+def test_sqlite_schema_1_is_migrated_in_place(tmp_path, monkeypatch):
+    """A database written by schema 1 (one index on story_id) opens under today's code with its rows,
+    the story indexes of schema 2, and the same answers."""
+    import sqlite3
+
+    import app.store.sqlite as sqlite_store
+
+    rng = np.random.default_rng(21)
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 1)
+    old = sqlite_store.SQLiteStore(tmp_path / "store.sqlite3", DIM)
+    first, sid = add(old, row(unit(rng), ts=200.0, title="a", lang="fr"))
+    second, _ = add(old, row(unit(rng), ts=100.0, title="b", lang=None), story_id=sid)
+    old.close()
+    monkeypatch.undo()
+
+    store = sqlite_store.SQLiteStore(tmp_path / "store.sqlite3", DIM)
+    try:
+        assert [h.id for h in store.story_headline_page(sid, 10, 0)] == [second, first]
+        assert [h.id for h in store.story_briefs([store.story(sid)])[sid]] == [second, first]
+    finally:
+        store.close()
+    with sqlite3.connect(tmp_path / "store.sqlite3") as conn:
+        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 2
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"headlines_story_ts", "headlines_story_lang"} <= names and "headlines_story" not in names

@@ -148,7 +148,12 @@ class StoryOut(BaseModel):
 
 
 class StoryDetailOut(StoryOut):
-    headlines: list[HeadlineOut]
+    headlines: list[HeadlineOut] = Field(
+        description="One page of the story's headlines, oldest first: `limit` of them from `offset`; "
+        "`size` is how many there are in all."
+    )
+    limit: int
+    offset: int
 
 
 class StoryList(BaseModel):

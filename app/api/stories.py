@@ -9,6 +9,11 @@ from .state import AppState, get_state
 from .timeparse import to_epoch
 from .views import stories_out, story_detail
 
+#: a story's headlines per page: a wire story re-run all day can hold thousands (one of 8,000 took
+#: ~450 ms to serve whole)
+STORY_PAGE_DEFAULT = 200
+STORY_PAGE_MAX = 1000
+
 router = APIRouter(prefix="/v1/stories", tags=["stories"], dependencies=[Depends(require_read)])
 
 
@@ -33,11 +38,16 @@ async def list_stories(
     return await run_in_threadpool(work)
 
 
-@router.get("/{story_id}", response_model=StoryDetailOut, summary="One story with all its headlines",
+@router.get("/{story_id}", response_model=StoryDetailOut, summary="One story with a page of its headlines",
             responses=error_responses(401, 503, not_found="no such story"))
-async def get_story(story_id: int = Path(ge=0, le=MAX_ID), state: AppState = Depends(get_state)) -> StoryDetailOut:
+async def get_story(
+    story_id: int = Path(ge=0, le=MAX_ID),
+    limit: int = Query(STORY_PAGE_DEFAULT, ge=1, le=STORY_PAGE_MAX, description="Headlines per page, oldest first."),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    state: AppState = Depends(get_state),
+) -> StoryDetailOut:
     store = state.require_store()
     story = await run_in_threadpool(store.story, story_id)
     if story is None or story.size == 0:
         raise HTTPException(status_code=404, detail=f"story {story_id} does not exist")
-    return await run_in_threadpool(story_detail, store, story)
+    return await run_in_threadpool(story_detail, store, story, limit, offset)

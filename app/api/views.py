@@ -45,13 +45,20 @@ def stories_out(store: Store, stories: Sequence[StoryRow], now: float | None = N
     return [_story_out(s, members[s.id], recent.get(s.id, 0)) for s in stories if members.get(s.id)]
 
 
-def story_detail(store: Store, story: StoryRow) -> StoryDetailOut:
-    members = store.story_headlines([story.id])[story.id]
-    base = _story_out(story, members, store.recent_counts([story.id], time.time() - 3600.0)[story.id])
-    vecs = store.embeddings(h.id for h in members)
-    canon = vecs.get(story.canonical_headline_id)
-    out = [headline_out(h, canon, vecs.get(h.id)) for h in members]
-    return StoryDetailOut(**base.model_dump(), headlines=out)
+def story_detail(store: Store, story: StoryRow, limit: int, offset: int) -> StoryDetailOut:
+    """The story's summary (canonical, versions: ``story_briefs``, which does not read every member)
+    and one page of its headlines, oldest first."""
+    base = _story_out(
+        story, store.story_briefs([story])[story.id], store.recent_counts([story.id], time.time() - 3600.0)[story.id]
+    )
+    page = store.story_headline_page(story.id, limit, offset)
+    ids = [h.id for h in page]
+    if story.canonical_headline_id is not None:
+        ids.append(story.canonical_headline_id)
+    vecs = store.embeddings(ids)
+    canon = vecs.get(story.canonical_headline_id) if story.canonical_headline_id is not None else None
+    out = [headline_out(h, canon, vecs.get(h.id)) for h in page]
+    return StoryDetailOut(**base.model_dump(), headlines=out, limit=limit, offset=offset)
 
 
 def headline_out(h: HeadlineRow, canonical_vec: np.ndarray | None, vec: np.ndarray | None) -> HeadlineOut:

@@ -201,6 +201,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def story_headlines(self, story_ids: Sequence[int]) -> dict[int, list[HeadlineRow]]: ...
 
+    def story_headline_page(self, story_id: int, limit: int, offset: int) -> list[HeadlineRow]:
+        """A story's headlines oldest first (as ``story_headlines``), ``limit`` of them from ``offset``.
+        A backend should override this with a query that does not build every member of a large story."""
+        return self.story_headlines([story_id])[story_id][offset : offset + limit]
+
     def story_briefs(self, stories: Sequence[StoryRow]) -> dict[int, list[HeadlineRow]]:
         """Per story: its canonical headline and the earliest headline of each language, oldest first.
         Listings need only these; a backend should override this with a query that does not read

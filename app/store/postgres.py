@@ -433,6 +433,13 @@ class PostgresStore(Store):
             out[r[10]].append(_headline(r))
         return out
 
+    def story_headline_page(self, story_id: int, limit: int, offset: int) -> list[HeadlineRow]:
+        rows = self._q(
+            f"SELECT {_HEADLINE_COLS} FROM headlines WHERE story_id = %s ORDER BY ts, id LIMIT %s OFFSET %s",
+            (story_id, limit, offset),
+        )
+        return [_headline(r) for r in rows]
+
     def story_briefs(self, stories: Sequence[StoryRow]) -> dict[int, list[HeadlineRow]]:
         out: dict[int, list[HeadlineRow]] = {s.id: [] for s in stories}
         if not out:

@@ -22,7 +22,7 @@ from embeddings import l2_normalise, unit_vector
 from .base import HeadlineRow, NewHeadline, Store, StoryRow, TopicRow, dumps, story_filter_sql
 from .vector_index import ANN_MIN_ROWS, VectorIndex
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: stories whose aggregates the writer keeps in memory between transactions (~2.3 KB each)
 STORY_CACHE_SIZE = 10_000
@@ -85,6 +85,13 @@ MIGRATIONS: dict[int, str] = {
         payload TEXT NOT NULL
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # A story's members in time order come straight off these (a page of a story, each language's
+    # first headline for the listings), instead of sorting every member of a story re-run all day.
+    2: """
+    CREATE INDEX headlines_story_ts ON headlines(story_id, ts);
+    CREATE INDEX headlines_story_lang ON headlines(story_id, lang, ts, received_at);
+    DROP INDEX headlines_story;
     """,
 }
 
@@ -612,13 +619,23 @@ class SQLiteStore(Store):
             out[r[10]].append(_headline(r))
         return out
 
+    def story_headline_page(self, story_id: int, limit: int, offset: int) -> list[HeadlineRow]:
+        rows = self._q(
+            f"SELECT {_HEADLINE_COLS} FROM headlines WHERE story_id = ? ORDER BY ts, id LIMIT ? OFFSET ?",
+            (story_id, limit, offset),
+        )
+        return [_headline(r) for r in rows]
+
     def story_briefs(self, stories: Sequence[StoryRow]) -> dict[int, list[HeadlineRow]]:
         out: dict[int, list[HeadlineRow]] = {s.id: [] for s in stories}
-        # the earliest headline of each language, and the canonical (which may not be one of them)
+        # The earliest headline of each language, and the canonical (which may not be one of them).
+        # Each language's first row is one seek in headlines_story_lang: a window function over the
+        # members sorted all of them (15 ms for a story of 8,000 headlines, against 0.7).
         sql = (
             f"SELECT {_HEADLINE_COLS} FROM headlines WHERE id IN ("
-            "  SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY story_id, lang ORDER BY ts, id) AS rn"
-            "  FROM headlines WHERE story_id IN ({marks})) WHERE rn = 1"
+            "  SELECT (SELECT h.id FROM headlines h WHERE h.story_id = l.story_id AND h.lang IS l.lang"
+            "          ORDER BY h.ts, h.id LIMIT 1)"
+            "  FROM (SELECT DISTINCT story_id, lang FROM headlines WHERE story_id IN ({marks})) l"
             ") OR id IN (SELECT canonical_headline_id FROM stories WHERE id IN ({marks})) ORDER BY ts, id"
         )
         ids = list(out)
