@@ -56,6 +56,10 @@ class Settings:
     candidate_k: int = 20
     #: cosine under which a candidate is not even scored; unset = the tuned default
     candidate_min_cosine: float | None = None
+    # --- retention -----------------------------------------------------------------------
+    #: forget a story (with all its headlines) this many days after its last headline; 0 = keep everything
+    retention_days: float = 0.0
+    retention_every_seconds: float = 3600.0
     # --- topics --------------------------------------------------------------------------
     topic_window_hours: float = 24.0 * 7
     topic_min_cluster_size: int = 5
@@ -153,6 +157,16 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{PREFIX}{name.upper()} out of range: {getattr(s, name)}")
     if not s.languages:
         raise ConfigError(f"{PREFIX}LANGUAGES must name at least one language")
+    if s.retention_days < 0:
+        raise ConfigError(f"{PREFIX}RETENTION_DAYS must be >= 0 (0 = keep everything), got {s.retention_days}")
+    if s.retention_days > 0 and s.retention_days * 24.0 < max(s.window_hours, s.topic_window_hours):
+        raise ConfigError(
+            f"{PREFIX}RETENTION_DAYS={s.retention_days:g} would delete stories that matching or topics still read: "
+            f"it must cover {PREFIX}WINDOW_HOURS ({s.window_hours:g} h) and {PREFIX}TOPIC_WINDOW_HOURS "
+            f"({s.topic_window_hours:g} h), so at least {max(s.window_hours, s.topic_window_hours) / 24.0:g} days"
+        )
+    if s.retention_every_seconds <= 0:
+        raise ConfigError(f"{PREFIX}RETENTION_EVERY_SECONDS must be > 0, got {s.retention_every_seconds}")
     if s.database_url != "sqlite" and not s.is_postgres:
         raise ConfigError(
             f"{PREFIX}DATABASE_URL must be 'sqlite' or a postgresql:// DSN, got {s.database_url!r}"

@@ -29,6 +29,7 @@ from .api.state import AppState
 from .config import ConfigError, Settings, load_settings
 from .ingest.lang import LanguageDetector
 from .pipeline import Pipeline
+from .retention import RetentionService
 from .sample import load_sample_data
 from .store import open_store
 from .topics.service import TopicService
@@ -66,6 +67,13 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool) -> None:
             log.info("loaded %d sample headlines", n)
             topics.refit()
         topics.start()
+
+        def deleted(stories: int, headlines: int) -> None:
+            state.metrics.inc("ticker_retention_deleted_stories_total", stories)
+            state.metrics.inc("ticker_retention_deleted_headlines_total", headlines)
+
+        state.retention = RetentionService(s, store, on_deleted=deleted)
+        state.retention.start()
         state.ready.set()
         log.info("ready: encoder %s (%d-d), store %s", enc.name, enc.dim, store.backend)
     except Exception as exc:  # reported by /readyz; the process stays up so the error can be read
@@ -109,6 +117,8 @@ def create_app(
         thread.join(timeout=60)
         if state.topics is not None:
             state.topics.stop()
+        if state.retention is not None:
+            state.retention.stop()
         if state.store is not None:
             state.store.close()
 

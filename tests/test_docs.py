@@ -37,6 +37,14 @@ def test_settings_parse_and_validate():
         load_settings(env={"TICKER_PG_EF_SEARCH": "10", "TICKER_CANDIDATE_K": "20"})
     with pytest.raises(ConfigError, match="TICKER_PG_POOL_MAX_SIZE"):
         load_settings(env={"TICKER_PG_POOL_MAX_SIZE": "0"})
+    assert load_settings(env={}).retention_days == 0  # keep everything unless told
+    assert load_settings(env={"TICKER_RETENTION_DAYS": "30"}).retention_days == 30.0
+    with pytest.raises(ConfigError, match="TICKER_RETENTION_DAYS"):
+        load_settings(env={"TICKER_RETENTION_DAYS": "-1"})
+    # shorter than the topics' window (7 days): topics would lose stories they still cluster
+    with pytest.raises(ConfigError, match="TICKER_RETENTION_DAYS=5 .* at least 7 days"):
+        load_settings(env={"TICKER_RETENTION_DAYS": "5"})
+    assert load_settings(env={"TICKER_RETENTION_DAYS": "5", "TICKER_TOPIC_WINDOW_HOURS": "96"}).retention_days == 5.0
 
 
 def test_postgres_settings_reach_the_backend(monkeypatch):

@@ -487,6 +487,43 @@ def test_story_headline_page_is_a_slice_of_the_members_oldest_first(store):
     assert store.story_headline_page(123456, 5, 0) == []
 
 
+def test_forget_stories_before_deletes_whole_stories_last_seen_before_the_cutoff(store):
+    rng = np.random.default_rng(17)
+    v_old, v_running, v_new = unit(rng), unit(rng), unit(rng)
+    h_old, old = add(store, row(v_old, ts=100.0, title="old", text_hash="h-old", ext_id="o1"))
+    h_old2, _ = add(store, row(unit(rng), ts=150.0, title="old2"), story_id=old)
+    h_run_old, running = add(store, row(v_running, ts=120.0, title="run-old"))
+    h_run_new, _ = add(store, row(unit(rng), ts=900.0, title="run-new"), story_id=running)
+    h_new, new = add(store, row(v_new, ts=950.0, title="new"))
+    version = store.data_version()
+
+    assert store.forget_stories_before(50.0) == (0, 0)
+    assert store.data_version() == version  # nothing due: no write, the clusters' ETag stays
+    assert store.forget_stories_before(500.0) == (1, 2)
+    assert store.story(old) is None and store.headlines([h_old, h_old2]) == {}
+    # a story seen since keeps every headline, the old one too, and its aggregates
+    assert [h.id for h in store.story_headlines([running])[running]] == [h_run_old, h_run_new]
+    assert store.story(running).size == 2 and store.story(new) is not None
+    assert store.count_headlines() == 3 and store.count_stories() == 2
+    # gone from the exact-text lookup, the external keys and the vector search too
+    assert store.find_exact("h-old", 0.0, 1e9) is None
+    assert store.get_by_external("src", "o1") is None
+    assert h_old not in [hid for hid, _ in store.nearest(v_old, 10, 0.0, 1e9)]
+    assert h_run_old in [hid for hid, _ in store.nearest(v_running, 10, 0.0, 1e9)]
+    assert h_old not in store.embeddings([h_old])
+    assert store.forget_stories_before(500.0) == (0, 0)
+
+
+def test_forget_stories_before_goes_oldest_first_in_batches(store):
+    rng = np.random.default_rng(18)
+    sids = [add(store, row(unit(rng), ts=float(t), title=f"s{t}"))[1] for t in (40, 10, 30, 20, 60)]
+    assert store.forget_stories_before(50.0, limit=2) == (2, 2)
+    assert {s for s in sids if store.story(s) is not None} == {sids[0], sids[2], sids[4]}  # 10 and 20 went first
+    assert store.forget_stories_before(50.0, limit=2) == (2, 2)
+    assert store.forget_stories_before(50.0, limit=2) == (0, 0)
+    assert store.story(sids[4]) is not None
+
+
 def test_list_stories_filters_and_order(store):
     rng = np.random.default_rng(10)
     _, a = add(store, row(unit(rng), ts=100.0, title="a", lang="fr", source="s1"))

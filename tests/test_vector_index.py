@@ -213,6 +213,31 @@ def test_prune_removes_rows_and_returns_to_exact_when_small():
     assert [i for i, _ in index.search(q, K, -1, 1e9)] == [i for i, _ in want]
 
 
+def test_remove_takes_named_rows_out_of_the_arrays_and_the_ivf():
+    n = 12_000
+    rng, centers, vecs, ids, ts = rows_in_time_order(5, n)
+    index = VectorIndex(DIM, ann_min_rows=8_000, background=False)
+    index.add(ids, ts, vecs)
+    assert index.ann_ready
+    gone = np.arange(100, 12_000, 7, dtype=np.int64)  # scattered over the arrays, old and new
+    assert index.remove(gone) == len(gone)
+    assert len(index) == n - len(gone) and index.stats()["ivf_rows"] == n - len(gone)
+    assert index.remove(gone) == 0 and index.remove([]) == 0
+    gone_set = set(gone.tolist())
+    for i in (gone[0], gone[700], gone[-1]):
+        got = index.search(vecs[i], K, -1, 1e9)
+        assert got and not gone_set & {hid for hid, _ in got}
+    for q in (vecs[101], vecs[6_000]):
+        assert not gone_set & {hid for hid, _ in index.search_many(q[None, :], K, [-1], [1e9])[0]}
+    kept = 101
+    assert index.search(vecs[kept], K, -1, 1e9)[0] == (kept, pytest.approx(1.0, abs=1e-5))
+    # windows are still by time after the rows moved
+    keep = np.array([i for i in range(n) if i not in gone_set])
+    want = brute(vecs[keep], ids[keep], ts[keep], vecs[3_000], K, 2_000.0, 4_000.0)
+    got = index.search_exact(vecs[3_000], K, 2_000.0, 4_000.0)
+    assert [i for i, _ in got] == [i for i, _ in want]
+
+
 def test_background_build_and_retrain_keep_answers_right():
     rng = np.random.default_rng(5)
     centers = unit(500, rng)

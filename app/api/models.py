@@ -195,6 +195,15 @@ class RefitOut(BaseModel):
     events: list[dict]
 
 
+class RetentionOut(BaseModel):
+    stories: int = Field(description="Stories deleted, with all their headlines.")
+    headlines: int
+    cutoff: str | None = Field(description="Stories whose last headline is older than this were deleted; "
+                                            "null when retention is off or the store is empty.")
+    retention_days: float
+    seconds: float
+
+
 class Health(BaseModel):
     status: str
     detail: str | None = None

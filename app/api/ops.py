@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from .models import Health
+from .models import ErrorOut, Health, RetentionOut, error_responses
+from .security import require_write
 from .state import AppState, get_state
+from .views import iso
 
 router = APIRouter(tags=["operations"])
 
@@ -35,3 +37,19 @@ async def metrics(state: AppState = Depends(get_state)) -> PlainTextResponse:
     if state.topics is not None:
         gauges.update(state.topics.gauges())
     return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+
+
+@router.post("/v1/retention/run", response_model=RetentionOut, dependencies=[Depends(require_write)],
+             summary="Delete the stories TICKER_RETENTION_DAYS says are due, now",
+             responses={**error_responses(401, 503),
+                        409: {"description": "retention is off (TICKER_RETENTION_DAYS=0)", "model": ErrorOut}})
+async def run_retention(state: AppState = Depends(get_state)) -> RetentionOut:
+    state.require_pipeline()  # retention starts with the rest of the service
+    retention = state.retention
+    if retention is None or not retention.enabled:
+        raise HTTPException(status_code=409, detail="retention is off: set TICKER_RETENTION_DAYS to a number of days")
+    report = await run_in_threadpool(retention.run)
+    return RetentionOut(
+        stories=report.stories, headlines=report.headlines, cutoff=iso(report.cutoff),
+        retention_days=state.settings.retention_days, seconds=round(report.seconds, 4),
+    )

@@ -13,6 +13,7 @@ from .metrics import Metrics
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
+    from ..retention import RetentionService
     from ..store import Store
     from ..topics.service import TopicService
     from .security import RateLimiter
@@ -26,6 +27,7 @@ class AppState:
     store: "Store | None" = None
     pipeline: "Pipeline | None" = None
     topics: "TopicService | None" = None
+    retention: "RetentionService | None" = None
     ready: threading.Event = field(default_factory=threading.Event)
     startup_error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

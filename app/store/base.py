@@ -223,6 +223,12 @@ class Store(abc.ABC):
         return out
 
     @abc.abstractmethod
+    def forget_stories_before(self, cutoff: float, limit: int = 5000) -> tuple[int, int]:
+        """Delete up to ``limit`` stories last seen before ``cutoff`` (epoch seconds), oldest first,
+        with all their headlines, in one transaction; returns (stories, headlines) deleted. A story
+        seen since keeps every headline, old ones too: its id, canonical and counts stay as they were."""
+
+    @abc.abstractmethod
     def story_centroids(self, since: float) -> tuple[list[int], np.ndarray]:
         """Ids and unit centroids of stories seen since ``since`` (for topic refits)."""
 

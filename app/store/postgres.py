@@ -433,6 +433,21 @@ class PostgresStore(Store):
             out[r[10]].append(_headline(r))
         return out
 
+    def forget_stories_before(self, cutoff: float, limit: int = 5000) -> tuple[int, int]:
+        # Looked up first outside a write: a write transaction moves the data version (the clusters
+        # view's ETag) even when it deletes nothing, and most runs find nothing.
+        if not self._q("SELECT 1 FROM stories WHERE last_seen < %s LIMIT 1", (cutoff,)):
+            return 0, 0
+        with self._write() as c:
+            sids = [r[0] for r in c.execute(
+                "SELECT id FROM stories WHERE last_seen < %s ORDER BY last_seen, id LIMIT %s", (cutoff, limit)
+            ).fetchall()]
+            if not sids:
+                return 0, 0
+            gone = c.execute("DELETE FROM headlines WHERE story_id = ANY(%s::bigint[])", (sids,)).rowcount
+            c.execute("DELETE FROM stories WHERE id = ANY(%s::bigint[])", (sids,))
+        return len(sids), int(gone)
+
     def story_headline_page(self, story_id: int, limit: int, offset: int) -> list[HeadlineRow]:
         rows = self._q(
             f"SELECT {_HEADLINE_COLS} FROM headlines WHERE story_id = %s ORDER BY ts, id LIMIT %s OFFSET %s",

@@ -619,6 +619,27 @@ class SQLiteStore(Store):
             out[r[10]].append(_headline(r))
         return out
 
+    def forget_stories_before(self, cutoff: float, limit: int = 5000) -> tuple[int, int]:
+        # Looked up first outside a write: a write transaction moves the data version (the clusters
+        # view's ETag) even when it deletes nothing, and most runs find nothing.
+        if not self._q("SELECT 1 FROM stories WHERE last_seen < ? LIMIT 1", (cutoff,)):
+            return 0, 0
+        with self._write() as c:
+            sids = [r[0] for r in c.execute(
+                "SELECT id FROM stories WHERE last_seen < ? ORDER BY last_seen, id LIMIT ?", (cutoff, limit)
+            )]
+            if not sids:
+                return 0, 0
+            marks = ",".join("?" * len(sids))
+            hids = [r[0] for r in c.execute(f"SELECT id FROM headlines WHERE story_id IN ({marks})", sids)]
+            c.execute(f"DELETE FROM headlines WHERE story_id IN ({marks})", sids)
+            c.execute(f"DELETE FROM stories WHERE id IN ({marks})", sids)
+        # After the commit: a rolled-back delete must leave the rows searchable.
+        self._index.remove(hids)
+        for sid in sids:
+            self._stories.pop(sid, None)
+        return len(sids), len(hids)
+
     def story_headline_page(self, story_id: int, limit: int, offset: int) -> list[HeadlineRow]:
         rows = self._q(
             f"SELECT {_HEADLINE_COLS} FROM headlines WHERE story_id = ? ORDER BY ts, id LIMIT ? OFFSET ?",

@@ -233,19 +233,29 @@ class VectorIndex:
     def prune(self, ts_min: float) -> int:
         """Drop rows older than ts_min; returns how many were dropped."""
         with self._lock:
-            n = self._n
-            keep = self._ts[:n] >= ts_min
-            m = int(keep.sum())
-            dropped = n - m
-            if dropped:
-                gone = self._slots[:n][~keep]
-                self._realloc(len(self._ids), np.flatnonzero(keep))
-                if self._ivf is not None:
-                    if self.ann_min_rows is None or m < self.ann_min_rows // 2:
-                        self._ivf = None  # small again: exact scans, trained anew if it grows back
-                    else:
-                        self._ivf.index.remove_ids(gone)
-            return dropped
+            return self._keep(self._ts[: self._n] >= ts_min)
+
+    def remove(self, ids: Sequence[int]) -> int:
+        """Drop the rows of these headline ids (deleted from the store); returns how many were here."""
+        if not len(ids):
+            return 0
+        with self._lock:
+            return self._keep(~np.isin(self._ids[: self._n], np.asarray(ids, dtype=np.int64)))
+
+    def _keep(self, keep: np.ndarray) -> int:
+        """Keep the rows where ``keep`` (one flag per row) is true, in order (lock held)."""
+        n = self._n
+        m = int(keep.sum())
+        dropped = n - m
+        if dropped:
+            gone = self._slots[:n][~keep]
+            self._realloc(len(self._ids), np.flatnonzero(keep))
+            if self._ivf is not None:
+                if self.ann_min_rows is None or m < self.ann_min_rows // 2:
+                    self._ivf = None  # small again: exact scans, trained anew if it grows back
+                else:
+                    self._ivf.index.remove_ids(gone)
+        return dropped
 
     # --- the IVF -----------------------------------------------------------------------
     def _flush(self, ivf: _Ivf) -> None:
