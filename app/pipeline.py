@@ -344,6 +344,11 @@ class Pipeline:
         # Headlines stored by this batch: matching sees them at once, the shared cache only after the
         # commit (a rollback may hand their ids out again).
         pending: dict[int, _Known] = {}
+        bounds = _step_bounds(len(prepared))
+        # Replicas wait for each other's write transactions (PostgreSQL's write lock): encoding inside
+        # one would make them take turns at the encoder too, so it is done before. A single writer
+        # (SQLite) encodes inside instead, overlapping each step's encoding with the last one's matching.
+        encoded = self._encode_all(prepared, bounds) if self.store.shared_writers else None
         with self.store.transaction():
             # Items already seen once ((source, id) replay), in this batch or before, return the same result.
             seen_in_batch: dict[tuple[str, str], IngestResult] = {}
@@ -353,15 +358,20 @@ class Pipeline:
             known = self.store.embeddings_by_hash([p.hash for p in prepared])
             # Normalised texts stored before this batch, then those the batch stores: any other text has
             # no exact repeat to find (the transaction keeps other writers out meanwhile), so its
-            # find_exact query is skipped.
+            # find_exact query is skipped. Read here, inside: another replica may have stored some
+            # text since ``encoded`` was read.
             exact_hashes = set(known)
-            # Every step goes to the encoder now; languages and features are worked out meanwhile.
-            steps = self._encode_steps(prepared, known, _step_bounds(len(prepared)), ahead=True)
-            try:
-                self._describe(prepared)
-            except BaseException:
-                _cancel(steps)
-                raise
+            if encoded is not None:
+                known = {**encoded, **known}
+                steps: list[_Step] = [(start, stop, [], None) for start, stop in bounds]
+            else:
+                # Every step goes to the encoder now; languages and features are worked out meanwhile.
+                steps = self._encode_steps(prepared, known, bounds, ahead=True)
+                try:
+                    self._describe(prepared)
+                except BaseException:
+                    _cancel(steps)
+                    raise
             replays = _replays(prepared, already)
             start = 0
             for block in self._vectors(prepared, known, steps):
@@ -394,6 +404,20 @@ class Pipeline:
         for listener in self.listeners:
             listener(opened, grown)
         return [r for r in results if r is not None]
+
+    def _encode_all(self, prepared: list[_Prepared], bounds: list[tuple[int, int]]) -> dict[str, np.ndarray]:
+        """Languages, features and a vector for every item, outside any transaction: vectors by text
+        hash (the stored ones read, the others encoded)."""
+        known = self.store.embeddings_by_hash([p.hash for p in prepared])
+        steps = self._encode_steps(prepared, known, bounds, ahead=True)
+        try:
+            self._describe(prepared)
+        except BaseException:
+            _cancel(steps)
+            raise
+        for _ in self._vectors(prepared, known, steps):
+            pass
+        return known
 
     def _step_neighbours(self, prepared: Sequence[_Prepared], block: np.ndarray, replays: Sequence[bool]) -> "_StepNeighbours":
         """One search for a step's headlines (replays need none) over what was stored before the step."""

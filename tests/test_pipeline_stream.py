@@ -226,3 +226,43 @@ def test_a_check_waits_for_ingest_encoding_only_when_the_encoder_is_not_thread_s
         ingest.join(30)
         checker.join(30)
     assert done.is_set()
+
+
+class _InTransactionEncoder(CountingEncoder):
+    """Records, for each call, whether the store had a write transaction open."""
+
+    def __init__(self, inner, store_ref: list) -> None:
+        super().__init__(inner)
+        self.store_ref, self.inside = store_ref, []
+
+    def encode(self, texts):
+        self.inside.append(bool(self.store_ref[0]._in_tx))
+        return super().encode(texts)
+
+
+def test_with_shared_writers_ingest_encodes_before_taking_the_write_lock(encoder, monkeypatch):
+    """Replicas of a shared database wait for each other's write transactions: encoding inside one made
+    them take turns at their encoders. Answers are the same either way, exact repeats included, and an
+    encoder failure still stores nothing."""
+    items = _rows(150)
+    ref: list = [None]
+    rec = _InTransactionEncoder(encoder, ref)
+    shared = _pipeline(rec)
+    ref[0] = shared.store
+    monkeypatch.setattr(type(shared.store), "shared_writers", True)
+    got = shared.ingest(items)
+    assert rec.inside and not any(rec.inside), rec.inside
+    assert len(rec.texts) == len(set(rec.texts)) == 150
+    # a second batch repeating stored texts encodes nothing and finds the exact repeats
+    again = shared.ingest(items[:30])
+    assert len(rec.texts) == 150 and [r.match for r in again] == ["exact"] * 30
+
+    monkeypatch.setattr(type(shared.store), "shared_writers", False)
+    single = CountingEncoder(encoder)
+    assert _summary(_pipeline(single).ingest(items)) == _summary(got)
+
+    monkeypatch.setattr(type(shared.store), "shared_writers", True)
+    failing = _pipeline(CountingEncoder(encoder, fail_on=items[120].title))
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        failing.ingest(items)
+    assert failing.store.count_headlines() == 0

@@ -115,6 +115,9 @@ class Store(abc.ABC):
     """Storage interface. Methods called inside ``transaction()`` see that transaction's writes."""
 
     backend: str = "abstract"
+    #: other processes (replicas) write the same database, and wait for this one's write transactions:
+    #: the pipeline then does its slow work (encoding) before opening one, not inside it
+    shared_writers: bool = False
 
     # --- lifecycle ---------------------------------------------------------------------
     @abc.abstractmethod

@@ -165,6 +165,7 @@ def _ids(ids: Iterable[int]) -> list[int]:
 
 class PostgresStore(Store):
     backend = "postgres"
+    shared_writers = True
 
     def __init__(self, dsn: str, dim: int, *, schema: str | None = None, options: PgOptions | None = None) -> None:
         """``schema``: work in this schema (created if missing); else the DSN's search_path decides."""
