@@ -365,13 +365,7 @@ class Pipeline:
                 known = {**encoded, **known}
                 steps: list[_Step] = [(start, stop, [], None) for start, stop in bounds]
             else:
-                # Every step goes to the encoder now; languages and features are worked out meanwhile.
-                steps = self._encode_steps(prepared, known, bounds, ahead=True)
-                try:
-                    self._describe(prepared)
-                except BaseException:
-                    _cancel(steps)
-                    raise
+                steps = self._encode_and_describe(prepared, known, bounds)
             replays = _replays(prepared, already)
             start = 0
             for block in self._vectors(prepared, known, steps):
@@ -409,15 +403,21 @@ class Pipeline:
         """Languages, features and a vector for every item, outside any transaction: vectors by text
         hash (the stored ones read, the others encoded)."""
         known = self.store.embeddings_by_hash([p.hash for p in prepared])
+        for _ in self._vectors(prepared, known, self._encode_and_describe(prepared, known, bounds)):
+            pass
+        return known
+
+    def _encode_and_describe(
+        self, prepared: list[_Prepared], known: dict[str, np.ndarray], bounds: list[tuple[int, int]]
+    ) -> list[_Step]:
+        """Every step goes to the encoder now; languages and features are worked out meanwhile."""
         steps = self._encode_steps(prepared, known, bounds, ahead=True)
         try:
             self._describe(prepared)
         except BaseException:
             _cancel(steps)
             raise
-        for _ in self._vectors(prepared, known, steps):
-            pass
-        return known
+        return steps
 
     def _step_neighbours(self, prepared: Sequence[_Prepared], block: np.ndarray, replays: Sequence[bool]) -> "_StepNeighbours":
         """One search for a step's headlines (replays need none) over what was stored before the step."""
