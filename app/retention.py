@@ -23,7 +23,7 @@ from .store import Store
 log = logging.getLogger("ticker.retention")
 
 #: stories deleted per transaction, so that ingest waits for one batch, not for a first run over months
-#: of history: 500 stories (1,500 headlines) took 0.1-0.35 s on the 2-core VM (SQLite, 30k headlines
+#: of history: 500 stories (1,500 headlines) took 0.1-0.5 s on the 2-core VM (SQLite, 30k headlines
 #: stored; a third of it taking their rows out of the vector index), 2,000 took 0.6-0.8 s
 BATCH = 500
 

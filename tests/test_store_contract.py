@@ -514,6 +514,17 @@ def test_forget_stories_before_deletes_whole_stories_last_seen_before_the_cutoff
     assert store.forget_stories_before(500.0) == (0, 0)
 
 
+def test_ids_retention_deleted_are_never_given_again(store):
+    """The newest ids can belong to a due story (a late feed of old headlines): the next rows must not
+    take them, or a link or a cached id would name another story or headline."""
+    rng = np.random.default_rng(19)
+    add(store, row(unit(rng), ts=900.0, title="recent"))
+    h_late, s_late = add(store, row(unit(rng), ts=100.0, title="late copy of an old one"))
+    assert store.forget_stories_before(500.0) == (1, 1)
+    h_new, s_new = add(store, row(unit(rng), ts=950.0, title="next"))
+    assert h_new > h_late and s_new > s_late
+
+
 def test_forget_stories_before_goes_oldest_first_in_batches(store):
     rng = np.random.default_rng(18)
     sids = [add(store, row(unit(rng), ts=float(t), title=f"s{t}"))[1] for t in (40, 10, 30, 20, 60)]

@@ -367,8 +367,13 @@ class SQLiteStore(Store):
     def _pend(self) -> _Pending:
         """This transaction's write buffer (the writer holds the lock; BEGIN IMMEDIATE holds the file)."""
         if self._pending is None:
+            # Never below an id retention deleted: a link to story 123 must not come to show another story,
+            # nor a cached headline id name a new row.
             hid, sid = self._conn.execute(
-                "SELECT (SELECT COALESCE(MAX(id), 0) FROM headlines), (SELECT COALESCE(MAX(id), 0) FROM stories)"
+                "SELECT MAX((SELECT COALESCE(MAX(id), 0) FROM headlines),"
+                "           (SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM meta WHERE key = 'deleted_headline_id')),"
+                "       MAX((SELECT COALESCE(MAX(id), 0) FROM stories),"
+                "           (SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM meta WHERE key = 'deleted_story_id'))"
             ).fetchone()
             self._pending = _Pending(next_headline=int(hid) + 1, next_story=int(sid) + 1)
         return self._pending
@@ -624,20 +629,29 @@ class SQLiteStore(Store):
         # view's ETag) even when it deletes nothing, and most runs find nothing.
         if not self._q("SELECT 1 FROM stories WHERE last_seen < ? LIMIT 1", (cutoff,)):
             return 0, 0
-        with self._write() as c:
-            sids = [r[0] for r in c.execute(
-                "SELECT id FROM stories WHERE last_seen < ? ORDER BY last_seen, id LIMIT ?", (cutoff, limit)
-            )]
-            if not sids:
-                return 0, 0
-            marks = ",".join("?" * len(sids))
-            hids = [r[0] for r in c.execute(f"SELECT id FROM headlines WHERE story_id IN ({marks})", sids)]
-            c.execute(f"DELETE FROM headlines WHERE story_id IN ({marks})", sids)
-            c.execute(f"DELETE FROM stories WHERE id IN ({marks})", sids)
-        # After the commit: a rolled-back delete must leave the rows searchable.
-        self._index.remove(hids)
-        for sid in sids:
-            self._stories.pop(sid, None)
+        # The writer lock stays held until the index has let go of the rows too: an ingest searching in
+        # between would find headlines (and, through matching's cache, stories) no longer there.
+        with self._lock:
+            with self._write() as c:
+                sids = [r[0] for r in c.execute(
+                    "SELECT id FROM stories WHERE last_seen < ? ORDER BY last_seen, id LIMIT ?", (cutoff, limit)
+                )]
+                if not sids:
+                    return 0, 0
+                marks = ",".join("?" * len(sids))
+                hids = [r[0] for r in c.execute(f"SELECT id FROM headlines WHERE story_id IN ({marks})", sids)]
+                c.execute(f"DELETE FROM headlines WHERE story_id IN ({marks})", sids)
+                c.execute(f"DELETE FROM stories WHERE id IN ({marks})", sids)
+                for key, ids in (("deleted_headline_id", hids), ("deleted_story_id", sids)):
+                    c.execute(
+                        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
+                        " SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                        (key, str(max(ids, default=0))),
+                    )
+            # After the commit: a rolled-back delete must leave the rows searchable.
+            self._index.remove(hids)
+            for sid in sids:
+                self._stories.pop(sid, None)
         return len(sids), len(hids)
 
     def story_headline_page(self, story_id: int, limit: int, offset: int) -> list[HeadlineRow]:
