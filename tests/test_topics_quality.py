@@ -31,20 +31,30 @@ def _singletons(labels: np.ndarray) -> np.ndarray:
 
 
 def test_seed_ticker_sport_sahara_and_weather_get_topics_of_their_own(encoder, seed_gold) -> None:
-    X = encoder.encode([r["title"] for r in seed_gold])
+    """Through the service's own path: stories, one refit in the taxonomy-guided space, the names it stores.
+
+    (Fitting HDBSCAN on the 101 raw title vectors instead, as this test once did, puts the 7 weather
+    titles in a topic or in noise by chance: float32 vectors plus noise at cosine 0.9999 did either,
+    4 seeds of 8.)"""
+    from app.eval.__main__ import run_pipeline
+    from app.topics.service import TopicService
+
+    pipeline, story_ids = run_pipeline(seed_gold)
+    TopicService(pipeline.settings, pipeline.store, pipeline.encoder).refit()
+    stories = pipeline.store.stories_by_ids(story_ids)
+    labels = np.array([-1 if stories[s].topic_id is None else stories[s].topic_id for s in story_ids])
     gold = np.array([r["topic"] for r in seed_gold])
-    model = TopicModel().fit(X)
-    majority = {c: Counter(gold[model.labels_ == c]).most_common(1)[0][0] for c in range(model.n_topics_)}
+    majority = {c: Counter(gold[labels == c]).most_common(1)[0][0] for c in set(labels.tolist()) if c >= 0}
     for kind in ("sport", "sahara", "weather"):
         mine = np.flatnonzero(gold == kind)
-        own = [i for i in mine if model.labels_[i] >= 0 and majority[int(model.labels_[i])] == kind]
-        assert len(own) >= len(mine) / 2, (kind, Counter(model.labels_[mine].tolist()))
+        own = [i for i in mine if labels[i] >= 0 and majority[int(labels[i])] == kind]
+        assert len(own) >= len(mine) / 2, (kind, Counter(labels[mine].tolist()))
     # ...and the taxonomy names those topics after their kind.
     tax = Taxonomy.load(None, encoder)
-    names = dict(zip(range(model.n_topics_), (eid for eid, _ in tax.classify(model.centroids_))))
+    names = {t.id: t.label for t in pipeline.store.topics()}
     for kind in ("sport", "sahara", "weather"):
         topics = [c for c, m in majority.items() if m == kind]
-        assert any(names[c] == kind for c in topics), (kind, names)
+        assert any(names[c] == tax.name(kind) for c in topics), (kind, tax.name(kind), names)
 
 
 def test_masakhanews_titles_beat_plain_hdbscan_and_keep_noise_low(encoder) -> None:
