@@ -174,6 +174,10 @@ class Pipeline:
             submit if callable(submit) and getattr(encoder, "thread_safe", False) else None
         )
         self._encode_ahead = ThreadPoolExecutor(1, thread_name_prefix="encode-ahead")
+        # A dedup check encodes its title here while the request's thread detects the language and
+        # extracts features (lingua and the encoder's onnxruntime/BLAS work leave the GIL): apart from
+        # the ingest steps, which would make a check wait behind up to 128 titles.
+        self._check_encode = ThreadPoolExecutor(2, thread_name_prefix="check-encode")
 
     def warm_up(self) -> None:
         """Load lazily built models (language detection) now, not in the first request."""
@@ -464,11 +468,13 @@ class Pipeline:
 
     # --- the newsroom check (read-only) ------------------------------------------------------
     def check(self, title: str, lang: str | None = None, top: int = 5) -> CheckResult:
-        p = self._prepare([HeadlineInput(title=title, lang=lang)])[0]
+        p = self._keys([HeadlineInput(title=title, lang=lang)])[0]
         known = self.store.embeddings_by_hash([p.hash])
         # A text never stored has no exact repeat to look up (ingest skips it the same way).
         stored_before = p.hash in known
-        vec = next(self._embed_stream([p], chunk=1, known=known))[0]
+        encoding = None if stored_before else self._check_encode.submit(self._encode, [p.text])
+        self._describe([p])
+        vec = np.asarray(known[p.hash] if encoding is None else encoding.result()[0], dtype=np.float32)
         candidates = self._candidates(vec, p.ts)
         # Scored once: the decision and the list of matches shown to the newsroom read the same figures.
         scores = candidate_scores(p.features, None, candidates, self.params)

@@ -176,6 +176,41 @@ def test_the_encoder_starts_before_languages_and_features_are_worked_out(encoder
     assert _summary(results) == _summary(reference) and [r.lang for r in results] == [r.lang for r in reference]
 
 
+def test_a_check_encodes_its_title_while_the_language_is_detected(encoder):
+    """The dedup check starts encoding before lingua and feature extraction (they need nothing from
+    the encoder), and answers as a check that did them one after the other would."""
+    items = [HeadlineInput(title=it.title) for it in _rows(30)[:30]]  # distinct: the last was never stored
+    events: list[str] = []
+    encoding = threading.Event()
+
+    class Slow(CountingEncoder):
+        def encode(self, texts):
+            events.append("encode")
+            encoding.set()
+            return super().encode(texts)
+
+    pipeline = _pipeline(Slow(encoder))
+    pipeline.ingest(items[:-1])
+    events.clear()
+    encoding.clear()
+    detect = pipeline.detector.detect_many
+
+    def detect_many(texts):
+        encoding.wait(5)  # already set when the check handed its title over first
+        events.append("detect")
+        return detect(texts)
+
+    pipeline.detector.detect_many = detect_many
+    got = pipeline.check(items[-1].title)
+    assert events == ["encode", "detect"]
+    reference = _pipeline(CountingEncoder(encoder))
+    reference.ingest(items[:-1])
+    want = reference.check(items[-1].title)
+    assert (got.duplicate, got.story_id, got.match, got.score, got.lang) == (
+        want.duplicate, want.story_id, want.match, want.score, want.lang)
+    assert [(m.headline_id, m.score) for m in got.matches] == [(m.headline_id, m.score) for m in want.matches]
+
+
 def test_keys_give_what_normalise_and_embedding_text_give():
     """Ingest strips the kicker once for both the matching key and the encoder's text: the same as
     ``normalise`` and ``embedding_text`` each doing it."""
