@@ -80,6 +80,12 @@ def latency(r: dict[str, Any]) -> list[str]:
                     f"{_f(h['p99_ms'])} | {plain} | {_f(i['p50_ms'])} / {_f(i['p95_ms'])} / {_f(i['p99_ms'])} "
                     f"| {_f(m['rss_mib'])} / {_f(m['peak_rss_mib'])} |")
     top = r["sizes"][max(r["sizes"], key=int)]
+    one = top.get("one_core")
+    if one:
+        h, p = one["http"], one["http_stdlib_client"]
+        rows += ["", f"The same store, the server held to one CPU (one encoder worker): HTTP p50 / p95 / p99 "
+                 f"{_f(h['p50_ms'])} / {_f(h['p95_ms'])} / {_f(h['p99_ms'])} ms with httpx, {_f(p['p50_ms'])} / "
+                 f"{_f(p['p95_ms'])} / {_f(p['p99_ms'])} ms with the stdlib client."]
     late = top["in_process"].get("ingest")
     if late:
         rows += ["", f"Ingest into that store once its checks are done, in-process, {late['headlines']:,} new "

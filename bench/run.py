@@ -76,6 +76,9 @@ def summary(results: dict[str, dict[str, Any]], mach: dict[str, Any], seconds: f
         for p in ("p50_ms", "p95_ms", "p99_ms"):
             figures[f"check_http_{n}_{p}"] = e["http"][p]
         figures[f"check_in_process_{n}_p99_ms"] = e["in_process"]["p99_ms"]
+        if "one_core" in e:
+            for p in ("p50_ms", "p95_ms", "p99_ms"):
+                figures[f"check_http_one_core_{n}_{p}"] = e["one_core"]["http"][p]
         figures[f"server_peak_rss_mib_{n}"] = (e.get("server_memory_after_refit") or e["server_memory_after_checks"])["peak_rss_mib"]
     ref = results.get("refit", {})
     for n, e in ref.get("model_fit", {}).items():

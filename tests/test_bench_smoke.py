@@ -73,6 +73,10 @@ def test_latency_percentiles_are_ordered(smoke) -> None:
             assert p["n_requests"] == lat["reps"] * lat["per_rep"]  # every repetition full, for each client
         assert e["server_memory_after_checks"]["peak_rss_mib"] > 0
     assert lat["peak_rss_mib_at_largest"] > 0
+    one = lat["sizes"][max(lat["sizes"], key=int)]["one_core"]  # the largest store, the server on one CPU
+    for where in ("http", "http_stdlib_client"):
+        assert 0 < one[where]["p50_ms"] <= one[where]["p99_ms"] and one[where]["n_requests"] == lat["reps"] * lat["per_rep"]
+    assert "one_core_http_p50_ms<10_at_largest" in lat["targets"]
     late = lat["sizes"][max(lat["sizes"], key=int)]["in_process"]["ingest"]  # ingest into the largest store
     assert late["headlines"] > 0 and late["headlines_per_s"] > 0 and 0 < late["vector_search_share"] < 1
 
