@@ -147,10 +147,10 @@ def test_steps_are_a_short_first_one_then_longer_ones():
     assert all(stop - start == STREAM_STEP for start, stop in bounds[1:-1])
 
 
-def test_the_encoder_starts_before_languages_and_features_are_worked_out(encoder):
-    """Language detection and features need nothing from the encoder: ingest hands the encoder its
-    work first, so the two overlap."""
-    items = [HeadlineInput(title=it.title) for it in _rows(100)]  # no language: detected
+def _order_recording_pipeline(encoder) -> tuple[Pipeline, list[str], threading.Event]:
+    """A pipeline that records "encode" and "detect" in the order they start; detection first waits
+    (up to 5 s) for an encoder call to have started, so it is recorded second only if the encoder
+    was handed its work first."""
     events: list[str] = []
     encoding = threading.Event()
 
@@ -164,11 +164,19 @@ def test_the_encoder_starts_before_languages_and_features_are_worked_out(encoder
     detect = pipeline.detector.detect_many
 
     def detect_many(texts):
-        encoding.wait(5)  # the first step is with the encoder by now
+        encoding.wait(5)
         events.append("detect")
         return detect(texts)
 
     pipeline.detector.detect_many = detect_many
+    return pipeline, events, encoding
+
+
+def test_the_encoder_starts_before_languages_and_features_are_worked_out(encoder):
+    """Language detection and features need nothing from the encoder: ingest hands the encoder its
+    work first, so the two overlap."""
+    items = [HeadlineInput(title=it.title) for it in _rows(100)]  # no language: detected
+    pipeline, events, _ = _order_recording_pipeline(encoder)
     results = pipeline.ingest(items)
     assert events[0] == "encode" and "detect" in events
     assert all(r.lang for r in results)
@@ -179,33 +187,16 @@ def test_the_encoder_starts_before_languages_and_features_are_worked_out(encoder
 def test_a_check_encodes_its_title_while_the_language_is_detected(encoder):
     """The dedup check starts encoding before lingua and feature extraction (they need nothing from
     the encoder), and answers as a check that did them one after the other would."""
-    items = [HeadlineInput(title=it.title) for it in _rows(30)[:30]]  # distinct: the last was never stored
-    events: list[str] = []
-    encoding = threading.Event()
-
-    class Slow(CountingEncoder):
-        def encode(self, texts):
-            events.append("encode")
-            encoding.set()
-            return super().encode(texts)
-
-    pipeline = _pipeline(Slow(encoder))
-    pipeline.ingest(items[:-1])
+    items = [HeadlineInput(title=it.title, lang="fr") for it in _rows(30)[:30]]  # distinct: the last never stored
+    pipeline, events, encoding = _order_recording_pipeline(encoder)
+    pipeline.ingest(items[:-1])  # languages given: no detection, nothing recorded but encoding
     events.clear()
     encoding.clear()
-    detect = pipeline.detector.detect_many
-
-    def detect_many(texts):
-        encoding.wait(5)  # already set when the check handed its title over first
-        events.append("detect")
-        return detect(texts)
-
-    pipeline.detector.detect_many = detect_many
     got = pipeline.check(items[-1].title)
     assert events == ["encode", "detect"]
     reference = _pipeline(CountingEncoder(encoder))
     reference.ingest(items[:-1])
-    want = reference.check(items[-1].title)
+    want = reference.check(items[-1].title)  # languages detected, then encoding: one after the other
     assert (got.duplicate, got.story_id, got.match, got.score, got.lang) == (
         want.duplicate, want.story_id, want.match, want.score, want.lang)
     assert [(m.headline_id, m.score) for m in got.matches] == [(m.headline_id, m.score) for m in want.matches]
