@@ -230,6 +230,15 @@ def test_int8_falls_back_to_float32_when_it_disagrees_or_is_missing(monkeypatch,
     assert v.shape == (1, 512) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-4
 
 
+def test_int8_needs_a_cpu_whose_integer_products_do_not_saturate(monkeypatch, caplog):
+    import embeddings.usem as usem
+
+    monkeypatch.setattr(usem, "int8_products_are_exact", lambda: False)
+    with caplog.at_level("WARNING", logger="ticker.embeddings"):
+        enc = usem.USEEncoder(threads=1)
+    assert enc.precision == "fp32" and "no VNNI" in caplog.text
+
+
 def test_fp32_spec_is_the_same_model_under_the_same_name(encoder):
     fp32 = load_encoder("use-m3-fp32", threads=1)
     assert fp32.name == encoder.name == "use-m3" and fp32.precision == "fp32"
