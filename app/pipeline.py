@@ -23,7 +23,7 @@ from .ingest.lang import LanguageDetector
 from .ingest.normalise import key_of_rest, strip_kicker, text_hash
 from .stories.decide import EXACT, Candidate, candidate_scores, decide
 from .stories.features import Features, extract
-from .stories.score import MatchParams
+from .stories.score import MatchParams, score_terms
 from .store import NewHeadline, Store
 
 #: what matching needs of a stored headline, kept in memory (oldest out first); ~2 KB each
@@ -78,6 +78,8 @@ class CheckMatch:
     published_at: float | None
     score: float
     cosine: float
+    #: the pair score's addends by name (``score_terms``): they add up to ``score``
+    terms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -496,6 +498,7 @@ class Pipeline:
                 headline_id=c.headline_id, story_id=c.story_id, title=rows[c.headline_id].title,
                 lang=rows[c.headline_id].lang, source=rows[c.headline_id].source,
                 published_at=rows[c.headline_id].published_at, score=round(float(s), 4), cosine=round(c.cosine, 4),
+                terms={k: round(v, 4) for k, v in score_terms(p.features, c.features, c.cosine, None, self.params).items()},
             )
             for s, c in scored[:top]
             if c.headline_id in rows

@@ -101,12 +101,21 @@ def test_dedup_check_is_read_only_and_explains_itself(loaded):
     sahara = "Sahara : La Mauritanie défend la fermeture de ses frontières face au Polisario"
     body = client.post("/v1/dedup/check", json={"title": sahara}).json()
     assert body["match"] == "exact" and body["matches"][0]["title"] == sahara
+    assert body["matches"][0]["terms"] == {"exact": 1.0}
     assert any(m["lang"] == "en" for m in body["matches"][1:])
     # A translation the service never saw: English version of a French-only story.
     r = client.post("/v1/dedup/check", json={"title": "Sultana Khaya breaks her silence and denies any split with the Polisario"})
     body = r.json()
     assert body["duplicate"] is True and body["match"] == "translation" and body["lang"] == "en"
     assert body["matches"][0]["score"] >= body["threshold"]
+    # Each match says what its score is made of: addends that add up to it; here names carry across
+    # languages ("Sultana Khaya", "Polisario") and the cross-language calibration applies.
+    for m in body["matches"]:
+        assert set(m["terms"]) <= {"cosine", "cross_lang", "entity", "number", "lexical", "gram", "conflict", "time"}
+        assert sum(m["terms"].values()) == pytest.approx(m["score"], abs=1e-3)
+        assert m["terms"]["cosine"] == pytest.approx(m["cosine"], abs=1e-4)
+    top = body["matches"][0]["terms"]
+    assert top["entity"] > 0 and top["cross_lang"] != 0 and top["lexical"] == 0  # no shared words across languages
     # Unrelated news is new.
     r = client.post("/v1/dedup/check", json={"title": "Tokyo stock exchange closes higher on chip makers", "lang": "en"})
     assert r.json()["duplicate"] is False and r.json()["story_id"] is None

@@ -410,6 +410,9 @@ def test_plugin_warns_on_translated_duplicate_and_stays_neutral_otherwise(page: 
     assert first.locator(".ticker-dedup-type").text_content() == "translation"
     assert first.locator(".ticker-dedup-lang").text_content() in ("FR", "ES")
     assert float(first.locator(".ticker-dedup-score").text_content().removeprefix("score ")) > 0
+    # what the score is made of, in words: the names the versions share carry across languages
+    reasons = first.locator(".ticker-dedup-why").text_content()
+    assert reasons.startswith("meaning 0.") and "names +" in reasons and "language pair" in reasons
     # it lists what backs the warning (the decided story, or over the threshold), not every neighbour
     result = page.evaluate("t => window.TickerDedup.check(t)", KHAYA_EN)
     backing = [m for m in result["matches"] if m["story_id"] == result["story_id"] or m["score"] >= result["threshold"]]

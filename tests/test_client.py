@@ -93,7 +93,7 @@ def _fake_app(state: FakeState) -> Any:
             matches = [
                 {"headline_id": 70, "story_id": story, "title": "Sahara : <b>soutien</b> renouvelé",
                  "lang": "fr", "source": "Hespress FR", "published_at": "2025-03-01T10:00:00Z",
-                 "score": 0.91, "extra_field_from_future": True},
+                 "score": 0.91, "terms": {"cosine": 0.62, "entity": 0.29}, "extra_field_from_future": True},
                 {"headline_id": 71, "story_id": story, "title": "الصحراء: دعم متجدد", "lang": "ar",
                  "source": "Le360", "published_at": "2025-03-01T11:00:00Z", "score": 0.77},
             ]
@@ -177,6 +177,7 @@ def test_check_parses_contract_json(fake: tuple[str, FakeState]) -> None:
     assert dup.duplicate and dup.story_id == 7 and dup.match == "translation"
     assert [m.lang for m in dup.matches] == ["fr", "ar"]
     assert dup.matches[0].title == "Sahara : <b>soutien</b> renouvelé"
+    assert dup.matches[0].terms == {"cosine": 0.62, "entity": 0.29} and dup.matches[1].terms == {}
     assert state.requests[1]["body"] == {"title": "Le Sahara marocain : nouveau soutien", "lang": "fr"}
     assert "lang" not in state.requests[0]["body"]
 

@@ -33,7 +33,7 @@ async def check(body: CheckIn, state: AppState = Depends(check_access)) -> Respo
         matches=[
             CheckMatchOut(
                 headline_id=m.headline_id, story_id=m.story_id, title=m.title, lang=m.lang, source=m.source,
-                published_at=iso(m.published_at), score=m.score, cosine=m.cosine,
+                published_at=iso(m.published_at), score=m.score, cosine=m.cosine, terms=m.terms,
             )
             for m in result.matches
         ],

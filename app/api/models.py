@@ -107,6 +107,14 @@ class CheckMatchOut(BaseModel):
     published_at: str | None
     score: float
     cosine: float
+    terms: dict[str, float] = Field(
+        default_factory=dict,
+        description="Why the pair scores what it does: the score's addends, which add up to it. `exact` alone "
+        "for the same text; else `cosine` (embedding similarity), `cross_lang` (calibration of a cross-language "
+        "cosine), `entity` (shared names), `number` (a shared figure), `lexical` (shared words, same language), "
+        "`gram` (shared character trigrams), `conflict` (figures, weekdays or months that disagree: negative), "
+        "`time` (publication days apart: negative).",
+    )
 
 
 class CheckOut(BaseModel):

@@ -106,6 +106,7 @@ class Match:
     source: str | None = None
     published_at: str | None = None
     cosine: float | None = None
+    terms: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Match":

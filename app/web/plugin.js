@@ -15,7 +15,8 @@
  *                                (the decided story's headlines, or any at or over the threshold):
  *       .ticker-dedup-match[data-story-id][data-headline-id]  > .ticker-dedup-lang, .ticker-dedup-title,
  *                     (.ticker-dedup-related when the match belongs to another story than the decided one)
- *                     .ticker-dedup-meta > .ticker-dedup-source, .ticker-dedup-score ("score 0.91"), .ticker-dedup-type
+ *                     .ticker-dedup-meta > .ticker-dedup-source, .ticker-dedup-score ("score 0.91"), .ticker-dedup-type,
+ *                     .ticker-dedup-why (what the score is made of: "meaning 0.61 · names +0.37 · figures +0.28")
  *     .ticker-dedup-ok           neutral "no similar story" state
  *     .ticker-dedup-error        the service could not be asked
  * API: window.TickerDedup.check(title, {lang}?) → Promise<check JSON>; .attach(input); .config.
@@ -50,6 +51,24 @@
   };
 
   const MATCH_LABELS = { exact: "exact repeat", near: "rewrite", translation: "translation", related: "another story" };
+  // the pair score's addends (the API's `terms`), in the words an editor reads them
+  const TERM_LABELS = [
+    ["exact", "same text"], ["cosine", "meaning"], ["cross_lang", "language pair"], ["entity", "names"],
+    ["number", "figures"], ["lexical", "words"], ["gram", "spelling"], ["conflict", "figures differ"],
+    ["time", "days apart"],
+  ];
+
+  function why(terms) {
+    if (!terms || typeof terms !== "object") return "";
+    const parts = [];
+    for (const [key, label] of TERM_LABELS) {
+      const v = terms[key];
+      if (typeof v !== "number" || Math.abs(v) < 0.005) continue;
+      const shown = key === "cosine" || key === "exact" ? v.toFixed(2) : `${v > 0 ? "+" : "−"}${Math.abs(v).toFixed(2)}`;
+      parts.push(`${label} ${shown}`);
+    }
+    return parts.join(" · ");
+  }
   const RTL = new Set(["ar", "fa", "he", "ur"]);
 
   function el(tag, cls, text) {
@@ -80,6 +99,7 @@
 .ticker-dedup-source,.ticker-dedup-type{font-size:.8em;color:#5b6475}
 .ticker-dedup-related{opacity:.7}
 .ticker-dedup-score{font-size:.8em;font-weight:700;font-variant-numeric:tabular-nums;color:#7a3e00}
+.ticker-dedup-why{grid-column:2;font-size:.75em;color:#5b6475;font-variant-numeric:tabular-nums}
 `;
     (document.head || document.documentElement).append(style);
   }
@@ -146,6 +166,8 @@
     if (typeof match.score === "number") meta.append(el("span", "ticker-dedup-score", `score ${match.score.toFixed(2)}`));
     if (type) meta.append(el("span", "ticker-dedup-type", MATCH_LABELS[type] || type));
     li.append(badge, title, meta);
+    const reasons = why(match.terms);
+    if (reasons) li.append(el("span", "ticker-dedup-why", reasons));
     return li;
   }
 
