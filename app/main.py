@@ -75,7 +75,9 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool) -> None:
         state.retention = RetentionService(s, store, on_deleted=deleted)
         state.retention.start()
         state.ready.set()
-        log.info("ready: encoder %s (%d-d), store %s", enc.name, enc.dim, store.backend)
+        precision = getattr(enc, "precision", None)
+        log.info("ready: encoder %s%s (%d-d), store %s", enc.name, f" {precision}" if precision else "", enc.dim,
+                 store.backend)
     except Exception as exc:  # reported by /readyz; the process stays up so the error can be read
         log.exception("start-up failed")
         state.startup_error = f"start-up failed: {type(exc).__name__}: {exc}"
