@@ -28,7 +28,7 @@ class Settings:
     #: "sqlite" (embedded default) or a PostgreSQL DSN ("postgresql://...")
     database_url: str = "sqlite"
     #: embedded store: stored rows from which the vector search is approximate (faiss IVF); 0 = always exact
-    vector_ann_min_rows: int = 20_000
+    vector_ann_min_rows: int = 8192
     #: PostgreSQL: pooled connections per replica (keep replicas x this under the server's max_connections)
     pg_pool_max_size: int = 8
     #: PostgreSQL: seconds a request waits for a pooled connection before failing

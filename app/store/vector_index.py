@@ -27,9 +27,10 @@ The IVF is trained once, in a background thread, when the index first reaches ``
 it is ready searches stay exact. It is retrained (again in the background, the old one answering
 meanwhile) once ``retrain_after`` times as many rows were added as it was trained on, so that its
 centroids follow the news of the day and its lists do not grow without end: the number of lists
-follows the square root of the rows, so a search reads about as many vectors at 100k rows as at 20k.
-A build that finds, when done, that the rows already outgrew it (a store loading 100k rows at start
-trains first at 20k) trains again at once, in the same thread.
+follows the square root of the rows, so a search reads about as many vectors at 100k rows as at 20k
+(below ~20k rows it reads half its lists, see ``_nprobe``). A build that finds, when done, that the rows
+already outgrew it (a store loading 100k rows at start trains first at ``ann_min_rows``) trains again at
+once, in the same thread.
 
 A search for one vector runs on one OpenMP thread (set for the calling thread only): waking a second
 thread for a ~1 ms scan cost more than it saved, and gave 6-9 ms outliers on a busy 2-core machine.
@@ -48,10 +49,17 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-#: rows under which every search is an exact scan (20k x 512: ~5 ms)
-ANN_MIN_ROWS = 20_000
+#: rows under which every search is an exact scan. One vector against 10k-20k rows reads 20-40 MB at
+#: memory speed (1.7-3.1 ms on the bench's stores); the IVF answers in 0.4-0.5 ms there (see _nprobe)
+ANN_MIN_ROWS = 8192
 #: a time window holding at most this many rows is scanned exactly even when the IVF is there
 EXACT_WINDOW_ROWS = 4096
+#: ...and for a batch of queries (an ingest step), one holding at most this many: one matrix product
+#: reads the rows once for the whole batch, 0.25-0.58 ms a query from 10k to 20k rows, which the IVF
+#: does not beat until the window is larger
+EXACT_BATCH_WINDOW_ROWS = 20_000
+#: under this many lists (an index of under ~20k rows) the IVF reads half of them (see _nprobe)
+SMALL_NLIST = 566
 #: the IVF's float16 ranking fetches this many times k rows; the exact product ranks them
 REFINE = 2
 
@@ -73,7 +81,12 @@ def _nlist(rows: int) -> int:
 
 
 def _nprobe(nlist: int) -> int:
-    # 1/16 of the lists, at least 48: recall@20 >= 0.995 from 20k to 100k rows on the bench vectors
+    # 1/16 of the lists, at least 48: recall@20 >= 0.995 from 20k to 100k rows on the bench vectors.
+    # A small index reads half its lists: at 10k-15k rows 48 lists of 400-490 missed 1-2 % of the rows
+    # at cosine >= 0.3 of the bench's check queries (up to cosine 0.57), half of them 0-1 row of ~12,000
+    # (0.41-0.50 ms a search, against 1.7-3.1 ms for the exact scan)
+    if nlist < SMALL_NLIST:
+        return max(1, nlist // 2)
     return min(nlist, max(48, nlist // 16))
 
 
@@ -85,6 +98,7 @@ class VectorIndex:
         *,
         ann_min_rows: int | None = ANN_MIN_ROWS,
         exact_window_rows: int = EXACT_WINDOW_ROWS,
+        exact_batch_window_rows: int = EXACT_BATCH_WINDOW_ROWS,
         retrain_after: float = 1.0,
         background: bool = True,
         recall_k: int = 20,
@@ -102,6 +116,7 @@ class VectorIndex:
         self.dim = dim
         self.ann_min_rows = ann_min_rows
         self.exact_window_rows = exact_window_rows
+        self.exact_batch_window_rows = max(exact_window_rows, exact_batch_window_rows)
         self.retrain_after = retrain_after
         self.background = background
         self.recall_k, self.recall_target, self.recall_floor = recall_k, recall_target, recall_floor
@@ -433,7 +448,9 @@ class VectorIndex:
                 n_in = int(np.count_nonzero(inside))
                 if n_in == 0:
                     continue
-                if ivf is not None and n_in > self.exact_window_rows:
+                # one query alone is an exact scan up to exact_window_rows; several share one up to more
+                limit = self.exact_window_rows if len(members) == 1 else self.exact_batch_window_rows
+                if ivf is not None and n_in > limit:
                     # faiss does not allow a search during an add: under the lock, like search()
                     for i, found in zip(members, self._ivf_answers(ivf, q[members], k, ids, mat, slots, inside, n_in)):
                         out[i] = found
