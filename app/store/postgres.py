@@ -316,8 +316,18 @@ class PostgresStore(Store):
                   "min": self.options.exact_scan_max_rows, "scan": self.options.max_scan_tuples}
         with self._conn() as conn:
             exact = conn.execute(_WINDOW_IS_SMALL_SQL, params).fetchone()[0]  # type: ignore[index]
-            query = _EXACT_NEAREST_SQL if exact else _index_nearest_sql(self.dim)
-            rows = conn.execute(query, params, binary=True).fetchall()  # type: ignore[arg-type]
+            if exact:
+                rows = conn.execute(_EXACT_NEAREST_SQL, params, binary=True).fetchall()  # type: ignore[arg-type]
+            else:
+                # With (ts + 0) the planner guesses the window keeps 0.5 % of the rows, and a sequential
+                # scan with a top-k sort then looks cheaper than the HNSW index: measured 25 ms at 9,700
+                # rows (and growing with the table) against 1.9 ms through the index. So the index query
+                # runs with sequential scans off, for this statement only: a savepoint when inside the
+                # write transaction, and the setting put back before it ends.
+                with conn.transaction():
+                    conn.execute("SET LOCAL enable_seqscan = off")
+                    rows = conn.execute(_index_nearest_sql(self.dim), params, binary=True).fetchall()  # type: ignore[arg-type]
+                    conn.execute("SET LOCAL enable_seqscan = DEFAULT")
         return [(int(r[0]), float(r[1])) for r in rows]
 
     def headlines(self, ids: Iterable[int]) -> dict[int, HeadlineRow]:
