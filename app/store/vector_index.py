@@ -83,8 +83,8 @@ def _nlist(rows: int) -> int:
 def _nprobe(nlist: int) -> int:
     # 1/16 of the lists, at least 48: recall@20 >= 0.995 from 20k to 100k rows on the bench vectors.
     # A small index reads half its lists: at 10k-15k rows 48 lists of 400-490 missed 1-2 % of the rows
-    # at cosine >= 0.3 of the bench's check queries (up to cosine 0.57), half of them 0-1 row of ~12,000
-    # (0.41-0.50 ms a search, against 1.7-3.1 ms for the exact scan)
+    # at cosine >= 0.3 of the bench's check queries (up to cosine 0.57); half the lists missed 1 row and
+    # 0 (0.41-0.50 ms a search, against 1.7-3.1 ms for the exact scan)
     if nlist < SMALL_NLIST:
         return max(1, nlist // 2)
     return min(nlist, max(48, nlist // 16))
