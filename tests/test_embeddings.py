@@ -168,13 +168,11 @@ def test_unit_vector_is_l2_normalise_of_one_row_to_the_bit():
 
 
 def _dataset_titles(per_set: int) -> list[str]:
-    import json
-    from pathlib import Path
+    from conftest import DATASETS, read_jsonl
 
     titles = []
     for name in ("seed_ticker/gold.jsonl", "gnews_fr/dev.jsonl", "masakhanews/dev.jsonl", "sib200/dev.jsonl"):
-        lines = Path("../shared/datasets", name).read_text(encoding="utf-8").splitlines()
-        titles += [json.loads(line)["title"] for line in lines[:per_set]]
+        titles += [r["title"] for r in read_jsonl(DATASETS / name)[:per_set]]
     return titles
 
 
