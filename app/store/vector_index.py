@@ -58,8 +58,6 @@ EXACT_WINDOW_ROWS = 4096
 #: reads the rows once for the whole batch, 0.25-0.58 ms a query from 10k to 20k rows, which the IVF
 #: does not beat until the window is larger
 EXACT_BATCH_WINDOW_ROWS = 20_000
-#: under this many lists (an index of under ~20k rows) the IVF reads half of them (see _nprobe)
-SMALL_NLIST = 566
 #: the IVF's float16 ranking fetches this many times k rows; the exact product ranks them
 REFINE = 2
 
@@ -78,6 +76,10 @@ class _Ivf:
 
 def _nlist(rows: int) -> int:
     return int(min(8192, max(64, round(4 * math.sqrt(rows)))))
+
+
+#: an index of fewer lists than one of 20k rows gets (566) reads half of them (see _nprobe)
+SMALL_NLIST = _nlist(20_000)
 
 
 def _nprobe(nlist: int) -> int:
