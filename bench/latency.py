@@ -331,24 +331,25 @@ def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: Latenc
     finally:
         stages.close()
     top = out["sizes"][str(max(sizes.stored))]
-    out["targets"] = {
-        "http_p99_ms<50_at_largest": {"value": top["http"]["p99_ms"], "stored": top["stored_headlines"],
-                                      "met": top["http"]["p99_ms"] < 50.0},
-        # issue #3's target for the check; the figure is httpx's (the stdlib client's is beside it)
-        "http_p50_ms<10_at_largest": {"value": top["http"]["p50_ms"], "stored": top["stored_headlines"],
-                                      "stdlib_client": top["http_stdlib_client"]["p50_ms"],
-                                      "met": top["http"]["p50_ms"] < 10.0},
-    }
+    out["targets"] = _check_targets(top, top)
     if "one_core" in top:
-        one = top["one_core"]
-        out["targets"]["one_core_http_p50_ms<10_at_largest"] = {
-            "value": one["http"]["p50_ms"], "stored": top["stored_headlines"],
-            "stdlib_client": one["http_stdlib_client"]["p50_ms"], "met": one["http"]["p50_ms"] < 10.0}
-        out["targets"]["one_core_http_p99_ms<50_at_largest"] = {
-            "value": one["http"]["p99_ms"], "stored": top["stored_headlines"], "met": one["http"]["p99_ms"] < 50.0}
+        out["targets"] |= _check_targets(top["one_core"], top, prefix="one_core_")
     mem = top.get("server_memory_after_refit") or top["server_memory_after_checks"]
     out["peak_rss_mib_at_largest"] = mem["peak_rss_mib"]
     return out
+
+
+def _check_targets(run: dict[str, Any], size: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The check's targets at the largest size from one HTTP run of it (``run``: the ``http`` and
+    ``http_stdlib_client`` figures). Issue #3's p50 target is the httpx figure; the stdlib client's is
+    beside it."""
+    http, stored = run["http"], size["stored_headlines"]
+    return {
+        f"{prefix}http_p99_ms<50_at_largest": {"value": http["p99_ms"], "stored": stored, "met": http["p99_ms"] < 50.0},
+        f"{prefix}http_p50_ms<10_at_largest": {"value": http["p50_ms"], "stored": stored,
+                                               "stdlib_client": run["http_stdlib_client"]["p50_ms"],
+                                               "met": http["p50_ms"] < 10.0},
+    }
 
 
 def _refit(srv: Server, timeout: float) -> dict[str, Any]:
