@@ -10,6 +10,8 @@
   assignment of each new story) and the background refit thread (every ``refit_every_stories``).
 * ``encoder_alone``: ``encoder.encode`` on the very texts the in-process pipeline handed it, in the same
   batches: the ceiling.
+* ``encoder_beside_python``: the same texts (one run's, largest batch) alone and then with a thread
+  running pure Python beside the encoder: how much the encoder waits for the GIL.
 
 Every headline is distinct after normalisation (``bench.synth``), carries a feed id and a source like a
 real feed, and no language (the service detects it).
@@ -21,6 +23,7 @@ import cProfile
 import os
 import pstats
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,6 +238,37 @@ def encoder_ceiling(encoder, encoded: Sequence[Sequence[str]], batch: int) -> di
     return {"texts_per_s": median(rates), "runs_texts_per_s": rates}
 
 
+def encoder_beside_python(encoder, texts: Sequence[str], batch: int) -> dict[str, Any]:
+    """The encoder's texts/s alone, then with one more thread running pure Python meanwhile (what
+    matching does in the service). Sharing two cores three ways alone costs the encoder's two workers
+    up to 1.5x; beyond that, it waits for the GIL: every return from native code into Python waits up
+    to the 5 ms switch interval behind the Python thread."""
+    def encode_all() -> float:
+        t0 = time.perf_counter()
+        for part in chunks(list(texts), batch):
+            encoder.encode(list(part))
+        return len(texts) / (time.perf_counter() - t0)
+
+    alone = encode_all()
+    stop = threading.Event()
+
+    def spin() -> None:
+        n = 0
+        while not stop.is_set():
+            for _ in range(1000):
+                n += 1
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        beside = encode_all()
+    finally:
+        stop.set()
+        spinner.join()
+    return {"texts_per_s_alone": alone, "texts_per_s_beside_python": beside, "slowdown": alone / beside,
+            "batch": batch, "texts": len(texts)}
+
+
 def _short(path: str) -> str:
     for marker in ("site-packages/", "/work/main/"):
         if marker in path:
@@ -278,7 +312,11 @@ def run(encoder, pool: Sequence[PoolTitle], sizes: IngestSizes, seed: int = 1) -
                 if "profile" in res:
                     out["profile"] = res.pop("profile")
                 log(f"ingest: encoder alone, batch {batch}")
-                out["encoder_alone"][str(batch)] = encoder_ceiling(encoder, res.pop("_encoded"), batch)
+                encoded = res.pop("_encoded")
+                out["encoder_alone"][str(batch)] = encoder_ceiling(encoder, encoded, batch)
+                if batch == max(sizes.batch_sizes):
+                    log(f"ingest: encoder beside a thread running Python, batch {batch}")
+                    out["encoder_beside_python"] = encoder_beside_python(encoder, encoded[0], batch)
                 out["in_process"][str(batch)] = res
                 log(f"ingest: in-process with the topic listener and refits, batch {batch}")
                 res = in_process_throughput(encoder, texts, batch, sizes, work, with_topics=True)

@@ -56,6 +56,11 @@ def ingest(r: dict[str, Any]) -> list[str]:
                     f"| {_f(r['in_process'][b]['headlines_per_s'])} "
                     f"| {_f(wt[b]['headlines_per_s']) if b in wt else '–'} "
                     f"| {_f(r['encoder_alone'][b]['texts_per_s'])} | {_f(r['http_over_encoder'][b], 2)} |")
+    beside = r.get("encoder_beside_python")
+    if beside:
+        rows += ["", f"Encoder beside a thread running Python (batch {beside['batch']}): "
+                     f"{_f(beside['texts_per_s_alone'])} texts/s alone, {_f(beside['texts_per_s_beside_python'])} beside it "
+                     f"({_f(beside['slowdown'], 2)}x; sharing the cores alone accounts for up to 1.5x)."]
     for title, part in (("pipeline only", r["in_process"]), ("with the topic listener and refits", wt)):
         if not part:
             continue

@@ -69,6 +69,8 @@ def summary(results: dict[str, dict[str, Any]], mach: dict[str, Any], seconds: f
         figures[f"ingest_in_process_with_topics_batch{b}_per_s"] = e["headlines_per_s"]
     for b, e in ing.get("encoder_alone", {}).items():
         figures[f"encoder_alone_batch{b}_per_s"] = e["texts_per_s"]
+    if "encoder_beside_python" in ing:
+        figures["encoder_beside_python_slowdown"] = ing["encoder_beside_python"]["slowdown"]
     for b, v in ing.get("http_over_encoder", {}).items():
         ratios[f"ingest_http_over_encoder_batch{b}"] = v
     lat = results.get("latency", {})

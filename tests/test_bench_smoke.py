@@ -60,6 +60,10 @@ def test_ingest_figures_are_positive_and_consistent(smoke) -> None:
         assert 0 < shares["encode_overlapping"] <= 1.0
         assert sum(v for k, v in shares.items() if k != "encode_overlapping") == pytest.approx(1.0, abs=0.02)
     assert ing["profile"]["top_self_time"], "the profile names where the time goes"
+    beside = ing["encoder_beside_python"]
+    assert beside["texts_per_s_alone"] > 0 and beside["texts_per_s_beside_python"] > 0
+    assert beside["slowdown"] == pytest.approx(beside["texts_per_s_alone"] / beside["texts_per_s_beside_python"], rel=1e-3)
+    assert smoke[0]["summary"]["figures"]["encoder_beside_python_slowdown"] == pytest.approx(beside["slowdown"], rel=1e-3)
 
 
 def test_latency_percentiles_are_ordered(smoke) -> None:

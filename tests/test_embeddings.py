@@ -246,3 +246,39 @@ def test_fp32_spec_is_the_same_model_under_the_same_name(encoder):
         from embeddings.usem import USEEncoder
 
         USEEncoder(precision="int4")
+
+
+def test_int8_encode_returns_to_python_per_call_not_per_title(encoder):
+    """Each return from native code into Python waits for the GIL behind whatever thread runs Python
+    meanwhile (matching, a request), up to the 5 ms switch interval: one tokenizer call for all of a
+    call's texts and one onnxruntime run per micro-batch keep those waits few however many titles come."""
+    import embeddings.usem_int8 as int8
+
+    forward = encoder._forward.__self__
+    assert isinstance(forward, int8.Int8Forward)
+    titles = _dataset_titles(60)
+    calls = {"tokenize": 0, "run": 0}
+    tokenizer, session = forward.tokenizer, forward.session
+
+    class CountingTokenizer:
+        def encode(self, texts, **kwargs):
+            calls["tokenize"] += 1
+            return tokenizer.encode(texts, **kwargs)
+
+    class CountingSession:
+        def run(self, *args, **kwargs):
+            calls["run"] += 1
+            return session.run(*args, **kwargs)
+
+    expected = forward.encode(titles)
+    tokens = sum(len(ids) for ids in tokenizer.encode(titles, out_type=int, add_bos=True, add_eos=True))
+    forward.tokenizer, forward.session = CountingTokenizer(), CountingSession()
+    try:
+        got = forward.encode(titles)
+    finally:
+        forward.tokenizer, forward.session = tokenizer, session
+    assert np.array_equal(got, expected)
+    assert calls["tokenize"] == 1
+    # micro-batches are cut at TOKEN_BUDGET tokens: at most one more than the tokens strictly need
+    assert calls["run"] <= tokens // int8.TOKEN_BUDGET + 2, (calls, tokens)
+    assert calls["run"] < len(titles) / 10
