@@ -75,7 +75,7 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool) -> None:
         state.retention = RetentionService(s, store, on_deleted=deleted)
         state.retention.start()
         state.ready.set()
-        precision = getattr(enc, "precision", None)
+        precision = " ".join(filter(None, (getattr(enc, "precision", None), getattr(enc, "runtime", None))))
         log.info("ready: encoder %s%s (%d-d), store %s", enc.name, f" {precision}" if precision else "", enc.dim,
                  store.backend)
     except Exception as exc:  # reported by /readyz; the process stays up so the error can be read

