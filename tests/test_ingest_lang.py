@@ -99,3 +99,21 @@ def test_single_language_config_answers_that_language_for_text() -> None:
     only_french = LanguageDetector(("fr",))
     assert only_french.detect("Morocco beats Portugal") == "fr"
     assert only_french.detect("---") is None
+
+
+def test_a_large_batch_goes_to_lingua_in_chunks(detector: LanguageDetector) -> None:
+    """A lingua call holds the GIL until it returns: a batch of 1,000 in one call stopped every other
+    thread (the encoder's workers, a dedup check) for ~120 ms. Chunks bound that, with the same answers."""
+    texts = ["Le Maroc bat le Portugal", "Morocco beats Portugal", "المغرب يفوز", "Marruecos gana"] * 25
+    chunked = LanguageDetector(detector.languages, parallel_threshold=1, parallel_chunk=16)
+    inner = chunked._detector
+    sizes: list[int] = []
+
+    class Counting:
+        def compute_language_confidence_values_in_parallel(self, batch):
+            sizes.append(len(batch))
+            return inner.compute_language_confidence_values_in_parallel(batch)
+
+    chunked._detector = Counting()  # type: ignore[assignment]
+    assert chunked.detect_many(texts) == [detector.detect(t) for t in texts]
+    assert sizes == [16] * 6 + [4]
