@@ -34,6 +34,15 @@ STREAM_CHUNK = 48
 #: headlines in the later steps: the encoder does ~10 % more texts/s in calls of 96-128 than of 48
 #: (its two workers get 24 each; measured on 2 cores), and the steps after the first overlap matching
 STREAM_STEP = 128
+#: items described (language, features) at a time in an ingest batch: lingua holds the GIL for a whole
+#: call, so a batch of 1,000 in one call held every other thread off for ~120 ms
+DESCRIBE_PART = 64
+#: while dedup checks are under way, an ingest batch waits for them before its next headline or step,
+#: up to this long at a time ...
+CHECKS_FIRST_MAX_WAIT = 0.05
+#: ... and for no more than this share of its own time, so that a stream of checks slows ingest down
+#: without stopping it
+CHECKS_FIRST_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +189,13 @@ class Pipeline:
         # extracts features (lingua and the encoder's onnxruntime/BLAS work leave the GIL): apart from
         # the ingest steps, which would make a check wait behind up to 128 titles.
         self._check_encode = ThreadPoolExecutor(2, thread_name_prefix="check-encode")
+        # Checks go first: an ingest batch holds the GIL for most of its time (matching is Python), and
+        # every return of a check's threads from native code waited behind it. Checks under way are
+        # counted here and ingest waits for them between headlines (``_ChecksFirst``).
+        self._checks = threading.Condition()
+        self._checks_in_flight = 0
+        #: ingest batches waiting for checks right now
+        self.ingest_waiting_for_checks = 0
 
     def warm_up(self) -> None:
         """Load lazily built models (language detection) now, not in the first request."""
@@ -210,17 +226,22 @@ class Pipeline:
             )
         return out
 
-    def _describe(self, prepared: list[_Prepared]) -> list[_Prepared]:
-        """Fill in each item's language (the client's, else detected) and matching features."""
-        missing = [p for p in prepared if not p.item.lang]
-        detected = self.detector.detect_many([p.item.title for p in missing]) if missing else []
-        for p in prepared:
-            if p.item.lang:
-                p.lang = canonical_lang(p.item.lang)
-        for p, lang in zip(missing, detected):
-            p.lang = lang
-        for p in prepared:
-            p.features = extract(p.item.title, p.key, p.lang)
+    def _describe(self, prepared: list[_Prepared], pause: Callable[[], None] | None = None) -> list[_Prepared]:
+        """Fill in each item's language (the client's, else detected) and matching features.
+        ``pause``: called between parts of ``DESCRIBE_PART`` items (ingest lets checks go first there)."""
+        for start in range(0, len(prepared), DESCRIBE_PART):
+            if pause is not None and start:
+                pause()
+            part = prepared[start : start + DESCRIBE_PART]
+            missing = [p for p in part if not p.item.lang]
+            detected = self.detector.detect_many([p.item.title for p in missing]) if missing else []
+            for p in part:
+                if p.item.lang:
+                    p.lang = canonical_lang(p.item.lang)
+            for p, lang in zip(missing, detected):
+                p.lang = lang
+            for p in part:
+                p.features = extract(p.item.title, p.key, p.lang)
         return prepared
 
     def _embed(self, prepared: Sequence[_Prepared]) -> np.ndarray:
@@ -354,7 +375,8 @@ class Pipeline:
         # Replicas wait for each other's write transactions (PostgreSQL's write lock): encoding inside
         # one would make them take turns at the encoder too, so it is done before. A single writer
         # (SQLite) encodes inside instead, overlapping each step's encoding with the last one's matching.
-        encoded = self._encode_all(prepared, bounds) if self.store.shared_writers else None
+        checks_first = _ChecksFirst(self)
+        encoded = self._encode_all(prepared, bounds, checks_first) if self.store.shared_writers else None
         with self.store.transaction():
             # Items already seen once ((source, id) replay), in this batch or before, return the same result.
             seen_in_batch: dict[tuple[str, str], IngestResult] = {}
@@ -371,11 +393,12 @@ class Pipeline:
                 known = {**encoded, **known}
                 steps: list[_Step] = [(start, stop, [], None) for start, stop in bounds]
             else:
-                steps = self._encode_and_describe(prepared, known, bounds)
+                steps = self._encode_and_describe(prepared, known, bounds, checks_first)
             replays = _replays(prepared, already)
             start = 0
             for block in self._vectors(prepared, known, steps):
                 stop = start + len(block)
+                checks_first()
                 near = self._step_neighbours(prepared[start:stop], block, replays[start:stop])
                 for j, (p, vec) in enumerate(zip(prepared[start:stop], block)):
                     i = start + j
@@ -392,6 +415,7 @@ class Pipeline:
                                 matched_headline_id=stored.matched_headline_id, idempotent_replay=True,
                             )
                             continue
+                    checks_first()
                     result = self._assign(p, vec, pending, p.hash in exact_hashes, near.nearest(j))
                     near.stored(j, result.headline_id)
                     exact_hashes.add(p.hash)
@@ -405,21 +429,24 @@ class Pipeline:
             listener(opened, grown)
         return [r for r in results if r is not None]
 
-    def _encode_all(self, prepared: list[_Prepared], bounds: list[tuple[int, int]]) -> dict[str, np.ndarray]:
+    def _encode_all(
+        self, prepared: list[_Prepared], bounds: list[tuple[int, int]], pause: Callable[[], None] | None = None
+    ) -> dict[str, np.ndarray]:
         """Languages, features and a vector for every item, outside any transaction: vectors by text
         hash (the stored ones read, the others encoded)."""
         known = self.store.embeddings_by_hash([p.hash for p in prepared])
-        for _ in self._vectors(prepared, known, self._encode_and_describe(prepared, known, bounds)):
+        for _ in self._vectors(prepared, known, self._encode_and_describe(prepared, known, bounds, pause)):
             pass
         return known
 
     def _encode_and_describe(
-        self, prepared: list[_Prepared], known: dict[str, np.ndarray], bounds: list[tuple[int, int]]
+        self, prepared: list[_Prepared], known: dict[str, np.ndarray], bounds: list[tuple[int, int]],
+        pause: Callable[[], None] | None = None,
     ) -> list[_Step]:
         """Every step goes to the encoder now; languages and features are worked out meanwhile."""
         steps = self._encode_steps(prepared, known, bounds, ahead=True)
         try:
-            self._describe(prepared)
+            self._describe(prepared, pause)
         except BaseException:
             _cancel(steps)
             raise
@@ -470,6 +497,17 @@ class Pipeline:
 
     # --- the newsroom check (read-only) ------------------------------------------------------
     def check(self, title: str, lang: str | None = None, top: int = 5) -> CheckResult:
+        with self._checks:
+            self._checks_in_flight += 1
+        try:
+            return self._check(title, lang, top)
+        finally:
+            with self._checks:
+                self._checks_in_flight -= 1
+                if not self._checks_in_flight:
+                    self._checks.notify_all()
+
+    def _check(self, title: str, lang: str | None, top: int) -> CheckResult:
         p = self._keys([HeadlineInput(title=title, lang=lang)])[0]
         known = self.store.embeddings_by_hash([p.hash])
         # A text never stored has no exact repeat to look up (ingest skips it the same way).
@@ -507,6 +545,39 @@ class Pipeline:
             duplicate=decision_story is not None, story_id=decision_story, match=match,
             score=round(float(score), 4), threshold=self.params.threshold, lang=p.lang, matches=matches,
         )
+
+
+class _ChecksFirst:
+    """Called by an ingest batch before each step and each headline: while dedup checks are under way,
+    wait until they are done (``CHECKS_FIRST_MAX_WAIT`` at most at a time), unless the batch has already
+    spent ``CHECKS_FIRST_SHARE`` of its time waiting.
+
+    Why: a check is a newsroom waiting on a publish button, an ingest batch is a feed that can wait a
+    few milliseconds. In-process, 3,000-7,000 stored, checks back to back while another thread ingested
+    batches of 1,000 at full speed: p50 / p99 11.6-12.1 / 87-127 ms without this, 5.6-5.7 / 24-30 ms with
+    it (4.6-5.2 / 7.0-11.0 ms with nothing else running)."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.started = time.perf_counter()
+        self.waited = 0.0
+
+    def __call__(self) -> None:
+        p = self.pipeline
+        if not p._checks_in_flight or not p.store.reads_during_writes:
+            # (read without the lock: a check that starts right after waits one headline more); a check
+            # on a store whose reads wait for the write transaction cannot go first
+            return
+        now = time.perf_counter()
+        if self.waited >= CHECKS_FIRST_SHARE * (now - self.started):
+            return
+        with p._checks:
+            p.ingest_waiting_for_checks += 1
+            try:
+                p._checks.wait_for(lambda: not p._checks_in_flight, timeout=CHECKS_FIRST_MAX_WAIT)
+            finally:
+                p.ingest_waiting_for_checks -= 1
+        self.waited += time.perf_counter() - now
 
 
 class _StepNeighbours:

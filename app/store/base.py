@@ -118,6 +118,9 @@ class Store(abc.ABC):
     #: other processes (replicas) write the same database, and wait for this one's write transactions:
     #: the pipeline then does its slow work (encoding) before opening one, not inside it
     shared_writers: bool = False
+    #: other threads' reads go on while a write transaction is open (a SQLite file's reader connections,
+    #: PostgreSQL); False when they wait for it to end (SQLite in memory: one connection)
+    reads_during_writes: bool = True
 
     # --- lifecycle ---------------------------------------------------------------------
     @abc.abstractmethod

@@ -221,6 +221,8 @@ class SQLiteStore(Store):
         self, path: str | Path, dim: int, index_horizon_hours: float = 24 * 30, ann_min_rows: int | None = ANN_MIN_ROWS
     ) -> None:
         self.path = str(path)
+        # in memory there is one connection, and the writer holds it for a whole batch
+        self.reads_during_writes = self.path != ":memory:"
         self.dim = dim
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
