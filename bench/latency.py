@@ -9,6 +9,9 @@ stored titles (near duplicates: a full candidate list to score), half are varian
 of the store (mostly new stories). The same queries then go through ``Pipeline.check`` in-process on
 the same file, to separate HTTP from the work.
 
+At the smallest size, last, the HTTP checks again while another client posts batches of new headlines
+as fast as the server takes them (``http_during_ingest``, with the feed's rate meanwhile).
+
 Memory: VmRSS / VmHWM (peak) of the server process after the checks, and after one topic refit
 (``POST /v1/clusters/refit``) over the stored stories, which is the largest allocation the service makes.
 """
@@ -49,6 +52,10 @@ class LatencySizes:
     #: the largest store's HTTP checks again with the server held to one CPU (issue #3 sets its check
     #: target "on one core"); the clients stay free to use the other one
     one_core: bool = True
+    #: at the smallest size, the checks again while a feed posts batches of ``under_ingest_batch`` as
+    #: fast as the server takes them (up to this many headlines; 0: not run)
+    under_ingest: int = 4000
+    under_ingest_batch: int = 100
 
 
 def _queries(stored_pool: Sequence[PoolTitle], held_out: Sequence[PoolTitle], n: int, seed: int,
@@ -91,6 +98,59 @@ def _http_checks(url: str, queries: Sequence[SynthHeadline], warmup: int, reps: 
     plain.close()
     share = {"duplicate_share": duplicates / max(1, len(samples["httpx"]) + len(samples["stdlib"]))}
     return _summary(samples["httpx"], reps, per_rep) | share, _summary(samples["stdlib"], reps, per_rep)
+
+
+def _http_checks_during_ingest(url: str, queries: Sequence[SynthHeadline], feed: Sequence[SynthHeadline],
+                               batch: int, n_checks: int) -> dict[str, Any]:
+    """The checks (httpx, sequential) while another client posts ``feed`` in batches as fast as the server
+    answers: a newsroom checking a title while the tickers come in. The feed starts first; checks begin
+    once its first batch is stored, and the feed's rate is measured over the checks' time."""
+    import threading
+
+    stop = threading.Event()
+    first = threading.Event()
+    fed: list[tuple[float, int]] = []  # (time a batch was acknowledged, headlines in it)
+    errors: list[str] = []
+
+    def feeder() -> None:
+        with httpx.Client(base_url=url, timeout=120.0) as client:
+            for a in range(0, len(feed), batch):
+                if stop.is_set():
+                    break
+                body = {"headlines": [{"title": h.title, "id": f"load-{a + j}", "source": "bench-load"}
+                                      for j, h in enumerate(feed[a : a + batch])]}
+                r = client.post("/v1/headlines", json=body, headers={"X-API-Key": API_KEY})
+                if r.status_code != 200:
+                    errors.append(f"POST /v1/headlines -> {r.status_code}: {r.text[:200]}")
+                    break
+                fed.append((time.perf_counter(), len(body["headlines"])))
+                first.set()
+        first.set()
+
+    thread = threading.Thread(target=feeder, name="bench-feed")
+    thread.start()
+    first.wait(120)
+    samples: list[float] = []
+    t_start = time.perf_counter()
+    try:
+        with httpx.Client(base_url=url, timeout=60.0) as client:
+            for q in queries[:n_checks]:
+                if not thread.is_alive():
+                    break  # the feed ran out: later checks would not be under load
+                t0 = time.perf_counter()
+                r = client.post("/v1/dedup/check", json={"title": q.title})
+                if r.status_code != 200:
+                    raise RuntimeError(f"POST /v1/dedup/check -> {r.status_code}: {r.text[:300]}")
+                samples.append((time.perf_counter() - t0) * 1000.0)
+    finally:
+        t_end = time.perf_counter()
+        stop.set()
+        thread.join(300)
+    if errors:
+        raise RuntimeError(errors[0])
+    during = sum(n for t, n in fed if t_start <= t <= t_end)
+    return {**percentiles(samples), "n_requests": len(samples), "batch": batch,
+            "ingest_headlines_per_s_meanwhile": during / max(t_end - t_start, 1e-9)}
 
 
 def _ingest_into(pipeline, items: Sequence[SynthHeadline], batch: int = 100) -> dict[str, Any]:
@@ -327,6 +387,14 @@ def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: Latenc
             entry["in_process"] = _in_process_checks(encoder, srv.settings_env(), queries, sizes.warmup, sizes.reps,
                                                      sizes.requests, stages=sizes.stages, ingest=late)
             entry["http_overhead_p50_ms"] = entry["http"]["p50_ms"] - entry["in_process"]["p50_ms"]
+            if sizes.under_ingest and k == 0:
+                # last at this size: the feed's headlines join the store (the next size is filled up to its count)
+                log(f"latency: HTTP checks at {entry['stored_headlines']} while a feed posts batches of "
+                    f"{sizes.under_ingest_batch}")
+                with Server(stages.data_dir) as loaded:
+                    entry["http_during_ingest"] = _http_checks_during_ingest(
+                        loaded.url, stages.queries(k + 20), stages.fresh(sizes.under_ingest),
+                        sizes.under_ingest_batch, sizes.requests)
             out["sizes"][str(n)] = entry
     finally:
         stages.close()

@@ -84,6 +84,13 @@ def latency(r: dict[str, Any]) -> list[str]:
         rows.append(f"| {e['stored_headlines']:,} ({e['stored_stories']:,}) | {_f(h['p50_ms'])} / {_f(h['p95_ms'])} / "
                     f"{_f(h['p99_ms'])} | {plain} | {_f(i['p50_ms'])} / {_f(i['p95_ms'])} / {_f(i['p99_ms'])} "
                     f"| {_f(m['rss_mib'])} / {_f(m['peak_rss_mib'])} |")
+    for e in r["sizes"].values():
+        d = e.get("http_during_ingest")
+        if d:
+            rows += ["", f"At {e['stored_headlines']:,} stored, while another client posted batches of {d['batch']} "
+                     f"as fast as the server took them ({_f(d['ingest_headlines_per_s_meanwhile'])} headlines/s "
+                     f"meanwhile): HTTP p50 / p95 / p99 {_f(d['p50_ms'])} / {_f(d['p95_ms'])} / {_f(d['p99_ms'])} ms "
+                     f"over {d['n_requests']} checks (httpx)."]
     top = r["sizes"][max(r["sizes"], key=int)]
     one = top.get("one_core")
     if one:

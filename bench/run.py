@@ -46,7 +46,7 @@ SMOKE = Plan(
     pool_limit=300,
     ingest=IngestSizes(batch_sizes=(10, 50), per_rep=100, reps=1, warmup=10, profile=True, server_per_batch=False),
     latency=LatencySizes(stored=(300,), requests=20, reps=1, warmup=3, refit=True, refit_timeout_s=60.0,
-                         ingest_at_largest=50),
+                         ingest_at_largest=50, under_ingest=400, under_ingest_batch=20),
     refit=RefitSizes(stories=(300,), service_stories=(200,), reps=1, budget_s=10.0, timeout_s=60.0, isolate=False),
     peers=PeerSizes(shingles=(3,), minhash_thresholds=(0.3, 0.5), cosine_thresholds=(0.6, 0.7, 0.8), reps=1,
                     limit=60, bertopic=False),
@@ -78,6 +78,10 @@ def summary(results: dict[str, dict[str, Any]], mach: dict[str, Any], seconds: f
         for p in ("p50_ms", "p95_ms", "p99_ms"):
             figures[f"check_http_{n}_{p}"] = e["http"][p]
         figures[f"check_in_process_{n}_p99_ms"] = e["in_process"]["p99_ms"]
+        if "http_during_ingest" in e:
+            for p in ("p50_ms", "p99_ms"):
+                figures[f"check_http_during_ingest_{n}_{p}"] = e["http_during_ingest"][p]
+            figures[f"ingest_during_checks_{n}_per_s"] = e["http_during_ingest"]["ingest_headlines_per_s_meanwhile"]
         if "one_core" in e:
             for p in ("p50_ms", "p95_ms", "p99_ms"):
                 figures[f"check_http_one_core_{n}_{p}"] = e["one_core"]["http"][p]

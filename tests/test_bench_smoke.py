@@ -76,6 +76,9 @@ def test_latency_percentiles_are_ordered(smoke) -> None:
             assert 0 < p["p50_ms"] <= p["p95_ms"] <= p["p99_ms"]
             assert p["n_requests"] == lat["reps"] * lat["per_rep"]  # every repetition full, for each client
         assert e["server_memory_after_checks"]["peak_rss_mib"] > 0
+    loaded = lat["sizes"][min(lat["sizes"], key=int)]["http_during_ingest"]
+    assert loaded["n_requests"] > 0 and 0 < loaded["p50_ms"] <= loaded["p99_ms"]
+    assert loaded["ingest_headlines_per_s_meanwhile"] > 0, "the checks ran while the feed was posting"
     assert lat["peak_rss_mib_at_largest"] > 0
     one = lat["sizes"][max(lat["sizes"], key=int)]["one_core"]  # the largest store, the server on one CPU
     for where in ("http", "http_stdlib_client"):
