@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator, Sequence
 
@@ -496,16 +497,23 @@ class Pipeline:
         )
 
     # --- the newsroom check (read-only) ------------------------------------------------------
-    def check(self, title: str, lang: str | None = None, top: int = 5) -> CheckResult:
+    @contextmanager
+    def checking(self) -> Iterator[None]:
+        """A dedup check is under way meanwhile: ingest waits for it (``_ChecksFirst``). ``check`` enters
+        it; the HTTP route enters it too, around its thread hop and the answer's serialisation."""
         with self._checks:
             self._checks_in_flight += 1
         try:
-            return self._check(title, lang, top)
+            yield
         finally:
             with self._checks:
                 self._checks_in_flight -= 1
                 if not self._checks_in_flight:
                     self._checks.notify_all()
+
+    def check(self, title: str, lang: str | None = None, top: int = 5) -> CheckResult:
+        with self.checking():
+            return self._check(title, lang, top)
 
     def _check(self, title: str, lang: str | None, top: int) -> CheckResult:
         p = self._keys([HeadlineInput(title=title, lang=lang)])[0]

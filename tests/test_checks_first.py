@@ -113,3 +113,23 @@ def test_in_memory_store_does_not_wait_for_checks_that_wait_for_it(encoder, tmp_
     finally:
         check.release.set()
         check.thread.join(30)
+
+
+def test_the_http_check_counts_as_under_way_from_the_route(make_client):
+    """Over HTTP, ingest already waits while the check hops to the thread pool and while its answer is
+    serialised: the route counts the check as under way around both, not only ``Pipeline.check``."""
+    from app.pipeline import CheckResult
+
+    client = make_client()
+    pipeline = client.app.state.ticker.require_pipeline()
+    seen: list[int] = []
+
+    def check(title, lang=None, top=5):
+        seen.append(pipeline._checks_in_flight)  # before Pipeline.check would count itself
+        return CheckResult(duplicate=False, story_id=None, match=None, score=0.0, threshold=0.5, lang="fr")
+
+    pipeline.check = check  # type: ignore[method-assign]
+    r = client.post("/v1/dedup/check", json={"title": "Le Maroc accueille la réunion"})
+    assert r.status_code == 200 and r.json()["duplicate"] is False
+    assert seen == [1]
+    assert pipeline._checks_in_flight == 0

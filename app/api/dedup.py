@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.concurrency import run_in_threadpool
 
+from ..pipeline import CheckResult
 from .headlines import validate_title
 from .models import CheckIn, CheckMatchOut, CheckOut, error_responses
 from .security import check_access
@@ -25,7 +26,14 @@ async def check(body: CheckIn, state: AppState = Depends(check_access)) -> Respo
     if errors:
         raise HTTPException(status_code=422, detail=errors)
     pipeline = state.require_pipeline()
-    result = await run_in_threadpool(pipeline.check, body.title.strip(), body.lang.lower() if body.lang else None)
+    # ingest lets checks go first: from here, so that it also waits through the hop to the thread pool
+    # and back and the answer's serialisation, which need the GIL an ingest batch would hold
+    with pipeline.checking():
+        result = await run_in_threadpool(pipeline.check, body.title.strip(), body.lang.lower() if body.lang else None)
+        return _answer(state, result)
+
+
+def _answer(state: AppState, result: CheckResult) -> Response:
     state.metrics.inc("ticker_dedup_checks_total", duplicate=str(result.duplicate).lower())
     out = CheckOut(
         duplicate=result.duplicate, story_id=result.story_id, match=result.match, score=result.score,  # type: ignore[arg-type]
