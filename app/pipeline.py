@@ -378,6 +378,9 @@ class Pipeline:
         # (SQLite) encodes inside instead, overlapping each step's encoding with the last one's matching.
         checks_first = _ChecksFirst(self)
         encoded = self._encode_all(prepared, bounds, checks_first) if self.store.shared_writers else None
+        if self.store.shared_writers:
+            # other replicas wait for this write transaction: it does not wait for this process's checks
+            checks_first = _no_pause
         with self.store.transaction():
             # Items already seen once ((source, id) replay), in this batch or before, return the same result.
             seen_in_batch: dict[tuple[str, str], IngestResult] = {}
@@ -620,6 +623,10 @@ class _StepNeighbours:
 
     def stored(self, j: int, headline_id: int) -> None:
         self._stored.append((j, headline_id))
+
+
+def _no_pause() -> None:
+    return None
 
 
 def _replays(prepared: Sequence[_Prepared], already: dict[tuple[str, str], object]) -> list[bool]:

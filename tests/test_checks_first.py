@@ -133,3 +133,21 @@ def test_the_http_check_counts_as_under_way_from_the_route(make_client):
     assert r.status_code == 200 and r.json()["duplicate"] is False
     assert seen == [1]
     assert pipeline._checks_in_flight == 0
+
+
+def test_a_shared_database_write_transaction_does_not_wait_for_checks(encoder, tmp_path, monkeypatch):
+    """With replicas (PostgreSQL), other processes wait for this one's write transaction: ingest lets
+    checks go first while it encodes and describes, before the transaction, never inside it."""
+    monkeypatch.setattr(pipeline_module, "CHECKS_FIRST_MAX_WAIT", 30.0)
+    p = _pipeline(encoder, tmp_path)
+    monkeypatch.setattr(p.store, "shared_writers", True)  # the PostgreSQL path: encode first, then write
+    check = _HeldCheck(p, monkeypatch)
+    check.thread.start()
+    assert check.started.wait(30)
+    try:
+        t0 = time.perf_counter()
+        assert len(p.ingest(_items(20))) == 20  # one description part: nothing to wait between
+        assert time.perf_counter() - t0 < 25
+    finally:
+        check.release.set()
+        check.thread.join(30)
