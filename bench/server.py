@@ -35,7 +35,7 @@ def create():  # uvicorn factory, runs in the server process
     settings = load_settings()
     inner = load_encoder(settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size)
     timed = TimedEncoder(inner)
-    app = create_app(settings, encoder=timed)
+    app = create_app(settings, encoder=timed, freeze_gc=True)  # as the served app.main:app does
 
     @app.get("/_bench/encoder-clock", include_in_schema=False)
     async def encoder_clock() -> dict[str, Any]:
