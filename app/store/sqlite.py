@@ -221,8 +221,6 @@ class SQLiteStore(Store):
         self, path: str | Path, dim: int, index_horizon_hours: float = 24 * 30, ann_min_rows: int | None = ANN_MIN_ROWS
     ) -> None:
         self.path = str(path)
-        # in memory there is one connection, and the writer holds it for a whole batch
-        self.reads_during_writes = self.path != ":memory:"
         self.dim = dim
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -439,10 +437,15 @@ class SQLiteStore(Store):
         p.sent.update(p.stories)
         p.headlines, p.by_hash, p.stories = [], {}, {}
 
+    @property
+    def reads_during_writes(self) -> bool:  # type: ignore[override]
+        # in memory there is one connection (see _reader), and the writer holds it for a whole batch
+        return self.path != ":memory:"
+
     def _reader(self) -> sqlite3.Connection | None:
         """This thread's read connection; None for the writer itself (it must see its own rows) and for
         an in-memory database (a second connection would open another, empty, database)."""
-        if self.path == ":memory:" or self._writer == threading.get_ident():
+        if not self.reads_during_writes or self._writer == threading.get_ident():
             return None
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
