@@ -72,6 +72,9 @@ class Settings:
     refit_every_seconds: float = 300.0
     #: at most one background refit per this many seconds, however fast stories arrive
     refit_min_seconds: float = 30.0
+    #: a refit over at least this many stories is computed in a child process (its GIL holds and
+    #: garbage-collection passes then never stall a dedup check); 0 = always, -1 = never
+    refit_process_min_stories: int = 2000
     taxonomy_path: str = ""
     # --- access --------------------------------------------------------------------------
     api_key: str = field(default="", repr=False)  # never in logs or tracebacks

@@ -108,8 +108,14 @@ def latency(r: dict[str, Any]) -> list[str]:
         rf, mem = top["refit"], top.get("server_memory_after_refit", {})
         rows += ["", f"One refit in the server at {top['stored_headlines']:,} headlines: "
                  f"{rf.get('n_stories')} stories → {rf.get('n_topics')} topics in {_f(rf.get('seconds'))} s"
-                 f"{' (' + rf['error'] + ')' if rf.get('error') else ''}; peak RSS afterwards "
-                 f"{_f(mem.get('peak_rss_mib'))} MiB."]
+                 f"{' (' + rf['error'] + ')' if rf.get('error') else ''}"
+                 f"{', computed in a child process (its peak RSS ' + _f(rf.get('worker_peak_rss_mib')) + ' MiB)' if rf.get('in_child') else ''}"
+                 f"; the server's peak RSS afterwards {_f(mem.get('peak_rss_mib'))} MiB."]
+        cd = rf.get("checks_during")
+        if cd:
+            rows += ["", f"Dedup checks over HTTP during that refit (httpx, sequential, {cd['n_requests']:,} of them): "
+                     f"p50 / p95 / p99 / max {_f(cd['p50_ms'])} / {_f(cd['p95_ms'])} / {_f(cd['p99_ms'])} / "
+                     f"{_f(cd['max_ms'])} ms."]
     return rows
 
 

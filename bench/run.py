@@ -86,6 +86,12 @@ def summary(results: dict[str, dict[str, Any]], mach: dict[str, Any], seconds: f
             for p in ("p50_ms", "p95_ms", "p99_ms"):
                 figures[f"check_http_one_core_{n}_{p}"] = e["one_core"]["http"][p]
         figures[f"server_peak_rss_mib_{n}"] = (e.get("server_memory_after_refit") or e["server_memory_after_checks"])["peak_rss_mib"]
+        rf = e.get("refit", {})
+        if "checks_during" in rf:
+            for p in ("p50_ms", "p99_ms", "max_ms"):
+                figures[f"check_http_during_refit_{n}_{p}"] = rf["checks_during"][p]
+            figures[f"refit_in_child_{n}"] = rf.get("in_child")
+            figures[f"refit_worker_peak_rss_mib_{n}"] = rf.get("worker_peak_rss_mib")
     ref = results.get("refit", {})
     for n, e in ref.get("model_fit", {}).items():
         figures[f"topic_model_fit_{n}_s"] = e.get("seconds")

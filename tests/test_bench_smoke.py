@@ -84,6 +84,12 @@ def test_latency_percentiles_are_ordered(smoke) -> None:
     for where in ("http", "http_stdlib_client"):
         assert 0 < one[where]["p50_ms"] <= one[where]["p99_ms"] and one[where]["n_requests"] == lat["reps"] * lat["per_rep"]
     assert "one_core_http_p50_ms<10_at_largest" in lat["targets"]
+    rf = lat["sizes"][max(lat["sizes"], key=int)]["refit"]  # one refit at the largest size, checks meanwhile
+    assert rf["n_stories"] > 0 and rf["in_child"] is False  # a smoke window is under refit_process_min_stories
+    during = rf["checks_during"]
+    assert during["n_requests"] >= 1 and 0 < during["p50_ms"] <= during["p99_ms"] <= during["max_ms"]
+    n = max(lat["sizes"], key=int)
+    assert smoke[0]["summary"]["figures"][f"check_http_during_refit_{n}_p99_ms"] == during["p99_ms"]
     late = lat["sizes"][max(lat["sizes"], key=int)]["in_process"]["ingest"]  # ingest into the largest store
     assert late["headlines"] > 0 and late["headlines_per_s"] > 0 and 0 < late["vector_search_share"] < 1
 

@@ -487,6 +487,22 @@ def test_story_headline_page_is_a_slice_of_the_members_oldest_first(store):
     assert store.story_headline_page(123456, 5, 0) == []
 
 
+def test_story_titles_are_the_members_of_each_story_oldest_first(store):
+    rng = np.random.default_rng(18)
+    _, a = add(store, row(unit(rng), ts=500.0, title="a0", lang="fr"))
+    add(store, row(unit(rng), ts=100.0, title="a1", lang=None), story_id=a)
+    add(store, row(unit(rng), ts=300.0, title="a2", lang="en"), story_id=a)
+    _, b = add(store, row(unit(rng), ts=200.0, title="b0", lang="ar"))
+    _, other = add(store, row(unit(rng), ts=250.0, title="other"))
+    rows = store.story_titles([a, b, 999_999])
+    assert sorted(rows) == sorted([(a, "a0", "fr"), (a, "a1", None), (a, "a2", "en"), (b, "b0", "ar")])
+    assert [t for sid, t, _ in rows if sid == a] == ["a1", "a2", "a0"]
+    # same answer as the interface's reference implementation (which builds every HeadlineRow)
+    assert sorted(Store.story_titles(store, [a, b])) == sorted(rows)
+    assert [t for sid, t, _ in Store.story_titles(store, [a])] == ["a1", "a2", "a0"]
+    assert store.story_titles([]) == [] and store.story_titles([other])[0][1] == "other"
+
+
 def test_forget_stories_before_deletes_whole_stories_last_seen_before_the_cutoff(store):
     rng = np.random.default_rng(17)
     v_old, v_running, v_new = unit(rng), unit(rng), unit(rng)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.concurrency import run_in_threadpool
 
 from ..store import Store, TopicRow
+from ..topics.worker import WorkerError
 from .models import MAX_ID, ClustersOut, IsoDateTime, RefitOut, TopicEventsOut, TopicOut, error_responses
 from .security import require_read, require_write
 from .state import AppState, get_state
@@ -98,12 +99,16 @@ async def cluster(topic_id: int = Path(ge=0, le=MAX_ID), stories: int = Query(50
 
 
 @router.post("/refit", response_model=RefitOut, dependencies=[Depends(require_write)], summary="Refit topics now",
-             responses=error_responses(401, 409, 503))
+             responses=error_responses(401, 409, 500, 503))
 async def refit(state: AppState = Depends(get_state)) -> RefitOut:
     state.require_pipeline()
     assert state.topics is not None
-    report = await run_in_threadpool(state.topics.refit)
+    try:
+        report = await run_in_threadpool(state.topics.refit)
+    except WorkerError as exc:  # the previous topics stay in place
+        raise HTTPException(status_code=500, detail=f"topic refit failed: {exc}") from None
     if report.skipped:
         raise HTTPException(status_code=409, detail="a refit is already running")
     return RefitOut(n_stories=report.n_stories, n_topics=report.n_topics, noise_fraction=round(report.noise_fraction, 4),
-                    seconds=round(report.seconds, 3), events=report.events)
+                    seconds=round(report.seconds, 3), events=report.events, in_child=report.in_child,
+                    worker_peak_rss_mib=None if report.worker_peak_rss_mib is None else round(report.worker_peak_rss_mib, 1))

@@ -201,6 +201,9 @@ class RefitOut(BaseModel):
     noise_fraction: float
     seconds: float
     events: list[dict]
+    in_child: bool = Field(False, description="Computed in a child process (windows of at least "
+                                              "TICKER_REFIT_PROCESS_MIN_STORIES stories).")
+    worker_peak_rss_mib: float | None = Field(None, description="That child's peak resident memory, MiB.")
 
 
 class RetentionOut(BaseModel):
@@ -231,6 +234,7 @@ _ERRORS = {
     413: "the body is over TICKER_MAX_BODY_BYTES",
     415: "wrong Content-Type",
     429: "too many dedup checks from this client; see Retry-After",
+    500: "the topic refit failed (its worker process raised or died); the previous topics stay in place",
     503: "storage is not open or the encoder is still loading; see Retry-After",
 }
 

@@ -207,6 +207,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def story_headlines(self, story_ids: Sequence[int]) -> dict[int, list[HeadlineRow]]: ...
 
+    def story_titles(self, story_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
+        """``(story_id, title, lang)`` of every headline of these stories, each story's oldest first (as
+        ``story_headlines``): what a topic refit names topics from. A backend should override this with
+        a query that builds no ``HeadlineRow`` (a refit reads every headline of the window)."""
+        return [(sid, h.title, h.lang) for sid, rows in self.story_headlines(story_ids).items() for h in rows]
+
     def story_headline_page(self, story_id: int, limit: int, offset: int) -> list[HeadlineRow]:
         """A story's headlines oldest first (as ``story_headlines``), ``limit`` of them from ``offset``.
         A backend should override this with a query that does not build every member of a large story."""

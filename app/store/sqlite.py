@@ -629,6 +629,10 @@ class SQLiteStore(Store):
             out[r[10]].append(_headline(r))
         return out
 
+    def story_titles(self, story_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
+        sql = "SELECT story_id, title, lang FROM headlines WHERE story_id IN ({marks}) ORDER BY ts, id"
+        return list(self._q_in(sql, [int(s) for s in story_ids]))
+
     def forget_stories_before(self, cutoff: float, limit: int = 5000) -> tuple[int, int]:
         # Looked up first outside a write: a write transaction moves the data version (the clusters
         # view's ETag) even when it deletes nothing, and most runs find nothing.

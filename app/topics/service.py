@@ -1,8 +1,10 @@
 """The topic scheduler: online assignment between refits, and refits in a background thread.
 
-A refit clusters the story centroids of the topic window, carries topic ids over from the previous
-refit by member overlap, names the topics, and stores the result in one transaction. Requests never
-wait for it: they read whatever the last refit stored.
+A refit reads the story centroids and headlines of the topic window, clusters and names them
+(``refit_job.compute``: in this thread for a small window, in a spawned child process from
+``refit_process_min_stories`` stories on), carries topic ids over from the previous refit by member
+overlap, and stores the result in one transaction. Requests never wait for it: they read whatever the
+last refit stored.
 """
 
 from __future__ import annotations
@@ -20,11 +22,10 @@ from embeddings import Encoder
 
 from ..config import Settings
 from ..store import Store, TopicRow
-from .cluster import TopicModel
-from .guide import guided_space
-from .names import keywords
+from .refit_job import RefitInput, Titles, compute
 from .stable import match_ids
 from .taxonomy import Taxonomy
+from .worker import WorkerCancelled, collector_paused, run_in_child
 
 log = logging.getLogger("ticker.topics")
 
@@ -37,6 +38,10 @@ class RefitReport:
     seconds: float
     events: list[dict[str, Any]] = field(default_factory=list)
     skipped: bool = False
+    #: computed in a child process (``Settings.refit_process_min_stories``)
+    in_child: bool = False
+    #: that child's peak resident memory (MiB)
+    worker_peak_rss_mib: float | None = None
 
 
 class TopicService:
@@ -113,6 +118,8 @@ class TopicService:
                 break
             try:
                 self.refit()
+            except WorkerCancelled:  # stop() while a child computed it
+                break
             except Exception:  # a failed refit keeps the previous topics; the next one tries again
                 log.exception("topic refit failed")
             self._last_background_refit = time.monotonic()
@@ -139,60 +146,50 @@ class TopicService:
             return RefitReport(0, 0, 0.0, 0.0)
         ids, X = self.store.story_centroids(latest - self.settings.topic_window_hours * 3600.0)
         s = self.settings
-        labels = np.full(len(ids), -1, dtype=np.int64)
-        mean = None
-        if len(ids) >= max(s.topic_min_cluster_size, 2):
-            model = TopicModel(min_cluster_size=s.topic_min_cluster_size, min_samples=s.topic_min_samples, knn=s.topic_knn)
-            labels = np.asarray(model.fit(guided_space(X, self.taxonomy, s.topic_guide_weight)).labels_)
-            # the window mean in the stories' own space, which the taxonomy labels are scored in
-            mean = X.mean(axis=0)
-        clusters: list[set[int]] = []
-        rows_of: list[np.ndarray] = []
-        for lab in sorted(set(labels.tolist()) - {-1}):
-            idx = np.flatnonzero(labels == lab)
-            clusters.append({ids[i] for i in idx})
-            rows_of.append(idx)
+        in_child = 0 <= s.refit_process_min_stories <= len(ids)
+        # Reading 100k headlines makes enough objects to trigger full garbage-collection passes, each
+        # holding the GIL over the whole heap (54-119 ms apiece at 100k stored); every one of them dies
+        # by its reference count once the job is handed over, so a pass would find nothing to free.
+        with collector_paused(in_child):
+            job = RefitInput(
+                X=X, ids=list(ids), titles=Titles.from_rows(self.store.story_titles(ids) if ids else []),
+                taxonomy=self.taxonomy.detached(), guide_weight=s.topic_guide_weight,
+                min_cluster_size=s.topic_min_cluster_size, min_samples=s.topic_min_samples, knn=s.topic_knn,
+            )
+        out = run_in_child(compute, job, cancel=self._stop, name="ticker-refit") if in_child else compute(job)
+        del job
         old = self.store.topic_members()
         next_id = int(self.store.get_meta("next_topic_id") or 1)
         # Stories that left the window do not count against a topic keeping its id.
-        assignment, events = match_ids(old, clusters, next_id, universe=set(ids))
+        assignment, events = match_ids(old, out.clusters, next_id, universe=set(ids))
         next_id = max([next_id, *[a + 1 for a in assignment]])
-        centroids = [_unit(X[idx].mean(axis=0)) for idx in rows_of]
-        names = self._keywords(clusters, assignment)
-        label_scores = self.taxonomy.label(np.vstack(centroids), mean=mean) if centroids else []
         now = time.time()
         previous = {t.id: t for t in self.store.topics()}
         topics = [
             TopicRow(
-                id=tid, label=label, label_score=float(score), keywords=names.get(tid, []), centroid=centroids[i],
-                size=len(clusters[i]), created_at=previous[tid].created_at if tid in previous else now, updated_at=now,
+                id=tid, label=label, label_score=float(score), keywords=out.keywords[i], centroid=out.centroids[i],
+                size=len(out.clusters[i]), created_at=previous[tid].created_at if tid in previous else now,
+                updated_at=now,
             )
-            for i, (tid, (label, score)) in enumerate(zip(assignment, label_scores))
+            for i, (tid, (label, score)) in enumerate(zip(assignment, out.label_scores))
         ]
         story_topics: dict[int, int | None] = {sid: None for sid in ids}
-        for tid, members in zip(assignment, clusters):
-            for sid in members:
+        for tid, cluster in zip(assignment, out.clusters):
+            for sid in cluster:
                 story_topics[sid] = tid
         with self.store.transaction():
             self.store.replace_topics(topics, story_topics, events)
             self.store.set_meta("next_topic_id", str(next_id))
         self._load_centroids()
         self.refits += 1
+        labels = out.labels
         noise = float((labels == -1).mean()) if len(labels) else 0.0
-        report = RefitReport(len(ids), len(topics), noise, time.perf_counter() - t0, events)
+        report = RefitReport(len(ids), len(topics), noise, time.perf_counter() - t0, events,
+                             in_child=in_child, worker_peak_rss_mib=out.peak_rss_mib if in_child else None)
         self.last_report = report
-        log.info("refit: %d stories, %d topics, noise %.2f, %.2fs", len(ids), len(topics), noise, report.seconds)
+        log.info("refit: %d stories, %d topics, noise %.2f, %.2fs%s", len(ids), len(topics), noise, report.seconds,
+                 f" (child process, peak {out.peak_rss_mib:.0f} MiB)" if in_child else "")
         return report
-
-    def _keywords(self, clusters: list[set[int]], assignment: list[int]) -> dict[int, list[str]]:
-        if not clusters:
-            return {}
-        members = self.store.story_headlines(sorted(set().union(*clusters)))
-        docs = {
-            tid: [(h.title, h.lang) for sid in cluster for h in members.get(sid, [])]
-            for tid, cluster in zip(assignment, clusters)
-        }
-        return keywords(docs)
 
     def gauges(self) -> dict[str, float]:
         out = {"ticker_topic_refits_total": float(self.refits), "ticker_topics": float(len(self._centroids[0]))}
@@ -201,7 +198,3 @@ class TopicService:
             out["ticker_topic_noise_fraction"] = self.last_report.noise_fraction
         return out
 
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)

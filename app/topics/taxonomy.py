@@ -12,7 +12,7 @@ already holds takes a free entry within ``distinct_margin`` of its best instead 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
@@ -152,6 +152,14 @@ class Taxonomy:
             self._owner = np.array([i for i, e in enumerate(self.entries) for _ in e.phrases], dtype=np.int64)
         assert self._owner is not None
         return self._vectors, self._owner
+
+    def detached(self) -> "Taxonomy":
+        """A copy holding its phrase vectors and no encoder: what a refit in a child process takes
+        (an encoder holds native sessions that do not pickle, and the child must not encode)."""
+        vectors, owner = self.vectors()
+        copy = replace(self, encoder=None)
+        copy._vectors, copy._owner = vectors, owner
+        return copy
 
     # --- scoring ----------------------------------------------------------------------------
     def scores(self, centroids: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
