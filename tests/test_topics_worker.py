@@ -32,6 +32,12 @@ def _dies(code: int) -> None:
     os._exit(code)
 
 
+def _prints_then_answers(x: int) -> int:
+    print("a library talking on stdout")
+    os.write(1, b"and one writing to the descriptor\n")
+    return x + 1
+
+
 def _exits_7(*_: object) -> None:
     os._exit(7)
 
@@ -59,6 +65,11 @@ def test_the_call_runs_in_another_process_and_its_result_comes_back():
     assert square == 144
     assert pid != os.getpid()
     assert not _workers()
+
+
+def test_what_the_job_prints_does_not_corrupt_its_answer(capfd):
+    assert run_in_child(_prints_then_answers, 41) == 42
+    assert "a library talking on stdout" in capfd.readouterr().err  # it went to stderr
 
 
 def test_an_exception_in_the_child_is_raised_with_its_message():
@@ -129,6 +140,8 @@ def test_a_failed_child_refit_keeps_the_previous_topics_and_says_why_over_http(m
     assert r.json()["in_child"] is True and r.json()["worker_peak_rss_mib"] > 50
     before = c.get("/v1/clusters").json()
     assert before["topics"]
+    metrics = c.get("/metrics").text
+    assert "ticker_topic_refit_worker_peak_rss_mib" in metrics
 
     import app.topics.service as service
 

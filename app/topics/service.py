@@ -146,7 +146,7 @@ class TopicService:
             return RefitReport(0, 0, 0.0, 0.0)
         ids, X = self.store.story_centroids(latest - self.settings.topic_window_hours * 3600.0)
         s = self.settings
-        in_child = 0 <= s.refit_process_min_stories <= len(ids)
+        in_child = bool(ids) and 0 <= s.refit_process_min_stories <= len(ids)
         # Reading 100k headlines makes enough objects to trigger full garbage-collection passes, each
         # holding the GIL over the whole heap (54-119 ms apiece at 100k stored); every one of them dies
         # by its reference count once the job is handed over, so a pass would find nothing to free.
@@ -196,5 +196,7 @@ class TopicService:
         if self.last_report is not None:
             out["ticker_topic_refit_seconds"] = self.last_report.seconds
             out["ticker_topic_noise_fraction"] = self.last_report.noise_fraction
+            if self.last_report.worker_peak_rss_mib is not None:
+                out["ticker_topic_refit_worker_peak_rss_mib"] = self.last_report.worker_peak_rss_mib
         return out
 

@@ -151,14 +151,19 @@ def _read_frames(stream: Any) -> list[bytearray]:
 
 
 def _main() -> int:
+    # The answer gets the real stdout to itself; anything the job prints goes to stderr (the service's
+    # log) instead of into the pickle.
+    sys.stdout.flush()
+    answer_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
     main, *buffers = _read_frames(sys.stdin.buffer)
     fn, args = pickle.loads(main, buffers=buffers)
     try:
         answer = (True, fn(*args))
     except BaseException as exc:  # reported to the parent, which raises WorkerError
         answer = (False, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-    sys.stdout.buffer.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
-    sys.stdout.buffer.flush()
+    with answer_out:
+        answer_out.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
     return 0
 
 
