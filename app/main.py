@@ -67,7 +67,7 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool, freeze_gc: bo
         store = open_store(s, enc.dim, memory=memory)
         check_encoder(store, enc.name)
         state.store = store
-        pipeline = Pipeline(s, store, enc, LanguageDetector(s.languages))
+        pipeline = Pipeline(s, store, enc, LanguageDetector(s.languages, preload=True))
         pipeline.warm_up()
         topics = TopicService(s, store, enc)
         pipeline.listeners.append(topics.on_stories)

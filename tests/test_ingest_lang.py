@@ -117,3 +117,11 @@ def test_a_large_batch_goes_to_lingua_in_chunks(detector: LanguageDetector) -> N
     chunked._detector = Counting()  # type: ignore[assignment]
     assert chunked.detect_many(texts) == [detector.detect(t) for t in texts]
     assert sizes == [16] * 6 + [4]
+
+
+def test_the_service_loads_its_language_models_at_start(client) -> None:
+    # Lazily, the first text needing a model loads it inside a lingua call that holds the GIL: a
+    # Tifinagh title after the warm-up sentences stalled every thread for 0.5-1 s (see LanguageDetector).
+    detector = client.app.state.ticker.pipeline.detector
+    assert detector.preloaded is True
+    assert detector.detect("ⴳ ⵓⴽⵓⴷ 11:20, ⵙⵙⵓⵜⵔⵏ ⵉⴱⵓⵍⵉⵙⵏ") is None  # no configured language writes Tifinagh
