@@ -4,9 +4,9 @@ computed there stores exactly what the same refit computed in the service's thre
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +19,7 @@ from app.topics.worker import WorkerCancelled, WorkerError, run_in_child
 from conftest import DATASETS, read_jsonl
 
 
-# --- functions the child runs (module level: a spawned child imports them by name) ---------------
+# --- functions the child runs (module level: the child interpreter imports them by name) ----------
 def _pid_and_square(x: int) -> tuple[int, int]:
     return os.getpid(), x * x
 
