@@ -376,9 +376,10 @@ class Pipeline:
         # Replicas wait for each other's write transactions (PostgreSQL's write lock): encoding inside
         # one would make them take turns at the encoder too, so it is done before. A single writer
         # (SQLite) encodes inside instead, overlapping each step's encoding with the last one's matching.
-        checks_first = _ChecksFirst(self)
-        encoded = self._encode_all(prepared, bounds, checks_first) if self.store.shared_writers else None
+        checks_first: Callable[[], None] = _ChecksFirst(self)
+        encoded = None
         if self.store.shared_writers:
+            encoded = self._encode_all(prepared, bounds, checks_first)
             # other replicas wait for this write transaction: it does not wait for this process's checks
             checks_first = _no_pause
         with self.store.transaction():

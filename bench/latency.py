@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import json
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,8 +106,6 @@ def _http_checks_during_ingest(url: str, queries: Sequence[SynthHeadline], feed:
     """The checks (httpx, sequential) while another client posts ``feed`` in batches as fast as the server
     answers: a newsroom checking a title while the tickers come in. The feed starts first; checks begin
     once its first batch is stored, and the feed's rate is measured over the checks' time."""
-    import threading
-
     stop = threading.Event()
     first = threading.Event()
     fed: list[tuple[float, int]] = []  # (time a batch was acknowledged, headlines in it)
@@ -137,11 +136,7 @@ def _http_checks_during_ingest(url: str, queries: Sequence[SynthHeadline], feed:
             for q in queries[:n_checks]:
                 if not thread.is_alive():
                     break  # the feed ran out: later checks would not be under load
-                t0 = time.perf_counter()
-                r = client.post("/v1/dedup/check", json={"title": q.title})
-                if r.status_code != 200:
-                    raise RuntimeError(f"POST /v1/dedup/check -> {r.status_code}: {r.text[:300]}")
-                samples.append((time.perf_counter() - t0) * 1000.0)
+                samples.append(_check_ms(client, q.title))
     finally:
         t_end = time.perf_counter()
         stop.set()
@@ -151,6 +146,15 @@ def _http_checks_during_ingest(url: str, queries: Sequence[SynthHeadline], feed:
     during = sum(n for t, n in fed if t_start <= t <= t_end)
     return {**percentiles(samples), "n_requests": len(samples), "batch": batch, "fed": sum(n for _, n in fed),
             "ingest_headlines_per_s_meanwhile": during / max(t_end - t_start, 1e-9)}
+
+
+def _check_ms(client: httpx.Client, title: str) -> float:
+    """One ``POST /v1/dedup/check`` of ``title``: its time in ms (an error status stops the section)."""
+    t0 = time.perf_counter()
+    r = client.post("/v1/dedup/check", json={"title": title})
+    if r.status_code != 200:
+        raise RuntimeError(f"POST /v1/dedup/check -> {r.status_code}: {r.text[:300]}")
+    return (time.perf_counter() - t0) * 1000.0
 
 
 def _ingest_into(pipeline, items: Sequence[SynthHeadline], batch: int = 100) -> dict[str, Any]:
@@ -426,8 +430,6 @@ def _refit(srv: Server, timeout: float, queries: Sequence[SynthHeadline] = ()) -
     """One ``POST /v1/clusters/refit``; with ``queries``, dedup checks (httpx, sequential, the queries
     in turn) run meanwhile and their latency is reported (``checks_during``): a refit holds no lock a
     check needs, but a large one computed in the server's own process held its GIL for up to ~0.75 s."""
-    import threading
-
     answer: dict[str, Any] = {}
 
     def refit() -> None:
@@ -443,17 +445,13 @@ def _refit(srv: Server, timeout: float, queries: Sequence[SynthHeadline] = ()) -
     thread = threading.Thread(target=refit, name="bench-refit")
     thread.start()
     samples: list[float] = []
-    if queries:
-        with httpx.Client(base_url=srv.url, timeout=60.0) as client:
-            i = 0
-            while thread.is_alive() or not samples:  # at least one, even beside a refit quicker than it
-                t0 = time.perf_counter()
-                r = client.post("/v1/dedup/check", json={"title": queries[i % len(queries)].title})
-                if r.status_code != 200:
-                    raise RuntimeError(f"POST /v1/dedup/check -> {r.status_code}: {r.text[:300]}")
-                samples.append((time.perf_counter() - t0) * 1000.0)
-                i += 1
-    thread.join()
+    try:
+        if queries:
+            with httpx.Client(base_url=srv.url, timeout=60.0) as client:
+                while thread.is_alive() or not samples:  # at least one, even beside a refit quicker than it
+                    samples.append(_check_ms(client, queries[len(samples) % len(queries)].title))
+    finally:
+        thread.join()
     keys = ("n_stories", "n_topics", "noise_fraction", "seconds", "in_child", "worker_peak_rss_mib", "error", "wall_s")
     out = {k: answer[k] for k in keys if k in answer}
     if samples:
