@@ -27,7 +27,9 @@ from .stories.features import Features, extract
 from .stories.score import MatchParams, score_terms
 from .store import NewHeadline, Store
 
-#: what matching needs of a stored headline, kept in memory (oldest out first); ~2 KB each
+#: what matching needs of a stored headline, kept in memory (oldest out first), its features compact
+#: (``Features.compact``): ~2.0 KB each on the shared datasets' titles against 6.3 KB as sets, so a full
+#: cache is ~95 MiB instead of ~300
 FEATURE_CACHE_SIZE = 50_000
 #: headlines in the first step of an ingest batch: the encoder works on the next step while this one is
 #: matched, so the first step is what matching waits for before it can start
@@ -346,7 +348,7 @@ class Pipeline:
                 out[hid] = known
         if missing:
             fetched = {
-                r.id: _Known(r.story_id, r.published_at, Features.from_json(r.features))
+                r.id: _Known(r.story_id, r.published_at, Features.from_json(r.features, compact=True))
                 for r in self.store.headlines(missing).values()
             }
             self._remember(fetched)
@@ -494,7 +496,7 @@ class Pipeline:
             row.story_id = story_id
         headline_id = self.store.insert_headline(row)
         self.store.add_to_story(story_id, headline_id, row)
-        pending[headline_id] = _Known(story_id, p.item.published_at, p.features)
+        pending[headline_id] = _Known(story_id, p.item.published_at, p.features.compact())
         return IngestResult(
             headline_id=headline_id, lang=p.lang, story_id=story_id, duplicate=not new_story,
             match=row.match, score=row.score, matched_headline_id=row.matched_headline_id, new_story=new_story,

@@ -11,17 +11,26 @@ minimum over ``--repeat`` runs, each over every title of the shared datasets) of
   (the words that repeat within the datasets still hit them, as they do in a live stream);
 * ``pair_score`` — one headline against one candidate (each title against ``--pairs`` others);
 * ``score_terms`` — the same pair, as the named terms (explanations);
-* ``to_json`` / ``from_json`` — storing a headline's features and reading a candidate's back.
+* ``pair_score_compact`` — the same, the candidate compact (``Features.compact``), as the pipeline
+  scores the candidates it keeps in memory;
+* ``to_json`` / ``from_json`` — storing a headline's features and reading a candidate's back;
+  ``from_json_compact`` reads it compact, as the pipeline does.
+
+and ``bytes_per_entry``: the memory of one headline's features read back, as sets and compact
+(tracemalloc, every title's features held at once): what each entry of the pipeline's cache of
+stored headlines (up to ``FEATURE_CACHE_SIZE``) costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import random
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any, Callable
 
@@ -70,6 +79,18 @@ def best_of(fn: Callable[[], Any], n_calls: int, repeat: int, cold: bool = False
     return round(best / n_calls * 1e6, 3)
 
 
+def bytes_per_entry(blobs: list[str], compact: bool) -> int:
+    """Memory per headline of ``Features.from_json`` over ``blobs``, all of them held at once."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        held = [Features.from_json(s, compact=compact) for s in blobs]
+        used = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return round(used / max(1, len(held)))
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7)
@@ -102,6 +123,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for a, b, cos, dt in pairs:
             pair_score(a, b, cos, dt, params)
 
+    compact_pairs = [(a, b.compact(), cos, dt) for a, b, cos, dt in pairs]
+
+    def run_pair_score_compact() -> None:
+        for a, b, cos, dt in compact_pairs:
+            pair_score(a, b, cos, dt, params)
+
     def run_score_terms() -> None:
         for a, b, cos, dt in pairs:
             score_terms(a, b, cos, dt, params)
@@ -114,6 +141,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for s in blobs:
             Features.from_json(s)
 
+    def run_from_json_compact() -> None:
+        for s in blobs:
+            Features.from_json(s, compact=True)
+
     n, r = len(titles), args.repeat
     result = {
         "titles": n,
@@ -125,10 +156,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "normalise_cold": best_of(run_normalise, n, r, cold=True),
             "extract_cold": best_of(run_extract, n, r, cold=True),
             "pair_score": best_of(run_pair_score, len(pairs), r),
+            "pair_score_compact": best_of(run_pair_score_compact, len(pairs), r),
             "score_terms": best_of(run_score_terms, len(pairs), r),
             "to_json": best_of(run_to_json, n, r),
             "from_json": best_of(run_from_json, n, r),
+            "from_json_compact": best_of(run_from_json_compact, n, r),
         },
+        "bytes_per_entry": {"sets": bytes_per_entry(blobs, False), "compact": bytes_per_entry(blobs, True)},
     }
     print(json.dumps(result))
     return result

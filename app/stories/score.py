@@ -139,11 +139,12 @@ def _conflict(a: Features, b: Features, tolerance: float) -> bool:
 
 def _terms(a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams) -> tuple[float, ...]:
     """The addends of a pair that is not an exact duplicate, in the order ``score_terms`` names them
-    and ``pair_score`` adds them."""
+    and ``pair_score`` adds them. ``a`` holds sets (the headline being matched); ``b`` may be compact
+    (``Features.compact``: a candidate kept in memory)."""
     cross = a.lang is not None and b.lang is not None and a.lang != b.lang
     ga, gb = a.grams, b.grams
-    if ga and gb:  # _jaccard, inline: it runs for every candidate
-        inter = len(ga & gb)
+    if ga and gb:  # _jaccard, inline: it runs for every candidate; b's grams may be a tuple (compact)
+        inter = len(ga.intersection(gb))  # type: ignore[union-attr]
         gram = params.w_gram * (inter / (len(ga) + len(gb) - inter))
     else:
         gram = params.w_gram * 0.0
@@ -172,7 +173,7 @@ def _terms(a: Features, b: Features, cosine: float, dt_hours: float | None, para
         params.cross_lang_offset + (params.cross_lang_scale - 1.0) * cosine if cross else 0.0,
         params.w_entity * min(1.0, shared_names(a, b, params.lead_weight) / params.entity_cap),
         number,
-        0.0 if cross else params.w_lexical * min(1.0, len(a.tokens & b.tokens) / params.lexical_cap),
+        0.0 if cross else params.w_lexical * min(1.0, len(a.tokens.intersection(b.tokens)) / params.lexical_cap),  # type: ignore[union-attr]
         gram,
         conflict,
         time,
