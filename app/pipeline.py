@@ -28,8 +28,8 @@ from .stories.score import MatchParams, score_terms
 from .store import NewHeadline, Store
 
 #: what matching needs of a stored headline, kept in memory (oldest out first), its features compact
-#: (``Features.compact``): ~2.0 KB each on the shared datasets' titles against 6.3 KB as sets, so a full
-#: cache is ~95 MiB instead of ~300
+#: (``Features.compact``): ~4.3 KB each on the shared datasets' titles against 6.3 KB as sets, so a full
+#: cache is ~205 MiB instead of ~300
 FEATURE_CACHE_SIZE = 50_000
 #: headlines in the first step of an ingest batch: the encoder works on the next step while this one is
 #: matched, so the first step is what matching waits for before it can start

@@ -295,17 +295,17 @@ def test_with_shared_writers_ingest_encodes_before_taking_the_write_lock(encoder
 
 
 def test_matching_keeps_stored_headlines_in_memory_compact_and_decides_as_before(encoder):
-    """The cache of stored headlines holds compact features (a third of the memory of sets), whether
+    """The cache of stored headlines holds compact features (two thirds of the memory of sets), whether
     a headline was stored by this pipeline or read back from the store, and a second pipeline on the
     same store (cold cache, rows read back) decides a check like the first one (warm cache)."""
     items = _rows(120)
     first = _pipeline(encoder)
     first.ingest(items)
     assert len(first._known) >= 120
-    assert all(isinstance(k.features.grams, tuple) for k in first._known.values())
+    assert all(isinstance(k.features.tokens, tuple) for k in first._known.values())
     second = Pipeline(first.settings, first.store, encoder)
     title = items[5].title + " !"
     warm, cold = first.check(title), second.check(title)
-    assert second._known and all(isinstance(k.features.grams, tuple) for k in second._known.values())
+    assert second._known and all(isinstance(k.features.tokens, tuple) for k in second._known.values())
     assert (cold.duplicate, cold.story_id, cold.score) == (warm.duplicate, warm.story_id, warm.score)
     assert [m.headline_id for m in cold.matches] == [m.headline_id for m in warm.matches]

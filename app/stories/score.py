@@ -143,8 +143,8 @@ def _terms(a: Features, b: Features, cosine: float, dt_hours: float | None, para
     (``Features.compact``: a candidate kept in memory)."""
     cross = a.lang is not None and b.lang is not None and a.lang != b.lang
     ga, gb = a.grams, b.grams
-    if ga and gb:  # _jaccard, inline: it runs for every candidate; b's grams may be a tuple (compact)
-        inter = len(ga.intersection(gb))  # type: ignore[union-attr]
+    if ga and gb:  # _jaccard, inline: it runs for every candidate
+        inter = len(ga & gb)
         gram = params.w_gram * (inter / (len(ga) + len(gb) - inter))
     else:
         gram = params.w_gram * 0.0
