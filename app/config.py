@@ -56,6 +56,9 @@ class Settings:
     candidate_k: int = 20
     #: cosine under which a candidate is not even scored; unset = the tuned default
     candidate_min_cosine: float | None = None
+    #: stored headlines whose matching view (story, time, compact features: ~4.3 KB each) is kept in
+    #: memory, the newest read in at start-up; 0 = none (every candidate read from the store)
+    feature_cache_size: int = 50_000
     # --- retention -----------------------------------------------------------------------
     #: forget a story (with all its headlines) this many days after its last headline; 0 = keep everything
     retention_days: float = 0.0
@@ -139,6 +142,8 @@ def _validate(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(s, name)}")
+    if s.feature_cache_size < 0:
+        raise ConfigError(f"{PREFIX}FEATURE_CACHE_SIZE must be >= 0 (0 = no cache), got {s.feature_cache_size}")
     if s.vector_ann_min_rows < 0:
         raise ConfigError(f"{PREFIX}VECTOR_ANN_MIN_ROWS must be >= 0 (0 = exact search only), got {s.vector_ann_min_rows}")
     if s.encoder_threads < 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -69,6 +70,10 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool, freeze_gc: bo
         state.store = store
         pipeline = Pipeline(s, store, enc, LanguageDetector(s.languages, preload=True))
         pipeline.warm_up()
+        t0 = time.perf_counter()
+        cached = pipeline.warm_cache()
+        if cached:
+            log.info("matching cache: the newest %d stored headlines read in %.1fs", cached, time.perf_counter() - t0)
         topics = TopicService(s, store, enc)
         pipeline.listeners.append(topics.on_stories)
         state.pipeline, state.topics = pipeline, topics

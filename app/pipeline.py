@@ -27,10 +27,6 @@ from .stories.features import Features, extract
 from .stories.score import MatchParams, score_terms
 from .store import NewHeadline, Store
 
-#: what matching needs of a stored headline, kept in memory (oldest out first), its features compact
-#: (``Features.compact``): ~4.3 KB each on the shared datasets' titles against 6.3 KB as sets, so a full
-#: cache is ~205 MiB instead of ~300
-FEATURE_CACHE_SIZE = 50_000
 #: headlines in the first step of an ingest batch: the encoder works on the next step while this one is
 #: matched, so the first step is what matching waits for before it can start
 STREAM_CHUNK = 48
@@ -355,11 +351,25 @@ class Pipeline:
             out.update(fetched)
         return out
 
+    def warm_cache(self) -> int:
+        """Read the newest stored headlines' matching view into memory (``TICKER_FEATURE_CACHE_SIZE``
+        of them), so that a restarted service matches and checks at the speed of one that has run for
+        a while: at 100k stored, a dedup check whose candidates were read from the store took p50
+        6.2-6.5 ms in-process, 5.3 with the newest 50k in memory (2.2 s to read them, ~200 MiB).
+        Returns how many were read."""
+        rows = self.store.recent_features(self.settings.feature_cache_size)
+        # oldest first: the cache evicts in insertion order
+        self._remember({hid: _Known(sid, published, Features.from_json(features, compact=True))
+                        for hid, sid, published, features in reversed(rows)})
+        return len(rows)
+
     def _remember(self, rows: dict[int, _Known]) -> None:
+        if self.settings.feature_cache_size <= 0:
+            return
         cache = self._known
         with self._known_lock:  # ingest and checks both add; evicting reads the oldest key
             for hid, known in rows.items():
-                if hid not in cache and len(cache) >= FEATURE_CACHE_SIZE:
+                if hid not in cache and len(cache) >= self.settings.feature_cache_size:
                     cache.pop(next(iter(cache)))
                 cache[hid] = known
 

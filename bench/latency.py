@@ -197,6 +197,8 @@ def _in_process_checks(encoder, env: dict[str, str], queries: Sequence[SynthHead
         extra["index"] = index.stats() | {"tuning": getattr(index, "last_tuning", {})}
     try:
         pipeline = Pipeline(settings, store, encoder)
+        t0 = time.perf_counter()  # as the service does at start-up
+        extra["cache_warm"] = {"headlines": pipeline.warm_cache(), "seconds": time.perf_counter() - t0}
         samples = []
         for i, q in enumerate(queries[: warmup + reps * per_rep]):
             t0 = time.perf_counter()

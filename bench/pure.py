@@ -18,7 +18,7 @@ minimum over ``--repeat`` runs, each over every title of the shared datasets) of
 
 and ``bytes_per_entry``: the memory of one headline's features read back, as sets and compact
 (tracemalloc, every title's features held at once): what each entry of the pipeline's cache of
-stored headlines (up to ``FEATURE_CACHE_SIZE``) costs.
+stored headlines (up to ``TICKER_FEATURE_CACHE_SIZE``) costs.
 """
 
 from __future__ import annotations

@@ -122,6 +122,21 @@ def test_dedup_check_is_read_only_and_explains_itself(loaded):
     assert client.get("/v1/stories?limit=1").json()["total"] == before
 
 
+def test_a_restarted_service_reads_its_newest_headlines_into_memory_and_checks_alike(loaded, make_client):
+    client, headlines, _ = loaded
+    titles = ["Sultana Khaya breaks her silence and denies any split with the Polisario",
+              "Alerte météo : averses orageuses et rafales de vent ce samedi",
+              "Tanger Med : saisie de près de 4 tonnes de chira"]
+    before = [client.post("/v1/dedup/check", json={"title": t}).json() for t in titles]
+    again = make_client()  # a second service on the same data directory: a restart
+    state = again.app.state.ticker
+    stored = again.get("/v1/stories?limit=1").json()
+    assert len(state.pipeline._known) == len(headlines) and stored["total"] > 0
+    assert [again.post("/v1/dedup/check", json={"title": t}).json() for t in titles] == before
+    small = make_client(feature_cache_size=10)
+    assert len(small.app.state.ticker.pipeline._known) == 10
+
+
 def test_dedup_check_bad_input(client):
     assert client.post("/v1/dedup/check", json={"title": "  "}).status_code == 422
     assert client.post("/v1/dedup/check", json={}).status_code == 422

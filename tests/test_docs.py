@@ -37,6 +37,9 @@ def test_settings_parse_and_validate():
         load_settings(env={"TICKER_PG_EF_SEARCH": "10", "TICKER_CANDIDATE_K": "20"})
     with pytest.raises(ConfigError, match="TICKER_PG_POOL_MAX_SIZE"):
         load_settings(env={"TICKER_PG_POOL_MAX_SIZE": "0"})
+    assert load_settings(env={"TICKER_FEATURE_CACHE_SIZE": "0"}).feature_cache_size == 0
+    with pytest.raises(ConfigError, match="TICKER_FEATURE_CACHE_SIZE"):
+        load_settings(env={"TICKER_FEATURE_CACHE_SIZE": "-5"})
     assert load_settings(env={}).retention_days == 0  # keep everything unless told
     assert load_settings(env={"TICKER_RETENTION_DAYS": "30"}).retention_days == 30.0
     with pytest.raises(ConfigError, match="TICKER_RETENTION_DAYS"):

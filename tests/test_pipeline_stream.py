@@ -309,3 +309,26 @@ def test_matching_keeps_stored_headlines_in_memory_compact_and_decides_as_before
     assert second._known and all(isinstance(k.features.tokens, tuple) for k in second._known.values())
     assert (cold.duplicate, cold.story_id, cold.score) == (warm.duplicate, warm.story_id, warm.score)
     assert [m.headline_id for m in cold.matches] == [m.headline_id for m in warm.matches]
+
+
+def test_warm_cache_reads_the_newest_stored_headlines_and_checks_then_read_no_candidate_rows(encoder, monkeypatch):
+    items = _rows(60)
+    first = _pipeline(encoder)
+    first.ingest(items)
+    stored = first.store.count_headlines()
+    small = Pipeline(load_settings(env={"TICKER_FEATURE_CACHE_SIZE": "25"}), first.store, encoder)
+    assert small.warm_cache() == 25 and len(small._known) == 25
+    newest = sorted(first._known)[-25:]
+    assert sorted(small._known) == newest
+    full = Pipeline(first.settings, first.store, encoder)
+    assert full.warm_cache() == stored
+    # every candidate now comes from memory: the store is asked only for the answer's rows
+    asked: list[list[int]] = []
+    real = full.store.headlines
+    monkeypatch.setattr(full.store, "headlines", lambda ids: asked.append(list(ids)) or real(asked[-1]))
+    result = full.check(items[7].title + " ?")
+    assert len(asked) == 1 and len(asked[0]) == len(result.matches) > 0
+    none = Pipeline(load_settings(env={"TICKER_FEATURE_CACHE_SIZE": "0"}), first.store, encoder)
+    assert none.warm_cache() == 0 and none._known == {}
+    none.check(items[7].title + " ?")
+    assert none._known == {}

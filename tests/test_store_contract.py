@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pytest
 
+from app.stories.features import Features
 from app.store.base import NewHeadline, Store, TopicRow
 
 DIM = 16
@@ -853,3 +854,22 @@ def test_sqlite_schema_1_is_migrated_in_place(tmp_path, monkeypatch):
         assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 2
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"headlines_story_ts", "headlines_story_lang"} <= names and "headlines_story" not in names
+
+
+def test_recent_features_are_the_newest_headlines_matching_view(store):
+    rng = np.random.default_rng(19)
+    ids = []
+    for i in range(6):
+        r = row(unit(rng), ts=1000.0 - i, title=f"h{i}")  # arrival order is not time order
+        r.features = f'{{"key": "h{i}", "lang": "fr"}}'
+        hid, sid = add(store, r)
+        ids.append((hid, sid))
+    got = store.recent_features(4)
+    assert [g[0] for g in got] == [hid for hid, _ in reversed(ids)][:4]  # newest first, by arrival
+    hid, sid = ids[-1]
+    assert got[0][1] == sid and got[0][2] == 1000.0 - 5
+    assert Features.from_json(got[0][3]).key == "h5"
+    assert len(store.recent_features(100)) == 6
+    assert store.recent_features(0) == []
+    # the interface's default reads nothing: a backend without the query just starts cold
+    assert Store.recent_features(store, 3) == []

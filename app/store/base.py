@@ -213,6 +213,13 @@ class Store(abc.ABC):
         a query that builds no ``HeadlineRow`` (a refit reads every headline of the window)."""
         return [(sid, h.title, h.lang) for sid, rows in self.story_headlines(story_ids).items() for h in rows]
 
+    def recent_features(self, limit: int) -> list[tuple[int, int, float | None, str]]:
+        """``(headline id, story id, published_at, features JSON)`` of the ``limit`` newest headlines
+        (by id, i.e. by arrival), newest first: what matching keeps in memory, read in at start-up. The
+        default reads nothing (matching then reads candidates as it meets them); a backend should
+        override it with one lean query."""
+        return []
+
     def story_headline_page(self, story_id: int, limit: int, offset: int) -> list[HeadlineRow]:
         """A story's headlines oldest first (as ``story_headlines``), ``limit`` of them from ``offset``.
         A backend should override this with a query that does not build every member of a large story."""

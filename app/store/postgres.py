@@ -444,6 +444,12 @@ class PostgresStore(Store):
             out[r[10]].append(_headline(r))
         return out
 
+    def recent_features(self, limit: int) -> list[tuple[int, int, float | None, str]]:
+        if limit <= 0:
+            return []
+        return self._q("SELECT id, story_id, published_at, features FROM headlines ORDER BY id DESC LIMIT %s",
+                       (int(limit),))
+
     def story_titles(self, story_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
         if not story_ids:
             return []

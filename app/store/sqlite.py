@@ -629,6 +629,12 @@ class SQLiteStore(Store):
             out[r[10]].append(_headline(r))
         return out
 
+    def recent_features(self, limit: int) -> list[tuple[int, int, float | None, str]]:
+        if limit <= 0:
+            return []
+        return self._q("SELECT id, story_id, published_at, features FROM headlines ORDER BY id DESC LIMIT ?",
+                       (int(limit),))
+
     def story_titles(self, story_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
         sql = "SELECT story_id, title, lang FROM headlines WHERE story_id IN ({marks}) ORDER BY ts, id"
         return list(self._q_in(sql, [int(s) for s in story_ids]))
