@@ -184,16 +184,19 @@ def test_the_encoder_starts_before_languages_and_features_are_worked_out(encoder
     assert _summary(results) == _summary(reference) and [r.lang for r in results] == [r.lang for r in reference]
 
 
-def test_a_check_encodes_its_title_while_the_language_is_detected(encoder):
-    """The dedup check starts encoding before lingua and feature extraction (they need nothing from
-    the encoder), and answers as a check that did them one after the other would."""
+def test_a_check_encodes_its_title_in_the_requests_own_thread_then_detects_the_language(encoder):
+    """The dedup check encodes its title in the calling thread (a hand-off to another thread, to
+    overlap encoding with language detection, made checks slower: see ``Pipeline._check``), before
+    lingua and feature extraction, and answers as a check that detected the language first would."""
     items = [HeadlineInput(title=it.title, lang="fr") for it in _rows(30)[:30]]  # distinct: the last never stored
     pipeline, events, encoding = _order_recording_pipeline(encoder)
     pipeline.ingest(items[:-1])  # languages given: no detection, nothing recorded but encoding
     events.clear()
     encoding.clear()
+    pipeline.encoder.threads.clear()
     got = pipeline.check(items[-1].title)
     assert events == ["encode", "detect"]
+    assert pipeline.encoder.threads == {threading.current_thread().name}
     reference = _pipeline(CountingEncoder(encoder))
     reference.ingest(items[:-1])
     want = reference.check(items[-1].title)  # languages detected, then encoding: one after the other
