@@ -141,6 +141,34 @@ def test_search_many_answers_what_one_search_per_vector_answers(big):
     assert small.search_many(vecs[:2], 0, [-1.0] * 2, [1e9] * 2) == [[], []]
 
 
+def test_queries_whose_windows_hold_every_row_are_searched_together(big, monkeypatch):
+    """Headlines published at different times have different windows; when each window holds every
+    stored row they are one IVF search, with the answers each would get alone."""
+    index, vecs, ids, ts, queries = big
+    qs = queries[:12]
+    lo = [-1e6 - i for i in range(len(qs))]  # twelve different windows, each around all 30 days
+    hi = [1e9 + i for i in range(len(qs))]
+    calls: list[int] = []
+    ivf_search = index._ivf_search
+
+    def counting(ivf, q, *args, **kwargs):
+        calls.append(len(q))
+        return ivf_search(ivf, q, *args, **kwargs)
+
+    monkeypatch.setattr(index, "_ivf_search", counting)
+    many = index.search_many(qs, K, lo, hi)
+    assert calls == [len(qs)]
+    for q, a, b, got in zip(qs, lo, hi, many):
+        assert got == index.search(q, K, a, b)
+    # one window leaving out the first row: searched on its own, with its own window
+    calls.clear()
+    cut = float(ts[0]) + 1e-3
+    many = index.search_many(qs[:3], K, [-1e6, cut, -1e6 - 1], [1e9, 1e9, 1e9 + 1])
+    assert sorted(calls) == [1, 2]
+    assert ids[0] not in {i for i, _ in many[1]}
+    assert many[1] == index.search(qs[1], K, cut, 1e9)
+
+
 def test_a_small_index_reads_half_its_lists_and_keeps_the_useful_neighbours():
     """From the default ANN_MIN_ROWS (8,192) to ~20k rows the IVF reads half its lists: a dedup check
     there is an IVF search instead of a 20-40 MB exact scan, and it still finds what matching scores."""
