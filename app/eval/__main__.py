@@ -1,4 +1,4 @@
-"""``python -m app.eval {stories,topics} FILE.jsonl --gold FIELD [--langs en,fr] [--limit N]``
+"""``python -m app.eval {stories,topics} FILE.jsonl --gold FIELD [--langs en,fr] [--limit N] [--detect-lang]``
 
 Runs the real pipeline (the same ``Pipeline`` and ``TopicService`` the API uses) on a fresh
 in-memory store, in file order, and prints the metrics as the last line: one JSON object.
@@ -53,8 +53,10 @@ def read_rows(path: Path, gold: str, langs: Sequence[str] | None, limit: int | N
     return rows
 
 
-def run_pipeline(rows: list[dict[str, Any]], encoder_spec: str | None = None) -> tuple[Pipeline, list[int]]:
-    """Ingest ``rows`` in file order; returns the pipeline and each row's story id."""
+def run_pipeline(rows: list[dict[str, Any]], encoder_spec: str | None = None, detect_lang: bool = False
+                 ) -> tuple[Pipeline, list[int]]:
+    """Ingest ``rows`` in file order; returns the pipeline and each row's story id. ``detect_lang``: the
+    rows go in without their ``lang``, so the service detects it (a feed that sends none)."""
     from embeddings import load_encoder
 
     overrides = {"encoder": encoder_spec} if encoder_spec else {}
@@ -67,7 +69,7 @@ def run_pipeline(rows: list[dict[str, Any]], encoder_spec: str | None = None) ->
         chunk = rows[i : i + BATCH]
         items = [
             HeadlineInput(
-                title=r["title"], lang=canonical_lang(r.get("lang")),
+                title=r["title"], lang=None if detect_lang else canonical_lang(r.get("lang")),
                 published_at=_epoch(r.get("date") or r.get("published_at")),
             )
             for r in chunk
@@ -76,9 +78,10 @@ def run_pipeline(rows: list[dict[str, Any]], encoder_spec: str | None = None) ->
     return pipeline, story_ids
 
 
-def eval_stories(rows: list[dict[str, Any]], gold: str, encoder: str | None) -> dict[str, Any]:
+def eval_stories(rows: list[dict[str, Any]], gold: str, encoder: str | None, detect_lang: bool = False
+                 ) -> dict[str, Any]:
     t0 = time.perf_counter()
-    _, pred = run_pipeline(rows, encoder)
+    _, pred = run_pipeline(rows, encoder, detect_lang)
     seconds = time.perf_counter() - t0
     truth = [str(r[gold]) for r in rows]
     p = pairwise(truth, pred)
@@ -91,11 +94,12 @@ def eval_stories(rows: list[dict[str, Any]], gold: str, encoder: str | None) -> 
     }
 
 
-def eval_topics(rows: list[dict[str, Any]], gold: str, encoder: str | None) -> dict[str, Any]:
+def eval_topics(rows: list[dict[str, Any]], gold: str, encoder: str | None, detect_lang: bool = False
+                ) -> dict[str, Any]:
     from ..topics.service import TopicService
 
     t0 = time.perf_counter()
-    pipeline, story_ids = run_pipeline(rows, encoder)
+    pipeline, story_ids = run_pipeline(rows, encoder, detect_lang)
     topics = TopicService(pipeline.settings, pipeline.store, pipeline.encoder)
     topics.refit()
     stories = pipeline.store.stories_by_ids(story_ids)
@@ -128,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--langs", default=None, help="keep only these languages, e.g. en,fr,es,ar (639-1 or 639-3)")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--encoder", default=None, help="encoder spec (default: TICKER_ENCODER or use-m3)")
+    parser.add_argument("--detect-lang", action="store_true",
+                        help="ingest the rows without their lang, so that the service detects it (--langs still filters on it)")
     args = parser.parse_args(argv)
     if not args.file.exists():
         parser.error(f"{args.file} does not exist")
@@ -135,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = read_rows(args.file, args.gold, langs, args.limit)
     if not rows:
         parser.error("no rows left after --langs/--limit")
-    result = (eval_stories if args.task == "stories" else eval_topics)(rows, args.gold, args.encoder)
+    result = (eval_stories if args.task == "stories" else eval_topics)(rows, args.gold, args.encoder, args.detect_lang)
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
     return 0
 
