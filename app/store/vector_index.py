@@ -454,10 +454,9 @@ class VectorIndex:
             for i, (lo, hi) in enumerate(zip(ts_lo, ts_hi)):
                 lo, hi = float(lo), float(hi)
                 groups.setdefault(None if lo <= first and hi >= last else (lo, hi), []).append(i)
-            everything = np.ones(n, dtype=bool)
             for window, members in groups.items():
                 if window is None:
-                    inside, n_in = everything, n
+                    inside, n_in = np.ones(n, dtype=bool), n
                 else:
                     inside = (ts >= window[0]) & (ts <= window[1])
                     n_in = int(np.count_nonzero(inside))
