@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .features import Features
+from .features import _EMPTY, Features
 
 __all__ = ["MatchParams", "pair_score", "score_terms", "numbers_conflict", "shares_number", "shared_names"]
 
@@ -62,9 +62,6 @@ class MatchParams:
     time_grace_hours: float = 24.0
     #: cap on the time penalty, so that a late rewrite with identical text still matches
     max_time_penalty: float = 0.2
-
-
-_EMPTY: frozenset[str] = frozenset()
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
