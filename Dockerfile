@@ -25,4 +25,5 @@ VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status == 200 else 1)"]
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+# python -m app: uvicorn with the TICKER_ connection settings (X-Forwarded-For only from TICKER_TRUSTED_PROXIES)
+CMD ["python", "-m", "app", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make run    start the service on the embedded default (SQLite) with the sample data, http://127.0.0.1:8000
-#   make test   install everything the tests need (venv, torch CPU, chromium, pgvector) and run the suite
+#   make test   install everything the tests need (venv, torch CPU, chromium, pgvector, qemu-user) and run the suite
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,17 +18,18 @@ $(VENV)/.base: pyproject.toml
 
 # torch is named with sentence-transformers in one install, so pip takes the CPU build on the machine
 # instead of the newest CUDA one; the service itself never needs torch.
-$(VENV)/.test: $(VENV)/.base scripts/install_browser.sh scripts/install_pgvector.sh
+$(VENV)/.test: $(VENV)/.base scripts/install_browser.sh scripts/install_pgvector.sh scripts/install_qemu.sh
 	$(PIP) install -e ".[test,postgres,st]" "torch==2.13.0"
 	bash scripts/install_browser.sh $(VENV)
 	bash scripts/install_pgvector.sh
+	bash scripts/install_qemu.sh
 	touch $@
 
 setup: $(VENV)/.base
 test-setup: $(VENV)/.test
 
 run: $(VENV)/.base
-	TICKER_LOAD_SAMPLE_DATA=$${TICKER_LOAD_SAMPLE_DATA:-1} $(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT)
+	TICKER_LOAD_SAMPLE_DATA=$${TICKER_LOAD_SAMPLE_DATA:-1} $(PY) -m app --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.test
 	bash scripts/test.sh $(PYTEST_ARGS)

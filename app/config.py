@@ -5,6 +5,7 @@ The README's configuration table is written from ``Settings`` below; keep the tw
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -85,6 +86,17 @@ class Settings:
     protect_reads: bool = False
     cors_origins: tuple[str, ...] = ()
     dedup_rate_per_minute: int = 600
+    # --- connections (the body deadline is the app's; the rest reach uvicorn through `python -m app`) ----
+    #: proxies (IP addresses, CIDR networks) whose X-Forwarded-For/-Proto are believed; none: the peer is the client
+    trusted_proxies: tuple[str, ...] = ()
+    #: seconds a request's whole body may take to arrive, from the end of its head (408 after)
+    body_timeout_seconds: float = 15.0
+    #: seconds a connection may take to send a request's head, from its opening or the previous response
+    header_timeout_seconds: float = 10.0
+    #: largest request head (request line and headers), bytes (431 above)
+    max_header_bytes: int = 65536
+    #: seconds an idle keep-alive connection stays open after a response
+    keep_alive_seconds: int = 5
     # --- start-up ------------------------------------------------------------------------
     #: ingest sample_data/ at start-up when the store is empty (the README's run command sets it)
     load_sample_data: bool = False
@@ -138,6 +150,7 @@ def _validate(s: Settings) -> None:
         "encoder_batch_size", "max_title_chars", "max_batch_size",
         "max_body_bytes", "candidate_k", "topic_min_cluster_size", "topic_min_samples",
         "topic_knn", "refit_every_stories", "dedup_rate_per_minute", "pg_pool_max_size", "pg_ef_search",
+        "body_timeout_seconds", "header_timeout_seconds", "max_header_bytes", "keep_alive_seconds",
     ]
     for name in positive:
         if getattr(s, name) <= 0:
@@ -175,6 +188,12 @@ def _validate(s: Settings) -> None:
         )
     if s.retention_every_seconds <= 0:
         raise ConfigError(f"{PREFIX}RETENTION_EVERY_SECONDS must be > 0, got {s.retention_every_seconds}")
+    for proxy in s.trusted_proxies:
+        try:
+            # strict: "10.0.0.1/8" (host bits set) is refused rather than guessed at
+            ipaddress.ip_network(proxy)
+        except ValueError as exc:
+            raise ConfigError(f"{PREFIX}TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR network: {exc}") from None
     if s.database_url != "sqlite" and not s.is_postgres:
         raise ConfigError(
             f"{PREFIX}DATABASE_URL must be 'sqlite' or a postgresql:// DSN, got {s.database_url!r}"

@@ -1,4 +1,4 @@
-"""The ASGI application: ``uvicorn app.main:app``.
+"""The ASGI application, served by ``python -m app`` (``app/serve.py``, uvicorn configured from the settings).
 
 Start-up loads the encoder in a background thread so that /livez answers at once and /readyz
 says when the service can take headlines; nothing else waits on it.
@@ -20,13 +20,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from embeddings import Encoder, load_encoder
+from embeddings import Encoder, describe, load_encoder
 
 from .api import clusters, dedup, headlines, ops, stories
+from .api.body_timeout import BodyTimeout
+from .api.docs import add_docs
 from .api.errors import validation_error_handler
 from .api.metrics import Metrics
 from .api.middleware import BodyGuard, Timing
-from .api.security import RateLimiter
+from .api.security import KeyGate, RateLimiter
 from .api.state import AppState
 from .config import ConfigError, Settings, load_settings
 from .ingest.lang import LanguageDetector
@@ -63,24 +65,33 @@ def _freeze_gc() -> None:
 
 def _start(state: AppState, encoder: Encoder | None, memory: bool, freeze_gc: bool = False) -> None:
     s = state.settings
+    # What is under way, for callers: an exception's own text may hold the data directory's path or the
+    # database DSN, so it goes to the log only.
+    failed = "the encoder could not be loaded"
     try:
         enc = encoder or load_encoder(s.encoder, threads=s.encoder_threads, batch_size=s.encoder_batch_size)
+        failed = "the store could not be opened"
         store = open_store(s, enc.dim, memory=memory)
+        failed = "the store was built with another encoder, or could not be read"
         check_encoder(store, enc.name)
         state.store = store
+        failed = "the matching pipeline could not be prepared"
         pipeline = Pipeline(s, store, enc, LanguageDetector(s.languages, preload=True))
         pipeline.warm_up()
         t0 = time.perf_counter()
         cached = pipeline.warm_cache()
         if cached:
             log.info("matching cache: the newest %d stored headlines read in %.1fs", cached, time.perf_counter() - t0)
+        failed = "the topic service could not be started"
         topics = TopicService(s, store, enc)
         pipeline.listeners.append(topics.on_stories)
         state.pipeline, state.topics = pipeline, topics
         if s.load_sample_data and store.count_headlines() == 0:
+            failed = "the sample data could not be loaded"
             n = load_sample_data(pipeline)
             log.info("loaded %d sample headlines", n)
             topics.refit()
+        failed = "the background services could not be started"
         topics.start()
 
         def deleted(stories: int, headlines: int) -> None:
@@ -91,13 +102,15 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool, freeze_gc: bo
         state.retention.start()
         if freeze_gc:
             _freeze_gc()
+        info = state.encoder_info = describe(enc)
         state.ready.set()
-        precision = " ".join(filter(None, (getattr(enc, "precision", None), getattr(enc, "runtime", None))))
+        bits = f"/w{info['weight_bits']}" if info.get("weight_bits") else ""
+        precision = " ".join(filter(None, (f"{info.get('precision') or ''}{bits}", info.get("runtime"))))
         log.info("ready: encoder %s%s (%d-d), store %s", enc.name, f" {precision}" if precision else "", enc.dim,
                  store.backend)
-    except Exception as exc:  # reported by /readyz; the process stays up so the error can be read
-        log.exception("start-up failed")
-        state.startup_error = f"start-up failed: {type(exc).__name__}: {exc}"
+    except Exception:  # /readyz and every route say what failed; the process stays up so that they can
+        log.exception("start-up failed: %s", failed)
+        state.startup_error = f"start-up failed: {failed}; see the server log"
 
 
 def _configure_logging(level: str) -> None:
@@ -150,11 +163,14 @@ def create_app(
         version="0.1.0",
         summary="Headline ticker deduplication (across languages) and topic clustering.",
         lifespan=lifespan,
+        docs_url=None,  # served by add_docs, with their assets from the service itself
+        redoc_url=None,
     )
     app.state.ticker = state
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     for router in (headlines.router, stories.router, dedup.router, clusters.router, ops.router):
         app.include_router(router)
+    add_docs(app)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
@@ -171,6 +187,10 @@ def create_app(
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
+    # Added after the body guard, so outside it: a request without the key gets its 401 before any body check.
+    app.add_middleware(KeyGate, settings=settings)
+    # Outside the body guard, so the guard's reads have the deadline; inside Timing, so a 408 is counted.
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
     app.add_middleware(Timing, metrics=metrics)
     if settings.cors_origins:
         # Added last, so outermost: the body guard's 400/413/415 carry the CORS headers too, and the plugin

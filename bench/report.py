@@ -176,6 +176,29 @@ def peers(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def precision(r: dict[str, Any]) -> list[str]:
+    if not r or "error" in r:
+        return [f"precision: {r.get('error', 'not run')}"]
+    cpu = r["cpu"]
+    rows = [f"CPU {cpu.get('model') or cpu.get('machine')}, flags {' '.join(cpu.get('flags', [])) or 'none listed'}; "
+            f"8-bit int8 weights exact here: {'yes' if r['int8_full_range_exact'] else 'no'}; "
+            f"the default runs `{r['default_variant']}`; {r['workers']} workers, batches of {r['batch']}.", "",
+            "| variant | texts/s (median) | rounds | over fp32 | cosine to fp32, worst file min | worst file mean |",
+            "|---|---|---|---|---|---|"]
+    for name, e in r["texts_per_s"].items():
+        cos = r["cosine_to_fp32"].get(name, {})
+        ratio = r["ratios"].get(f"{name}_over_fp32")
+        rows.append(f"| `{name}` | {_f(e['median'])} | {', '.join(_f(x) for x in e['rounds'])} "
+                    f"| {_f(ratio, 2) if ratio else '1'} "
+                    f"| {_f(min(d['min'] for d in cos.values()), 4) if cos else '–'} "
+                    f"| {_f(min(d['mean'] for d in cos.values()), 5) if cos else '–'} |")
+    if r.get("int8_w8_skipped"):
+        rows.append(f"\n`int8_w8` not run: {r['int8_w8_skipped']}.")
+    if r.get("speed_target_not_judged"):
+        rows.append(f"\nSpeed target: {r['speed_target_not_judged']}.")
+    return rows
+
+
 def targets(s: dict[str, Any]) -> list[str]:
     rows = ["| target | value | met |", "|---|---|---|"]
     for name, t in s.get("targets", {}).items():
@@ -191,7 +214,8 @@ def render(d: Path) -> str:
     s = _load(d, "summary")
     parts = [("Machine", machine(s)), ("Targets", targets(s)), ("1. Ingest throughput", ingest(_load(d, "ingest"))),
              ("2. Dedup check latency and memory", latency(_load(d, "latency"))),
-             ("3. Topic refit time", refit(_load(d, "refit"))), ("4. Peers", peers(_load(d, "peers")))]
+             ("3. Topic refit time", refit(_load(d, "refit"))), ("4. Peers", peers(_load(d, "peers"))),
+             ("5. Encoder precision on this CPU", precision(_load(d, "precision")))]
     return "\n\n".join(f"### {title}\n\n" + "\n".join(lines) for title, lines in parts) + "\n"
 
 

@@ -24,9 +24,10 @@ from .common import ROOT, emit, log, machine, rounded
 from .ingest import IngestSizes
 from .latency import LatencySizes
 from .peers import PeerSizes
+from .precision import PrecisionSizes
 from .refit import RefitSizes
 
-SECTIONS = ("ingest", "latency", "refit", "peers")
+SECTIONS = ("precision", "ingest", "latency", "refit", "peers")
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -37,6 +38,7 @@ class Plan:
     latency: LatencySizes = field(default_factory=LatencySizes)
     refit: RefitSizes = field(default_factory=RefitSizes)
     peers: PeerSizes = field(default_factory=PeerSizes)
+    precision: PrecisionSizes = field(default_factory=PrecisionSizes)
     #: start servers early, alongside other work (smoke only: it disturbs the figures)
     overlap_startups: bool = False
 
@@ -50,6 +52,7 @@ SMOKE = Plan(
     refit=RefitSizes(stories=(300,), service_stories=(200,), reps=1, budget_s=10.0, timeout_s=60.0, isolate=False),
     peers=PeerSizes(shingles=(3,), minhash_thresholds=(0.3, 0.5), cosine_thresholds=(0.6, 0.7, 0.8), reps=1,
                     limit=60, bertopic=False),
+    precision=PrecisionSizes(speed_titles=200, rounds=1, cosine_limit=50),
     overlap_startups=True,
 )
 
@@ -73,6 +76,11 @@ def summary(results: dict[str, dict[str, Any]], mach: dict[str, Any], seconds: f
         figures["encoder_beside_python_slowdown"] = ing["encoder_beside_python"]["slowdown"]
     for b, v in ing.get("http_over_encoder", {}).items():
         ratios[f"ingest_http_over_encoder_batch{b}"] = v
+    prec = results.get("precision", {})
+    for name, e in prec.get("texts_per_s", {}).items():
+        figures[f"encoder_{name}_batch100_per_s"] = e["median"]
+    for name, v in prec.get("ratios", {}).items():
+        ratios[f"encoder_{name}"] = v
     lat = results.get("latency", {})
     for n, e in lat.get("sizes", {}).items():
         for p in ("p50_ms", "p95_ms", "p99_ms"):
@@ -145,23 +153,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_start = time.perf_counter()
     mach = machine()
     from app.config import load_settings
-    from embeddings import load_encoder
+    from embeddings import describe, load_encoder
 
     from .synth import load_pool, pool_vectors
 
     settings = load_settings()
     log(f"{mode} run; loading the encoder {settings.encoder}")
     encoder = load_encoder(settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size)
-    mach["encoder"] = {"name": encoder.name, "spec": settings.encoder, "precision": getattr(encoder, "precision", None),
-                       "runtime": getattr(encoder, "runtime", None),
-                       "dim": encoder.dim, "threads": settings.encoder_threads,
-                       "workers": getattr(encoder, "workers", 1), "batch_size": settings.encoder_batch_size,
-                       "fast_tokenizer": getattr(encoder, "fast_tokenizer", None)}
+    mach["encoder"] = {**describe(encoder), "spec": settings.encoder, "threads": settings.encoder_threads,
+                       "batch_size": settings.encoder_batch_size, "fast_tokenizer": getattr(encoder, "fast_tokenizer", None)}
     pool = load_pool(plan.pool_limit)
     vecs = pool_vectors(encoder, pool)
     log(f"pool: {len(pool)} dataset titles encoded")
 
-    from . import ingest, latency, peers, refit
+    from . import ingest, latency, peers, precision, refit
 
     # Smoke runs boot the latency server while the ingest section works (one start-up less to wait
     # for); a full run keeps the sections apart so that one does not slow the other's figures.
@@ -170,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stages = latency.Stages(encoder, pool, vecs, plan.latency, seed=2)
         stages.start_first()
     runners: dict[str, Callable[[], dict[str, Any]]] = {
+        "precision": lambda: precision.run(encoder, pool, plan.precision),
         "ingest": lambda: ingest.run(encoder, pool, plan.ingest),
         "latency": lambda: latency.run(encoder, pool, vecs, plan.latency, stages=stages),
         "refit": lambda: refit.run(encoder, pool, vecs, plan.refit),

@@ -1,10 +1,10 @@
 """The service as a user runs it: a uvicorn subprocess on 127.0.0.1, its own data directory.
 
-The subprocess is ``python -m uvicorn bench.server:create --factory``: the real ``create_app`` with the
-settings read from ``TICKER_*`` like ``app.main:app``, except that the encoder is wrapped in a
-``TimedEncoder`` whose running total of encode seconds the benchmark reads from ``GET /_bench/encoder-clock``,
-so it can tell how much of a request is the model. (It used to be a file written after every encode call:
-1.5 ms a call on this VM, which the dedup check latency then included.)
+The subprocess is ``python -m app bench.server:create --factory`` (uvicorn configured as the service is
+served): the real ``create_app`` with the settings read from ``TICKER_*`` like ``app.main:app``, except that
+the encoder is wrapped in a ``TimedEncoder`` whose running total of encode seconds the benchmark reads from
+``GET /_bench/encoder-clock``, so it can tell how much of a request is the model. (It used to be a file
+written after every encode call: 1.5 ms a call on this VM, which the dedup check latency then included.)
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.settings_env()}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-        cmd = [sys.executable, "-m", "uvicorn", "bench.server:create", "--factory", "--host", "127.0.0.1",
+        cmd = [sys.executable, "-m", "app", "bench.server:create", "--factory", "--host", "127.0.0.1",
                "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
         self._t0 = time.perf_counter()
         self._log = self.log_path.open("wb")

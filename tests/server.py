@@ -1,4 +1,4 @@
-"""Start the real service as a subprocess (uvicorn on loopback) for tests that need a process boundary."""
+"""Start the real service as a subprocess (``python -m app`` on loopback) for tests that need a process boundary."""
 
 from __future__ import annotations
 
@@ -33,8 +33,7 @@ class Server:
         # A file, not a pipe: nobody reads a pipe while the server runs, and a full one would block it.
         self._logfile = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--log-level", "warning"],
+            [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
             cwd=ROOT, env=self.env, stdout=self._logfile, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout

@@ -158,7 +158,7 @@ UNICODE_TITLES = [
     "𝐋𝐞 𝐌𝐚𝐫𝐨𝐜 et 𝔩𝔞 𝔆𝔄𝔉 : caractères hors du plan de base",
     "Z̸̢̛̛a̷̧̛l̶̨̛g̵̢̛ơ̸̢ : des diacritiques empilés sur le titre du jour",
     "Caractères privés \ue000 et non-caractères \ufdd0 \uffff dans un titre",
-    "🔥🔥🔥",
+    "🔥🔥🔥 CAN 2025 : la finale à Rabat 🔥🔥🔥",  # emoji alone is refused: tests/test_adversarial_input.py
 ]
 
 
@@ -282,6 +282,43 @@ def test_huge_numbers_in_query_parameters(client):
     assert_clear_4xx(client.get("/v1/clusters?stories_per_topic=" + "9" * 40), 422)
 
 
+#: values no 64-bit id or count can hold: past Python's 4,300-digit int limit, and just beyond int64 either way
+OUT_OF_RANGE = ["1" * 4301, "9" * 5000, str(2**63), str(2**64), str(-(2**63) - 1), "1" + "0" * 400]
+
+
+def _int_parameters(schema: dict) -> list[tuple[str, str, dict]]:
+    """(method, path, parameter) for every integer path or query parameter of the app's OpenAPI schema."""
+    out = []
+    for path, ops in schema["paths"].items():
+        for method, op in ops.items():
+            for p in op.get("parameters", []):
+                types = [p["schema"], *p["schema"].get("anyOf", [])]
+                if any(t.get("type") == "integer" for t in types):
+                    out.append((method, path, p))
+    return out
+
+
+def test_every_int_parameter_refuses_what_int64_cannot_hold(client):
+    params = _int_parameters(client.app.openapi())
+    assert {(path, p["name"]) for _, path, p in params} >= {
+        ("/v1/headlines/{headline_id}", "headline_id"), ("/v1/stories/{story_id}", "story_id"),
+        ("/v1/clusters/{topic_id}", "topic_id"), ("/v1/stories", "limit"), ("/v1/clusters/events", "limit")}
+    for method, path, p in params:
+        # bounds in the schema keep every value a store is given within int64
+        assert -(2**63) <= p["schema"]["minimum"] and p["schema"]["maximum"] <= 2**63 - 1, (path, p)
+        for value in OUT_OF_RANGE:
+            url = path
+            query = {}
+            for other in (q for _, pth, q in params if pth == path and q["in"] == "path"):
+                url = url.replace("{%s}" % other["name"], value if other is p else "1")
+            if p["in"] == "query":
+                query[p["name"]] = value
+            r = client.request(method.upper(), url, params=query)
+            assert r.status_code in (404, 422), (method, path, p["name"], value[:30], r.status_code, r.text[:200])
+            if r.status_code == 422:
+                assert [p["in"], p["name"]] in [d["loc"] for d in r.json()["detail"]], r.text[:300]
+
+
 # --- dates ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("when", [
@@ -297,6 +334,28 @@ def test_far_past_and_future_dates_are_422(client, when):
     # as filters they are fine: nothing is that old or that new
     for path in ("/v1/stories?since=", "/v1/stories?until=", "/v1/clusters?since="):
         assert client.get(path + q).status_code == 200
+
+
+FLOATISH = ["2.0250621e7", "1.7e9", "1.7E+09", "1e9", "+1e9", "-1e9", " 1.7e9 ", "NaN", "nan", "inf", "-Infinity",
+            "1_700_000_000", "20250621", "1750500000.5"]
+
+
+@pytest.mark.parametrize("value", FLOATISH)
+def test_numbers_in_any_form_are_refused_where_a_date_is_expected(client, value):
+    # pydantic would read "2.0250621e7" as Unix seconds: 1970-08-23, stored without a word
+    r = post(client, {"title": "Le Maroc et la CAF", "published_at": value})
+    assert_clear_4xx(r, 422)
+    (err,) = r.json()["detail"]
+    assert err["loc"] == ["body", "headlines", 0, "published_at"] and "not a number" in err["msg"], err
+    for path, name in (("/v1/stories", "since"), ("/v1/stories", "until"), ("/v1/clusters", "since")):
+        r = client.get(path, params={name: value})
+        assert_clear_4xx(r, 422)
+        (err,) = r.json()["detail"]
+        assert err["loc"] == ["query", name] and "not a number" in err["msg"], (path, err)
+    r = client.post("/v1/ticker", params={"published_at": value}, content="Le Maroc et la CAF".encode(), headers=TEXT)
+    assert_clear_4xx(r, 422)
+    assert r.json()["detail"][0]["loc"] == ["query", "published_at"]
+    assert client.get("/v1/stories").json()["total"] == 0
 
 
 def test_time_zones_are_converted_to_utc(client):

@@ -34,7 +34,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], Pa
 
 def test_every_section_reports_and_the_summary_comes_last(smoke) -> None:
     sections, out = smoke
-    assert set(sections) == {"ingest", "latency", "refit", "peers", "summary"}
+    assert set(sections) == {"precision", "ingest", "latency", "refit", "peers", "summary"}
     for name, obj in sections.items():
         assert "error" not in obj, obj.get("error")
         assert (out / f"{name}.json").exists()
@@ -64,6 +64,27 @@ def test_ingest_figures_are_positive_and_consistent(smoke) -> None:
     assert beside["texts_per_s_alone"] > 0 and beside["texts_per_s_beside_python"] > 0
     assert beside["slowdown"] == pytest.approx(beside["texts_per_s_alone"] / beside["texts_per_s_beside_python"], rel=1e-3)
     assert smoke[0]["summary"]["figures"]["encoder_beside_python_slowdown"] == pytest.approx(beside["slowdown"], rel=1e-3)
+
+
+def test_precision_reports_both_paths_with_the_cpu_flags(smoke, cpu_path) -> None:
+    """Encoder texts/s for float32 and int8 on this machine, the CPU's flags, and the int8 vectors'
+    agreement with float32 on every shared dataset file."""
+    prec = smoke[0]["precision"]
+    assert prec["cpu"]["flags"] or prec["cpu"]["machine"] != "x86_64", "an x86-64 CPU lists at least avx2 or none"
+    exact = prec["int8_full_range_exact"]
+    expected = {"fp32", "int8_w7"} | ({"int8_w8"} if exact else set())
+    assert set(prec["texts_per_s"]) == expected and prec["default_variant"] == ("int8_w8" if exact else "fp32")
+    for name, e in prec["texts_per_s"].items():
+        assert e["median"] > 0 and len(e["rounds"]) >= 1
+    for name in expected - {"fp32"}:
+        assert prec["ratios"][f"{name}_over_fp32"] == pytest.approx(
+            prec["texts_per_s"][name]["median"] / prec["texts_per_s"]["fp32"]["median"], rel=1e-3)
+        per_file = prec["cosine_to_fp32"][name]
+        assert len(per_file) >= 4 and all(0.99 <= d["min"] <= d["mean"] <= 1.0 + 1e-6 for d in per_file.values())
+    judged = [name for name in prec["targets"] if name.startswith("int8_w7_over_fp32")]
+    assert bool(judged) == (not exact), "the speed target is judged only where 8-bit weights saturate"
+    assert smoke[0]["summary"]["figures"]["encoder_fp32_batch100_per_s"] == prec["texts_per_s"]["fp32"]["median"]
+    cpu_path(f"bench precision section: {', '.join(sorted(expected))} measured; default {prec['default_variant']}")
 
 
 def test_latency_percentiles_are_ordered(smoke) -> None:

@@ -334,11 +334,11 @@ def test_a_failed_start_is_reported_not_a_crash(tmp_path, monkeypatch, fault):
             raise OSError("model file is corrupt")
 
         monkeypatch.setattr(main, "load_encoder", broken)
-        reason = "corrupt"
+        reason, secret = "the encoder could not be loaded", "corrupt"
     else:  # the data directory is a file: storage cannot open
         (tmp_path / "not-a-dir").write_text("x")
         overrides["data_dir"] = tmp_path / "not-a-dir"
-        reason = "not-a-dir"
+        reason, secret = "the store could not be opened", "not-a-dir"
         monkeypatch.setattr(main, "load_encoder", lambda spec, **kw: _TinyEncoder())
     with TestClient(_app(tmp_path, **overrides)) as c:
         deadline = time.monotonic() + 30
@@ -346,6 +346,7 @@ def test_a_failed_start_is_reported_not_a_crash(tmp_path, monkeypatch, fault):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert r.status_code == 503 and r.json()["status"] == "failed" and reason in r.json()["detail"], r.text
+        assert secret not in r.text  # the exception's own text (a path, say) goes to the log only
         assert c.get("/livez").status_code == 200
         assert "ticker_ready 0" in c.get("/metrics").text
         for r in (c.post("/v1/headlines", json={"headlines": [{"title": "Le Maroc et la CAF"}]}),

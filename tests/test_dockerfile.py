@@ -1,5 +1,5 @@
 """The Dockerfile, checked by reading it (no image can be built here): a slim base, a non-root user,
-a health check on /readyz, port 8000, uvicorn serving app.main:app, no torch anywhere in what gets
+a health check on /readyz, port 8000, the service's entry point (``python -m app``), no torch anywhere in what gets
 installed, and every file it copies present in the repository and not hidden by .dockerignore.
 """
 
@@ -119,12 +119,14 @@ def test_healthcheck_hits_readyz_on_the_served_port(final):
     compile(cmd[-1], "<healthcheck>", "exec")
 
 
-def test_exposes_8000_and_serves_the_app_with_uvicorn(final):
+def test_exposes_8000_and_serves_the_app_through_its_entry_point(final):
     assert "8000" in _one(final, "EXPOSE").args.split()
     cmd = _one(final, "CMD").exec_form()
-    # exec form: uvicorn is PID 1 and gets SIGTERM itself, so a stop shuts down cleanly
-    assert cmd is not None, "CMD in shell form: signals would go to /bin/sh, not to uvicorn"
-    assert cmd[0] == "uvicorn" and cmd[1] == "app.main:app", cmd
+    # exec form: the server is PID 1 and gets SIGTERM itself, so a stop shuts down cleanly
+    assert cmd is not None, "CMD in shell form: signals would go to /bin/sh, not to the server"
+    # python -m app configures uvicorn from TICKER_ settings: forwarded headers only from TICKER_TRUSTED_PROXIES
+    assert cmd[:3] in (["python", "-m", "app"], ["python3", "-m", "app"]), cmd
+    assert not {"--proxy-headers", "--forwarded-allow-ips"} & set(cmd), cmd
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0" and cmd[cmd.index("--port") + 1] == "8000"
     assert not any(i.op == "ENTRYPOINT" for i in final)
 

@@ -60,6 +60,8 @@ def test_service_runs_on_the_sentence_transformers_encoder(make_client):
     assert r.status_code == 200, r.text
     res = r.json()["results"]
     assert res[1]["match"] == "exact" and res[0]["story_id"] == res[1]["story_id"]
+    info = c.get("/readyz").json()["encoder"]
+    assert info["name"].startswith("st:") and info["dim"] == 384 and info["precision"] is None
 
 
 def test_a_store_refuses_vectors_of_another_encoder(tmp_path, encoder):
@@ -79,7 +81,7 @@ def test_a_store_refuses_vectors_of_another_encoder(tmp_path, encoder):
         assert c.post("/v1/headlines", json={"headlines": [{"title": "Un titre sur la CAF"}]}).status_code == 200
     with TestClient(create_app(settings, encoder=Renamed(), wait_ready=True)) as c:
         r = c.get("/readyz")
-        assert r.status_code == 503 and "another-512-d-model" in r.json()["detail"]
+        assert r.status_code == 503 and "another encoder" in r.json()["detail"]
 
 
 def test_use_workers_and_fast_tokenizer_give_the_package_own_vectors(encoder):
@@ -114,9 +116,11 @@ def test_use_workers_and_fast_tokenizer_give_the_package_own_vectors(encoder):
 
     mixed = [r["title"] for r in rows[:150]]  # seven languages and scripts in turn
     for precision in ("int8", "fp32"):
-        parallel = USEEncoder(threads=3, batch_size=7, precision=precision)  # uneven slices, several batches per worker
-        assert parallel.precision == precision and len(parallel._slices(len(mixed))) > 3
-        one_by_one = np.vstack([(encoder if precision == "int8" else fp32).encode([t]) for t in mixed])
+        # 7-bit weights: int8 on every CPU (8-bit ones need VNNI; test_int8_encodes_like_float32 checks them)
+        parallel = USEEncoder(threads=3, batch_size=7, precision=precision, weight_bits=7 if precision == "int8" else None)
+        assert parallel.precision == precision and len(parallel._slices(len(mixed))) > 3  # uneven slices, several batches a worker
+        alone = USEEncoder(threads=1, weight_bits=7) if precision == "int8" else fp32
+        one_by_one = np.vstack([alone.encode([t]) for t in mixed])
         assert np.allclose(parallel.encode(mixed), one_by_one, atol=1e-5)
 
 
@@ -177,23 +181,56 @@ def _dataset_titles(per_set: int) -> list[str]:
     return titles
 
 
-def test_int8_default_encodes_like_float32(encoder):
-    """The default's int8 products move no vector far from the package's float32 forward pass, on every
-    language and script of the shared datasets (sib200's first 400 rows hold all seven)."""
-    from embeddings.usem import USEEncoder
+@pytest.mark.parametrize("weight_bits", [8, 7])
+def test_int8_encodes_like_float32(encoder, weight_bits, cpu_path):
+    """int8 products move no vector far from the package's float32 forward pass, on every language and
+    script of the shared datasets (sib200's first 400 rows hold all seven). 7-bit weights run on every
+    CPU; 8-bit ones only where this CPU's probe finds them exact (VNNI): elsewhere the default is float32."""
+    from embeddings.usem import USEEncoder, int8_products_are_exact
 
-    assert encoder.precision == "int8"
+    exact = int8_products_are_exact()
+    assert (encoder.precision, encoder.weight_bits) == (("int8", 8) if exact else ("fp32", None))
+    if weight_bits == 8 and not exact:
+        cpu_path("8-bit int8 weights: they saturate on this CPU, so checked that the default encodes in float32")
+        return
+    enc = encoder if weight_bits == encoder.weight_bits else USEEncoder(threads=2, weight_bits=weight_bits)
+    assert (enc.precision, enc.weight_bits) == ("int8", weight_bits)
     titles = _dataset_titles(400)
     # the package's forward pass with the same (C++) tokenizer: the pure-Python port splits unknown
     # scripts differently (see the test above), which is not what is measured here
     reference = USEEncoder(threads=2, precision="fp32").encode(titles)
-    cos = np.einsum("ij,ij->i", encoder.encode(titles), reference)
+    cos = np.einsum("ij,ij->i", enc.encode(titles), reference)
     assert cos.min() >= 0.995 and cos.mean() >= 0.9995, (cos.min(), cos.mean())
+    cpu_path(f"{weight_bits}-bit int8 weights against float32: cosine min {cos.min():.4f}, mean {cos.mean():.5f}")
 
 
-def test_int8_vector_does_not_depend_on_the_batch(encoder):
+def test_readyz_says_which_encoder_path_serves(make_client, encoder, cpu_path):
+    """An operator reads at /readyz whether int8 (and with how many weight bits) or float32 serves here."""
+    from embeddings.usem import int8_products_are_exact
+
+    body = make_client().get("/readyz").json()
+    info = body["encoder"]
+    assert body["status"] == "ready" and info["name"] == "use-m3" and info["dim"] == 512
+    exact = int8_products_are_exact()
+    expected = ("int8", 8) if exact else ("fp32", None)
+    assert (info["precision"], info["weight_bits"], info["runtime"]) == (*expected, "onnxruntime")
+    assert info["int8_full_range_exact"] is exact and info["workers"] == encoder.workers
+    assert isinstance(info["cpu"]["flags"], list) and info["cpu"]["machine"]
+    cpu_path(f"/readyz reports {info['precision']} (weight bits {info['weight_bits']}) on flags {' '.join(info['cpu']['flags'])}")
+
+
+@pytest.fixture(scope="module")
+def int8_encoder(encoder):
+    """The default encoder where it runs int8 (VNNI); elsewhere int8 with 7-bit weights, which every CPU runs."""
+    from embeddings.usem import USEEncoder
+
+    return encoder if encoder.precision == "int8" else USEEncoder(threads=2, weight_bits=7)
+
+
+def test_int8_vector_does_not_depend_on_the_batch(int8_encoder):
     """Activations are quantised per token window, so a title checked alone gets the vector it got in an
     ingest batch, whatever else that batch held (a per-batch scale would move it)."""
+    encoder = int8_encoder
     titles = _dataset_titles(40)
     batch = encoder.encode(titles)
     alone = np.vstack([encoder.encode([t]) for t in titles[::7]])
@@ -210,7 +247,7 @@ def test_int8_falls_back_to_float32_when_it_disagrees_or_is_missing(monkeypatch,
 
     monkeypatch.setattr(int8.Int8Forward, "encode", lambda self, texts: np.ones((len(texts), 512), np.float32))
     with caplog.at_level("WARNING", logger="ticker.embeddings"):
-        enc = USEEncoder(threads=1)
+        enc = USEEncoder(threads=1, weight_bits=7)  # 7-bit weights: int8 is tried on every CPU
     assert enc.precision == "fp32" and "agree with float32 only" in caplog.text
     # the float32 graph is the same class with float32 products: wrong the same way, it is not used either
     assert enc.runtime == "numpy" and "float32 graph agrees with the package only" in caplog.text
@@ -232,14 +269,54 @@ def test_int8_falls_back_to_float32_when_it_disagrees_or_is_missing(monkeypatch,
     assert v.shape == (1, 512) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-4
 
 
-def test_int8_needs_a_cpu_whose_integer_products_do_not_saturate(monkeypatch, caplog):
+def test_a_cpu_whose_integer_products_saturate_encodes_in_float32_unless_7_bits_are_asked_for(monkeypatch, caplog):
     import embeddings.usem as usem
 
     monkeypatch.setattr(usem, "int8_products_are_exact", lambda: False)
     with caplog.at_level("WARNING", logger="ticker.embeddings"):
         enc = usem.USEEncoder(threads=1)
-    assert enc.precision == "fp32" and "no VNNI" in caplog.text
-    assert enc.runtime == "onnxruntime"  # the float32 graph, not the package's numpy pass
+    assert (enc.precision, enc.weight_bits, enc.runtime, enc.full_range_exact) == ("fp32", None, "onnxruntime", False)
+    assert "saturate" in caplog.text and "use-m3-int8-w7" in caplog.text
+    enc = usem.USEEncoder(threads=1, weight_bits=8)
+    assert enc.precision == "fp32"
+    enc = load_encoder("use-m3-int8-w7", threads=1)
+    assert (enc.precision, enc.weight_bits, enc.runtime) == ("int8", 7, "onnxruntime")
+    monkeypatch.setattr(usem, "int8_products_are_exact", lambda: True)
+    assert usem.USEEncoder(threads=1).weight_bits == 8
+    assert usem.USEEncoder(threads=1, weight_bits=7).weight_bits == 7
+    with pytest.raises(ValueError, match="weight_bits"):
+        usem.USEEncoder(weight_bits=4)
+
+
+def test_the_probe_finds_saturating_products(monkeypatch, cpu_path):
+    """The probe compares onnxruntime's products with numpy's exact ones: a kernel whose 16-bit pair sums
+    saturate gives other numbers, and the probe says so."""
+    import embeddings.usem_int8 as int8
+
+    native = int8.full_range_products_are_exact()
+    cpu_path(f"the probe on this CPU: 8-bit int8 products {'exact' if native else 'saturate'}")
+    real_session = int8._session
+
+    class Saturating:
+        """Pairs of neighbouring products summed in 16 bits with saturation, as the AVX2 kernels do."""
+
+        def __init__(self, model: bytes) -> None:
+            import onnx
+            from onnx import numpy_helper
+
+            graph = onnx.load_from_string(model).graph
+            self.w = numpy_helper.to_array(graph.initializer[0]).astype(np.int64)
+
+        def run(self, _, feeds):
+            x = feeds["x"].astype(np.int64)
+            pairs = x[:, 0::2, None] * self.w[None, 0::2] + x[:, 1::2, None] * self.w[None, 1::2]
+            raw = np.clip(pairs, -32768, 32767).sum(axis=1)
+            return [raw - 128 * self.w.sum(axis=0)]
+
+    monkeypatch.setattr(int8, "_session", Saturating)
+    assert int8.full_range_products_are_exact() is False
+    monkeypatch.setattr(int8, "_session", real_session)
+    assert int8.full_range_products_are_exact() is native
 
 
 def test_fp32_graph_gives_the_package_own_vectors(monkeypatch, caplog):
@@ -273,13 +350,13 @@ def test_fp32_spec_is_the_same_model_under_the_same_name(encoder):
         USEEncoder(precision="int4")
 
 
-def test_int8_encode_returns_to_python_per_call_not_per_title(encoder):
+def test_int8_encode_returns_to_python_per_call_not_per_title(int8_encoder):
     """Each return from native code into Python waits for the GIL behind whatever thread runs Python
     meanwhile (matching, a request), up to the 5 ms switch interval: one tokenizer call for all of a
     call's texts and one onnxruntime run per micro-batch keep those waits few however many titles come."""
     import embeddings.usem_int8 as int8
 
-    forward = encoder._forward.__self__
+    forward = int8_encoder._forward.__self__
     assert isinstance(forward, int8.Int8Forward)
     titles = _dataset_titles(60)
     calls = {"tokenize": 0, "run": 0}

@@ -108,6 +108,47 @@ def test_the_key_is_not_in_any_response(make_client):
     assert not [b for b in bodies if KEY in b]
 
 
+#: bodies a write route refuses when it reads them: (what, content type, body); each would be a 4xx of its own
+BAD_BODIES = [
+    ("bad JSON", "application/json", b'{"headlines": [{"title": "Le Maroc",}]}'),
+    ("wrong content type", "application/x-www-form-urlencoded", b"title=Le+Maroc"),
+    ("no content type", None, b'{"headlines": []}'),
+    ("invalid UTF-8", "application/json", b'{"title": "Le Maroc \xff"}'),
+    ("over the size limit", "application/json", b'{"title": "' + b"x" * 30_000 + b'"}'),
+]
+
+
+def _post_operations(c) -> list[str]:
+    return [path for path, ops in c.app.openapi()["paths"].items() if "post" in ops]
+
+
+@pytest.mark.parametrize("protect_reads", [False, True], ids=["writes", "protected-reads"])
+def test_a_request_without_the_key_is_401_before_its_body_is_looked_at(make_client, protect_reads):
+    # Without the key a caller learns nothing from the body checks, and the service reads no body for it.
+    c = make_client(api_key=KEY, protect_reads=protect_reads, max_body_bytes=20_000)
+    posts = _post_operations(c)
+    assert {"/v1/headlines", "/v1/ticker", "/v1/clusters/refit", "/v1/retention/run", "/v1/dedup/check"} <= set(posts)
+    guarded = [p for p in posts if protect_reads or p != "/v1/dedup/check"]
+    for path in guarded:
+        for what, ctype, body in BAD_BODIES:
+            for key in (None, "nope"):
+                headers = {**({"Content-Type": ctype} if ctype else {}), **_auth("x-api-key", key)}
+                r = c.post(path, content=body, headers=headers)
+                assert r.status_code == 401, (path, what, key, r.status_code, r.text[:200])
+                assert r.headers["WWW-Authenticate"] == "Bearer" and "API key" in r.json()["detail"]
+            # streamed, without a Content-Length: refused before a byte of it is read
+            r = c.post(path, content=_chunks(body), headers={"Content-Type": ctype or "application/json"})
+            assert r.status_code == 401, (path, what, "chunked", r.status_code)
+    # with the key, the body checks answer as before
+    h = _auth("bearer", KEY)
+    bad_json = BAD_BODIES[0][2]
+    assert c.post("/v1/headlines", content=bad_json, headers={"Content-Type": "application/json", **h}).status_code == 422
+    assert c.post("/v1/headlines", content=b"x", headers={"Content-Type": "text/plain", **h}).status_code == 415
+    assert c.post("/v1/ticker", content=b"\xff", headers={"Content-Type": "text/plain", **h}).status_code == 400
+    assert c.post("/v1/ticker", content=b"x" * 30_000, headers={"Content-Type": "text/plain", **h}).status_code == 413
+    assert c.get("/v1/stories", headers=h).json()["total"] == 0
+
+
 # --- CORS -----------------------------------------------------------------------------------------
 
 def _preflight(c, origin: str, method: str = "POST", headers: str = "content-type, x-api-key"):
@@ -273,3 +314,58 @@ def test_the_key_never_reaches_the_logs(tmp_path: Path):
     assert "ready: encoder" in logs, "TICKER_LOG_LEVEL did not reach the service's own logger"
     for secret in (KEY, KEY[:-1], KEY[4:]):
         assert secret not in logs
+
+
+
+# --- what a caller is told and sent ---------------------------------------------------------------
+
+def test_a_failed_start_up_says_what_failed_not_where(tmp_path: Path, encoder):
+    from fastapi.testclient import TestClient
+
+    from app.config import load_settings
+    from app.main import create_app
+
+    blocker = tmp_path / "ticker-blocking-file"
+    blocker.write_text("a file where the data directory should be")
+    app = create_app(load_settings(env={}, data_dir=blocker / "ticker-data-subdir"), encoder=encoder, wait_ready=True)
+    with TestClient(app) as c:
+        assert app.state.ticker.startup_error
+        responses = [c.get("/readyz"), c.get("/v1/stories"), c.get("/v1/stories/1"), c.get("/v1/headlines/1"),
+                     c.get("/v1/clusters"), c.post("/v1/headlines", json={"headlines": [HEADLINE]}),
+                     c.post("/v1/dedup/check", json={"title": HEADLINE["title"]})]
+    assert [r.status_code for r in responses] == [503] * len(responses)
+    parts = [part for part in blocker.parts if len(part) > 3] + ["ticker-data-subdir", "sqlite3"]
+    for r in responses:
+        detail = r.json()["detail"]
+        assert "start-up failed" in detail and "store" in detail, detail
+        assert not [part for part in parts if part in r.text], (r.url, r.text)
+
+
+def test_api_docs_load_nothing_from_other_hosts(client):
+    import re
+    from urllib.parse import urljoin
+
+    for page, asset_types in (("/docs", {".js": "javascript", ".css": "text/css", ".png": "image/png"}),
+                              ("/redoc", {".js": "javascript", ".png": "image/png"})):
+        r = client.get(page)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), page
+        html = r.text
+        # and the browser is told to fetch nothing from elsewhere, whatever the page's scripts hold
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "img-src 'self' data:" in csp and "http" not in csp, csp
+        assert not re.findall(r"""(?:https?:)?//[^\s'"<>]+""", html), (page, re.findall(r"(?:https?:)?//\S+", html))
+        assets = re.findall(r"""(?:src|href|spec-url)\s*=\s*["']([^"']+)["']""", html)
+        assets += re.findall(r"""\burl\s*:\s*["']([^"']+)["']""", html)  # the schema the page fetches
+        assert assets, html
+        seen = set()
+        for asset in assets:
+            got = client.get(urljoin(f"http://testserver{page}", asset))
+            assert got.status_code == 200, (page, asset, got.status_code)
+            ext = next((e for e in asset_types if asset.endswith(e)), None)
+            ctype = got.headers["content-type"]
+            if ext:
+                assert asset_types[ext] in ctype, (asset, ctype)
+                seen.add(ext)
+            else:
+                assert asset.endswith("openapi.json") and ctype.startswith("application/json"), (asset, ctype)
+        assert seen == set(asset_types), (page, seen)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import time
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from ..store import Store, TopicRow
 from ..topics.worker import WorkerError
-from .models import MAX_ID, ClustersOut, IsoDateTime, RefitOut, TopicEventsOut, TopicOut, error_responses
+from .models import ClustersOut, IsoDateTime, RefitOut, TopicEventsOut, TopicOut, error_responses
+from .params import RowId
 from .security import require_read, require_write
 from .state import AppState, get_state
 from .timeparse import to_epoch
@@ -74,7 +75,6 @@ async def clusters(
     return body
 
 
-# ":int" so that /v1/clusters/refit is not taken for a topic id: GET or OPTIONS on it get 405 "Allow: POST".
 @router.get("/events", response_model=TopicEventsOut, dependencies=[Depends(require_read)],
             summary="How topic ids moved across refits: new, merge, split, retired (newest first)")
 async def events(limit: int = Query(100, ge=1, le=1000), state: AppState = Depends(get_state)) -> TopicEventsOut:
@@ -83,9 +83,10 @@ async def events(limit: int = Query(100, ge=1, le=1000), state: AppState = Depen
     return TopicEventsOut(events=[{**e, "at": iso(e.get("at"))} for e in rows])
 
 
-@router.get("/{topic_id:int}", response_model=TopicOut, dependencies=[Depends(require_read)],
+# ":digits" so that /v1/clusters/refit is not taken for a topic id: GET or OPTIONS on it get 405 "Allow: POST".
+@router.get("/{topic_id:digits}", response_model=TopicOut, dependencies=[Depends(require_read)],
             summary="One topic", responses=error_responses(401, 503, not_found="no such topic"))
-async def cluster(topic_id: int = Path(ge=0, le=MAX_ID), stories: int = Query(50, ge=1, le=500), state: AppState = Depends(get_state)) -> TopicOut:
+async def cluster(topic_id: RowId, stories: int = Query(50, ge=1, le=500), state: AppState = Depends(get_state)) -> TopicOut:
     store = state.require_store()
 
     def work() -> TopicOut | None:

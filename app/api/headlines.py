@@ -9,12 +9,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from ..config import Settings
+from ..ingest.normalise import has_content
 from ..ingest.split import split_capture
 from ..pipeline import HeadlineInput, IngestResult
-from .models import MAX_ID, HeadlineBatch, HeadlineOut, IngestResponse, IngestResultOut, IsoDateTime, StorableStr, error_responses
+from .models import HeadlineBatch, HeadlineOut, IngestResponse, IngestResultOut, IsoDateTime, StorableStr, error_responses
+from .params import RowId
 from .security import require_read, require_write
 from .state import AppState, get_state
 from .timeparse import to_epoch
@@ -39,6 +42,9 @@ def validate_title(title: str, max_chars: int, loc: list[Any]) -> list[dict[str,
         return [_err(loc, f"title has {len(title)} characters; the limit is {max_chars}", "value_error.too_long")]
     if "\x00" in title:
         return [_err(loc, "title contains a NUL character", "value_error.nul")]
+    if not has_content(title):
+        return [_err(loc, "title has no letter or digit: only spaces, punctuation, symbols or invisible characters",
+                     "value_error.no_content")]
     return []
 
 
@@ -59,33 +65,49 @@ def _out(r: IngestResult) -> IngestResultOut:
     )
 
 
-async def _ingest(state: AppState, items: list[HeadlineInput]) -> IngestResponse:
+async def _ingest(state: AppState, items: list[HeadlineInput]) -> Response:
     pipeline = state.require_pipeline()
-    results = await run_in_threadpool(pipeline.ingest, items)
+
+    def work() -> tuple[list[IngestResult], bytes]:
+        # The answer is built and serialised in the thread too: a thousand results are CPU work.
+        results = pipeline.ingest(items)
+        return results, IngestResponse(results=[_out(r) for r in results]).model_dump_json().encode()
+
+    results, body = await run_in_threadpool(work)
     stored = sum(1 for r in results if not r.idempotent_replay)
     state.metrics.inc("ticker_headlines_ingested_total", stored)
     state.metrics.inc("ticker_headlines_replayed_total", len(results) - stored)
     state.metrics.inc("ticker_headlines_duplicate_total", sum(1 for r in results if r.duplicate and not r.idempotent_replay))
-    return IngestResponse(results=[_out(r) for r in results])
+    return Response(body, media_type="application/json")
 
 
-@router.post(
-    "/headlines",
-    response_model=IngestResponse,
-    dependencies=[Depends(require_write)],
-    summary="Ingest a batch of headlines",
-    responses=error_responses(400, 401, 413, 415, 503),
-)
-async def post_headlines(batch: HeadlineBatch, state: AppState = Depends(get_state)) -> IngestResponse:
-    s = state.settings
+def _too_many(n: int, limit: int, what: str, loc: list[Any]) -> dict[str, Any]:
+    return _err(loc, f"the {what} holds {n} headlines; the limit is {limit}", "value_error.too_long")
+
+
+async def batch_within_limit(request: Request, state: AppState = Depends(get_state)) -> None:
+    """Refuse a batch of more than TICKER_MAX_BATCH_SIZE items before its items are validated: pydantic
+    checks every item and lists every error while it holds the GIL (2 MB of ``{}`` items: 6 s)."""
+    if not await request.body():
+        return  # FastAPI reports the missing body
+    try:
+        data = await request.json()  # parsed for the body already: the request keeps it, nothing is parsed twice
+    except ValueError:
+        return  # FastAPI reports broken JSON
+    items = data.get("headlines") if isinstance(data, dict) else None
+    limit = state.settings.max_batch_size
+    if isinstance(items, list) and len(items) > limit:
+        raise HTTPException(status_code=422, detail=[_too_many(len(items), limit, "batch", ["body", "headlines"])])
+
+
+def _batch_items(batch: HeadlineBatch, s: Settings) -> tuple[list[HeadlineInput], list[dict[str, Any]]]:
+    """The batch's items as pipeline inputs, and what is wrong with them."""
     errors: list[dict[str, Any]] = []
     if not batch.headlines:
         errors.append(_err(["body", "headlines"], "the batch holds no headlines", "value_error.empty"))
-    if len(batch.headlines) > s.max_batch_size:
-        errors.append(_err(["body", "headlines"], f"the batch holds {len(batch.headlines)} headlines; the limit is {s.max_batch_size}", "value_error.too_long"))
     now = time.time()
     items: list[HeadlineInput] = []
-    for i, h in enumerate(batch.headlines[: s.max_batch_size]):
+    for i, h in enumerate(batch.headlines):
         loc = ["body", "headlines", i]
         errors += validate_title(h.title, s.max_title_chars, [*loc, "title"])
         ts = to_epoch(h.published_at)
@@ -95,6 +117,34 @@ async def post_headlines(batch: HeadlineBatch, state: AppState = Depends(get_sta
             title=h.title.strip(), ext_id=str(h.id) if h.id is not None else None, source=h.source, url=h.url,
             published_at=ts, lang=lang,
         ))
+    return items, errors
+
+
+def _capture_titles(body: bytes, s: Settings) -> tuple[list[str], list[dict[str, Any]]]:
+    """The headlines of a raw capture, and what is wrong with them."""
+    # BodyGuard already checked UTF-8; "-sig" drops the byte order mark Windows tools put first, which would
+    # otherwise stick, invisible, to the first headline and keep it from matching the same title sent without.
+    titles = split_capture(body.decode("utf-8-sig"))
+    errors: list[dict[str, Any]] = []
+    if not titles:
+        errors.append(_err(["body"], "no headline found in the capture", "value_error.empty"))
+    if len(titles) > s.max_batch_size:
+        errors.append(_too_many(len(titles), s.max_batch_size, "capture", ["body"]))
+    for i, t in enumerate(titles[: s.max_batch_size]):
+        errors += validate_title(t, s.max_title_chars, ["body", i])
+    return titles, errors
+
+
+@router.post(
+    "/headlines",
+    response_model=IngestResponse,
+    dependencies=[Depends(require_write), Depends(batch_within_limit)],
+    summary="Ingest a batch of headlines",
+    responses=error_responses(400, 401, 413, 415, 503),
+)
+async def post_headlines(batch: HeadlineBatch, state: AppState = Depends(get_state)) -> Response:
+    # Checking up to TICKER_MAX_BATCH_SIZE titles is CPU work: in a thread, like the ingest itself.
+    items, errors = await run_in_threadpool(_batch_items, batch, state.settings)
     if errors:
         raise HTTPException(status_code=422, detail=errors)
     return await _ingest(state, items)
@@ -113,20 +163,13 @@ async def post_ticker(
     source: StorableStr | None = Query(default=None, max_length=200, description="Outlet or feed name for every headline."),
     published_at: IsoDateTime | None = Query(default=None, description="ISO-8601 time of the capture."),
     state: AppState = Depends(get_state),
-) -> IngestResponse:
-    # BodyGuard already checked UTF-8; "-sig" drops the byte order mark Windows tools put first, which would
-    # otherwise stick, invisible, to the first headline and keep it from matching the same title sent without.
-    raw = (await request.body()).decode("utf-8-sig")
-    s = state.settings
+) -> Response:
     ts = to_epoch(published_at)
     errors = validate_time(ts, ["query", "published_at"], time.time())
-    titles = split_capture(raw)
-    if not titles:
-        errors.append(_err(["body"], "no headline found in the capture", "value_error.empty"))
-    if len(titles) > s.max_batch_size:
-        errors.append(_err(["body"], f"the capture holds {len(titles)} headlines; the limit is {s.max_batch_size}", "value_error.too_long"))
-    for i, t in enumerate(titles[: s.max_batch_size]):
-        errors += validate_title(t, s.max_title_chars, ["body", i])
+    # Splitting takes time in proportion to the capture (up to TICKER_MAX_BODY_BYTES): in a thread, so that
+    # one large capture does not hold up every other request.
+    titles, capture_errors = await run_in_threadpool(_capture_titles, await request.body(), state.settings)
+    errors += capture_errors
     if errors:
         raise HTTPException(status_code=422, detail=errors)
     return await _ingest(state, [HeadlineInput(title=t, source=source, published_at=ts) for t in titles])
@@ -135,7 +178,7 @@ async def post_ticker(
 
 @router.get("/headlines/{headline_id}", response_model=HeadlineOut, dependencies=[Depends(require_read)],
             summary="One stored headline", responses=error_responses(401, 503, not_found="no such headline"))
-async def get_headline(headline_id: int = Path(ge=0, le=MAX_ID), state: AppState = Depends(get_state)) -> HeadlineOut:
+async def get_headline(headline_id: RowId, state: AppState = Depends(get_state)) -> HeadlineOut:
     store = state.require_store()
 
     def work() -> HeadlineOut | None:

@@ -10,15 +10,22 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 MatchType = Literal["exact", "near", "translation"]
 
-_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)\s*")
+
+def _is_number(text: str) -> bool:
+    """Whatever Python reads as a float ("20250621", "2.0250621e7", "1_700", " NaN", "-inf"): no ISO-8601 date is."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _iso_only(value: object) -> object:
-    # Left alone, pydantic reads a number (or a numeric string) as Unix seconds or milliseconds depending on
-    # its size, so a feed's 20250621 would be stored as 1970-08-23 without a word. The API speaks ISO-8601.
-    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
-        isinstance(value, str) and _NUMBER.fullmatch(value)
-    ):
+    # Left alone, pydantic reads a number, or a string in any number form ("1.7e9"), as Unix seconds or
+    # milliseconds depending on its size, so a feed's 2.0250621e7 would be stored as 1970-08-23 without a word.
+    # The API speaks ISO-8601.
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number or (isinstance(value, str) and _is_number(value)):
         raise ValueError("expected an ISO-8601 date-time such as 2025-06-21T09:12:00Z, not a number")
     return value
 
@@ -215,9 +222,28 @@ class RetentionOut(BaseModel):
     seconds: float
 
 
+class EncoderInfo(BaseModel):
+    """Which encoder serves and how: an operator sees whether the int8 or the float32 path runs here."""
+
+    name: str
+    dim: int
+    #: "int8" or "fp32" for the default model; absent for encoders that do not say
+    precision: str | None = None
+    #: bits of the int8 products' weights: 8, or 7 on CPUs whose integer products would saturate at 8
+    weight_bits: int | None = None
+    #: what runs the forward pass ("onnxruntime", "numpy", "torch"...)
+    runtime: str | None = None
+    #: the start-up probe's answer: do 8-bit weights multiply exactly on this CPU
+    int8_full_range_exact: bool | None = None
+    workers: int | None = None
+    #: the CPU's model and the flags that choose the kernels
+    cpu: dict[str, Any] | None = None
+
+
 class Health(BaseModel):
     status: str
     detail: str | None = None
+    encoder: EncoderInfo | None = None
 
 
 class ErrorOut(BaseModel):

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from .models import ErrorOut, Health, RetentionOut, error_responses
+from .models import EncoderInfo, ErrorOut, Health, RetentionOut, error_responses
 from .security import require_write
 from .state import AppState, get_state
 from .views import iso
@@ -21,7 +21,7 @@ async def livez() -> Health:
             responses={503: {"model": Health}})
 async def readyz(state: AppState = Depends(get_state)):
     if state.ready.is_set() and state.pipeline is not None:
-        return Health(status="ready")
+        return Health(status="ready", encoder=EncoderInfo.model_validate(state.encoder_info))
     detail = state.startup_error or "loading the encoder"
     return JSONResponse(status_code=503, content={"status": "starting" if not state.startup_error else "failed", "detail": detail})
 

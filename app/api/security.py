@@ -1,4 +1,5 @@
-"""API keys (constant-time comparison) and a per-client token bucket for the dedup check."""
+"""API keys (constant-time comparison), checked before a body is read, and a per-client token bucket for
+the dedup check."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import hmac
 import math
 import threading
 import time
+from typing import Any, Callable
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
 
+from ..config import Settings
 from .state import AppState, get_state
 
 
@@ -27,14 +31,18 @@ def _key_ok(expected: str, given: str | None) -> bool:
 # send each plain ``def`` dependency through the thread pool, a hop per dependency per request.
 
 
+def _unauthorized() -> HTTPException:
+    return HTTPException(
+        status_code=401,
+        detail="this endpoint needs the API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 def _check_key(request: Request, state: AppState) -> None:
     expected = state.settings.api_key
     if expected and not _key_ok(expected, presented_key(request)):
-        raise HTTPException(
-            status_code=401,
-            detail="this endpoint needs the API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise _unauthorized()
 
 
 async def require_write(request: Request, state: AppState = Depends(get_state)) -> None:
@@ -95,3 +103,37 @@ def _take_check_token(request: Request, state: AppState) -> None:
             detail=f"too many dedup checks from this client; retry in {math.ceil(wait)} s",
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
+
+
+#: requests with a body that are reads: open like the other reads unless TICKER_PROTECT_READS
+READ_BODY_PATHS = frozenset({"/v1/dedup/check"})
+#: methods that never carry a body here (OPTIONS: CORS preflights carry no key by design)
+BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def needs_key_early(method: str, path: str, settings: Settings) -> bool:
+    """Whether a request must show the key before its body is read: every write, and the reads with a
+    body while reads are protected. By method and path, like the body guard, so it holds for a route
+    added later too (it fails closed), and without depending on how the framework stores its routes."""
+    if not settings.api_key or method in BODILESS:
+        return False
+    return settings.protect_reads or (path.rstrip("/") or "/") not in READ_BODY_PATHS
+
+
+class KeyGate:
+    """ASGI middleware, outside the body guard: a request without the key it needs gets its 401 here,
+    before any body is read, so a caller without the key learns nothing from the body checks (400, 413,
+    415, 422) and cannot make the service read a body at all. The routes' own dependencies still check
+    (and are what GET routes rely on)."""
+
+    def __init__(self, app: Callable[..., Any], settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if (scope["type"] == "http" and needs_key_early(scope["method"], scope["path"], self.settings)
+                and not _key_ok(self.settings.api_key, presented_key(Request(scope)))):
+            exc = _unauthorized()
+            await JSONResponse({"detail": exc.detail}, status_code=401, headers=exc.headers)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

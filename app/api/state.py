@@ -30,6 +30,8 @@ class AppState:
     retention: "RetentionService | None" = None
     ready: threading.Event = field(default_factory=threading.Event)
     startup_error: str | None = None
+    #: what the encoder says of itself (precision, runtime, CPU), read once at start-up for /readyz
+    encoder_info: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def require_pipeline(self) -> "Pipeline":

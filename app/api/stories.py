@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
-from .models import MAX_ID, IsoDateTime, StoryDetailOut, StoryList, StorableStr, error_responses
+from .models import IsoDateTime, StoryDetailOut, StoryList, StorableStr, error_responses
+from .params import Offset, RowId
 from .security import require_read
 from .state import AppState, get_state
 from .timeparse import to_epoch
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1/stories", tags=["stories"], dependencies=[Depends
 @router.get("", response_model=StoryList, summary="Stories, newest first", responses=error_responses(401, 503))
 async def list_stories(
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    offset: Offset = 0,
     lang: StorableStr | None = Query(None, max_length=8, description="Only stories with a headline in this language."),
     source: StorableStr | None = Query(None, max_length=200),
     since: IsoDateTime | None = Query(None, description="Only stories seen at or after this time."),
@@ -41,9 +42,9 @@ async def list_stories(
 @router.get("/{story_id}", response_model=StoryDetailOut, summary="One story with a page of its headlines",
             responses=error_responses(401, 503, not_found="no such story"))
 async def get_story(
-    story_id: int = Path(ge=0, le=MAX_ID),
+    story_id: RowId,
     limit: int = Query(STORY_PAGE_DEFAULT, ge=1, le=STORY_PAGE_MAX, description="Headlines per page, oldest first."),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    offset: Offset = 0,
     state: AppState = Depends(get_state),
 ) -> StoryDetailOut:
     store = state.require_store()

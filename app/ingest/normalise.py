@@ -25,9 +25,28 @@ __all__ = [
     "strip_kicker",
     "text_hash",
     "fold_accents",
+    "has_content",
     "unify_punctuation",
     "tokens",
 ]
+
+# --- content ----------------------------------------------------------------------------------
+
+#: the Hangul fillers: letters to Unicode (category Lo) that show nothing, and the only default-ignorable
+#: code points ``str.isalnum`` accepts (tests/test_adversarial_input.py checks every one)
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def has_content(text: str, *, digits: bool = True) -> bool:
+    """True when ``text`` holds a letter (or, with ``digits``, a digit) that shows.
+
+    Spaces, punctuation, symbols, lone combining marks and invisible characters (zero-width, bidi
+    controls, variation selectors, tags, fillers) alone give nothing to match on: such a "title" is blank
+    to a reader, and "!!!" would be an exact duplicate of "..." (both keys are empty).
+    """
+    is_content = str.isalnum if digits else str.isalpha
+    return any(is_content(ch) and ch not in _BLANK_LETTERS for ch in text)
+
 
 # --- punctuation ------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ some outlets end titles with a full stop.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,6 +27,7 @@ from app.ingest.boilerplate import (
     is_tweet_attribution,
     is_tweet_text,
 )
+from app.ingest.normalise import has_content
 
 __all__ = [
     "Piece",
@@ -39,9 +41,13 @@ __all__ = [
 
 Kind = Literal["ticker", "headline", "article_title"]
 
-# Two or more NO-BREAK SPACEs (possibly mixed with plain spaces) separate ticker items; a single
-# one is French typography ("« L'engagement", "Sahara : ...") and stays inside the item.
-_ITEM_SEPARATOR = re.compile(r"(?:[ \t]*\u00a0[ \t]*){2,}|[ \t\u00a0]+[|•·][ \t\u00a0]+")
+# A run of blanks holding two or more NO-BREAK SPACEs separates ticker items; a single one is French
+# typography ("« L'engagement", "Sahara : ...") and stays inside the item. So does " | ", " • " or " · "
+# with blanks on both sides. Runs are found by one pattern and each is looked at once (``_separators``):
+# the one regex that said all this backtracked in cubic time (3 KB of spaces around an NBSP: 15 s).
+_NBSP = "\u00a0"
+_BLANK_RUN = re.compile(r"[ \t\u00a0]+")
+_BULLETS = frozenset("|•·")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n|\u2028|\u2029|\u0085")
 
 # A sentence ends inside the line: lower-case letter or digit (so not the "M." of "M. Bourita"),
@@ -90,11 +96,39 @@ class Piece:
     line: int
 
 
+def _separators(line: str) -> Iterator[tuple[int, int]]:
+    """Start and end of each item separator in ``line``, left to right, in time linear in the line.
+
+    A run of blanks with two NBSPs or more is one whole; otherwise a run followed by a bullet and another
+    run is one with both runs. A run that is neither separates nothing anywhere inside it.
+    """
+    pos = 0
+    while (run := _BLANK_RUN.search(line, pos)) is not None:
+        start, end = run.span()
+        if line.count(_NBSP, start, end) >= 2:
+            yield start, end
+        elif end < len(line) and line[end] in _BULLETS and (after := _BLANK_RUN.match(line, end + 1)) is not None:
+            end = after.end()
+            yield start, end
+        pos = end
+
+
+def _split_items(line: str) -> list[str]:
+    """``line`` cut at its item separators, untrimmed: one part more than there are separators."""
+    parts: list[str] = []
+    pos = 0
+    for start, end in _separators(line):
+        parts.append(line[pos:start])
+        pos = end
+    parts.append(line[pos:])
+    return parts
+
+
 def split_headlines(text: str) -> list[str]:
     """Separator-only split: newlines and ticker separators, items trimmed, empties dropped."""
     items: list[str] = []
     for line in _LINE_BREAK.split(text):
-        items.extend(part.strip() for part in _ITEM_SEPARATOR.split(line))
+        items.extend(part.strip() for part in _split_items(line))
     return [item for item in items if item]
 
 
@@ -121,8 +155,8 @@ def split_capture_pieces(text: str, params: SplitParams = DEFAULT_PARAMS) -> lis
                 flush()
             continue
         blank_run = 0
-        items = [item.strip() for item in _ITEM_SEPARATOR.split(line)]
-        if _ITEM_SEPARATOR.search(line):
+        items = [item.strip() for item in _split_items(line)]
+        if len(items) > 1:
             flush()
             pieces.extend(
                 Piece(item, "ticker", number)
@@ -138,7 +172,7 @@ def split_capture_pieces(text: str, params: SplitParams = DEFAULT_PARAMS) -> lis
 def _is_ticker_item(item: str, params: SplitParams) -> bool:
     return (
         bool(item)
-        and _has_letters(item)
+        and has_content(item, digits=False)  # figures alone ("12:30", "2-1") are page furniture
         and _word_count(item) >= params.min_ticker_words
         and not is_boilerplate(item)
     )
@@ -148,10 +182,6 @@ def _is_ticker_item(item: str, params: SplitParams) -> bool:
 
 Shape = Literal["paragraph", "sentence", "headline"]
 LineKind = Literal["furniture", "publication", "paragraph", "sentence", "headline"]
-
-
-def _has_letters(text: str) -> bool:
-    return any(ch.isalpha() for ch in text)
 
 
 def _word_count(text: str) -> int:
@@ -197,7 +227,7 @@ def _classify(lines: list[tuple[int, str]], params: SplitParams) -> list[LineKin
         elif (shape := line_shape(line, params)) != "headline":
             kinds.append(shape)
         elif (
-            not _has_letters(line)
+            not has_content(line, digits=False)
             or _word_count(line) < params.min_title_words
             or clean_line(line).endswith(":")  # a section label ("Ces articles ... :")
         ):

@@ -1,0 +1,5 @@
+"""``python -m app``: see ``app/serve.py``."""
+
+from .serve import main
+
+main()
