@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
 
 import pytest
 
-from app.eval.metrics import ari, bcubed, cluster_metrics, nmi, pairwise
+from app.eval.metrics import PairCounts, ari, bcubed, cluster_metrics, largest_cluster, nmi, pairs_by_lang, pairwise
 
 
 def close(a: float, b: float) -> bool:
@@ -76,3 +78,59 @@ def test_cluster_metrics_flat_dict_and_length_check():
         assert close(out[key], 1.0), key
     with pytest.raises(ValueError):
         pairwise([1, 2], [1])
+
+
+def test_largest_cluster_counts_items():
+    assert largest_cluster(["a", "b", "a", "c", "a", "b"]) == 3
+    assert largest_cluster([1, 2, 3]) == 1
+    assert largest_cluster([]) == 0
+
+
+def test_pairs_by_lang_by_hand():
+    # items:  1   2   3   4   5   6   7
+    gold = ["A", "A", "B", "B", "A", "C", "D"]
+    pred = [10, 10, 20, 20, 30, 40, 40]
+    langs = ["en", "en", "en", "fr", "fr", "es", "es"]
+    # gold pairs: 12 (en-en); 15, 25 (en-fr); 34 (en-fr). Predicted: 12 (en-en), 34 (en-fr), 67 (es-es).
+    out = pairs_by_lang(gold, pred, langs)
+    assert out == {
+        "en-en": PairCounts(gold_pairs=1, pred_pairs=1, correct_pairs=1),
+        "en-fr": PairCounts(gold_pairs=3, pred_pairs=1, correct_pairs=1),
+        "es-es": PairCounts(gold_pairs=0, pred_pairs=1, correct_pairs=0),
+    }
+    assert (out["en-fr"].recall, out["en-fr"].precision) == (1 / 3, 1.0)
+    # no gold es-es pair: recall 1 by convention (nothing to find), precision 0 (its one pair is wrong)
+    assert (out["es-es"].recall, out["es-es"].precision) == (1.0, 0.0)
+
+
+def test_pairs_by_lang_key_is_the_sorted_pair():
+    out = pairs_by_lang(["a", "a"], [1, 1], ["fr", "en"])
+    assert list(out) == ["en-fr"] and out["en-fr"] == PairCounts(1, 1, 1)
+
+
+def test_pairs_by_lang_matches_brute_force_and_adds_up_to_pairwise():
+    rng = random.Random(7)
+    n = 60
+    gold = [rng.randrange(8) for _ in range(n)]
+    pred = [rng.randrange(6) for _ in range(n)]
+    langs = [rng.choice(["en", "fr", "ar"]) for _ in range(n)]
+    want: dict[str, list[int]] = {}
+    for i, j in itertools.combinations(range(n), 2):
+        key = "-".join(sorted((langs[i], langs[j])))
+        counts = want.setdefault(key, [0, 0, 0])
+        counts[0] += gold[i] == gold[j]
+        counts[1] += pred[i] == pred[j]
+        counts[2] += gold[i] == gold[j] and pred[i] == pred[j]
+    out = pairs_by_lang(gold, pred, langs)
+    assert {k: [c.gold_pairs, c.pred_pairs, c.correct_pairs] for k, c in out.items()} == {
+        k: v for k, v in want.items() if v[0] or v[1]
+    }
+    fields = ("gold_pairs", "pred_pairs", "correct_pairs")
+    total = PairCounts(*(sum(getattr(c, f) for c in out.values()) for f in fields))
+    pw = pairwise(gold, pred)
+    assert close(total.precision, pw.precision) and close(total.recall, pw.recall)
+
+
+def test_pairs_by_lang_length_check():
+    with pytest.raises(ValueError):
+        pairs_by_lang([1, 1], [1, 1], ["en"])

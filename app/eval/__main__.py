@@ -1,7 +1,10 @@
-"""``python -m app.eval {stories,topics} FILE.jsonl --gold FIELD [--langs en,fr] [--limit N] [--detect-lang]``
+"""``python -m app.eval {stories,topics} FILE.jsonl --gold FIELD [--langs en,fr] [--limit N] [--detect-lang]
+[--out FILE] [--pairs-by-lang]``
 
 Runs the real pipeline (the same ``Pipeline`` and ``TopicService`` the API uses) on a fresh
 in-memory store, in file order, and prints the metrics as the last line: one JSON object.
+``--out FILE`` writes what was predicted for each row, one JSON line per row in file order;
+``--pairs-by-lang`` adds pair precision and recall per pair of the rows' languages.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..config import load_settings
-from ..pipeline import HeadlineInput, Pipeline, canonical_lang
+from ..pipeline import HeadlineInput, IngestResult, Pipeline, canonical_lang
 from ..store import open_store
-from .metrics import ari, bcubed, nmi, pairwise
+from .metrics import PairCounts, ari, bcubed, largest_cluster, nmi, pairs_by_lang, pairwise
+
+if TYPE_CHECKING:
+    from ..topics.taxonomy import Taxonomy
 
 BATCH = 100
 
@@ -57,6 +63,13 @@ def run_pipeline(rows: list[dict[str, Any]], encoder_spec: str | None = None, de
                  ) -> tuple[Pipeline, list[int]]:
     """Ingest ``rows`` in file order; returns the pipeline and each row's story id. ``detect_lang``: the
     rows go in without their ``lang``, so the service detects it (a feed that sends none)."""
+    pipeline, results = ingest_rows(rows, encoder_spec, detect_lang)
+    return pipeline, [res.story_id for res in results]
+
+
+def ingest_rows(rows: list[dict[str, Any]], encoder_spec: str | None = None, detect_lang: bool = False
+                ) -> tuple[Pipeline, list[IngestResult]]:
+    """``run_pipeline`` with each row's whole ingest result (story, match type, score)."""
     from embeddings import load_encoder
 
     overrides = {"encoder": encoder_spec} if encoder_spec else {}
@@ -64,7 +77,7 @@ def run_pipeline(rows: list[dict[str, Any]], encoder_spec: str | None = None, de
     encoder = load_encoder(settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size)
     store = open_store(settings, encoder.dim, memory=True)
     pipeline = Pipeline(settings, store, encoder)
-    story_ids: list[int] = []
+    results: list[IngestResult] = []
     for i in range(0, len(rows), BATCH):
         chunk = rows[i : i + BATCH]
         items = [
@@ -74,28 +87,58 @@ def run_pipeline(rows: list[dict[str, Any]], encoder_spec: str | None = None, de
             )
             for r in chunk
         ]
-        story_ids += [res.story_id for res in pipeline.ingest(items)]
-    return pipeline, story_ids
+        results += pipeline.ingest(items)
+    return pipeline, results
 
 
-def eval_stories(rows: list[dict[str, Any]], gold: str, encoder: str | None, detect_lang: bool = False
-                 ) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    _, pred = run_pipeline(rows, encoder, detect_lang)
-    seconds = time.perf_counter() - t0
-    truth = [str(r[gold]) for r in rows]
-    p = pairwise(truth, pred)
-    b = bcubed(truth, pred)
+def row_langs(rows: list[dict[str, Any]]) -> list[str]:
+    """Each row's own ``lang`` (639-1 where there is one; "und" when it has none), as --pairs-by-lang groups them."""
+    return [iso639_1(r.get("lang") or "") or "und" for r in rows]
+
+
+def _cluster_sizes(truth: list[str], pred: list[Any]) -> dict[str, int]:
+    return {"largest_pred_cluster": largest_cluster(pred), "largest_gold_cluster": largest_cluster(truth)}
+
+
+def _pairs_json(counts: dict[str, PairCounts]) -> dict[str, dict[str, float | int]]:
     return {
-        "pairwise_precision": p.precision, "pairwise_recall": p.recall, "pairwise_f1": p.f1,
-        "bcubed_precision": b.precision, "bcubed_recall": b.recall, "bcubed_f1": b.f1,
-        "n_items": len(rows), "n_gold_clusters": len(set(truth)), "n_pred_clusters": len(set(pred)),
-        "seconds": round(seconds, 3),
+        key: {"recall": c.recall, "precision": c.precision, "gold_pairs": c.gold_pairs, "pred_pairs": c.pred_pairs,
+              "correct_pairs": c.correct_pairs}
+        for key, c in counts.items()
     }
 
 
-def eval_topics(rows: list[dict[str, Any]], gold: str, encoder: str | None, detect_lang: bool = False
-                ) -> dict[str, Any]:
+def eval_stories(rows: list[dict[str, Any]], gold: str, encoder: str | None, detect_lang: bool = False, *,
+                 by_lang: bool = False, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The metrics. ``by_lang``: add ``pairs_by_lang``. ``records``: a list to which each row's
+    prediction is appended (what ``--out`` writes)."""
+    t0 = time.perf_counter()
+    _, results = ingest_rows(rows, encoder, detect_lang)
+    seconds = time.perf_counter() - t0
+    pred = [res.story_id for res in results]
+    truth = [str(r[gold]) for r in rows]
+    p = pairwise(truth, pred)
+    b = bcubed(truth, pred)
+    out: dict[str, Any] = {
+        "pairwise_precision": p.precision, "pairwise_recall": p.recall, "pairwise_f1": p.f1,
+        "bcubed_precision": b.precision, "bcubed_recall": b.recall, "bcubed_f1": b.f1,
+        "n_items": len(rows), "n_gold_clusters": len(set(truth)), "n_pred_clusters": len(set(pred)),
+        **_cluster_sizes(truth, pred),
+        "seconds": round(seconds, 3),
+    }
+    if by_lang:
+        out["pairs_by_lang"] = _pairs_json(pairs_by_lang(truth, pred, row_langs(rows)))
+    if records is not None:
+        records += [
+            {"id": r.get("id"), "story_id": res.story_id, "match": res.match, "score": res.score, "gold": r[gold]}
+            for r, res in zip(rows, results)
+        ]
+    return out
+
+
+def eval_topics(rows: list[dict[str, Any]], gold: str, encoder: str | None, detect_lang: bool = False, *,
+                by_lang: bool = False, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """As ``eval_stories``, for the topics of one refit after the stories."""
     from ..topics.service import TopicService
 
     t0 = time.perf_counter()
@@ -105,9 +148,11 @@ def eval_topics(rows: list[dict[str, Any]], gold: str, encoder: str | None, dete
     stories = pipeline.store.stories_by_ids(story_ids)
     seconds = time.perf_counter() - t0
     pred: list[str] = []
+    topic_ids: list[int | None] = []
     noise = 0
     for i, sid in enumerate(story_ids):
         tid = stories[sid].topic_id
+        topic_ids.append(tid)
         if tid is None:
             noise += 1
             pred.append(f"noise-{i}")  # unassigned items count as singletons
@@ -115,13 +160,51 @@ def eval_topics(rows: list[dict[str, Any]], gold: str, encoder: str | None, dete
             pred.append(f"t{tid}")
     truth = [str(r[gold]) for r in rows]
     b = bcubed(truth, pred)
-    return {
+    out: dict[str, Any] = {
         "nmi": nmi(truth, pred), "ari": ari(truth, pred),
         "bcubed_precision": b.precision, "bcubed_recall": b.recall, "bcubed_f1": b.f1,
         "n_topics": len({p for p in pred if not p.startswith("noise-")}),
         "noise_fraction": round(noise / len(rows), 4) if rows else 0.0,
-        "n_items": len(rows), "seconds": round(seconds, 3),
+        "n_items": len(rows), **_cluster_sizes(truth, pred), "seconds": round(seconds, 3),
     }
+    if by_lang:
+        out["pairs_by_lang"] = _pairs_json(pairs_by_lang(truth, pred, row_langs(rows)))
+    if records is not None:
+        names = {t.id: t.label for t in pipeline.store.topics()}
+        entry_of = taxonomy_ids(topics.taxonomy)
+        records += [
+            {"id": r.get("id"), "story_id": sid, "topic_id": tid,
+             "label": entry_of.get(names.get(tid, "")) if tid is not None else None,
+             "label_name": names.get(tid) if tid is not None else None, "gold": r[gold]}
+            for r, sid, tid in zip(rows, story_ids, topic_ids)
+        ]
+    return out
+
+
+def taxonomy_ids(taxonomy: "Taxonomy") -> dict[str, str]:
+    """Taxonomy entry id by the label a refit stores (``Taxonomy.label``: the entry's name in the display
+    language, or "other"). A name that two entries share is left out: its id is unknown."""
+    from ..topics.taxonomy import OTHER
+
+    ids: dict[str, str | None] = {OTHER: OTHER}
+    for entry in taxonomy.entries:
+        name = taxonomy.name(entry.id)
+        ids[name] = None if name in ids else entry.id
+    return {name: eid for name, eid in ids.items() if eid is not None}
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,18 +214,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--gold", required=True, help="the gold field (e.g. story, label, parallel_id, topic)")
     parser.add_argument("--langs", default=None, help="keep only these languages, e.g. en,fr,es,ar (639-1 or 639-3)")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--contains", default=None,
+                        help="keep only the rows whose title holds this text (any case): a one-topic stress stream, "
+                             "such as every uci_news headline naming one person")
     parser.add_argument("--encoder", default=None, help="encoder spec (default: TICKER_ENCODER or use-m3)")
     parser.add_argument("--detect-lang", action="store_true",
                         help="ingest the rows without their lang, so that the service detects it (--langs still filters on it)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write one JSON line per evaluated row, in file order: stories: id, story_id, match, "
+                             "score, gold; topics: id, story_id, topic_id, label (taxonomy entry id), label_name, gold")
+    parser.add_argument("--pairs-by-lang", action="store_true",
+                        help="add pairs_by_lang: pair recall and precision, with their counts, "
+                             "per pair of the rows' languages")
     args = parser.parse_args(argv)
     if not args.file.exists():
         parser.error(f"{args.file} does not exist")
+    if args.out is not None and not args.out.parent.is_dir():
+        parser.error(f"--out: {args.out.parent} is not a directory")
     langs = [c.strip() for c in args.langs.split(",") if c.strip()] if args.langs else None
-    rows = read_rows(args.file, args.gold, langs, args.limit)
+    rows = read_rows(args.file, args.gold, langs, None if args.contains else args.limit)
+    if args.contains:
+        rows = [r for r in rows if args.contains.casefold() in r["title"].casefold()][: args.limit]
     if not rows:
-        parser.error("no rows left after --langs/--limit")
-    result = (eval_stories if args.task == "stories" else eval_topics)(rows, args.gold, args.encoder, args.detect_lang)
-    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
+        parser.error("no rows left after --langs/--contains/--limit")
+    records: list[dict[str, Any]] | None = [] if args.out is not None else None
+    evaluate = eval_stories if args.task == "stories" else eval_topics
+    result = evaluate(rows, args.gold, args.encoder, args.detect_lang, by_lang=args.pairs_by_lang, records=records)
+    if args.out is not None and records is not None:
+        write_jsonl(args.out, records)
+    print(json.dumps(_rounded(result)))
     return 0
 
 
