@@ -130,6 +130,10 @@ def adversarial_captures() -> dict[str, str]:
         "dashes and handles": _fill("— ", "(@a) "),
         "agency datelines": _fill("Rabat ", "(MAP) "),
         "invisible characters": _fill("", "\u200b\u3164\u00ad "),
+        # NFKC writes U+FDFA as 18 characters: looking at such a line five times cost seconds
+        "one line NFKC grows": _fill("", "\ufdfa"),
+        "lines NFKC grows": _fill("", "\ufdfa" * 3999 + "\n"),
+        "ticker items NFKC grows": _fill("", "\ufdfa" * 3999 + " \u00a0\u00a0 "),
     }
 
 
@@ -290,3 +294,16 @@ def test_a_batch_over_the_limit_is_refused_before_its_items_are_read(make_client
     assert r.status_code == 422
     detail = r.json()["detail"]
     assert len(detail) == 1001 and detail[-1]["msg"] == "500 more errors, not listed", detail[-1]
+
+
+def test_a_ticker_item_too_long_for_a_headline_is_refused_by_name_not_dropped(client):
+    """An item longer than any headline is not looked at (normalising it could cost seconds), but it is
+    not lost either: the capture is refused with the item's place, as a title too long would be."""
+    from app.ingest.split import DEFAULT_PARAMS
+
+    long_item = "mot " * (DEFAULT_PARAMS.max_line_chars // 4 + 10)
+    capture = f"Le Maroc signe un accord avec l'Espagne à Rabat {NBSP}{NBSP} {long_item.strip()}"
+    assert split_capture(capture)[1] == long_item.strip()
+    r = client.post("/v1/ticker", content=capture.encode(), headers=TEXT)
+    assert r.status_code == 422, r.text
+    assert any(e["loc"] == ["body", 1] for e in r.json()["detail"]), r.json()

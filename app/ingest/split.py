@@ -81,6 +81,9 @@ class SplitParams:
     min_inner_sentence_words: int = 4
     #: this many consecutive blank lines or more start a new block
     block_gap_lines: int = 2
+    #: a line (or ticker item) this long is no headline of any shape: it is not normalised to be looked at
+    #: (NFKC grows some characters 18-fold, and one 2 MB line held the GIL for ~0.8 s a call, five calls)
+    max_line_chars: int = 4000
 
 
 DEFAULT_PARAMS = SplitParams()
@@ -170,6 +173,9 @@ def split_capture_pieces(text: str, params: SplitParams = DEFAULT_PARAMS) -> lis
 
 
 def _is_ticker_item(item: str, params: SplitParams) -> bool:
+    if len(item) > params.max_line_chars:
+        # kept, not dropped: the caller's title length check refuses it by name instead of losing it unseen
+        return True
     return (
         bool(item)
         and has_content(item, digits=False)  # figures alone ("12:30", "2-1") are page furniture
@@ -218,11 +224,14 @@ def is_body_text(line: str, params: SplitParams = DEFAULT_PARAMS) -> bool:
 def _classify(lines: list[tuple[int, str]], params: SplitParams) -> list[LineKind]:
     kinds: list[LineKind] = []
     for index, (_, line) in enumerate(lines):
-        if is_publication_line(line):
+        if len(line) > params.max_line_chars:
+            kinds.append("paragraph")
+        elif is_publication_line(line):
             kinds.append("publication")
         elif is_boilerplate(line) or is_tweet_attribution(line) or is_tweet_text(line):
             kinds.append("furniture")
-        elif index + 1 < len(lines) and is_tweet_attribution(lines[index + 1][1]):
+        elif (index + 1 < len(lines) and len(lines[index + 1][1]) <= params.max_line_chars
+              and is_tweet_attribution(lines[index + 1][1])):
             kinds.append("furniture")  # the text of an embedded tweet sits above its attribution
         elif (shape := line_shape(line, params)) != "headline":
             kinds.append(shape)
