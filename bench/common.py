@@ -20,13 +20,9 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 
 
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from embeddings.usem import cpu_features
+
+    return str(cpu_features()["model"]) or platform.processor() or "unknown"
 
 
 def _version(module: str) -> str | None:

