@@ -82,6 +82,10 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool, freeze_gc: bo
         cached = pipeline.warm_cache()
         if cached:
             log.info("matching cache: the newest %d stored headlines read in %.1fs", cached, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        counted = pipeline.warm_rarity()
+        if counted:
+            log.info("rarity of names and words: %d stored headlines counted in %.1fs", counted, time.perf_counter() - t0)
         failed = "the topic service could not be started"
         topics = TopicService(s, store, enc)
         pipeline.listeners.append(topics.on_stories)

@@ -24,6 +24,7 @@ from .ingest.lang import LanguageDetector
 from .ingest.normalise import key_of_rest, strip_kicker, text_hash
 from .stories.decide import EXACT, Candidate, candidate_scores, decide
 from .stories.features import Features, extract
+from .stories.rarity import DocumentFrequency, rarity_terms
 from .stories.score import MatchParams, score_terms
 from .store import NewHeadline, Store
 
@@ -36,6 +37,10 @@ STREAM_STEP = 128
 #: items described (language, features) at a time in an ingest batch: lingua holds the GIL for a whole
 #: call, so a batch of 1,000 in one call held every other thread off for ~120 ms
 DESCRIBE_PART = 64
+#: stored headlines read at a time when counting the rarity of names and words from the store
+RARITY_READ = 5000
+#: with several replicas, a dedup check counts the others' new headlines at most this often
+RARITY_SYNC_SECONDS = 5.0
 #: while dedup checks are under way, an ingest batch waits for them before its next headline or step,
 #: up to this long at a time ...
 CHECKS_FIRST_MAX_WAIT = 0.05
@@ -191,6 +196,14 @@ class Pipeline:
         self._checks_in_flight = 0
         #: ingest batches waiting for checks right now
         self.ingest_waiting_for_checks = 0
+        # How common each name and word is in the window (app/stories/rarity.py). With several writers
+        # (replicas on PostgreSQL) the others' headlines are read from the store by id: ``_rarity_seen``
+        # is the highest id read, ``_rarity_own`` the ids this process counted itself above it.
+        self.rarity = DocumentFrequency(self.window)
+        self._rarity_lock = threading.Lock()
+        self._rarity_seen = 0
+        self._rarity_own: set[int] = set()
+        self._rarity_synced_at = 0.0
 
     def warm_up(self) -> None:
         """Load lazily built models (language detection) now, not in the first request."""
@@ -359,6 +372,36 @@ class Pipeline:
                         for hid, sid, published, features in reversed(rows)})
         return len(rows)
 
+    def warm_rarity(self) -> int:
+        """Count the names and words of the stored window (start-up), so that a restart weighs them as
+        the running service did. Returns how many headlines were counted."""
+        newest = self.store.latest_story_time()
+        return self._sync_rarity(newest - self.window) if newest is not None else 0
+
+    def _sync_rarity(self, ts_lo: float = float("-inf")) -> int:
+        """Count the stored headlines this process has not counted yet (above ``_rarity_seen``)."""
+        counted = 0
+        with self._rarity_lock:
+            while True:
+                rows = self.store.story_openers_since(self._rarity_seen, max(ts_lo, -1e18), RARITY_READ)
+                for hid, ts, features in rows:
+                    if hid not in self._rarity_own:
+                        f = Features.from_json(features)
+                        counted += self.rarity.add(f.lang, rarity_terms(f), ts)
+                if rows:
+                    self._rarity_seen = max(self._rarity_seen, rows[-1][0])
+                if len(rows) < RARITY_READ:
+                    break
+            self._rarity_own = {hid for hid in self._rarity_own if hid > self._rarity_seen}
+            self._rarity_synced_at = time.monotonic()
+        return counted
+
+    def _weights(self, p: _Prepared) -> dict[str, float] | None:
+        """The rarity of ``p``'s names and words in the window now (None: rarity is switched off)."""
+        if self.params.rarity_share <= 0:
+            return None
+        return self.rarity.weights(p.lang, rarity_terms(p.features), self.params.rarity_share, self.params.rarity_prior)
+
     def _remember(self, rows: dict[int, _Known]) -> None:
         if self.settings.feature_cache_size <= 0:
             return
@@ -390,7 +433,31 @@ class Pipeline:
             encoded = self._encode_all(prepared, bounds, checks_first)
             # other replicas wait for this write transaction: it does not wait for this process's checks
             checks_first = _no_pause
+        counted: list[tuple[int, _Prepared]] = []
+        try:
+            self._ingest(prepared, results, opened, grown, pending, bounds, checks_first, encoded, counted)
+        except BaseException:
+            # rolled back: what the batch counted was never stored
+            with self._rarity_lock:
+                for hid, p in counted:
+                    self.rarity.remove(p.lang, rarity_terms(p.features), p.ts)
+                    self._rarity_own.discard(hid)
+            raise
+        self._remember(pending)
+        for listener in self.listeners:
+            listener(opened, grown)
+        return [r for r in results if r is not None]
+
+    def _ingest(
+        self, prepared: list[_Prepared], results: list[IngestResult | None], opened: list[int], grown: list[int],
+        pending: dict[int, _Known], bounds: list[tuple[int, int]], checks_first: Callable[[], None],
+        encoded: dict[str, np.ndarray] | None, counted: list[tuple[int, _Prepared]],
+    ) -> None:
+        """``ingest``'s one write transaction: match and store every item of the batch."""
         with self.store.transaction():
+            if self.store.shared_writers:
+                # what other replicas stored before this transaction: they wait for it from here on
+                self._sync_rarity()
             # Items already seen once ((source, id) replay), in this batch or before, return the same result.
             seen_in_batch: dict[tuple[str, str], IngestResult] = {}
             already = self.store.get_by_externals(
@@ -430,6 +497,8 @@ class Pipeline:
                             continue
                     checks_first()
                     result = self._assign(p, vec, pending, p.hash in exact_hashes, near.nearest(j))
+                    if result.new_story:
+                        counted.append((result.headline_id, p))
                     near.stored(j, result.headline_id)
                     exact_hashes.add(p.hash)
                     results[i] = result
@@ -437,10 +506,6 @@ class Pipeline:
                     if ext is not None:
                         seen_in_batch[ext] = result
                 start = stop
-        self._remember(pending)
-        for listener in self.listeners:
-            listener(opened, grown)
-        return [r for r in results if r is not None]
 
     def _encode_all(
         self, prepared: list[_Prepared], bounds: list[tuple[int, int]], pause: Callable[[], None] | None = None
@@ -488,7 +553,7 @@ class Pipeline:
             story_id, match, score, matched = exact.story_id, EXACT, 1.0, exact.id
         else:
             candidates = self._candidates(vec, p.ts, pending, found)
-            decision = decide(p.features, p.item.published_at, candidates, self.params)
+            decision = decide(p.features, p.item.published_at, candidates, self.params, weights=self._weights(p), at=p.ts)
             story_id, match, score, matched = decision.story_id, decision.match, decision.score, decision.headline_id
         row = NewHeadline(
             title=p.item.title, norm=p.key, text_hash=p.hash, lang=p.lang, source=p.item.source,
@@ -502,6 +567,11 @@ class Pipeline:
             row.story_id = story_id
         headline_id = self.store.insert_headline(row)
         self.store.add_to_story(story_id, headline_id, row)
+        if new_story:  # each story counts once, by its first headline (rarity.py)
+            self.rarity.add(p.lang, rarity_terms(p.features), p.ts)
+            if self.store.shared_writers:
+                with self._rarity_lock:
+                    self._rarity_own.add(headline_id)
         pending[headline_id] = _Known(story_id, p.item.published_at, p.features.compact())
         return IngestResult(
             headline_id=headline_id, lang=p.lang, story_id=story_id, duplicate=not new_story,
@@ -541,13 +611,16 @@ class Pipeline:
         vec = np.asarray(known[p.hash] if stored_before else self._encode([p.text])[0], dtype=np.float32)
         self._describe([p])
         candidates = self._candidates(vec, p.ts)
+        if self.store.shared_writers and time.monotonic() - self._rarity_synced_at > RARITY_SYNC_SECONDS:
+            self._sync_rarity()
+        weights = self._weights(p)
         # Scored once: the decision and the list of matches shown to the newsroom read the same figures.
-        scores = candidate_scores(p.features, None, candidates, self.params)
+        scores = candidate_scores(p.features, None, candidates, self.params, weights)
         exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window) if stored_before else None
         if exact is not None:
             decision_story, match, score = exact.story_id, EXACT, 1.0
         else:
-            d = decide(p.features, None, candidates, self.params, scores)
+            d = decide(p.features, None, candidates, self.params, scores, weights, at=p.ts)
             decision_story, match, score = d.story_id, d.match, d.score
         scored = [(s, c) for s, c in zip(scores, candidates) if s is not None]
         if exact is not None and all(c.headline_id != exact.id for _, c in scored):
@@ -561,7 +634,8 @@ class Pipeline:
                 headline_id=c.headline_id, story_id=c.story_id, title=rows[c.headline_id].title,
                 lang=rows[c.headline_id].lang, source=rows[c.headline_id].source,
                 published_at=rows[c.headline_id].published_at, score=round(float(s), 4), cosine=round(c.cosine, 4),
-                terms={k: round(v, 4) for k, v in score_terms(p.features, c.features, c.cosine, None, self.params).items()},
+                terms={k: round(v, 4) for k, v in score_terms(p.features, c.features, c.cosine, None, self.params,
+                                                              weights).items()},
             )
             for s, c in scored[:top]
             if c.headline_id in rows

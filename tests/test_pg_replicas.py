@@ -357,3 +357,47 @@ def test_two_replicas_ingesting_at_once_agree(replicas, schema):
     finally:
         for c in clients.values():
             c.close()
+
+
+class _HashEncoder:
+    """DIM-sized unit vectors from each text's hash: enough for matching to run, no model needed."""
+
+    name, dim = "hash-16", DIM
+
+    def encode(self, texts):
+        import hashlib
+
+        out = np.stack([np.random.default_rng(int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)).normal(size=DIM)
+                        for t in texts]).astype(np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_replicas_count_each_others_stories_in_the_rarity_of_names(schema):
+    """Each replica counts the stories it opens and reads the others' from the database (by id), so
+    both weigh names alike, and no story is counted twice."""
+    from app.config import load_settings
+    from app.pipeline import HeadlineInput, Pipeline
+    from app.stories import extract
+    from app.stories._text import normalise
+    from app.stories.rarity import rarity_terms
+
+    a_store, b_store = _stores(schema)
+    try:
+        settings = load_settings(env={})
+        a, b = Pipeline(settings, a_store, _HashEncoder()), Pipeline(settings, b_store, _HashEncoder())
+        names = ["Rabat", "Dakhla", "Agadir", "Tanger", "Oujda", "Fès"]
+        a.ingest([HeadlineInput(title=f"Kardashian visite {n} pour la {i}e fois", lang="fr")
+                  for i, n in enumerate(names)])
+        assert a.rarity.frequencies("fr").get("karda") == len(a.rarity) > 0
+        b.check("Kardashian à Marrakech")  # a check reads what the other replica stored
+        assert b.rarity.frequencies("fr") == a.rarity.frequencies("fr")
+        b.ingest([HeadlineInput(title="Kardashian ouvre un restaurant à Casablanca", lang="fr")])
+        storm = "Une tempête frappe Essaouira"
+        a.ingest([HeadlineInput(title=storm, lang="fr")])  # reads b's story first
+        terms = rarity_terms(extract(storm, normalise(storm), "fr"))
+        assert a.rarity.frequencies("fr") == b.rarity.frequencies("fr") | dict.fromkeys(terms, 1)
+        fresh = Pipeline(settings, a_store, _HashEncoder())
+        assert fresh.warm_rarity() == len(a.rarity) and fresh.rarity.frequencies("fr") == a.rarity.frequencies("fr")
+    finally:
+        a_store.close()
+        b_store.close()

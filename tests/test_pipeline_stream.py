@@ -335,3 +335,47 @@ def test_warm_cache_reads_the_newest_stored_headlines_and_checks_then_read_no_ca
     assert none.warm_cache() == 0 and none._known == {}
     none.check(items[7].title + " ?")
     assert none._known == {}
+
+
+def test_rarity_counts_each_story_once_and_a_restart_counts_the_stored_window_again(encoder, tmp_path):
+    settings = load_settings(env={}, data_dir=tmp_path)
+    store = open_store(settings, encoder.dim)
+    try:
+        first = Pipeline(settings, store, encoder)
+        results = first.ingest(_rows(80))
+        opened = sum(r.new_story for r in results)
+        assert len(first.rarity) == opened < len(results)  # verbatim repeats and rewrites count once
+        counts = first.rarity.frequencies("fr")
+        title = _rows(80)[3].title + " ?"
+        before = first.check(title)
+        restarted = Pipeline(settings, store, encoder)
+        assert len(restarted.rarity) == 0
+        assert restarted.warm_rarity() == opened
+        assert restarted.rarity.frequencies("fr") == counts
+        after = restarted.check(title)
+        assert (after.story_id, after.score, [m.terms for m in after.matches]) == (
+            before.story_id, before.score, [m.terms for m in before.matches])
+    finally:
+        store.close()
+
+
+def test_a_batch_that_fails_half_way_takes_its_counts_back(encoder, monkeypatch):
+    pipeline = _pipeline(encoder)
+    pipeline.ingest(_rows(30)[:30])
+    counts, n = pipeline.rarity.frequencies("fr"), len(pipeline.rarity)
+    real, calls = pipeline.store.insert_headline, []
+
+    def failing(row):
+        calls.append(row)
+        if len(calls) == 20:
+            raise RuntimeError("disk full")
+        return real(row)
+
+    monkeypatch.setattr(pipeline.store, "insert_headline", failing)
+    added = []
+    add = pipeline.rarity.add
+    monkeypatch.setattr(pipeline.rarity, "add", lambda *a: added.append(a) or add(*a))
+    with pytest.raises(RuntimeError, match="disk full"):
+        pipeline.ingest(_rows(60)[30:60])
+    assert added  # stories the batch had opened before it failed were counted ...
+    assert len(pipeline.rarity) == n and pipeline.rarity.frequencies("fr") == counts  # ... and taken back

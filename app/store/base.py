@@ -220,6 +220,14 @@ class Store(abc.ABC):
         override it with one lean query."""
         return []
 
+    def story_openers_since(self, after_id: int, ts_lo: float, limit: int) -> list[tuple[int, float, str]]:
+        """``(headline id, ts, features JSON)`` of up to ``limit`` headlines that opened their story
+        (``match`` is None), with an id above ``after_id`` and a time at or after ``ts_lo``, by id: what
+        the rarity of names and words is counted from (the stored window at start-up, then other
+        replicas' stories). The default reads nothing (each process then counts only the stories it
+        opens); a backend should override it."""
+        return []
+
     def story_headline_page(self, story_id: int, limit: int, offset: int) -> list[HeadlineRow]:
         """A story's headlines oldest first (as ``story_headlines``), ``limit`` of them from ``offset``.
         A backend should override this with a query that does not build every member of a large story."""

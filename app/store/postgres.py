@@ -450,6 +450,12 @@ class PostgresStore(Store):
         return self._q("SELECT id, story_id, published_at, features FROM headlines ORDER BY id DESC LIMIT %s",
                        (int(limit),))
 
+    def story_openers_since(self, after_id: int, ts_lo: float, limit: int) -> list[tuple[int, float, str]]:
+        if limit <= 0:
+            return []
+        return self._q("SELECT id, ts, features FROM headlines WHERE id > %s AND ts >= %s AND match IS NULL ORDER BY id LIMIT %s",
+                       (int(after_id), float(ts_lo), int(limit)))
+
     def story_titles(self, story_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
         if not story_ids:
             return []

@@ -635,6 +635,12 @@ class SQLiteStore(Store):
         return self._q("SELECT id, story_id, published_at, features FROM headlines ORDER BY id DESC LIMIT ?",
                        (int(limit),))
 
+    def story_openers_since(self, after_id: int, ts_lo: float, limit: int) -> list[tuple[int, float, str]]:
+        if limit <= 0:
+            return []
+        return self._q("SELECT id, ts, features FROM headlines WHERE id > ? AND ts >= ? AND match IS NULL ORDER BY id LIMIT ?",
+                       (int(after_id), float(ts_lo), int(limit)))
+
     def story_titles(self, story_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
         sql = "SELECT story_id, title, lang FROM headlines WHERE story_id IN ({marks}) ORDER BY ts, id"
         return list(self._q_in(sql, [int(s) for s in story_ids]))

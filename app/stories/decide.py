@@ -8,8 +8,9 @@ threshold. Per-candidate work is a few set operations on precomputed ``Features`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from .features import Features
 from .score import MatchParams, pair_score
@@ -72,8 +73,10 @@ def candidate_scores(
     published_at: float | None,
     candidates: Sequence[Candidate],
     params: MatchParams = MatchParams(),
+    weights: Mapping[str, float] | None = None,
 ) -> list[float | None]:
-    """Each candidate's pair score (1.0 for the same text; None under ``min_cosine``, never scored)."""
+    """Each candidate's pair score (1.0 for the same text; None under ``min_cosine``, never scored).
+    ``weights``: the rarity of the headline's names and words (``rarity.DocumentFrequency.weights``)."""
     out: list[float | None] = []
     for cand in candidates:
         if cand.features.key == features.key:
@@ -84,7 +87,7 @@ def candidate_scores(
             dt_hours = None
             if published_at is not None and cand.published_at is not None:
                 dt_hours = (published_at - cand.published_at) / 3600.0
-            out.append(pair_score(features, cand.features, cand.cosine, dt_hours, params))
+            out.append(pair_score(features, cand.features, cand.cosine, dt_hours, params, weights))
     return out
 
 
@@ -104,14 +107,36 @@ def _rivals_mean(ranked: list[tuple[int, float]], story_id: int, rivals: int, fl
     return total / rivals
 
 
+def age_decay(seconds: float, age_days: float) -> float:
+    """0 for a story of the headline's own time, toward 1 for one ``age_days`` and more away."""
+    return 1.0 - math.exp(-abs(seconds) / (86400.0 * age_days))
+
+
+def _story_ages(
+    published_at: float, candidates: Sequence[Candidate], scores: Sequence[float | None]
+) -> dict[int, float]:
+    """Seconds from each story's candidates' mean time to ``published_at`` (stories with known times)."""
+    sums: dict[int, list[float]] = {}
+    for cand, s in zip(candidates, scores):
+        if s is not None and cand.published_at is not None:
+            acc = sums.setdefault(cand.story_id, [0.0, 0.0])
+            acc[0] += cand.published_at
+            acc[1] += 1.0
+    return {sid: published_at - total / n for sid, (total, n) in sums.items()}
+
+
 def decide(
     features: Features,
     published_at: float | None,
     candidates: Sequence[Candidate],
     params: MatchParams = MatchParams(),
     scores: Sequence[float | None] | None = None,
+    weights: Mapping[str, float] | None = None,
+    at: float | None = None,
 ) -> Decision:
     """Story for ``features`` among ``candidates``; ``score`` is the best story's score even on a miss.
+    ``published_at``: the headline's publication time (pair time gaps); ``at``: its time for story ages
+    (the publication time, else when it was received; ``published_at`` when not given).
     ``scores``: ``candidate_scores`` of the same arguments, when the caller already has them (the
     dedup check lists them too)."""
     for cand in candidates:
@@ -119,7 +144,7 @@ def decide(
         if cand.features.key == features.key:
             return Decision(story_id=cand.story_id, match=EXACT, score=1.0, headline_id=cand.headline_id)
     if scores is None:
-        scores = candidate_scores(features, published_at, candidates, params)
+        scores = candidate_scores(features, published_at, candidates, params, weights)
     best: dict[int, tuple[float, Candidate]] = {}
     top_cosine: dict[int, float] = {}
     for cand, s in zip(candidates, scores):
@@ -135,16 +160,29 @@ def decide(
     # Closest stories first, once: each story's rivals are the first ones of this list but itself.
     ranked = sorted(top_cosine.items(), key=lambda sc: -sc[1])
 
+    at = published_at if at is None else at
+    ages = _story_ages(at, candidates, scores) if params.w_age and at is not None else {}
+
     def story_score(story_id: int) -> float:
         s, cand = best[story_id]
         if params.w_centroid and cand.story_cosine is not None:
             s += params.w_centroid * (cand.story_cosine - cand.cosine)
         if params.w_rivals:
-            s -= params.w_rivals * _rivals_mean(ranked, story_id, params.rivals, params.min_cosine)
+            # over the floor: a story with no close rival (all at min_cosine) pays nothing
+            s -= params.w_rivals * (_rivals_mean(ranked, story_id, params.rivals, params.min_cosine) - params.min_cosine)
+        age = ages.get(story_id)
+        if age is not None:
+            s -= params.w_age * age_decay(age, params.age_days)
         return s
 
     scores = {sid: story_score(sid) for sid in best}
     story_id = max(scores, key=scores.__getitem__)
+    if features.lang is not None and scores[story_id] >= params.threshold and best[story_id][1].lang != features.lang:
+        # Same language first: a translation joins its own language's version of the story when one
+        # passes too, so that a story's versions in one language are never split by a translation.
+        same = [sid for sid, s in scores.items() if s >= params.threshold and best[sid][1].lang == features.lang]
+        if same:
+            story_id = max(same, key=scores.__getitem__)
     score, cand = scores[story_id], best[story_id][1]
     if score < params.threshold:
         return Decision(story_id=None, match=None, score=score, headline_id=cand.headline_id)

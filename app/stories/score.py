@@ -1,4 +1,4 @@
-"""One match score for a pair of headlines, and the parameters (with their tuned defaults) that shape it.
+"""One match score for a pair of headlines, and the parameters (with their fitted defaults) that shape it.
 
 Cosine alone cannot separate "same topic" from "same story": two weather alerts sit at 0.6 while a
 French and an English version of one Sahara story sit at 0.65. The score adds what embeddings blur,
@@ -12,16 +12,21 @@ in cosine units:
           - w_conflict * [figures / weekdays / months disagree]
           - time penalty                                    (days apart, when both times are known)
     story = best pair of the story's candidates
-          + w_centroid * (centroid cosine - that pair's cosine)   (when the caller knows the centroid)
-          - w_rivals * mean cosine of the ``rivals`` closest *other* stories  (crowded neighbourhood)
+          + w_centroid * (centroid cosine - that pair's cosine)   (the story as a whole, not one link)
+          - w_rivals * (mean cosine of the ``rivals`` closest other stories - min_cosine)
+          - w_age * (1 - exp(-days / age_days))             (days from the story's versions to the headline)
 
-and one threshold decides. The weights are a logistic regression of "same story" on these terms over
-the tuning halves of the labelled sets, divided by its cosine weight (bench/tune_stories.py --fit).
+Shared names and words count by their rarity in the window (app/stories/rarity.py): on a dense stream
+the name every headline carries counts little. One threshold decides; a story in the headline's own
+language goes before a translation's (decide.py). The weights are a logistic regression of "same
+story" on these terms over the training splits of the labelled sets, divided by its cosine weight,
+and the threshold the one that does best on them (bench/tune_stories.py --fit; docs/stories.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from .features import _EMPTY, Features
 
@@ -31,37 +36,47 @@ __all__ = ["MatchParams", "pair_score", "score_terms", "numbers_conflict", "shar
 @dataclass(frozen=True)
 class MatchParams:
     #: combined score a story needs for a headline to join it
-    threshold: float = 0.486
+    threshold: float = 0.75
     #: candidates whose cosine is under this are not scored at all
     min_cosine: float = 0.3
     #: cross-language cosines run lower and spread less than same-language ones (calibration):
     #: a cross-language pair counts ``cross_lang_scale * cosine + cross_lang_offset``
-    cross_lang_offset: float = -0.297
-    cross_lang_scale: float = 2.148
-    w_entity: float = 0.372
+    cross_lang_offset: float = -0.772
+    cross_lang_scale: float = 3.101
+    w_entity: float = 0.451
     #: shared names that earn the full entity weight (fewer earn a share of it)
     entity_cap: int = 2
     #: a capitalised word that opens both headlines ("Alerte ...") counts this much of a shared name
     lead_weight: float = 0.5
-    w_number: float = 0.283
+    w_number: float = 0.181
     #: relative gap under which two figures, one of them a decimal, agree ("3,9" ~ "4")
     number_tolerance: float = 0.05
-    w_lexical: float = 0.123
+    w_lexical: float = 0.075
     #: shared content words (same language) that earn the full lexical weight
     lexical_cap: int = 3
-    w_gram: float = 0.773
-    w_conflict: float = 0.084
+    w_gram: float = 1.013
+    w_conflict: float = 0.115
     #: story level: pull toward the cosine to the story's centroid (``Candidate.story_cosine``)
-    w_centroid: float = 0.937
+    w_centroid: float = 1.83
     #: story level: penalty per unit of cosine of the closest other stories (a crowded topic asks for
     #: more than a lone story does); ``rivals`` other stories are averaged, missing ones count min_cosine
-    w_rivals: float = 1.413
+    w_rivals: float = 3.606
     rivals: int = 8
     #: per day apart beyond ``time_grace_hours`` (only when both publication times are known)
     w_time: float = 0.05
     time_grace_hours: float = 24.0
     #: cap on the time penalty, so that a late rewrite with identical text still matches
     max_time_penalty: float = 0.2
+    #: story level: penalty for a story whose versions are far in time from the headline, at most this
+    #: much: ``w_age * (1 - exp(-days / age_days))``, ``days`` from the story's candidates' mean time to
+    #: the headline's (when times are known). A story that has stopped growing stops attracting.
+    w_age: float = 3.364
+    age_days: float = 3.0
+    #: names and words count by their rarity in the window (app/stories/rarity.py): a term carried by
+    #: this share of the window's headlines or fewer counts fully ...
+    rarity_share: float = 0.01
+    #: ... and the window counts this many headlines more than it holds (a young stream's prior)
+    rarity_prior: float = 50.0
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -71,9 +86,18 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
-def shared_names(a: Features, b: Features, lead_weight: float) -> float:
+def _count(items: frozenset[str], weights: Mapping[str, float] | None) -> float:
+    """How many ``items``, or the sum of their weights (a term without one counts fully)."""
+    if weights is None:
+        return len(items)
+    get = weights.get
+    return sum([get(t, 1.0) for t in items])
+
+
+def shared_names(a: Features, b: Features, lead_weight: float, weights: Mapping[str, float] | None = None) -> float:
     """Names both headlines carry; a sentence-initial capital counts fully only against a real name
-    of the other headline, and ``lead_weight`` against another sentence-initial capital."""
+    of the other headline, and ``lead_weight`` against another sentence-initial capital. ``weights``:
+    each of ``a``'s names counts its rarity (``rarity.DocumentFrequency.weights``) instead of 1."""
     ea, eb, la, lb = a.entities, b.entities, a.leads, b.leads
     # full = (ea & eb) | (la & eb) | (ea & lb), skipping the operations on empty sets (most are)
     full = ea & eb if ea and eb else _EMPTY
@@ -86,7 +110,7 @@ def shared_names(a: Features, b: Features, lead_weight: float) -> float:
         if part:
             full = full | part
     both_leads = la & lb if la and lb else _EMPTY
-    return len(full) + lead_weight * len(both_leads - full if both_leads and full else both_leads)
+    return _count(full, weights) + lead_weight * _count(both_leads - full if both_leads and full else both_leads, weights)
 
 
 def _close(x: str, y: str, tolerance: float) -> bool:
@@ -134,10 +158,14 @@ def _conflict(a: Features, b: Features, tolerance: float) -> bool:
     return numbers_conflict(a.numbers, b.numbers, tolerance)
 
 
-def _terms(a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams) -> tuple[float, ...]:
+def _terms(
+    a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams,
+    weights: Mapping[str, float] | None = None,
+) -> tuple[float, ...]:
     """The addends of a pair that is not an exact duplicate, in the order ``score_terms`` names them
     and ``pair_score`` adds them. ``a`` holds sets (the headline being matched); ``b`` may be compact
-    (``Features.compact``: a candidate kept in memory)."""
+    (``Features.compact``: a candidate kept in memory). ``weights``: the rarity of ``a``'s names and
+    words; without them each shared one counts 1."""
     cross = a.lang is not None and b.lang is not None and a.lang != b.lang
     ga, gb = a.grams, b.grams
     if ga and gb:  # _jaccard, inline: it runs for every candidate
@@ -168,31 +196,38 @@ def _terms(a: Features, b: Features, cosine: float, dt_hours: float | None, para
     return (
         cosine,
         params.cross_lang_offset + (params.cross_lang_scale - 1.0) * cosine if cross else 0.0,
-        params.w_entity * min(1.0, shared_names(a, b, params.lead_weight) / params.entity_cap),
+        params.w_entity * min(1.0, shared_names(a, b, params.lead_weight, weights) / params.entity_cap),
         number,
-        0.0 if cross else params.w_lexical * min(1.0, len(a.tokens.intersection(b.tokens)) / params.lexical_cap),  # type: ignore[union-attr]
+        0.0 if cross else params.w_lexical * min(1.0, _count(a.tokens.intersection(b.tokens), weights) / params.lexical_cap),  # type: ignore[union-attr]
         gram,
         conflict,
         time,
     )
 
 
-def score_terms(a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams) -> dict[str, float]:
+def score_terms(
+    a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams,
+    weights: Mapping[str, float] | None = None,
+) -> dict[str, float]:
     """The addends of ``pair_score`` by name (explanations, the tuning fit and tests use them)."""
     if a.key == b.key:
         return {"exact": max(1.0, params.threshold)}
-    cos, cross_lang, entity, number, lexical, gram, conflict, time = _terms(a, b, cosine, dt_hours, params)
+    cos, cross_lang, entity, number, lexical, gram, conflict, time = _terms(a, b, cosine, dt_hours, params, weights)
     return {
         "cosine": cos, "cross_lang": cross_lang, "entity": entity, "number": number, "lexical": lexical,
         "gram": gram, "conflict": conflict, "time": time,
     }
 
 
-def pair_score(a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams) -> float:
-    """Match score of two headlines; ``dt_hours`` is the publication gap when both times are known.
+def pair_score(
+    a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams,
+    weights: Mapping[str, float] | None = None,
+) -> float:
+    """Match score of two headlines; ``dt_hours`` is the publication gap when both times are known;
+    ``weights`` the rarity of ``a``'s names and words (``score_terms``).
 
     ``sum(score_terms(...).values())``, to the last bit: the same addends summed in the same order
     (tests/test_pure_speed_equivalence.py), without building the dict for every candidate."""
     if a.key == b.key:
         return sum((max(1.0, params.threshold),))
-    return sum(_terms(a, b, cosine, dt_hours, params))
+    return sum(_terms(a, b, cosine, dt_hours, params, weights))
