@@ -132,3 +132,21 @@ def test_refit_and_peer_figures(smoke) -> None:
                 assert entry["ratios"][peer]["bcubed_f1"] == pytest.approx(want, rel=1e-3)
     topics = peers["topics"]
     assert 0.0 <= topics["ours"]["nmi"] <= 1.0 and topics["ours"]["fit_seconds"] >= 0
+
+
+def test_matcher_compares_the_rule_with_its_baseline_in_one_run(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    if not (root.parent / "shared" / "datasets" / "uci_news" / "dev.jsonl").exists():
+        pytest.skip("shared datasets not available")
+    out = tmp_path / "matcher.json"
+    proc = subprocess.run([sys.executable, "-m", "bench.matcher", "--reps", "2", "--limit", "300", "--checks", "20",
+                           "--out", str(out)], cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["rows"] == 300 and res["checks"] == 20 and res["reps"] == 2
+    for name in ("rule", "baseline"):
+        assert res["median"][name]["ingest_per_s"] > 0 and 0 < res["median"][name]["check_p50_ms"]
+        assert res["median"][name]["check_p50_ms"] <= res["median"][name]["check_p95_ms"]
+    ratios = res["ratios"]
+    assert ratios["ingest_per_s_rule_over_baseline"] == round(
+        res["median"]["rule"]["ingest_per_s"] / res["median"]["baseline"]["ingest_per_s"], 3)

@@ -396,3 +396,18 @@ def test_precomputed_candidate_scores_and_sorted_rivals_give_the_same_decisions(
         ranked = sorted(top.items(), key=lambda sc: -sc[1])
         for sid in top:
             assert _rivals_mean(ranked, sid, P.rivals, P.min_cosine) == rival_reference(top, sid, P.rivals, P.min_cosine)
+
+
+def test_the_arabic_version_of_a_sample_story_is_found_as_a_translation(encoder):
+    """Its best pair scored 0.82 while story-level terms left the story at 0.39, under the threshold."""
+    from app.config import load_settings
+    from app.pipeline import Pipeline
+    from app.sample import load_sample_data
+    from app.store import open_store
+
+    settings = load_settings(env={})
+    pipeline = Pipeline(settings, open_store(settings, encoder.dim, memory=True), encoder)
+    load_sample_data(pipeline)
+    r = pipeline.check("سلطانة خيا تخرج عن صمتها وتنفي أي انشقاق عن البوليساريو")
+    assert r.duplicate and r.match == TRANSLATION and r.score >= r.threshold
+    assert {m.lang for m in r.matches if m.story_id == r.story_id} >= {"fr", "es"}
