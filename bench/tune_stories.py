@@ -341,7 +341,7 @@ def story_examples(data: Prepared, params: MatchParams) -> tuple[np.ndarray, np.
             cross = 1.0 if t["cross_lang"] else 0.0
             centroid = story_cosine(data.vectors[i], sums[g], counts[g]) - cos
             rivals = rival_reference(top_cosine, g, params.rivals, params.min_cosine) - params.min_cosine  # type: ignore[arg-type]
-            age = age_decay(data.ts[i] - float(np.mean(times[g])), params.age_days) if data.ts[i] and g in times else 0.0
+            age = age_decay(data.ts[i] - float(np.mean(times[g])), params.age_days, params.age_grace_hours) if data.ts[i] and g in times else 0.0
             rows.append([cos, cross, cross * cos, t["entity"], t["number"], t["lexical"], t["gram"],
                          -t["conflict"], centroid, rivals, age])
             labels.append(g == data.gold[i])

@@ -111,3 +111,14 @@ def test_a_lone_story_pays_no_rivals_penalty():
     c = _cand(1, 10, "Dakhla: Morocco inaugurates its new Atlantic port", 0.7)
     with_rivals = replace(P, w_rivals=5.0)
     assert decide(f, None, [c], with_rivals).score == pytest.approx(decide(f, None, [c], replace(P, w_rivals=0.0)).score)
+
+
+def test_weights_are_term_weight_of_each_term():
+    df = DocumentFrequency(window_seconds=HOUR * 100)
+    for i in range(3000):
+        df.add("en", {"everywhere", f"w{i % 1500}", *(["often"] if i % 3 == 0 else [])}, ts=i)
+    terms = {"everywhere", "often", "w7", "never"}
+    counts = df.frequencies("en")
+    got = df.weights("en", terms, 0.01, 50)
+    assert got == {t: pytest.approx(term_weight(counts.get(t, 0), 3000, 0.01, 50), abs=1e-12) for t in terms}
+    assert counts["everywhere"] == 3000 > len(range(1024))  # past the table of logarithms too

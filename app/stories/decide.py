@@ -107,9 +107,10 @@ def _rivals_mean(ranked: list[tuple[int, float]], story_id: int, rivals: int, fl
     return total / rivals
 
 
-def age_decay(seconds: float, age_days: float) -> float:
-    """0 for a story of the headline's own time, toward 1 for one ``age_days`` and more away."""
-    return 1.0 - math.exp(-abs(seconds) / (86400.0 * age_days))
+def age_decay(seconds: float, age_days: float, grace_hours: float = 0.0) -> float:
+    """0 for a story within ``grace_hours`` of the headline's time, toward 1 for one ``age_days`` more away."""
+    late = max(0.0, abs(seconds) - 3600.0 * grace_hours)
+    return 1.0 - math.exp(-late / (86400.0 * age_days))
 
 
 def _story_ages(
@@ -172,7 +173,7 @@ def decide(
             s -= params.w_rivals * (_rivals_mean(ranked, story_id, params.rivals, params.min_cosine) - params.min_cosine)
         age = ages.get(story_id)
         if age is not None:
-            s -= params.w_age * age_decay(age, params.age_days)
+            s -= params.w_age * age_decay(age, params.age_days, params.age_grace_hours)
         return s
 
     scores = {sid: story_score(sid) for sid in best}

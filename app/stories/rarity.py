@@ -40,6 +40,10 @@ def term_weight(df: int, n: int, share: float, prior: float) -> float:
     return 0.0 if w <= 0.0 else 1.0 if w >= 1.0 else w
 
 
+#: log(df + 1) for the document frequencies most terms have
+_LOG_1P = [math.log(df + 1.0) for df in range(1024)]
+
+
 class DocumentFrequency:
     """Per-language document frequencies of names and words over the last ``window_seconds`` of the
     stream (by headline time, up to the newest headline seen). Thread-safe."""
@@ -99,11 +103,16 @@ class DocumentFrequency:
                         del total[t]
 
     def weights(self, lang: str | None, terms: Iterable[str], share: float, prior: float) -> dict[str, float]:
-        """Each term's weight in ``lang`` right now."""
+        """Each term's weight in ``lang`` right now (``term_weight`` of each, with its logarithms shared)."""
         with self._lock:
             counts, n = self._total.get(lang, (None, [0]))
-            get = counts.get if counts is not None else (lambda _t, _d=0: 0)
-            return {t: term_weight(get(t, 0), n[0], share, prior) for t in terms}
+            dfs = [(t, counts.get(t, 0)) for t in terms] if counts is not None else [(t, 0) for t in terms]
+        top, scale = math.log(n[0] + prior), 1.0 / math.log(1.0 / share)
+        out = {}
+        for t, df in dfs:
+            w = (top - (_LOG_1P[df] if df < len(_LOG_1P) else math.log(df + 1.0))) * scale
+            out[t] = 0.0 if w <= 0.0 else 1.0 if w >= 1.0 else w
+        return out
 
     def frequencies(self, lang: str | None) -> Mapping[str, int]:
         """A copy of ``lang``'s document frequencies (tests and explanations)."""

@@ -14,7 +14,8 @@ in cosine units:
     story = best pair of the story's candidates
           + w_centroid * (centroid cosine - that pair's cosine)   (the story as a whole, not one link)
           - w_rivals * (mean cosine of the ``rivals`` closest other stories - min_cosine)
-          - w_age * (1 - exp(-days / age_days))             (days from the story's versions to the headline)
+          - w_age * (1 - exp(-days / age_days))             (days from the story's versions to the headline,
+                                                             beyond a 6-hour grace)
 
 Shared names and words count by their rarity in the window (app/stories/rarity.py): on a dense stream
 the name every headline carries counts little. One threshold decides; a story in the headline's own
@@ -36,31 +37,31 @@ __all__ = ["MatchParams", "pair_score", "score_terms", "numbers_conflict", "shar
 @dataclass(frozen=True)
 class MatchParams:
     #: combined score a story needs for a headline to join it
-    threshold: float = 0.75
+    threshold: float = 0.744
     #: candidates whose cosine is under this are not scored at all
     min_cosine: float = 0.3
     #: cross-language cosines run lower and spread less than same-language ones (calibration):
     #: a cross-language pair counts ``cross_lang_scale * cosine + cross_lang_offset``
-    cross_lang_offset: float = -0.772
-    cross_lang_scale: float = 3.101
-    w_entity: float = 0.451
+    cross_lang_offset: float = -0.796
+    cross_lang_scale: float = 3.154
+    w_entity: float = 0.442
     #: shared names that earn the full entity weight (fewer earn a share of it)
     entity_cap: int = 2
     #: a capitalised word that opens both headlines ("Alerte ...") counts this much of a shared name
     lead_weight: float = 0.5
-    w_number: float = 0.181
+    w_number: float = 0.175
     #: relative gap under which two figures, one of them a decimal, agree ("3,9" ~ "4")
     number_tolerance: float = 0.05
-    w_lexical: float = 0.075
+    w_lexical: float = 0.079
     #: shared content words (same language) that earn the full lexical weight
     lexical_cap: int = 3
-    w_gram: float = 1.013
-    w_conflict: float = 0.115
+    w_gram: float = 0.998
+    w_conflict: float = 0.116
     #: story level: pull toward the cosine to the story's centroid (``Candidate.story_cosine``)
-    w_centroid: float = 1.83
+    w_centroid: float = 1.822
     #: story level: penalty per unit of cosine of the closest other stories (a crowded topic asks for
     #: more than a lone story does); ``rivals`` other stories are averaged, missing ones count min_cosine
-    w_rivals: float = 3.606
+    w_rivals: float = 3.712
     rivals: int = 8
     #: per day apart beyond ``time_grace_hours`` (only when both publication times are known)
     w_time: float = 0.05
@@ -69,9 +70,13 @@ class MatchParams:
     max_time_penalty: float = 0.2
     #: story level: penalty for a story whose versions are far in time from the headline, at most this
     #: much: ``w_age * (1 - exp(-days / age_days))``, ``days`` from the story's candidates' mean time to
-    #: the headline's (when times are known). A story that has stopped growing stops attracting.
-    w_age: float = 3.364
+    #: the headline's beyond ``age_grace_hours`` (when times are known). A story that has stopped growing
+    #: stops attracting.
+    w_age: float = 3.557
     age_days: float = 3.0
+    #: the hours before the age counts: the fitted stream is dated by the day only, so it cannot say how a
+    #: story's first hours should count, and a story's rewrites come within hours
+    age_grace_hours: float = 6.0
     #: names and words count by their rarity in the window (app/stories/rarity.py): a term carried by
     #: this share of the window's headlines or fewer counts fully ...
     rarity_share: float = 0.01
