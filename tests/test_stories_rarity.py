@@ -122,3 +122,21 @@ def test_weights_are_term_weight_of_each_term():
     got = df.weights("en", terms, 0.01, 50)
     assert got == {t: pytest.approx(term_weight(counts.get(t, 0), 3000, 0.01, 50), abs=1e-12) for t in terms}
     assert counts["everywhere"] == 3000 > len(range(1024))  # past the table of logarithms too
+
+
+def test_a_cross_language_link_needs_joint_evidence():
+    f = feats("Heavy rain floods the northern valleys", "en")
+    bare = _cand(1, 10, "أمطار غزيرة تغمر الوديان الشمالية", 0.45, lang="ar")
+    pulled = Candidate(1, 10, 0.45, bare.features, story_cosine=0.9)  # the story's centroid argues for it
+    alone = pair_score(f, bare.features, 0.45, None, P)
+    assert alone < P.threshold  # no name, figure or trigram in common, a cosine that does not pass alone
+    assert decide(f, None, [pulled], P).story_id is None
+    assert decide(f, None, [pulled], P).score < P.threshold
+    # the same story in the headline's own language, with the same pull, is taken
+    same = Candidate(2, 20, 0.45, feats("Rains flood northern valleys", "en"), story_cosine=0.9)
+    assert decide(f, None, [same], P).story_id == 20
+    # and a translation sharing a name joins
+    named = _cand(3, 30, "Inondations dans les vallées du Rif après de fortes pluies", 0.45, lang="fr")
+    f_named = feats("Heavy rain floods the Rif valleys", "en")
+    d = decide(f_named, None, [Candidate(3, 30, 0.45, named.features, story_cosine=0.9)], P)
+    assert d.story_id == 30 and d.match == "translation"

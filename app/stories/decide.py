@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from .features import Features
-from .score import MatchParams, pair_score
+from .score import MatchParams, pair_score, score_terms
 
 __all__ = ["Candidate", "Decision", "decide", "candidate_scores", "rival_reference", "EXACT", "NEAR", "TRANSLATION"]
 
@@ -107,6 +107,19 @@ def _rivals_mean(ranked: list[tuple[int, float]], story_id: int, rivals: int, fl
     return total / rivals
 
 
+def _is_translation(features: Features, cand: Candidate) -> bool:
+    return features.lang is not None and cand.lang is not None and features.lang != cand.lang
+
+
+def _joint_evidence(features: Features, cand: Candidate, params: MatchParams,
+                    weights: Mapping[str, float] | None) -> bool:
+    """A cross-language pair whose calibrated cosine passes alone, or that shares a name, figure or trigram."""
+    t = score_terms(features, cand.features, cand.cosine, None, params, weights)
+    if t.get("exact"):
+        return True
+    return t["cosine"] + t["cross_lang"] >= params.threshold or t["entity"] > 0 or t["number"] > 0 or t["gram"] > 0
+
+
 def age_decay(seconds: float, age_days: float, grace_hours: float = 0.0) -> float:
     """0 for a story within ``grace_hours`` of the headline's time, toward 1 for one ``age_days`` more away."""
     late = max(0.0, abs(seconds) - 3600.0 * grace_hours)
@@ -178,12 +191,18 @@ def decide(
 
     scores = {sid: story_score(sid) for sid in best}
     story_id = max(scores, key=scores.__getitem__)
-    if features.lang is not None and scores[story_id] >= params.threshold and best[story_id][1].lang != features.lang:
+    if scores[story_id] >= params.threshold and _is_translation(features, best[story_id][1]):
         # Same language first: a translation joins its own language's version of the story when one
         # passes too, so that a story's versions in one language are never split by a translation.
-        same = [sid for sid, s in scores.items() if s >= params.threshold and best[sid][1].lang == features.lang]
-        if same:
-            story_id = max(same, key=scores.__getitem__)
+        passing = [sid for sid, s in scores.items() if s >= params.threshold]
+        same = [sid for sid in passing if not _is_translation(features, best[sid][1])]
+        # Then across languages, on joint evidence: a cosine that passes on its own, or a shared name,
+        # figure or trigram besides it (no decision on the labelled sets lacks one; it guards the rest).
+        joint = [sid for sid in passing if _joint_evidence(features, best[sid][1], params, weights)]
+        if same or joint:
+            story_id = max(same or joint, key=scores.__getitem__)
+        else:
+            scores[story_id] = min(scores[story_id], math.nextafter(params.threshold, -math.inf))
     score, cand = scores[story_id], best[story_id][1]
     if score < params.threshold:
         return Decision(story_id=None, match=None, score=score, headline_id=cand.headline_id)
