@@ -57,6 +57,10 @@ class Settings:
     candidate_k: int = 20
     #: cosine under which a candidate is not even scored; unset = the tuned default
     candidate_min_cosine: float | None = None
+    #: editors' corrections from which the threshold is refitted for this deployment (every
+    #: ``teach_every`` more); 0 = never (the fitted default, or TICKER_MATCH_THRESHOLD, stays)
+    teach_min_corrections: int = 20
+    teach_every: int = 5
     #: stored headlines whose matching view (story, time, compact features: ~4.3 KB each) is kept in
     #: memory, the newest read in at start-up; 0 = none (every candidate read from the store)
     feature_cache_size: int = 50_000
@@ -155,6 +159,9 @@ def _validate(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(s, name)}")
+    for name in ("teach_min_corrections", "teach_every"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be >= 0, got {getattr(s, name)}")
     if s.feature_cache_size < 0:
         raise ConfigError(f"{PREFIX}FEATURE_CACHE_SIZE must be >= 0 (0 = no cache), got {s.feature_cache_size}")
     if s.vector_ann_min_rows < 0:

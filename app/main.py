@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from embeddings import Encoder, describe, load_encoder
 
-from .api import clusters, dedup, headlines, ops, stories
+from .api import clusters, corrections, dedup, headlines, matcher, ops, stories
 from .api.body_timeout import BodyTimeout
 from .api.docs import add_docs
 from .api.errors import validation_error_handler
@@ -172,7 +172,8 @@ def create_app(
     )
     app.state.ticker = state
     app.add_exception_handler(RequestValidationError, validation_error_handler)
-    for router in (headlines.router, stories.router, dedup.router, clusters.router, ops.router):
+    for router in (headlines.router, stories.router, dedup.router, clusters.router, corrections.router, matcher.router,
+                   ops.router):
         app.include_router(router)
     add_docs(app)
 

@@ -41,6 +41,8 @@ DESCRIBE_PART = 64
 RARITY_READ = 5000
 #: with several replicas, a dedup check counts the others' new headlines at most this often
 RARITY_SYNC_SECONDS = 5.0
+#: with several replicas, a dedup check looks for the others' corrections at most this often
+CORRECTIONS_SYNC_SECONDS = 1.0
 #: while dedup checks are under way, an ingest batch waits for them before its next headline or step,
 #: up to this long at a time ...
 CHECKS_FIRST_MAX_WAIT = 0.05
@@ -204,6 +206,13 @@ class Pipeline:
         self._rarity_seen = 0
         self._rarity_own: set[int] = set()
         self._rarity_synced_at = 0.0
+        # Editors' corrections move headlines between stories, which the cache above holds: the store's
+        # corrections version says when to forget it (another replica's corrections too).
+        self._corrections_seen: str | None = None
+        self._corrections_checked_at = 0.0
+        from .teach import apply_stored_rule
+
+        apply_stored_rule(self)  # the threshold refitted from this deployment's corrections, if any
 
     def warm_up(self) -> None:
         """Load lazily built models (language detection) now, not in the first request."""
@@ -372,6 +381,41 @@ class Pipeline:
                         for hid, sid, published, features in reversed(rows)})
         return len(rows)
 
+    def forget_assignments(self) -> None:
+        """Forget which story each cached headline is in (after an editor's correction)."""
+        with self._known_lock:
+            self._known.clear()
+
+    def _sync_corrections(self) -> None:
+        from .corrections import VERSION_KEY
+        from .teach import apply_stored_rule
+
+        version = self.store.get_meta(VERSION_KEY)
+        self._corrections_checked_at = time.monotonic()
+        if version != self._corrections_seen:
+            if self._corrections_seen is not None or version is not None:
+                self.forget_assignments()
+                apply_stored_rule(self)  # a refit from corrections moves the version too
+            self._corrections_seen = version
+
+    def story_scores_of(self, headline_id: int) -> dict[int, float]:
+        """The rule's score of every candidate story for a stored headline, as if it came in now without
+        being stored (its own row is left out of its candidates): what corrections are learnt from."""
+        row = self.store.headlines([headline_id]).get(headline_id)
+        vec = self.store.embeddings([headline_id]).get(headline_id)
+        if row is None or vec is None:
+            return {}
+        vec = np.asarray(vec, dtype=np.float32)
+        found = self.store.nearest(vec, self.settings.candidate_k + 1, row.ts - self.window, row.ts + self.window)
+        found = [(hid, cos) for hid, cos in found if hid != headline_id][: self.settings.candidate_k]
+        features = Features.from_json(row.features)
+        candidates = self._candidates(vec, row.ts, found=found)
+        weights = None
+        if self.params.rarity_share > 0:
+            weights = self.rarity.weights(row.lang, rarity_terms(features), self.params.rarity_share,
+                                          self.params.rarity_prior)
+        return dict(decide(features, row.published_at, candidates, self.params, weights=weights, at=row.ts).stories)
+
     def warm_rarity(self) -> int:
         """Count the names and words of the stored window (start-up), so that a restart weighs them as
         the running service did. Returns how many headlines were counted."""
@@ -456,8 +500,9 @@ class Pipeline:
         """``ingest``'s one write transaction: match and store every item of the batch."""
         with self.store.transaction():
             if self.store.shared_writers:
-                # what other replicas stored before this transaction: they wait for it from here on
+                # what other replicas stored or corrected before this transaction: they wait for it now
                 self._sync_rarity()
+                self._sync_corrections()
             # Items already seen once ((source, id) replay), in this batch or before, return the same result.
             seen_in_batch: dict[tuple[str, str], IngestResult] = {}
             already = self.store.get_by_externals(
@@ -613,6 +658,8 @@ class Pipeline:
         candidates = self._candidates(vec, p.ts)
         if self.store.shared_writers and time.monotonic() - self._rarity_synced_at > RARITY_SYNC_SECONDS:
             self._sync_rarity()
+        if self.store.shared_writers and time.monotonic() - self._corrections_checked_at > CORRECTIONS_SYNC_SECONDS:
+            self._sync_corrections()
         weights = self._weights(p)
         # Scored once: the decision and the list of matches shown to the newsroom read the same figures.
         scores = candidate_scores(p.features, None, candidates, self.params, weights)

@@ -401,3 +401,48 @@ def test_replicas_count_each_others_stories_in_the_rarity_of_names(schema):
     finally:
         a_store.close()
         b_store.close()
+
+
+def test_two_replicas_correcting_at_once_leave_a_consistent_store(schema):
+    """Two editors on two replicas merge two stories into each other at the same moment: the write lock
+    lets one merge through, the other is refused, and the other replica's matching cache follows."""
+    from app.config import load_settings
+    from app.corrections import CorrectionError, Corrections
+    from app.pipeline import HeadlineInput, Pipeline
+
+    a_store, b_store = _stores(schema)
+    try:
+        settings = load_settings(env={})
+        a, b = Pipeline(settings, a_store, _HashEncoder()), Pipeline(settings, b_store, _HashEncoder())
+        first = a.ingest([HeadlineInput(title="Séisme à Al Haouz", lang="fr"), HeadlineInput(title="Séisme à Al Haouz", lang="fr"),
+                          HeadlineInput(title="Pluies à Tanger", lang="fr")])
+        s1, s2 = first[0].story_id, first[2].story_id
+        assert first[1].story_id == s1 and s1 != s2
+        assert b.check("Pluies à Tanger").story_id == s2  # b's cache now holds s2's headline
+        editors = [Corrections(a_store, a.forget_assignments), Corrections(b_store, b.forget_assignments)]
+        barrier, outcomes = threading.Barrier(2), []
+
+        def merge(service, source, target):
+            barrier.wait()
+            try:
+                outcomes.append(service.merge(source, target, "ed").id)
+            except CorrectionError as exc:
+                outcomes.append(exc.status)
+
+        threads = [threading.Thread(target=merge, args=args) for args in ((editors[0], s1, s2), (editors[1], s2, s1))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert sorted(o for o in outcomes if o in (404, 409)) and len(outcomes) == 2, outcomes
+        sizes = {sid: a_store.story(sid).size for sid in (s1, s2)}
+        assert sorted(sizes.values()) == [0, 3]
+        survivor = max(sizes, key=sizes.__getitem__)
+        assert a_store.merged_into([s1, s2]) == {min(sizes, key=sizes.__getitem__): survivor}
+        assert a_store.corrections(10, 0)[1] == 1
+        # both replicas now match every version into the survivor, whichever replica merged
+        b.ingest([HeadlineInput(title="Un autre titre", lang="fr")])  # an ingest reads the corrections version
+        assert b.check("Pluies à Tanger").story_id == survivor and a.check("Séisme à Al Haouz").story_id == survivor
+    finally:
+        a_store.close()
+        b_store.close()

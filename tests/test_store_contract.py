@@ -851,7 +851,7 @@ def test_sqlite_schema_1_is_migrated_in_place(tmp_path, monkeypatch):
     finally:
         store.close()
     with sqlite3.connect(tmp_path / "store.sqlite3") as conn:
-        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 2
+        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 3
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"headlines_story_ts", "headlines_story_lang"} <= names and "headlines_story" not in names
 
@@ -893,3 +893,78 @@ def test_story_openers_since_reads_the_headlines_that_opened_a_story_after_an_id
     assert [g[0] for g in store.story_openers_since(0, 0.0, 2)] == ids[:2]
     assert store.story_openers_since(ids[-1], 0.0, 100) == [] and store.story_openers_since(0, 0.0, 0) == []
     assert Store.story_openers_since(store, 0, 0.0, 10) == []
+
+
+# --- editors' corrections ------------------------------------------------------------------
+
+
+def _story_of(store, hid: int) -> int:
+    return store.headlines([hid])[hid].story_id
+
+
+def test_reassign_moves_headlines_and_works_out_both_stories_again(store):
+    rng = np.random.default_rng(29)
+    a = [add(store, row(unit(rng), ts=100.0 + i, title=f"a{i}", lang="fr", source=f"s{i}"))[0] for i in range(1)]
+    sa = _story_of(store, a[0])
+    for i in range(1, 4):
+        a.append(add(store, row(unit(rng), ts=100.0 + i, title=f"a{i}", lang=("fr", "en", "es")[i - 1],
+                                source=f"s{i}"), story_id=sa)[0])
+    b0, sb = add(store, row(unit(rng), ts=50.0, title="b0", lang="ar", source="sb"))
+    with store.transaction():
+        target, left = store.reassign([a[0], a[2]], sb)
+    assert target == sb and left == {a[0]: sa, a[2]: sa}
+    assert _story_of(store, a[0]) == _story_of(store, a[2]) == sb
+    st_a, st_b = store.story(sa), store.story(sb)
+    assert (st_a.size, st_a.canonical_headline_id, st_a.first_seen, st_a.last_seen) == (2, a[1], 101.0, 103.0)
+    assert st_a.languages == ["fr", "es"] and st_a.sources == ["s1", "s3"]
+    assert (st_b.size, st_b.canonical_headline_id, st_b.first_seen, st_b.last_seen) == (3, b0, 50.0, 102.0)
+    assert st_b.languages == ["ar", "fr", "en"]
+    ids, cents = store.story_centroids_for([sa, sb])
+    embs = store.embeddings([a[1], a[3]])
+    want = (embs[a[1]] + embs[a[3]]) / np.linalg.norm(embs[a[1]] + embs[a[3]])
+    assert np.allclose(cents[ids.index(sa)], want, atol=1e-5)
+    # to a new story; the one left empty keeps its id, out of every listing
+    with store.transaction():
+        new, left = store.reassign([a[1], a[3]], None)
+    assert new not in (sa, sb) and left == {a[1]: sa, a[3]: sa}
+    assert store.story(new).size == 2 and store.story(sa).size == 0
+    assert sa not in {s.id for s in store.list_stories(limit=100, offset=0)[0]}
+    assert store.count_stories() == 2
+    with pytest.raises(KeyError):
+        with store.transaction():
+            store.reassign([999_999], sb)
+    with pytest.raises(KeyError):
+        with store.transaction():
+            store.reassign([a[1]], 999_999)
+
+
+def test_corrections_are_stored_listed_newest_first_and_undone_once(store):
+    with store.transaction():
+        c1 = store.add_correction("merge", {"story_id": 1, "into": 2}, {"moved": {"5": 1}}, "ana", 10.0)
+        c2 = store.add_correction("apart", {"story_ids": [3, 4]}, {}, None, 11.0)
+    rows, total = store.corrections(limit=10, offset=0)
+    assert total == 2 and [r.id for r in rows] == [c2, c1]
+    assert rows[1].kind == "merge" and rows[1].payload == {"story_id": 1, "into": 2}
+    assert rows[1].undo == {"moved": {"5": 1}} and rows[1].actor == "ana" and rows[1].at == 10.0
+    assert store.corrections(limit=1, offset=1)[0][0].id == c1
+    with store.transaction():
+        assert store.mark_undone(c1, "bo", 12.0) is True
+    with store.transaction():
+        assert store.mark_undone(c1, "cy", 13.0) is False
+    got = store.correction(c1)
+    assert (got.undone_at, got.undone_by) == (12.0, "bo") and store.correction(999) is None
+
+
+def test_merged_into_and_apart_pairs(store):
+    rng = np.random.default_rng(31)
+    s1, s2, s3 = (add(store, row(unit(rng), ts=10.0 + i, title=f"m{i}"))[1] for i in range(3))
+    with store.transaction():
+        store.set_merged_into(s1, s2)
+        store.set_apart(s3, s2, True)
+        store.set_apart(s1, s3, True)
+    assert store.merged_into([s1, s2, 999]) == {s1: s2}
+    assert store.apart_pairs([s2, s3]) == {(s2, s3)}
+    with store.transaction():
+        store.set_merged_into(s1, None)
+        store.set_apart(s2, s3, False)
+    assert store.merged_into([s1]) == {} and store.apart_pairs([s1, s2, s3]) == {(s1, s3)}

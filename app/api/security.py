@@ -39,6 +39,11 @@ def _unauthorized() -> HTTPException:
     )
 
 
+def check_key(request: Request, state: AppState) -> None:
+    """401 unless the request carries the configured key (nothing to check when none is configured)."""
+    _check_key(request, state)
+
+
 def _check_key(request: Request, state: AppState) -> None:
     expected = state.settings.api_key
     if expected and not _key_ok(expected, presented_key(request)):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from .models import IsoDateTime, StoryDetailOut, StoryList, StorableStr, error_responses
 from .params import Offset, RowId
@@ -40,15 +41,24 @@ async def list_stories(
 
 
 @router.get("/{story_id}", response_model=StoryDetailOut, summary="One story with a page of its headlines",
-            responses=error_responses(401, 503, not_found="no such story"))
+            responses={**error_responses(401, 503, not_found="no such story"),
+                       307: {"description": "an editor merged this story: `merged_into` (and Location) name where"}})
 async def get_story(
     story_id: RowId,
     limit: int = Query(STORY_PAGE_DEFAULT, ge=1, le=STORY_PAGE_MAX, description="Headlines per page, oldest first."),
     offset: Offset = 0,
     state: AppState = Depends(get_state),
-) -> StoryDetailOut:
+) -> StoryDetailOut | JSONResponse:
     store = state.require_store()
     story = await run_in_threadpool(store.story, story_id)
+    if story is not None and story.size == 0:
+        merged = await run_in_threadpool(store.merged_into, [story_id])
+        if story_id in merged:
+            # an editor merged it: its id keeps answering, with where its headlines went
+            target = merged[story_id]
+            return JSONResponse(status_code=307, headers={"Location": f"/v1/stories/{target}"},
+                                content={"detail": f"story {story_id} was merged into story {target}",
+                                         "merged_into": target})
     if story is None or story.size == 0:
         raise HTTPException(status_code=404, detail=f"story {story_id} does not exist")
     return await run_in_threadpool(story_detail, store, story, limit, offset)

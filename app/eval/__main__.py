@@ -67,16 +67,18 @@ def run_pipeline(rows: list[dict[str, Any]], encoder_spec: str | None = None, de
     return pipeline, [res.story_id for res in results]
 
 
-def ingest_rows(rows: list[dict[str, Any]], encoder_spec: str | None = None, detect_lang: bool = False
-                ) -> tuple[Pipeline, list[IngestResult]]:
-    """``run_pipeline`` with each row's whole ingest result (story, match type, score)."""
-    from embeddings import load_encoder
+def ingest_rows(rows: list[dict[str, Any]], encoder_spec: str | None = None, detect_lang: bool = False,
+                pipeline: Pipeline | None = None) -> tuple[Pipeline, list[IngestResult]]:
+    """``run_pipeline`` with each row's whole ingest result (story, match type, score). ``pipeline``:
+    ingest into this one (its store) instead of a fresh one."""
+    if pipeline is None:
+        from embeddings import load_encoder
 
-    overrides = {"encoder": encoder_spec} if encoder_spec else {}
-    settings = load_settings(**overrides)
-    encoder = load_encoder(settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size)
-    store = open_store(settings, encoder.dim, memory=True)
-    pipeline = Pipeline(settings, store, encoder)
+        overrides = {"encoder": encoder_spec} if encoder_spec else {}
+        settings = load_settings(**overrides)
+        encoder = load_encoder(settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size)
+        store = open_store(settings, encoder.dim, memory=True)
+        pipeline = Pipeline(settings, store, encoder)
     results: list[IngestResult] = []
     for i in range(0, len(rows), BATCH):
         chunk = rows[i : i + BATCH]
@@ -109,9 +111,11 @@ def _pairs_json(counts: dict[str, PairCounts]) -> dict[str, dict[str, float | in
 
 
 def eval_stories(rows: list[dict[str, Any]], gold: str, encoder: str | None, detect_lang: bool = False, *,
-                 by_lang: bool = False, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                 by_lang: bool = False, records: list[dict[str, Any]] | None = None, feedback: int = 0
+                 ) -> dict[str, Any]:
     """The metrics. ``by_lang``: add ``pairs_by_lang``. ``records``: a list to which each row's
-    prediction is appended (what ``--out`` writes)."""
+    prediction is appended (what ``--out`` writes). ``feedback``: add the second half's metrics with and
+    without a simulated editor's corrections (``app/eval/feedback.py``)."""
     t0 = time.perf_counter()
     _, results = ingest_rows(rows, encoder, detect_lang)
     seconds = time.perf_counter() - t0
@@ -128,6 +132,11 @@ def eval_stories(rows: list[dict[str, Any]], gold: str, encoder: str | None, det
     }
     if by_lang:
         out["pairs_by_lang"] = _pairs_json(pairs_by_lang(truth, pred, row_langs(rows)))
+    if feedback:
+        from .feedback import eval_with_feedback
+
+        out.update(eval_with_feedback(
+            rows, gold, feedback, lambda p, part: ingest_rows(part, encoder, detect_lang, pipeline=p)))
     if records is not None:
         records += [
             {"id": r.get("id"), "story_id": res.story_id, "match": res.match, "score": res.score, "gold": r[gold]}
@@ -223,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="write one JSON line per evaluated row, in file order: stories: id, story_id, match, "
                              "score, gold; topics: id, story_id, topic_id, label (taxonomy entry id), label_name, gold")
+    parser.add_argument("--feedback", type=int, default=0, metavar="N",
+                        help="stories: a simulated editor corrects up to N wrong decisions of the first half, with the "
+                             "gold labels, through the corrections API's code; adds after_feedback and "
+                             "without_feedback, the second half's metrics")
     parser.add_argument("--pairs-by-lang", action="store_true",
                         help="add pairs_by_lang: pair recall and precision, with their counts, "
                              "per pair of the rows' languages")
@@ -238,8 +251,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not rows:
         parser.error("no rows left after --langs/--contains/--limit")
     records: list[dict[str, Any]] | None = [] if args.out is not None else None
-    evaluate = eval_stories if args.task == "stories" else eval_topics
-    result = evaluate(rows, args.gold, args.encoder, args.detect_lang, by_lang=args.pairs_by_lang, records=records)
+    if args.feedback and args.task != "stories":
+        parser.error("--feedback: stories only")
+    if args.feedback < 0:
+        parser.error("--feedback: a number of corrections, 0 or more")
+    if args.task == "stories":
+        result = eval_stories(rows, args.gold, args.encoder, args.detect_lang, by_lang=args.pairs_by_lang,
+                              records=records, feedback=args.feedback)
+    else:
+        result = eval_topics(rows, args.gold, args.encoder, args.detect_lang, by_lang=args.pairs_by_lang,
+                             records=records)
     if args.out is not None and records is not None:
         write_jsonl(args.out, records)
     print(json.dumps(_rounded(result)))

@@ -69,6 +69,55 @@ class StoryRow:
 
 
 @dataclass
+class CorrectionRow:
+    """An editor's correction, as stored: what was asked, what undoing it needs, who and when."""
+
+    id: int
+    kind: str  # "merge", "move" or "apart"
+    payload: dict[str, Any]
+    undo: dict[str, Any]
+    actor: str | None
+    at: float
+    undone_at: float | None = None
+    undone_by: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """What a story's aggregates are worked out from: one member headline."""
+
+    id: int
+    ts: float
+    lang: str | None
+    source: str | None
+    embedding: np.ndarray
+
+
+def story_aggregates(members: Sequence[MemberRow]) -> dict[str, Any]:
+    """A story's columns worked out from its members, as ``add_to_story`` builds them up one by one:
+    the earliest member is canonical, languages and sources in order of first appearance (members in
+    time order), the centroid sum of the vectors. ``size`` 0 when there is none."""
+    ordered = sorted(members, key=lambda m: (m.ts, m.id))
+    langs: list[str] = []
+    sources: list[str] = []
+    for m in ordered:
+        if m.lang and m.lang not in langs:
+            langs.append(m.lang)
+        if m.source and m.source not in sources:
+            sources.append(m.source)
+    return {
+        "canonical_headline_id": ordered[0].id if ordered else None,
+        "canonical_ts": ordered[0].ts if ordered else None,
+        "first_seen": ordered[0].ts if ordered else None,
+        "last_seen": ordered[-1].ts if ordered else None,
+        "size": len(ordered),
+        "languages": langs,
+        "sources": sources,
+        "centroid_sum": np.sum([m.embedding for m in ordered], axis=0, dtype=np.float32) if ordered else None,
+    }
+
+
+@dataclass
 class TopicRow:
     id: int
     label: str
@@ -308,6 +357,46 @@ class Store(abc.ABC):
         """True when this process may refit topics now. One process per database by default;
         a shared backend overrides this with a database-wide lock."""
         yield True
+
+    # --- editors' corrections --------------------------------------------------------------
+    @abc.abstractmethod
+    def reassign(self, headline_ids: Sequence[int], story_id: int | None) -> tuple[int, dict[int, int]]:
+        """Move headlines to ``story_id`` (None: to a new story, opened for them), inside a write
+        transaction. Returns (the story they are in now, {headline id: the story it left}). Every story
+        touched gets its aggregates worked out again from its members (``story_aggregates``); one left
+        with no member keeps its id with size 0, out of every listing. Unknown ids: KeyError; none: ValueError."""
+
+    @abc.abstractmethod
+    def set_merged_into(self, story_id: int, target: int | None) -> None:
+        """Record (or, with None, clear) that an editor merged ``story_id`` into ``target``."""
+
+    @abc.abstractmethod
+    def merged_into(self, story_ids: Iterable[int]) -> dict[int, int]:
+        """{story id: the story it was merged into} for those of ``story_ids`` that were merged."""
+
+    @abc.abstractmethod
+    def add_correction(self, kind: str, payload: dict[str, Any], undo: dict[str, Any], actor: str | None,
+                       at: float) -> int:
+        """Store a correction (in the caller's transaction); returns its id."""
+
+    @abc.abstractmethod
+    def corrections(self, limit: int, offset: int) -> tuple[list[CorrectionRow], int]:
+        """Corrections newest first, a page of them, and how many there are."""
+
+    @abc.abstractmethod
+    def correction(self, correction_id: int) -> CorrectionRow | None: ...
+
+    @abc.abstractmethod
+    def mark_undone(self, correction_id: int, actor: str | None, at: float) -> bool:
+        """Mark a correction undone; False when it already was (two editors undoing at once: one wins)."""
+
+    @abc.abstractmethod
+    def set_apart(self, a: int, b: int, apart: bool) -> None:
+        """Record (or clear) an editor's "not the same story" between two stories."""
+
+    @abc.abstractmethod
+    def apart_pairs(self, story_ids: Iterable[int]) -> set[tuple[int, int]]:
+        """The recorded "not the same story" pairs (smaller id first) among ``story_ids``."""
 
     def data_version(self) -> str:
         """Changes whenever anything the clusters view shows changes (used for ETags)."""

@@ -9,7 +9,7 @@ threshold. Per-candidate work is a few set operations on precomputed ``Features`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from .features import Features
@@ -41,12 +41,14 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Decision:
-    """``story_id`` None means: open a new story. ``headline_id`` is the best-matching stored headline."""
+    """``story_id`` None means: open a new story. ``headline_id`` is the best-matching stored headline.
+    ``stories``: every candidate story's score (what an editor's corrections are learnt from)."""
 
     story_id: int | None
     match: str | None
     score: float
     headline_id: int | None
+    stories: Mapping[int, float] = field(default_factory=dict, compare=False)
 
     @property
     def duplicate(self) -> bool:
@@ -156,7 +158,8 @@ def decide(
     for cand in candidates:
         # The same key is the same text: no score can argue with it.
         if cand.features.key == features.key:
-            return Decision(story_id=cand.story_id, match=EXACT, score=1.0, headline_id=cand.headline_id)
+            return Decision(story_id=cand.story_id, match=EXACT, score=1.0, headline_id=cand.headline_id,
+                            stories={cand.story_id: 1.0})
     if scores is None:
         scores = candidate_scores(features, published_at, candidates, params, weights)
     best: dict[int, tuple[float, Candidate]] = {}
@@ -205,7 +208,8 @@ def decide(
             scores[story_id] = min(scores[story_id], math.nextafter(params.threshold, -math.inf))
     score, cand = scores[story_id], best[story_id][1]
     if score < params.threshold:
-        return Decision(story_id=None, match=None, score=score, headline_id=cand.headline_id)
+        return Decision(story_id=None, match=None, score=score, headline_id=cand.headline_id, stories=scores)
     return Decision(
-        story_id=story_id, match=_match_type(features, cand.features), score=score, headline_id=cand.headline_id
+        story_id=story_id, match=_match_type(features, cand.features), score=score, headline_id=cand.headline_id,
+        stories=scores,
     )

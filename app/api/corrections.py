@@ -1,0 +1,163 @@
+"""``/v1/corrections``: editors merge stories, move headlines, declare stories different, and undo.
+
+Every correction needs the API key (a service without ``TICKER_API_KEY`` takes none); its author is the
+``X-Editor`` header when given, else the key's fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import AfterValidator, BaseModel, Field
+
+from ..corrections import CorrectionError, Corrections
+from ..store.base import CorrectionRow
+from ..teach import after_correction
+from .models import MAX_ID, ErrorOut, _Input, error_responses
+from .params import Offset, RowId
+from .security import check_key, presented_key, require_read
+from .state import AppState, get_state
+from .views import iso
+
+router = APIRouter(prefix="/v1/corrections", tags=["corrections"])
+
+def _stored_id(value: int) -> int:
+    # a ValueError (not a schema bound): ids above int64 are a rule of ours, refused as value_error
+    if not 0 <= value <= MAX_ID:
+        raise ValueError(f"{value} is not a stored id (0 to {MAX_ID})")
+    return value
+
+
+Id = Annotated[int, AfterValidator(_stored_id)]
+#: headlines one move may take (a split of a story re-run all day stays one correction)
+MAX_MOVE = 1000
+_REFUSED = {404: {"description": "an id names nothing", "model": ErrorOut},
+            409: {"description": "the stories' state forbids it (merged, declared different, undone)",
+                  "model": ErrorOut},
+            403: {"description": "the service takes no corrections without TICKER_API_KEY", "model": ErrorOut}}
+
+
+class MergeIn(_Input):
+    story_id: Id = Field(description="The story merged away; its id then answers with `merged_into`.")
+    into: Id = Field(description="The story that takes its headlines.")
+
+
+class MoveIn(_Input):
+    headline_ids: list[Id] = Field(min_length=1, max_length=MAX_MOVE)
+    to_story_id: Id | None = Field(None, description="The story they join; none: a new story, opened for them.")
+
+
+class ApartIn(_Input):
+    story_ids: list[Id] = Field(min_length=2, max_length=2, description="Two stories that are not the same story.")
+
+
+class CorrectionOut(BaseModel):
+    id: int
+    kind: str
+    #: what was asked (ids)
+    request: dict[str, Any]
+    #: for merges and moves: each moved headline's previous story; for a move out, the story opened
+    effect: dict[str, Any]
+    actor: str | None
+    at: str | None
+    undone_at: str | None = None
+    undone_by: str | None = None
+
+
+class CorrectionList(BaseModel):
+    corrections: list[CorrectionOut]
+    total: int
+    limit: int
+    offset: int
+
+
+def correction_out(c: CorrectionRow) -> CorrectionOut:
+    return CorrectionOut(id=c.id, kind=c.kind, request=c.payload, effect=c.undo, actor=c.actor, at=iso(c.at),
+                         undone_at=iso(c.undone_at), undone_by=c.undone_by)
+
+
+def editor(request: Request, state: AppState, x_editor: str | None) -> str:
+    """Who corrects: the key is required (and checked), the name is the ``X-Editor`` header or the key's.
+    Called in the route, after its input was validated (a bad id gets its 422 whatever the key)."""
+    if not state.settings.api_key:
+        raise HTTPException(status_code=403, detail="this service takes no corrections: set TICKER_API_KEY")
+    check_key(request, state)
+    if x_editor and x_editor.strip():
+        return x_editor.strip()
+    return "key:" + hashlib.sha256((presented_key(request) or "").encode()).hexdigest()[:8]
+
+
+EditorName = Annotated[str | None, Header(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$",
+                                          description="The editor's name, kept with the correction.")]
+
+
+def _then_teach(work: Any, state: AppState | None) -> CorrectionRow:
+    """The correction, then a refit of the rule when this one makes enough (``TICKER_TEACH_*``)."""
+    out = work()
+    if state is not None and state.pipeline is not None:
+        after_correction(state.pipeline)
+    return out
+
+
+def _service(state: AppState) -> Corrections:
+    """The corrections of this app's store (built per request: a restart opens another store)."""
+    pipeline = state.pipeline
+    return Corrections(state.require_store(),
+                       on_change=pipeline.forget_assignments if pipeline is not None else None)
+
+
+async def _apply(work: Any, state: AppState | None = None) -> CorrectionOut:
+    try:
+        return correction_out(await run_in_threadpool(_then_teach, work, state))
+    except CorrectionError as exc:
+        if exc.status == 422:
+            # the shape of every 422 here: a list of errors, each with where, what and which rule
+            raise HTTPException(status_code=422, detail=[
+                {"loc": ["body", exc.field], "msg": exc.message, "type": "value_error.correction"}]) from None
+        raise HTTPException(status_code=exc.status, detail=f"{exc.field}: {exc.message}") from None
+
+
+@router.post("/merge", status_code=201, response_model=CorrectionOut, summary="Merge one story into another",
+             responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED})
+async def merge(body: MergeIn, request: Request, x_editor: EditorName = None,
+                state: AppState = Depends(get_state)) -> CorrectionOut:
+    actor, service = editor(request, state, x_editor), _service(state)
+    return await _apply(lambda: service.merge(body.story_id, body.into, actor), state)
+
+
+@router.post("/move", status_code=201, response_model=CorrectionOut,
+             summary="Move headlines to another story, or out to a new one (a split)",
+             responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED})
+async def move(body: MoveIn, request: Request, x_editor: EditorName = None,
+               state: AppState = Depends(get_state)) -> CorrectionOut:
+    actor, service = editor(request, state, x_editor), _service(state)
+    return await _apply(lambda: service.move(body.headline_ids, body.to_story_id, actor), state)
+
+
+@router.post("/apart", status_code=201, response_model=CorrectionOut,
+             summary="Two stories are not the same story: they are never merged",
+             responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED})
+async def apart(body: ApartIn, request: Request, x_editor: EditorName = None,
+                state: AppState = Depends(get_state)) -> CorrectionOut:
+    actor, service = editor(request, state, x_editor), _service(state)
+    return await _apply(lambda: service.apart(body.story_ids[0], body.story_ids[1], actor), state)
+
+
+@router.post("/{correction_id:digits}/undo", response_model=CorrectionOut, summary="Undo a correction",
+             responses={**error_responses(401, 503), **_REFUSED})
+async def undo(correction_id: RowId, request: Request, x_editor: EditorName = None,
+               state: AppState = Depends(get_state)) -> CorrectionOut:
+    actor, service = editor(request, state, x_editor), _service(state)
+    return await _apply(lambda: service.undo(correction_id, actor))
+
+
+@router.get("", response_model=CorrectionList, summary="Corrections, newest first",
+            dependencies=[Depends(require_read)], responses=error_responses(401, 503))
+async def list_corrections(limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
+                           state: AppState = Depends(get_state)) -> CorrectionList:
+    store = state.require_store()
+    rows, total = await run_in_threadpool(store.corrections, limit, offset)
+    return CorrectionList(corrections=[correction_out(c) for c in rows], total=total, limit=limit, offset=offset)
