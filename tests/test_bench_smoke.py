@@ -150,3 +150,17 @@ def test_matcher_compares_the_rule_with_its_baseline_in_one_run(tmp_path: Path) 
     ratios = res["ratios"]
     assert ratios["ingest_per_s_rule_over_baseline"] == round(
         res["median"]["rule"]["ingest_per_s"] / res["median"]["baseline"]["ingest_per_s"], 3)
+
+
+def test_corrections_bench_times_each_kind_and_a_refit(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "corrections.json"
+    proc = subprocess.run([sys.executable, "-m", "bench.corrections", "--stored", "1500", "--corrections", "12",
+                           "--out", str(out)], cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["stored"] == 1500 and res["corrections"] == 12
+    assert set(res["ms"]) == {"move", "merge", "undo"}
+    for figures in res["ms"].values():
+        assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["max_ms"]
+    assert res["refit"]["corrections"] == 12 and res["refit"]["seconds"] >= 0
