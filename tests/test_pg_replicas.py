@@ -407,7 +407,7 @@ def test_two_replicas_correcting_at_once_leave_a_consistent_store(schema):
     """Two editors on two replicas merge two stories into each other at the same moment: the write lock
     lets one merge through, the other is refused, and the other replica's matching cache follows."""
     from app.config import load_settings
-    from app.corrections import CorrectionError, Corrections
+    from app.corrections import CorrectionError, Corrections, bump_version
     from app.pipeline import HeadlineInput, Pipeline
 
     a_store, b_store = _stores(schema)
@@ -443,6 +443,14 @@ def test_two_replicas_correcting_at_once_leave_a_consistent_store(schema):
         # both replicas now match every version into the survivor, whichever replica merged
         b.ingest([HeadlineInput(title="Un autre titre", lang="fr")])  # an ingest reads the corrections version
         assert b.check("Pluies à Tanger").story_id == survivor and a.check("Séisme à Al Haouz").story_id == survivor
+        # a rule refitted on one replica is the rule of the other as soon as it looks at the store
+        from app.teach import RULE_KEY, Rule, current_rule
+
+        with a_store.transaction():
+            a_store.set_meta(RULE_KEY, json.dumps(Rule(threshold=0.61, origin="corrections", corrections=1).__dict__))
+            bump_version(a_store)
+        b.ingest([HeadlineInput(title="Encore un titre", lang="fr")])
+        assert b.params.threshold == 0.61 and current_rule(b).origin == "corrections"
     finally:
         a_store.close()
         b_store.close()
