@@ -125,7 +125,10 @@ class Corrections:
         moved = {int(h): int(s) for h, s in c.undo["moved"].items()}
         target = int(c.payload["into"] if c.kind == MERGE else (c.payload["to_story_id"] or c.undo["opened"]))
         now = self.store.headlines(list(moved))
-        if any(h not in now or now[h].story_id != target for h in moved):
+        if any(h not in now for h in moved):
+            raise CorrectionError(409, "correction_id",
+                                  f"headlines of correction {c.id} are no longer stored (retention deleted them)")
+        if any(now[h].story_id != target for h in moved):
             raise CorrectionError(409, "correction_id",
                                   f"a later correction moved headlines of correction {c.id}: undo it first")
         by_story: dict[int, list[int]] = {}

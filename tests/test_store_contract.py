@@ -968,3 +968,14 @@ def test_merged_into_and_apart_pairs(store):
         store.set_merged_into(s1, None)
         store.set_apart(s2, s3, False)
     assert store.merged_into([s1]) == {} and store.apart_pairs([s1, s2, s3]) == {(s1, s3)}
+
+
+def test_retention_forgets_the_apart_pairs_of_the_stories_it_deletes(store):
+    rng = np.random.default_rng(37)
+    old = add(store, row(unit(rng), ts=10.0, title="old"))[1]
+    new1, new2 = (add(store, row(unit(rng), ts=1000.0 + i, title=f"new{i}"))[1] for i in range(2))
+    with store.transaction():
+        store.set_apart(old, new1, True)
+        store.set_apart(new1, new2, True)
+    assert store.forget_stories_before(500.0) == (1, 1)
+    assert store.apart_pairs([old, new1, new2]) == {tuple(sorted((new1, new2)))}

@@ -489,6 +489,7 @@ class PostgresStore(Store):
                 return 0, 0
             gone = c.execute("DELETE FROM headlines WHERE story_id = ANY(%s::bigint[])", (sids,)).rowcount
             c.execute("DELETE FROM stories WHERE id = ANY(%s::bigint[])", (sids,))
+            c.execute("DELETE FROM story_apart WHERE a = ANY(%s::bigint[]) OR b = ANY(%s::bigint[])", (sids, sids))
         return len(sids), int(gone)
 
     def story_headline_page(self, story_id: int, limit: int, offset: int) -> list[HeadlineRow]:

@@ -689,6 +689,7 @@ class SQLiteStore(Store):
                 hids = [r[0] for r in c.execute(f"SELECT id FROM headlines WHERE story_id IN ({marks})", sids)]
                 c.execute(f"DELETE FROM headlines WHERE story_id IN ({marks})", sids)
                 c.execute(f"DELETE FROM stories WHERE id IN ({marks})", sids)
+                c.execute(f"DELETE FROM story_apart WHERE a IN ({marks}) OR b IN ({marks})", sids + sids)
                 for key, ids in (("deleted_headline_id", hids), ("deleted_story_id", sids)):
                     c.execute(
                         "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
