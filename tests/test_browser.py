@@ -1,8 +1,9 @@
 """The dashboard and the newsroom plugin in a real browser: Debian's chromium driven by Playwright.
 
 One real service (uvicorn subprocess, fresh data dir) serves the whole module; it is fed through the
-public API only, like a newsroom would. Each test opens its own browser context, which records every
-request the page makes and every dialog it opens.
+public API only, like a newsroom would. The story panel's corrections need an API key: a second service,
+started with ``TICKER_API_KEY``, serves those tests (``keyed_api`` / ``keyed_page``). Each test opens its own
+browser context, which records every request the page makes, every dialog it opens and every uncaught error.
 
 Skips when /usr/bin/chromium or playwright is missing (scripts/install_browser.sh installs both), except
 under CI=true, where a missing browser is a failure: CI must run these.
@@ -10,9 +11,11 @@ under CI=true, where a missing browser is a failure: CI must run these.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import urllib.parse
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -38,6 +41,10 @@ ARABIC = "وزارة التربية الوطنية تعلن عن مواعيد ا
 SEARCHED = "Éboulement à Chefchaouen : la route nationale 2 fermée à la circulation"
 XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS_SCRIPT = "<script>alert(document.domain)</script> Casablanca : le tramway T5 entre en service"
+XSS_PANEL = '<img src=x onerror=alert("panel")><b>Rabat</b> : la ligne 2 du tramway prolongée jusqu\'à Témara'
+#: the key of the service that takes corrections
+KEY = "browser-test-key"
+KEY_STORAGE = "ticker.apiKey"
 
 
 def _sync_api() -> Any:
@@ -74,11 +81,11 @@ class Api:
     """The module's service, reached through its public API. The offline test kills it; the next
     test that needs it gets it back (same data dir, same port), so tests do not depend on their order."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], key: str | None = None) -> None:
         self.env = env
         self.server = Server(env).start(90.0)
         self.url = self.server.url
-        self.http = httpx.Client(base_url=self.url, timeout=60.0)
+        self.http = httpx.Client(base_url=self.url, timeout=60.0, headers={"X-API-Key": key} if key else None)
 
     def ensure_alive(self) -> None:
         if self.server.proc is not None and self.server.proc.poll() is None:
@@ -108,6 +115,26 @@ class Api:
         assert r.status_code == 200, r.text
         return r.json()
 
+    def story(self, story_id: int | str) -> httpx.Response:
+        """``GET /v1/stories/{id}`` as it answers: a merged story's 307 is not followed."""
+        return self.http.get(f"/v1/stories/{story_id}", params={"limit": 200}, follow_redirects=False)
+
+    def headline_ids(self, story_id: int | str) -> list[int]:
+        r = self.story(story_id)
+        assert r.status_code == 200, (r.status_code, r.text)
+        return [h["headline_id"] for h in r.json()["headlines"]]
+
+
+SERVICE_ENV = {
+    "TICKER_LOAD_SAMPLE_DATA": "0",
+    "TICKER_PROTECT_READS": "0",
+    "TICKER_REFIT_EVERY_SECONDS": "2",
+    "TICKER_REFIT_EVERY_STORIES": "5",
+    "TICKER_REFIT_MIN_SECONDS": "0",
+    # Server keeps stderr in a pipe nobody reads while the server runs: keep it quiet.
+    "TICKER_LOG_LEVEL": "warning",
+}
+
 
 @pytest.fixture(scope="module")
 def sync_api() -> Any:
@@ -116,20 +143,21 @@ def sync_api() -> Any:
 
 @pytest.fixture(scope="module")
 def api(sync_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    client = Api({
-        "TICKER_DATA_DIR": str(tmp_path_factory.mktemp("browser-data")),
-        "TICKER_LOAD_SAMPLE_DATA": "0",
-        "TICKER_API_KEY": "",
-        "TICKER_PROTECT_READS": "0",
-        "TICKER_REFIT_EVERY_SECONDS": "2",
-        "TICKER_REFIT_EVERY_STORIES": "5",
-        "TICKER_REFIT_MIN_SECONDS": "0",
-        # Server keeps stderr in a pipe nobody reads while the server runs: keep it quiet.
-        "TICKER_LOG_LEVEL": "warning",
-    })
+    client = Api({**SERVICE_ENV, "TICKER_DATA_DIR": str(tmp_path_factory.mktemp("browser-data")), "TICKER_API_KEY": ""})
     try:
         client.post(shifted_batch()["headlines"])
         client.refit()
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def keyed_api(sync_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A second service, with ``TICKER_API_KEY``: it takes corrections (and wants the key for every write)."""
+    data_dir = str(tmp_path_factory.mktemp("browser-keyed"))
+    client = Api({**SERVICE_ENV, "TICKER_DATA_DIR": data_dir, "TICKER_API_KEY": KEY}, key=KEY)
+    try:
         yield client
     finally:
         client.close()
@@ -146,15 +174,28 @@ def browser(sync_api: Any) -> Iterator[Any]:
 
 
 class Recorder:
-    """What a page did besides drawing: requests made, dialogs opened."""
+    """What a page did besides drawing: requests made, dialogs opened, uncaught errors."""
 
     def __init__(self) -> None:
         self.requests: list[str] = []
         self.dialogs: list[str] = []
+        self.errors: list[str] = []
 
 
 @pytest.fixture
 def page(browser: Any, api: Api) -> Iterator[Any]:
+    with _new_page(browser, api) as pg:
+        yield pg
+
+
+@pytest.fixture
+def keyed_page(browser: Any, keyed_api: Api) -> Iterator[Any]:
+    with _new_page(browser, keyed_api) as pg:
+        yield pg
+
+
+@contextlib.contextmanager
+def _new_page(browser: Any, api: Api) -> Iterator[Any]:
     api.ensure_alive()
     context = browser.new_context(viewport=VIEWPORT, locale="fr-FR", timezone_id="Africa/Casablanca")
     rec = Recorder()
@@ -180,9 +221,12 @@ document.addEventListener('securitypolicyviolation', e => window.__cspViolations
         d.dismiss()
 
     pg.on("dialog", on_dialog)
+    pg.on("pageerror", lambda err: rec.errors.append(str(err)))
     pg.recorder = rec
-    yield pg
-    context.close()
+    try:
+        yield pg
+    finally:
+        context.close()
 
 
 def open_dashboard(page: Any, api: Api, path: str = DASH) -> None:
@@ -472,3 +516,275 @@ def test_offline_banner_when_server_dies(page: Any, api: Api) -> None:
     assert page.locator("#offline-detail").text_content().strip()
     # the last stories received stay on screen
     assert page.locator(".story-title").all_text_contents() == titles
+
+
+# ---- 8. the story panel: every version, and corrections -------------------------------------------
+# JS: what the story panel shows: which story, and each version with its fields.
+PANEL = """() => {
+  const d = document.querySelector('#story-panel');
+  const merged = document.querySelector('#panel-merged');
+  return {
+    open: d.open,
+    busy: d.getAttribute('aria-busy'),
+    storyId: d.dataset.storyId ?? null,
+    mergedFrom: merged.hidden ? null : merged.dataset.mergedFrom,
+    versions: [...d.querySelectorAll('#panel-versions li.panel-version')].map(li => ({
+      id: Number(li.dataset.headlineId),
+      title: li.querySelector('.panel-version-title').textContent,
+      source: li.querySelector('.panel-version-source').textContent,
+      lang: li.querySelector('.lang-badge').dataset.lang,
+      time: li.querySelector('time.panel-version-time')?.getAttribute('datetime') ?? null,
+      timeKind: li.querySelector('time.panel-version-time')?.dataset.kind ?? null,
+      match: li.querySelector('.panel-version-match').dataset.match,
+      similarity: Number(li.querySelector('.panel-version-similarity').dataset.similarity),
+      href: li.querySelector('a.panel-version-title')?.getAttribute('href') ?? null,
+    })),
+  };
+}"""
+
+
+def _instant(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def open_story(page: Any, story_id: int, keyboard: bool = True) -> None:
+    """Open a story's panel from its card: Enter on its button, or a click on the card itself."""
+    card = page.locator(f'#board li.story[data-story-id="{story_id}"]')
+    card.wait_for(state="attached")
+    if keyboard:
+        card.locator(".story-open").focus()
+        page.keyboard.press("Enter")
+    else:
+        card.locator(".story-size").click()
+    page.wait_for_selector(f'#story-panel[open][data-requested-id="{story_id}"][aria-busy=false]')
+
+
+def panel_matches_api(page: Any, api: Api, story_id: int) -> None:
+    """The panel shows story ``story_id`` exactly as ``GET /v1/stories/{id}`` lists it."""
+    r = api.story(story_id)
+    assert r.status_code == 200, (r.status_code, r.text)
+    want = r.json()["headlines"]
+    got = page.evaluate(PANEL)
+    assert got["open"] and got["busy"] == "false" and got["storyId"] == str(story_id), got
+    assert [v["id"] for v in got["versions"]] == [h["headline_id"] for h in want]
+    for v, h in zip(got["versions"], want):
+        assert (v["title"], v["source"], v["lang"]) == (h["title"], h["source"], h["lang"])
+        assert v["match"] == (h["match"] or "") and v["similarity"] == h["similarity"]
+        assert v["timeKind"] == ("published" if h["published_at"] else "received")
+        assert _instant(v["time"]) == _instant(h["published_at"] or h["received_at"])
+        assert v["href"] == (h["url"] if h["url"] and h["url"].startswith(("http://", "https://")) else None)
+
+
+def _board_has(page: Any, story_id: int, present: bool) -> None:
+    page.locator(f'#board li.story[data-story-id="{story_id}"]').wait_for(state="attached" if present else "detached")
+
+
+def test_story_panel_moves_merges_and_undoes_like_the_api(keyed_page: Any, keyed_api: Api) -> None:
+    page, api = keyed_page, keyed_api
+    first = "Le port de Tanger Med bat son record annuel de conteneurs traités en 2026"
+    second = "Sécheresse : le barrage Al Massira descend sous les 3 % de remplissage"
+    # one version says when it was published (an hour ago: inside the service's window), the others not
+    published = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0).isoformat()
+    res = api.post([
+        {"title": first, "source": "desk-a", "id": "panel-1", "lang": "fr", "published_at": published},
+        {"title": first, "source": "desk-b", "id": "panel-2", "lang": "fr", "url": "https://desk-b.example/tanger"},
+        {"title": second, "source": "desk-c", "id": "panel-3", "lang": "fr"},
+    ])
+    a, b = res[0]["story_id"], res[2]["story_id"]
+    h1, h2, h3 = (r["headline_id"] for r in res)
+    assert res[1]["story_id"] == a and b != a
+    open_dashboard(page, api)
+
+    # Enter on the card opens the panel, focus moves into it, and it lists every version like the API.
+    open_story(page, a, keyboard=True)
+    assert page.evaluate("document.querySelector('#story-panel').contains(document.activeElement)")
+    eventually(lambda: panel_matches_api(page, api, a))
+    assert sorted(v["id"] for v in page.evaluate(PANEL)["versions"]) == sorted([h1, h2])
+    link = page.locator(f'#panel-versions li[data-headline-id="{h2}"] a.panel-version-title')
+    assert link.get_attribute("rel") == "noopener noreferrer" and link.get_attribute("target") == "_blank"
+
+    # Move out: the key is asked first (focus on it), then the move goes with it.
+    page.locator(f'#panel-versions li[data-headline-id="{h2}"] button.panel-move').click()
+    page.wait_for_selector("#panel-key-form:not([hidden])")
+    assert page.evaluate("document.activeElement.id") == "panel-key"
+    page.fill("#panel-key", KEY)
+    with page.expect_request(lambda r: r.url.endswith("/v1/corrections/move")) as sent:
+        page.press("#panel-key", "Enter")
+    assert sent.value.headers.get("x-api-key") == KEY
+    assert sent.value.post_data_json == {"headline_ids": [h2], "to_story_id": None}
+    page.wait_for_selector("#panel-result[data-kind=move]:not([hidden])")
+    assert page.locator("#panel-key-form").is_hidden()
+    move = api.http.get("/v1/corrections").json()["corrections"][0]
+    new = move["effect"]["opened"]
+    assert move["kind"] == "move" and new not in (a, b)
+    assert page.locator("#panel-result").get_attribute("data-correction-id") == str(move["id"])
+    assert f"story {new}" in page.locator("#panel-result-text").text_content()
+    # the API says the headline is in a new story; the panel agrees, and so does the board
+    assert api.headline_ids(a) == [h1] and api.headline_ids(new) == [h2]
+    eventually(lambda: panel_matches_api(page, api, a))
+    _board_has(page, new, True)
+
+    # Undo (no key asked again): the headline is back, the emptied story is gone.
+    page.click("#panel-undo")
+    page.wait_for_selector("#panel-result[data-kind=undo]:not([hidden])")
+    assert page.locator("#panel-key-form").is_hidden() and page.locator("#panel-undo").is_hidden()
+    assert sorted(api.headline_ids(a)) == sorted([h1, h2])
+    assert api.story(new).status_code == 404
+    eventually(lambda: panel_matches_api(page, api, a))
+    _board_has(page, new, False)
+    # undoing twice is refused by the service
+    assert api.http.post(f"/v1/corrections/{move['id']}/undo").status_code == 409
+
+    # Escape closes the panel and focus goes back to the card.
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#story-panel", state="hidden")
+    assert page.evaluate("document.activeElement.closest('li.story')?.dataset.storyId") == str(a)
+
+    # Merge the second story into the first, from the second's panel (opened with the mouse).
+    open_story(page, b, keyboard=False)
+    eventually(lambda: panel_matches_api(page, api, b))
+    alert = page.locator("#panel-error[role=alert]")
+    page.fill("#panel-merge-into", str(b))  # into itself: the service's 422 says why, visibly
+    page.click("#panel-merge")
+    alert.wait_for(state="visible")
+    assert "cannot be merged into itself" in alert.text_content()
+    page.fill("#panel-merge-into", str(a))
+    with page.expect_request(lambda r: r.url.endswith("/v1/corrections/merge")) as sent:
+        page.click("#panel-merge")
+    assert sent.value.post_data_json == {"story_id": b, "into": a}
+    page.wait_for_selector("#panel-result[data-kind=merge]:not([hidden])")
+    assert alert.is_hidden()
+    gone = api.story(b)
+    assert gone.status_code == 307 and gone.json()["merged_into"] == a
+    assert gone.headers["location"] == f"/v1/stories/{a}"
+    # the panel now shows the story it was merged into, and says so
+    eventually(lambda: panel_matches_api(page, api, a))
+    assert sorted(api.headline_ids(a)) == sorted([h1, h2, h3])
+    merged = page.locator("#panel-merged")
+    assert merged.is_visible()
+    assert (merged.get_attribute("data-merged-from"), merged.get_attribute("data-merged-into")) == (str(b), str(a))
+    assert f"Story {b} was merged into story {a}" in merged.text_content()
+    _board_has(page, b, False)
+
+    # Undo the merge: the second story is back under its id, in the API, the panel and the board.
+    page.click("#panel-undo")
+    page.wait_for_selector("#panel-result[data-kind=undo]:not([hidden])")
+    assert api.story(b).status_code == 200 and api.headline_ids(b) == [h3]
+    assert sorted(api.headline_ids(a)) == sorted([h1, h2])
+    eventually(lambda: panel_matches_api(page, api, b))
+    assert page.locator("#panel-merged").is_hidden()
+    _board_has(page, b, True)
+    assert page.recorder.dialogs == [] and page.recorder.errors == []
+
+
+def test_api_key_is_asked_once_and_kept_for_the_tab_only(keyed_page: Any, keyed_api: Api) -> None:
+    page, api = keyed_page, keyed_api
+    title = "Coupe du Trône : le Wydad et le Raja se retrouvent en demi-finale à Rabat"
+    res = api.post([{"title": title, "source": "desk-d", "id": "key-1", "lang": "fr"},
+                    {"title": title, "source": "desk-e", "id": "key-2", "lang": "fr"}])
+    story, moved = res[0]["story_id"], res[1]["headline_id"]
+    assert res[1]["story_id"] == story
+    stored = f"[sessionStorage.getItem('{KEY_STORAGE}'), localStorage.length, document.cookie]"
+    move = f'#panel-versions li[data-headline-id="{moved}"] button.panel-move'
+
+    def move_and_undo() -> None:
+        page.click(move)
+        page.wait_for_selector("#panel-result[data-kind=move]:not([hidden])")
+        page.click("#panel-undo")
+        page.wait_for_selector("#panel-result[data-kind=undo]:not([hidden])")
+        assert page.locator("#panel-key-form").is_hidden()
+        assert sorted(api.headline_ids(story)) == sorted(r["headline_id"] for r in res)
+
+    open_dashboard(page, api)
+    open_story(page, story)
+    assert page.evaluate(stored) == [None, 0, ""]
+
+    # a wrong key: the service's 401 shows, the key is forgotten and asked again; nothing moved
+    page.click(move)
+    page.fill("#panel-key", "not-the-key")
+    page.click("#panel-key-form button[type=submit]")
+    alert = page.locator("#panel-error[role=alert]")
+    alert.wait_for(state="visible")
+    assert "API key" in alert.text_content()
+    assert page.locator("#panel-key-form").is_visible()
+    assert page.evaluate(stored) == [None, 0, ""]
+    assert len(api.headline_ids(story)) == 2
+
+    # the right key: kept in sessionStorage, nowhere else, and not asked again for the next corrections
+    page.fill("#panel-key", KEY)
+    page.press("#panel-key", "Enter")
+    page.wait_for_selector("#panel-result[data-kind=move]:not([hidden])")
+    assert alert.is_hidden()
+    assert page.evaluate(stored) == [KEY, 0, ""]
+    page.click("#panel-undo")
+    page.wait_for_selector("#panel-result[data-kind=undo]:not([hidden])")
+    move_and_undo()
+
+    # reloading the tab keeps it
+    open_dashboard(page, api)
+    assert page.evaluate(stored) == [KEY, 0, ""]
+    open_story(page, story)
+    move_and_undo()
+
+    # another tab does not have it: it asks
+    other = page.context.new_page()
+    other.goto(api.url + DASH)
+    other.wait_for_selector("#board[aria-busy=false] li.story")
+    assert other.evaluate(stored) == [None, 0, ""]
+    open_story(other, story)
+    other.click(move)
+    other.wait_for_selector("#panel-key-form:not([hidden])")
+    assert page.recorder.dialogs == [] and page.recorder.errors == []
+
+
+def test_story_panel_shows_markup_as_text_and_why_corrections_are_refused(page: Any, api: Api) -> None:
+    res = api.post([
+        {"title": XSS_PANEL, "source": "<b>evil</b>", "id": "panel-xss-1", "lang": "fr", "url": "javascript:alert(3)"},
+        {"title": XSS_PANEL, "source": "test-panel", "id": "panel-xss-2", "lang": "fr", "url": "https://example.com/rabat"},
+        {"title": ARABIC, "source": "panel-ar", "id": "panel-ar-1"},
+    ])
+    story, arabic = res[0]["story_id"], res[2]["story_id"]
+    assert res[1]["story_id"] == story
+    open_dashboard(page, api)
+    open_story(page, story, keyboard=False)
+    eventually(lambda: panel_matches_api(page, api, story))
+
+    # (the story may hold other hostile headlines: test 4's, when it ran first)
+    assert page.locator("#panel-canonical").text_content() == api.story(story).json()["canonical"]["title"]
+    titles = page.locator("#panel-versions .panel-version-title")
+    assert titles.all_text_contents().count(XSS_PANEL) == 2
+    assert all(titles.nth(i).evaluate("e => e.children.length") == 0 for i in range(titles.count()))
+    assert page.locator("#panel-canonical").evaluate("e => e.children.length") == 0
+    assert "<b>evil</b>" in page.locator("#panel-versions .panel-version-source").all_text_contents()
+    assert page.locator("#story-panel img, #story-panel script, #story-panel b").count() == 0
+    # only the http(s) link is a link
+    assert page.locator("#story-panel a[href^='javascript:']").count() == 0
+    hostile, linked = (f'#panel-versions li[data-headline-id="{r["headline_id"]}"]' for r in res[:2])
+    link = page.locator(f"{linked} a.panel-version-title")
+    assert link.get_attribute("href") == "https://example.com/rabat"
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    assert page.locator(f"{hostile} a").count() == 0
+    page.wait_for_timeout(300)  # an onerror would have fired by now
+    assert page.recorder.dialogs == []
+
+    # This service has no TICKER_API_KEY: it takes no correction, and the panel says why.
+    before = page.evaluate(PANEL)["versions"]
+    page.locator("#panel-versions button.panel-move").first.click()
+    page.fill("#panel-key", "some-key")
+    page.press("#panel-key", "Enter")
+    alert = page.locator("#panel-error[role=alert]")
+    alert.wait_for(state="visible")
+    assert "TICKER_API_KEY" in alert.text_content()
+    assert page.evaluate(PANEL)["versions"] == before
+
+    # Arabic headlines pick their direction (dir="auto") and say their language.
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#story-panel", state="hidden")
+    open_story(page, arabic)
+    canonical = page.locator("#panel-canonical")
+    assert canonical.text_content() == ARABIC
+    assert (canonical.get_attribute("dir"), canonical.get_attribute("lang")) == ("auto", "ar")
+    assert canonical.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    first = page.locator("#panel-versions .panel-version-title").first
+    assert (first.get_attribute("dir"), first.get_attribute("lang")) == ("auto", "ar")
+    assert page.recorder.errors == []

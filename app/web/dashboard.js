@@ -1,9 +1,12 @@
 /*
  * Ticker desk — live dashboard of stories grouped by topic. Plain ES2020, no framework, no build step.
- * It uses the public API only: GET /v1/clusters (polled with If-None-Match; a 304 changes nothing).
+ * It uses the public API only: GET /v1/clusters (polled with If-None-Match; a 304 changes nothing);
+ * the story panel reads GET /v1/stories/{id} and posts editors' corrections to /v1/corrections/*.
  *
  * SECURITY: data (headlines, sources, keywords, labels) is only ever inserted as text
  * (textContent / createTextNode via el()); no innerHTML anywhere. Links come only from http(s) URLs.
+ * The API key for corrections is asked when first needed and kept in sessionStorage (this tab only,
+ * never localStorage); a 401 forgets it.
  *
  * Configuration (URL query, else <body data-*>):
  *   ?interval=5     poll period in seconds (body data-poll-interval; default 5, minimum 1)
@@ -37,7 +40,24 @@
  *     .story-sources       sources joined by " · "
  *     time.story-time      last_seen (datetime attribute = ISO)
  *     .story-versions > li.story-version[data-headline-id] > .lang-badge, .version-title, .version-meta > .version-source, time.version-time
- *   window.TickerDashboard  { refresh(): Promise, applyFilters(), fold(text), state }
+ *     button.story-open    opens the story panel (a click anywhere on the card that is not a link does too)
+ *   dialog#story-panel     the story panel (modal; Escape or #panel-close closes it, focus returns to the card)
+ *                          [data-story-id] = story shown, [data-requested-id] = story opened; aria-busy while loading
+ *     #panel-title         "Story N" (focused on open)
+ *     #panel-status        role=status: "Loading…", or empty
+ *     #panel-merged        shown when the story opened was merged: data-merged-from, data-merged-into
+ *     #panel-error         role=alert: the service's refusal (its detail, or each msg of a 422), or why it failed
+ *     #panel-result        after a correction: #panel-result-text, #panel-undo (hidden once undone);
+ *                          data-correction-id, data-kind (merge | move | undo)
+ *     #panel-key-form      asks the API key (input #panel-key) when a correction needs it and none is known
+ *     #panel-canonical     canonical headline (dir="auto", lang); #panel-summary: "N headlines — FR ES — sources"
+ *     #panel-merge-form    #panel-merge-into (target story id) + #panel-merge ("Merge into…")
+ *     #panel-versions > li.panel-version[data-headline-id][data-canonical?]
+ *                          .panel-version-title (a[rel="noopener noreferrer"] for http(s) URLs, else span; dir="auto"),
+ *                          time.panel-version-time[data-kind=published|received], .panel-version-source, .lang-badge,
+ *                          .panel-version-match[data-match], .panel-version-similarity[data-similarity], button.panel-move
+ *     #panel-more          "Showing N of M headlines" when the story has more than one page
+ *   window.TickerDashboard  { refresh(): Promise, applyFilters(), fold(text), openStory(id): Promise, state }
  */
 (() => {
   "use strict";
@@ -226,6 +246,17 @@
         growing ? el("span", { class: "growing-badge", title: "Headlines in the last hour" }, `▲ ${recent} in 1h`) : null,
         sources.length ? el("span", { class: "story-sources" }, sources.join(" · ")) : null,
         timeEl(story.last_seen || canonical.published_at, "story-time"),
+        el(
+          "button",
+          {
+            type: "button",
+            class: "story-open",
+            "aria-haspopup": "dialog",
+            "aria-controls": "story-panel",
+            "aria-label": `Versions of story ${story.id}: ${canonical.title || "(untitled)"}`,
+          },
+          "Versions",
+        ),
       ),
     );
     if (versions.length) {
@@ -352,6 +383,10 @@
     const everyStory = topics.flatMap((t) => t.stories || []).concat(unassigned);
     const topRecent = everyStory.reduce((m, s) => Math.max(m, Number(s.recent_count) || 0), 0);
 
+    // A story redrawn (its data changed) or moved to another column loses the focus: give it back after.
+    const focused = document.activeElement;
+    const focusedStory = focused instanceof Element ? focused.closest("#board li.story") : null;
+
     const seen = new Set();
     const sections = topics.map((t) => renderTopic(t, false, topRecent, seen, distinctKeywords(t, topics)));
     if (unassigned.length) sections.push(renderTopic({ label: "Unassigned", stories: unassigned }, true, topRecent, seen));
@@ -359,6 +394,12 @@
     // Columns and stories that did not change stay where they are; only differences touch the DOM.
     const board = $("#board");
     syncChildren(board, [$("#board-empty"), ...sections]);
+    if (focusedStory && document.activeElement !== focused) {
+      const again = focused.isConnected
+        ? focused
+        : storyEls.get(focusedStory.dataset.storyId)?.el.querySelector(".story-open");
+      if (again && seen.has(focusedStory.dataset.storyId)) again.focus({ preventScroll: true });
+    }
     const liveTopics = new Set(sections.map((sec) => sec.dataset.topicId));
     for (const id of [...topicEls.keys()]) if (!liveTopics.has(id)) topicEls.delete(id);
     for (const id of [...storyEls.keys()]) if (!seen.has(id)) storyEls.delete(id);
@@ -558,6 +599,421 @@
     schedule();
   }
 
+  // ---- story panel: every version of one story, and editors' corrections ---------------------------
+  const KEY_STORAGE = "ticker.apiKey";
+  const PANEL_PAGE = 200;
+  const panel = {
+    requestedId: null, // the story the editor opened: reloaded after each correction
+    story: null, // the story shown (where the requested one went, when it was merged)
+    opener: null, // the element focus goes back to
+    loadSeq: 0, // answers to an older load are dropped
+    pending: null, // the correction waiting for the API key
+    busy: false,
+  };
+
+  // The key lives in sessionStorage: this tab only, gone with it. Where storage is refused, this page only.
+  let memoryKey = null;
+  const apiKey = {
+    get() {
+      try {
+        return sessionStorage.getItem(KEY_STORAGE) || null;
+      } catch {
+        return memoryKey;
+      }
+    },
+    set(key) {
+      try {
+        sessionStorage.setItem(KEY_STORAGE, key);
+      } catch {
+        memoryKey = key;
+      }
+    },
+    forget() {
+      memoryKey = null;
+      try {
+        sessionStorage.removeItem(KEY_STORAGE);
+      } catch {
+        /* nothing was stored */
+      }
+    },
+  };
+
+  /** What the service said when it refused: its `detail` (a string, or a 422's list of errors). */
+  async function refusal(response) {
+    let body = null;
+    try {
+      body = await response.json();
+    } catch {
+      /* not JSON */
+    }
+    const detail = body && body.detail;
+    if (typeof detail === "string" && detail.trim()) return detail;
+    if (Array.isArray(detail)) {
+      const msgs = detail
+        .map((d) => (d && typeof d === "object" ? d.msg : d))
+        .filter((m) => m != null && String(m).trim())
+        .map(String);
+      if (msgs.length) return msgs.join(" · ");
+    }
+    return `The service answered ${response.status}.`;
+  }
+
+  function panelError(text) {
+    const box = $("#panel-error");
+    box.textContent = text || "";
+    box.hidden = !text;
+  }
+
+  function panelResult(text, correction, undoable) {
+    const box = $("#panel-result");
+    box.hidden = !text;
+    $("#panel-result-text").textContent = text || "";
+    box.dataset.correctionId = correction ? String(correction.id) : "";
+    box.dataset.kind = correction ? (undoable ? correction.kind : "undo") : "";
+    $("#panel-undo").hidden = !undoable;
+  }
+
+  function askForKey(action, why) {
+    panel.pending = action;
+    const form = $("#panel-key-form");
+    $("#panel-key-label").textContent = why || "Corrections need the service's API key.";
+    form.hidden = false;
+    $("#panel-key").value = "";
+    $("#panel-key").focus();
+  }
+
+  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  const when = (ms) => new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+  function panelVersion(h, story) {
+    const id = String(h.headline_id);
+    const code = (h.lang || "").toLowerCase();
+    const href = h.url && safeUrl(h.url);
+    const titleId = `panel-h-${id}`;
+    const published = parseTime(h.published_at);
+    const ms = published ?? parseTime(h.received_at);
+    const similarity = Number(h.similarity);
+    const canonical = story.canonical && story.canonical.headline_id === h.headline_id;
+    const alone = (Number(story.size) || 0) <= 1;
+    return el(
+      "li",
+      { class: "panel-version", dataset: canonical ? { headlineId: id, canonical: "" } : { headlineId: id } },
+      el(
+        href ? "a" : "span",
+        {
+          class: "panel-version-title",
+          id: titleId,
+          lang: code || null,
+          dir: "auto",
+          href,
+          target: href ? "_blank" : null,
+          rel: href ? "noopener noreferrer" : null,
+        },
+        h.title || "(untitled)",
+      ),
+      el(
+        "div",
+        { class: "panel-version-meta" },
+        ms == null
+          ? null
+          : el(
+              "time",
+              {
+                class: "panel-version-time",
+                datetime: new Date(ms).toISOString(),
+                title: published != null ? "Published" : "Received (no publication time given)",
+                dataset: { kind: published != null ? "published" : "received" },
+              },
+              when(ms),
+            ),
+        el("span", { class: "panel-version-source" }, h.source || "unknown source"),
+        langBadge(h.lang),
+        canonical ? el("span", { class: "panel-version-lead" }, "canonical") : null,
+        el(
+          "span",
+          { class: "panel-version-match", title: "How it joined the story", dataset: { match: h.match || "" } },
+          h.match || "first",
+        ),
+        el(
+          "span",
+          {
+            class: "panel-version-similarity",
+            title: "Similarity to the canonical headline",
+            dataset: { similarity: Number.isFinite(similarity) ? String(similarity) : "" },
+          },
+          Number.isFinite(similarity) ? `sim ${similarity.toFixed(3)}` : "sim —",
+        ),
+      ),
+      el(
+        "button",
+        {
+          type: "button",
+          class: "button button-small panel-move",
+          dataset: { headlineId: id },
+          "aria-describedby": titleId,
+          disabled: alone,
+          title: alone ? "The story's only headline: there is nothing to split" : "Move this headline out to a new story",
+        },
+        "Move out",
+      ),
+    );
+  }
+
+  function renderPanelStory(story, mergedFrom) {
+    const dialog = $("#story-panel");
+    panel.story = story;
+    dialog.dataset.storyId = String(story.id);
+    $("#panel-title").textContent = `Story ${story.id}`;
+
+    const merged = $("#panel-merged");
+    merged.hidden = mergedFrom == null;
+    merged.dataset.mergedFrom = mergedFrom ?? "";
+    merged.dataset.mergedInto = mergedFrom == null ? "" : String(story.id);
+    merged.textContent = mergedFrom == null ? "" : `Story ${mergedFrom} was merged into story ${story.id}: this is story ${story.id}.`;
+
+    const canonical = story.canonical || {};
+    const code = (canonical.lang || "").toLowerCase();
+    const lead = $("#panel-canonical");
+    lead.textContent = canonical.title || "(untitled)";
+    if (code) lead.setAttribute("lang", code);
+    else lead.removeAttribute("lang");
+    lead.setAttribute("dir", "auto");
+
+    const headlines = Array.isArray(story.headlines) ? story.headlines : [];
+    const size = Number(story.size) || headlines.length;
+    $("#panel-summary").textContent = [
+      plural(size, "headline", "headlines"),
+      storyLanguages(story).map((l) => l.toUpperCase()).join(" "),
+      storySources(story).join(" · "),
+    ]
+      .filter(Boolean)
+      .join(" — ");
+    $("#panel-versions").replaceChildren(...headlines.map((h) => panelVersion(h, story)));
+    const more = $("#panel-more");
+    more.hidden = headlines.length >= size;
+    more.textContent = more.hidden ? "" : `Showing ${headlines.length} of ${size} headlines.`;
+    $("#panel-story").hidden = false;
+  }
+
+  /** (Re)load the story the editor opened. A merged story's id answers 307: fetch follows it to the story
+   *  it was merged into, which is shown, saying so. */
+  async function loadPanelStory() {
+    const id = panel.requestedId;
+    if (id == null) return;
+    const seq = ++panel.loadSeq;
+    const dialog = $("#story-panel");
+    dialog.setAttribute("aria-busy", "true");
+    $("#panel-status").textContent = "Loading…";
+    const headers = { Accept: "application/json" };
+    const key = apiKey.get();
+    if (key) headers["X-API-Key"] = key; // for a service that protects reads too
+    try {
+      const response = await fetch(`/v1/stories/${encodeURIComponent(id)}?limit=${PANEL_PAGE}`, { headers, cache: "no-store" });
+      if (seq !== panel.loadSeq) return;
+      if (!response.ok) {
+        const why = await refusal(response);
+        if (seq !== panel.loadSeq) return;
+        panel.story = null;
+        delete dialog.dataset.storyId;
+        $("#panel-story").hidden = true;
+        $("#panel-merged").hidden = true;
+        panelError(response.status === 404 ? `Story ${id} no longer exists (${why}).` : why);
+        return;
+      }
+      const story = await response.json();
+      if (seq !== panel.loadSeq) return;
+      renderPanelStory(story, response.redirected && String(story.id) !== id ? id : null);
+    } catch {
+      if (seq === panel.loadSeq) panelError("Cannot connect to the service.");
+    } finally {
+      if (seq === panel.loadSeq) {
+        dialog.setAttribute("aria-busy", "false");
+        $("#panel-status").textContent = "";
+      }
+    }
+  }
+
+  function openStory(storyId, opener) {
+    const dialog = $("#story-panel");
+    panel.requestedId = String(storyId);
+    panel.story = null;
+    panel.pending = null;
+    panel.opener = opener || (document.activeElement !== document.body ? document.activeElement : null);
+    dialog.dataset.requestedId = panel.requestedId;
+    delete dialog.dataset.storyId;
+    $("#panel-title").textContent = `Story ${storyId}`;
+    $("#panel-story").hidden = true;
+    $("#panel-merged").hidden = true;
+    $("#panel-key-form").hidden = true;
+    $("#panel-merge-into").value = "";
+    panelError("");
+    panelResult("");
+    if (!dialog.open) dialog.showModal();
+    $("#panel-title").focus();
+    return loadPanelStory();
+  }
+
+  /** Close the panel, and give the focus back at once (the dialog's close event comes a task later). */
+  function closeStory() {
+    const dialog = $("#story-panel");
+    if (dialog.open) dialog.close();
+    onPanelClosed();
+  }
+
+  function onPanelClosed() {
+    if (panel.requestedId == null) return; // done already
+    const id = panel.requestedId;
+    const shown = panel.story && String(panel.story.id);
+    panel.loadSeq++;
+    panel.requestedId = null;
+    panel.pending = null;
+    // Back to the card that opened the panel; the board may have redrawn it meanwhile.
+    const card = (sid) => sid && document.querySelector(`li.story[data-story-id="${CSS.escape(sid)}"]:not([hidden]) .story-open`);
+    const back = (panel.opener && panel.opener.isConnected && panel.opener) || card(id) || card(shown) || $("#board");
+    panel.opener = null;
+    back.focus();
+  }
+
+  /** A correction: POST with the key (asked first when none is known); then the panel and the board reload. */
+  async function correct(action) {
+    if (panel.busy) return;
+    const key = apiKey.get();
+    if (!key) {
+      askForKey(action);
+      return;
+    }
+    panel.pending = null;
+    panel.busy = true;
+    panelError("");
+    const dialog = $("#story-panel");
+    dialog.setAttribute("aria-busy", "true");
+    const headers = { Accept: "application/json", "X-API-Key": key };
+    if (action.body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(action.path, {
+        method: "POST",
+        headers,
+        body: action.body === undefined ? undefined : JSON.stringify(action.body),
+        cache: "no-store",
+      });
+    } catch {
+      panelError("Cannot connect to the service: the correction may not have been made.");
+      return;
+    } finally {
+      panel.busy = false;
+      dialog.setAttribute("aria-busy", "false");
+    }
+    if (response.status === 401) {
+      const why = await refusal(response);
+      apiKey.forget();
+      panelError(`The key was refused: ${why}`);
+      askForKey(action, "That key was refused. Enter the service's API key again.");
+      return;
+    }
+    if (!response.ok) {
+      panelError(await refusal(response));
+      return;
+    }
+    let correction = null;
+    try {
+      correction = await response.json();
+    } catch {
+      /* done, but unreadable: still reload */
+    }
+    panelResult(action.done(correction || {}), correction, action.undoable && correction != null);
+    const focusLost = !dialog.contains(document.activeElement) || document.activeElement === document.body;
+    await Promise.all([loadPanelStory(), refresh()]);
+    if (focusLost || !document.activeElement || !document.activeElement.isConnected || !dialog.contains(document.activeElement)) {
+      $("#panel-result-text").focus();
+    }
+  }
+
+  function moveOut(headlineId) {
+    return correct({
+      path: "/v1/corrections/move",
+      body: { headline_ids: [headlineId], to_story_id: null },
+      undoable: true,
+      done: (c) => `Headline ${headlineId} moved out` + (c.effect && c.effect.opened != null ? ` to new story ${c.effect.opened}.` : "."),
+    });
+  }
+
+  function mergeInto(raw) {
+    const text = String(raw || "").trim();
+    const into = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!panel.story) return null;
+    if (!Number.isSafeInteger(into)) {
+      panelError("Enter the id of the story to merge this one into (a number).");
+      $("#panel-merge-into").focus();
+      return null;
+    }
+    const from = panel.story.id;
+    return correct({
+      path: "/v1/corrections/merge",
+      body: { story_id: from, into },
+      undoable: true,
+      done: () => {
+        $("#panel-merge-into").value = "";
+        return `Story ${from} merged into story ${into}.`;
+      },
+    });
+  }
+
+  function undo() {
+    const id = $("#panel-result").dataset.correctionId;
+    if (!id) return null;
+    return correct({ path: `/v1/corrections/${encodeURIComponent(id)}/undo`, undoable: false, done: () => `Correction ${id} undone.` });
+  }
+
+  function initPanel() {
+    const dialog = $("#story-panel");
+    // A click on a card opens its story; links inside it still go where they go.
+    $("#board").addEventListener("click", (e) => {
+      const target = e.target instanceof Element ? e.target : null;
+      const li = target && target.closest("li.story");
+      if (!li) return;
+      const button = target.closest(".story-open");
+      if (!button && target.closest("a[href], button, input, select, textarea")) return;
+      if (!button && String(window.getSelection() || "").trim()) return; // selecting text is not a click
+      openStory(li.dataset.storyId, li.querySelector(".story-open"));
+    });
+    $("#panel-close").addEventListener("click", closeStory);
+    // Escape closes through closeStory, so the focus is back on the card as soon as the panel is gone.
+    dialog.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape" || e.defaultPrevented) return;
+      e.preventDefault();
+      closeStory();
+    });
+    dialog.addEventListener("close", onPanelClosed);
+    // a click on the backdrop (the dialog itself, outside its body) closes it
+    dialog.addEventListener("click", (e) => {
+      if (e.target === dialog) closeStory();
+    });
+    $("#panel-versions").addEventListener("click", (e) => {
+      const button = e.target instanceof Element && e.target.closest("button.panel-move");
+      if (button && !button.disabled) moveOut(Number(button.dataset.headlineId));
+    });
+    $("#panel-merge-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      mergeInto($("#panel-merge-into").value);
+    });
+    $("#panel-undo").addEventListener("click", undo);
+    $("#panel-key-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const key = $("#panel-key").value.trim();
+      if (!key) {
+        $("#panel-key").focus();
+        return;
+      }
+      apiKey.set(key);
+      $("#panel-key").value = "";
+      $("#panel-key-form").hidden = true;
+      const action = panel.pending;
+      panel.pending = null;
+      if (action) correct(action);
+    });
+  }
+
   // ---- wiring -------------------------------------------------------------------------------------
   function init() {
     readFiltersFromUrl();
@@ -578,9 +1034,10 @@
       applyFilters();
     });
     $("#refresh").addEventListener("click", refresh);
+    initPanel();
     document.addEventListener("keydown", (e) => {
       const typing = e.target instanceof HTMLElement && e.target.closest("input, textarea, select, [contenteditable]");
-      if (e.key === "/" && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      if (e.key === "/" && !typing && !e.ctrlKey && !e.metaKey && !e.altKey && !$("#story-panel").open) {
         e.preventDefault();
         $("#filter-search").focus();
       }
@@ -592,7 +1049,7 @@
     refresh();
   }
 
-  window.TickerDashboard = { refresh, applyFilters, fold, state, config };
+  window.TickerDashboard = { refresh, applyFilters, fold, openStory, state, config };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();
