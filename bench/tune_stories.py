@@ -234,13 +234,9 @@ class Rarity:
             self.df.add(f.lang, rarity_terms(f), ts)
 
 
-AVERAGE_LINK = bool(int(__import__("os").environ.get("AVERAGE_LINK", "0")))
-
-
 def story_cosine(v: np.ndarray, total: np.ndarray, n: int) -> float:
-    """The cosine to the story's centroid (or, with AVERAGE_LINK, the mean cosine to its members)."""
-    if AVERAGE_LINK:
-        return float(v @ total) / n
+    """The cosine to the story's centroid, as the store gives it (``n``, the story's size, is for trying
+    other rules: the mean cosine to its members, ``v @ total / n``, was tried; docs/stories.md)."""
     return float(v @ total / (np.linalg.norm(total) or 1.0))
 
 
