@@ -431,7 +431,7 @@ class Pipeline:
                 for hid, ts, features in rows:
                     if hid not in self._rarity_own:
                         f = Features.from_json(features)
-                        counted += self.rarity.add(f.lang, rarity_terms(f), ts)
+                        counted += self.rarity.add(f.lang, rarity_terms(f), min(ts, self.clock()))
                 if rows:
                     self._rarity_seen = max(self._rarity_seen, rows[-1][0])
                 if len(rows) < RARITY_READ:
@@ -484,7 +484,7 @@ class Pipeline:
             # rolled back: what the batch counted was never stored
             with self._rarity_lock:
                 for hid, p in counted:
-                    self.rarity.remove(p.lang, rarity_terms(p.features), p.ts)
+                    self.rarity.remove(p.lang, rarity_terms(p.features), min(p.ts, p.received_at))
                     self._rarity_own.discard(hid)
             raise
         self._remember(pending)
@@ -613,7 +613,8 @@ class Pipeline:
         headline_id = self.store.insert_headline(row)
         self.store.add_to_story(story_id, headline_id, row)
         if new_story:  # each story counts once, by its first headline (rarity.py)
-            self.rarity.add(p.lang, rarity_terms(p.features), p.ts)
+            # never ahead of now: a publication time in the future would slide the whole window forward
+            self.rarity.add(p.lang, rarity_terms(p.features), min(p.ts, p.received_at))
             if self.store.shared_writers:
                 with self._rarity_lock:
                     self._rarity_own.add(headline_id)

@@ -379,3 +379,16 @@ def test_a_batch_that_fails_half_way_takes_its_counts_back(encoder, monkeypatch)
         pipeline.ingest(_rows(60)[30:60])
     assert added  # stories the batch had opened before it failed were counted ...
     assert len(pipeline.rarity) == n and pipeline.rarity.frequencies("fr") == counts  # ... and taken back
+
+
+def test_a_publication_time_in_the_future_does_not_slide_the_rarity_window(encoder):
+    import time as _time
+
+    pipeline = _pipeline(encoder)
+    now = _time.time()
+    pipeline.ingest([HeadlineInput(title=f"Titre numéro {i} sur la région de {city}", lang="fr", published_at=now)
+                     for i, city in enumerate(["Rabat", "Fès", "Oujda", "Tanger"])])
+    before = len(pipeline.rarity)
+    pipeline.ingest([HeadlineInput(title="Un titre daté de la semaine prochaine à Agadir", lang="fr",
+                                   published_at=now + 100 * 3600.0)])
+    assert len(pipeline.rarity) == before + 1  # the four stories of now are still counted
