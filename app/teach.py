@@ -42,6 +42,7 @@ class Rule:
 
 
 def current_rule(pipeline: "Pipeline") -> Rule:
+    """The rule in force: the one refitted from corrections (stored), else the configured or default one."""
     stored = pipeline.store.get_meta(RULE_KEY)
     if stored and pipeline.settings.match_threshold is None:
         return Rule(**json.loads(stored))
