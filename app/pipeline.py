@@ -53,7 +53,8 @@ CHECKS_FIRST_SHARE = 0.5
 
 @dataclass(frozen=True, slots=True)
 class _Known:
-    """A stored headline as matching sees it. A headline never changes story, so this never goes stale."""
+    """A stored headline as matching sees it. Only an editor's correction moves a headline to another
+    story, and each correction empties the cache (``Pipeline.forget_assignments``)."""
 
     story_id: int
     published_at: float | None
@@ -182,6 +183,8 @@ class Pipeline:
         self.listeners: list[Callable[[list[int], list[int]], None]] = []
         self._encode_lock = threading.Lock()
         self._known: dict[int, _Known] = {}
+        #: moves with every ``forget_assignments``: rows read before it are not kept
+        self._known_epoch = 0
         self._known_lock = threading.Lock()
         # The encoder works ahead of the matching loop (see _embed_stream): an encoder that queues work
         # itself (``submit``, thread-safe) gets every step at once; any other is fed one step at a time
@@ -361,11 +364,12 @@ class Pipeline:
             else:
                 out[hid] = known
         if missing:
+            epoch = self._known_epoch
             fetched = {
                 r.id: _Known(r.story_id, r.published_at, Features.from_json(r.features, compact=True))
                 for r in self.store.headlines(missing).values()
             }
-            self._remember(fetched)
+            self._remember(fetched, epoch)
             out.update(fetched)
         return out
 
@@ -385,6 +389,7 @@ class Pipeline:
         """Forget which story each cached headline is in (after an editor's correction)."""
         with self._known_lock:
             self._known.clear()
+            self._known_epoch += 1
 
     def _sync_corrections(self) -> None:
         from .corrections import VERSION_KEY
@@ -446,11 +451,14 @@ class Pipeline:
             return None
         return self.rarity.weights(p.lang, rarity_terms(p.features), self.params.rarity_share, self.params.rarity_prior)
 
-    def _remember(self, rows: dict[int, _Known]) -> None:
+    def _remember(self, rows: dict[int, _Known], epoch: int | None = None) -> None:
+        """Keep ``rows`` in the cache, unless a correction emptied it since they were read (``epoch``)."""
         if self.settings.feature_cache_size <= 0:
             return
         cache = self._known
         with self._known_lock:  # ingest and checks both add; evicting reads the oldest key
+            if epoch is not None and epoch != self._known_epoch:
+                return  # read before a correction: they may name a story a headline has left
             for hid, known in rows.items():
                 if hid not in cache and len(cache) >= self.settings.feature_cache_size:
                     cache.pop(next(iter(cache)))
@@ -478,6 +486,7 @@ class Pipeline:
             # other replicas wait for this write transaction: it does not wait for this process's checks
             checks_first = _no_pause
         counted: list[tuple[int, _Prepared]] = []
+        epoch = self._known_epoch
         try:
             self._ingest(prepared, results, opened, grown, pending, bounds, checks_first, encoded, counted)
         except BaseException:
@@ -487,7 +496,7 @@ class Pipeline:
                     self.rarity.remove(p.lang, rarity_terms(p.features), min(p.ts, p.received_at))
                     self._rarity_own.discard(hid)
             raise
-        self._remember(pending)
+        self._remember(pending, epoch)
         for listener in self.listeners:
             listener(opened, grown)
         return [r for r in results if r is not None]

@@ -392,3 +392,24 @@ def test_a_publication_time_in_the_future_does_not_slide_the_rarity_window(encod
     pipeline.ingest([HeadlineInput(title="Un titre daté de la semaine prochaine à Agadir", lang="fr",
                                    published_at=now + 100 * 3600.0)])
     assert len(pipeline.rarity) == before + 1  # the four stories of now are still counted
+
+
+def test_rows_read_before_a_correction_are_not_kept_after_it(encoder, monkeypatch):
+    """A check reading candidates while an editor's correction commits must not put the old stories back
+    into the cache the correction emptied."""
+    pipeline = _pipeline(encoder)
+    results = pipeline.ingest(_rows(20)[:20])
+    pipeline.forget_assignments()
+    real = pipeline.store.headlines
+
+    def read_then_correction(ids):
+        rows = real(ids)
+        pipeline.forget_assignments()  # the correction commits while the rows are on their way
+        return rows
+
+    monkeypatch.setattr(pipeline.store, "headlines", read_then_correction)
+    got = pipeline._rows([r.headline_id for r in results[:5]], {})
+    assert len(got) == 5 and pipeline._known == {}
+    monkeypatch.setattr(pipeline.store, "headlines", real)
+    pipeline._rows([r.headline_id for r in results[:5]], {})
+    assert len(pipeline._known) == 5
