@@ -96,3 +96,26 @@ def test_the_sample_data_topics_carry_distinct_names(make_client):
     terrorism = [title for title in label_of if "terrorisme" in title]
     assert terrorism and all(label_of[title] == "Security" for title in terrorism), label_of
     assert label_of["Mauritania defends Lebriga closure amid Polisario pressure"] == "Sahara & diplomacy"
+
+
+def test_clusters_ask_the_store_as_often_for_many_topics_as_for_one(make_client):
+    """The view's queries do not grow with the topics (it asked 4-5 per topic)."""
+    from app.sample import shifted_batch
+
+    c = make_client(refit_every_seconds=3600.0, refit_every_stories=100_000, api_key="k")
+    auth = {"X-API-Key": "k"}
+    assert c.post("/v1/headlines", json=shifted_batch(ROOT / "sample_data" / "batch.json"), headers=auth).status_code == 200
+    assert c.post("/v1/clusters/refit", headers=auth).status_code == 200
+    store = c.app.state.ticker.store
+    calls: list[str] = []
+    for name in ("list_stories", "topic_story_pages", "story_briefs", "recent_counts", "topics", "topic_stats",
+                 "story_headlines", "stories_by_ids"):
+        real = getattr(store, name)
+        setattr(store, name, (lambda n, f: lambda *a, **k: calls.append(n) or f(*a, **k))(name, real))
+    body = c.get("/v1/clusters").json()
+    assert len(body["topics"]) >= 5
+    many = list(calls)
+    calls.clear()
+    store.topics = (lambda f: lambda: f()[:1])(store.topics)
+    assert len(c.get("/v1/clusters").json()["topics"]) == 1
+    assert len(many) == len(calls) <= 10, (many, calls)

@@ -979,3 +979,21 @@ def test_retention_forgets_the_apart_pairs_of_the_stories_it_deletes(store):
         store.set_apart(new1, new2, True)
     assert store.forget_stories_before(500.0) == (1, 1)
     assert store.apart_pairs([old, new1, new2]) == {tuple(sorted((new1, new2)))}
+
+
+def test_topic_story_pages_are_each_topics_newest_stories_in_one_go(store):
+    rng = np.random.default_rng(41)
+    sids = [add(store, row(unit(rng), ts=100.0 + 10 * i, title=f"p{i}"))[1] for i in range(7)]
+    topics = [TopicRow(id=tid, label="x", label_score=0.5, keywords=[], centroid=unit(rng), size=1, created_at=1.0,
+                       updated_at=1.0) for tid in (4, 9, 11)]
+    store.replace_topics(topics, {sids[0]: 4, sids[1]: 4, sids[2]: 4, sids[3]: 9, sids[4]: 9, sids[5]: None,
+                                  sids[6]: 4}, [])
+    pages = store.topic_story_pages([4, 9, 11], 2)
+    assert {t: [s.id for s in rows] for t, rows in pages.items()} == {4: [sids[6], sids[2]], 9: [sids[4], sids[3]], 11: []}
+    assert [s.id for s in store.topic_story_pages([4], 10, since=115.0)[4]] == [sids[6], sids[2]]
+    # what list_stories gives topic by topic, and what the interface's default gives
+    for tid in (4, 9):
+        want = [s.id for s in store.list_stories(limit=2, offset=0, topic_id=tid)[0]]
+        assert [s.id for s in pages[tid]] == want
+        assert [s.id for s in Store.topic_story_pages(store, [tid], 2)[tid]] == want
+    assert store.topic_story_pages([], 3) == {}

@@ -20,14 +20,22 @@ from .views import iso, stories_out
 router = APIRouter(prefix="/v1/clusters", tags=["topics"])
 
 
-def _topic_out(store: Store, t: TopicRow, stats: dict, n: int, since: float | None) -> TopicOut:
-    rows, _ = store.list_stories(limit=n, offset=0, topic_id=t.id, since=since)
-    st = stats.get(t.id, {})
-    return TopicOut(
-        id=t.id, label=t.label, label_score=round(t.label_score, 4), keywords=t.keywords,
-        size=t.size, n_headlines=st.get("n_headlines", 0), languages=st.get("languages", []),
-        first_seen=iso(st.get("first_seen")), last_seen=iso(st.get("last_seen")), stories=stories_out(store, rows),
-    )
+def _topic_outs(store: Store, topics: list[TopicRow], stats: dict, n: int, since: float | None) -> list[TopicOut]:
+    """The topics with their newest stories, in a number of queries that does not grow with the topics."""
+    pages = store.topic_story_pages([t.id for t in topics], n, since)
+    shown = stories_out(store, [s for t in topics for s in pages.get(t.id, [])])
+    by_topic: dict[int, list] = {}
+    for story in shown:
+        by_topic.setdefault(story.topic_id, []).append(story)
+    out = []
+    for t in topics:
+        st = stats.get(t.id, {})
+        out.append(TopicOut(
+            id=t.id, label=t.label, label_score=round(t.label_score, 4), keywords=t.keywords,
+            size=t.size, n_headlines=st.get("n_headlines", 0), languages=st.get("languages", []),
+            first_seen=iso(st.get("first_seen")), last_seen=iso(st.get("last_seen")), stories=by_topic.get(t.id, []),
+        ))
+    return out
 
 
 def _etag(store: Store, *parts: object) -> str:
@@ -61,7 +69,7 @@ async def clusters(
     def work() -> ClustersOut:
         topics = store.topics()
         stats = store.topic_stats()
-        out = [_topic_out(store, t, stats, stories_per_topic, since_ts) for t in topics]
+        out = _topic_outs(store, topics, stats, stories_per_topic, since_ts)
         out = [t for t in out if t.stories or since_ts is None]
         out.sort(key=lambda t: (t.last_seen or "", t.size), reverse=True)
         rows, _ = store.list_stories(limit=unassigned_limit, offset=0, unassigned=True, since=since_ts)
@@ -91,7 +99,7 @@ async def cluster(topic_id: RowId, stories: int = Query(50, ge=1, le=500), state
 
     def work() -> TopicOut | None:
         t = next((t for t in store.topics() if t.id == topic_id), None)
-        return None if t is None else _topic_out(store, t, store.topic_stats(), stories, None)
+        return None if t is None else _topic_outs(store, [t], store.topic_stats(), stories, None)[0]
 
     out = await run_in_threadpool(work)
     if out is None:

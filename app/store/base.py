@@ -253,6 +253,13 @@ class Store(abc.ABC):
     ) -> tuple[list[StoryRow], int]:
         """Newest first (by last_seen). ``unassigned``: only stories without a topic."""
 
+    def topic_story_pages(self, topic_ids: Sequence[int], limit: int, since: float | None = None
+                          ) -> dict[int, list[StoryRow]]:
+        """Each topic's newest ``limit`` stories (by last_seen, as ``list_stories``), seen at or after
+        ``since``: the clusters view's stories. A backend should override this with one query; this
+        default asks ``list_stories`` once per topic."""
+        return {int(t): self.list_stories(limit=limit, offset=0, topic_id=int(t), since=since)[0] for t in topic_ids}
+
     @abc.abstractmethod
     def story_headlines(self, story_ids: Sequence[int]) -> dict[int, list[HeadlineRow]]: ...
 

@@ -421,6 +421,26 @@ class PostgresStore(Store):
         rows = self._q(f"SELECT {_STORY_COLS} FROM stories WHERE id = ANY(%s::bigint[])", (ids,))
         return {r[0]: _story(r) for r in rows}
 
+    def topic_story_pages(self, topic_ids: Sequence[int], limit: int, since: float | None = None
+                          ) -> dict[int, list[StoryRow]]:
+        ids = list(dict.fromkeys(int(t) for t in topic_ids))
+        out: dict[int, list[StoryRow]] = {t: [] for t in ids}
+        if not ids:
+            return out
+        since_sql, params = ("AND last_seen >= %s", [since]) if since is not None else ("", [])
+        # one query for every topic: each topic's rows numbered newest first, the first ``limit`` kept
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {_STORY_COLS} FROM (SELECT {_STORY_COLS}, ROW_NUMBER() OVER (PARTITION BY topic_id "
+                f"ORDER BY last_seen DESC, id DESC) AS rn FROM stories WHERE size > 0 "
+                f"AND topic_id = ANY(%s::bigint[]) {since_sql}) AS ranked WHERE rn <= %s "
+                f"ORDER BY topic_id, last_seen DESC, id DESC",
+                [ids, *params, int(limit)], binary=True,
+            ).fetchall()
+        for r in rows:
+            out[int(r[5])].append(_story(r))
+        return out
+
     def list_stories(
         self,
         *,

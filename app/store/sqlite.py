@@ -625,6 +625,25 @@ class SQLiteStore(Store):
         sql = f"SELECT {_STORY_COLS} FROM stories WHERE id IN ({{marks}})"
         return {r[0]: _story(r) for r in self._q_in(sql, _unique_ints(ids))}
 
+    def topic_story_pages(self, topic_ids: Sequence[int], limit: int, since: float | None = None
+                          ) -> dict[int, list[StoryRow]]:
+        ids = _unique_ints(topic_ids)
+        out: dict[int, list[StoryRow]] = {t: [] for t in ids}
+        if not ids:
+            return out
+        marks = ",".join("?" * len(ids))
+        since_sql, params = ("AND last_seen >= ?", [since]) if since is not None else ("", [])
+        # one query for every topic: each topic's rows numbered newest first, the first ``limit`` kept
+        rows = self._q(
+            f"SELECT {_STORY_COLS} FROM (SELECT {_STORY_COLS}, ROW_NUMBER() OVER (PARTITION BY topic_id "
+            f"ORDER BY last_seen DESC, id DESC) AS rn FROM stories WHERE size > 0 AND topic_id IN ({marks}) "
+            f"{since_sql}) WHERE rn <= ? ORDER BY topic_id, last_seen DESC, id DESC",
+            [*ids, *params, int(limit)],
+        )
+        for r in rows:
+            out[int(r[5])].append(_story(r))
+        return out
+
     def list_stories(
         self,
         *,
