@@ -164,3 +164,16 @@ def test_corrections_bench_times_each_kind_and_a_refit(tmp_path: Path) -> None:
     for figures in res["ms"].values():
         assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["max_ms"]
     assert res["refit"]["corrections"] == 12 and res["refit"]["seconds"] >= 0
+
+
+def test_clusters_bench_times_the_view_idle_and_while_ingesting(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "clusters.json"
+    proc = subprocess.run([sys.executable, "-m", "bench.clusters", "--stored", "600", "--requests", "5",
+                           "--out", str(out)], cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["stories"] > 0 and res["store_calls_per_view"] > 0
+    for key in ("idle_ms", "while_ingesting_ms"):
+        assert 0 < res[key]["p50_ms"] <= res[key]["p95_ms"] <= res[key]["max_ms"]
+    assert res["ingested_meanwhile_per_s"] >= 0
