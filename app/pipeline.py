@@ -24,7 +24,7 @@ from .ingest.lang import LanguageDetector
 from .ingest.normalise import key_of_rest, strip_kicker, text_hash
 from .stories.decide import EXACT, Candidate, candidate_scores, decide
 from .stories.features import Features, extract
-from .stories.rarity import DocumentFrequency, rarity_terms
+from .stories.rarity import DocumentFrequency, rarity_terms, rarity_weights
 from .stories.score import MatchParams, score_terms
 from .store import NewHeadline, Store
 
@@ -415,11 +415,8 @@ class Pipeline:
         found = [(hid, cos) for hid, cos in found if hid != headline_id][: self.settings.candidate_k]
         features = Features.from_json(row.features)
         candidates = self._candidates(vec, row.ts, found=found)
-        weights = None
-        if self.params.rarity_share > 0:
-            weights = self.rarity.weights(row.lang, rarity_terms(features), self.params.rarity_share,
-                                          self.params.rarity_prior)
-        return dict(decide(features, row.published_at, candidates, self.params, weights=weights, at=row.ts).stories)
+        return dict(decide(features, row.published_at, candidates, self.params, weights=self._weights(features),
+                           at=row.ts).stories)
 
     def warm_rarity(self) -> int:
         """Count the names and words of the stored window (start-up), so that a restart weighs them as
@@ -445,11 +442,9 @@ class Pipeline:
             self._rarity_synced_at = time.monotonic()
         return counted
 
-    def _weights(self, p: _Prepared) -> dict[str, float] | None:
-        """The rarity of ``p``'s names and words in the window now (None: rarity is switched off)."""
-        if self.params.rarity_share <= 0:
-            return None
-        return self.rarity.weights(p.lang, rarity_terms(p.features), self.params.rarity_share, self.params.rarity_prior)
+    def _weights(self, features: Features) -> dict[str, float] | None:
+        """The rarity of a headline's names and words in the window now (None: rarity is switched off)."""
+        return rarity_weights(self.rarity, features, self.params.rarity_share, self.params.rarity_prior)
 
     def _remember(self, rows: dict[int, _Known], epoch: int | None = None) -> None:
         """Keep ``rows`` in the cache, unless a correction emptied it since they were read (``epoch``)."""
@@ -607,7 +602,8 @@ class Pipeline:
             story_id, match, score, matched = exact.story_id, EXACT, 1.0, exact.id
         else:
             candidates = self._candidates(vec, p.ts, pending, found)
-            decision = decide(p.features, p.item.published_at, candidates, self.params, weights=self._weights(p), at=p.ts)
+            decision = decide(p.features, p.item.published_at, candidates, self.params,
+                              weights=self._weights(p.features), at=p.ts)
             story_id, match, score, matched = decision.story_id, decision.match, decision.score, decision.headline_id
         row = NewHeadline(
             title=p.item.title, norm=p.key, text_hash=p.hash, lang=p.lang, source=p.item.source,
@@ -670,7 +666,7 @@ class Pipeline:
             self._sync_rarity()
         if self.store.shared_writers and time.monotonic() - self._corrections_checked_at > CORRECTIONS_SYNC_SECONDS:
             self._sync_corrections()
-        weights = self._weights(p)
+        weights = self._weights(p.features)
         # Scored once: the decision and the list of matches shown to the newsroom read the same figures.
         scores = candidate_scores(p.features, None, candidates, self.params, weights)
         exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window) if stored_before else None

@@ -23,8 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import log, percentiles  # noqa: E402
-from bench.synth import fill_store, headlines, load_pool, pool_vectors  # noqa: E402
+from bench.common import log, percentiles, write_result  # noqa: E402
+from bench.synth import filled_store, headlines  # noqa: E402
 
 KEY = "bench"
 
@@ -36,21 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
 
-    from embeddings import load_encoder
     from fastapi.testclient import TestClient
 
     from app.config import load_settings
     from app.main import create_app
-    from app.store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(env={}, data_dir=Path(tmp), api_key=KEY, refit_every_seconds=10**6,
                                  refit_every_stories=10**9)
-        encoder = load_encoder(settings.encoder)
-        pool = load_pool()
-        vecs = pool_vectors(encoder, pool)
-        store = open_store(settings, encoder.dim)
-        fill_store(store, pool, vecs, args.stored, seed=11, now=time.time(), exact_features=False)
+        encoder, pool, _, store = filled_store(settings, args.stored, seed=11, exact_features=False)
         stories = store.count_stories()
         store.close()
         app = create_app(settings, encoder=encoder, wait_ready=True)
@@ -108,8 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(out))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        write_result(args.out, out)
     return 0
 
 

@@ -205,3 +205,8 @@ class TimedEncoder:
     def reset(self) -> None:
         self.clock = EncoderClock()
 
+
+def write_result(path: Path, obj: dict[str, Any]) -> None:
+    """A section's figures as JSON (rounded), its directory made if need be."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rounded(obj), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

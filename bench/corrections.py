@@ -24,8 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import log, percentiles  # noqa: E402
-from bench.synth import fill_store, load_pool, pool_vectors  # noqa: E402
+from bench.common import log, percentiles, write_result  # noqa: E402
+from bench.synth import filled_store  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,22 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
 
-    from embeddings import load_encoder
-
     from app.config import load_settings
     from app.corrections import Corrections
     from app.pipeline import Pipeline
-    from app.store import open_store
     from app.teach import after_correction, refit_rule
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(env={}, data_dir=Path(tmp), teach_min_corrections=10**9)
-        encoder = load_encoder(settings.encoder)
-        pool = load_pool()
-        vecs = pool_vectors(encoder, pool)
-        store = open_store(settings, encoder.dim)
         t0 = time.perf_counter()
-        fill_store(store, pool, vecs, args.stored, seed=7, now=time.time(), exact_features=True)
+        encoder, _, _, store = filled_store(settings, args.stored, seed=7, exact_features=True)
         log(f"corrections: {args.stored} headlines stored in {time.perf_counter() - t0:.1f}s")
         pipeline = Pipeline(settings, store, encoder)
         editor = Corrections(store, on_change=pipeline.forget_assignments)
@@ -90,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(out))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        write_result(args.out, out)
     return 0
 
 

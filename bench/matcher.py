@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.config import load_settings  # noqa: E402
+from bench.common import write_result  # noqa: E402
 from app.eval.__main__ import _epoch  # noqa: E402
 from app.pipeline import HeadlineInput, Pipeline  # noqa: E402
 from app.stories import MatchParams  # noqa: E402
@@ -104,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(out))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        write_result(args.out, out)
     return 0
 
 

@@ -10,7 +10,6 @@ Exit status 1 when a section failed (its JSON then holds ``error``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .common import ROOT, emit, log, machine, rounded
+from .common import ROOT, emit, log, machine, write_result
 from .ingest import IngestSizes
 from .latency import LatencySizes
 from .peers import PeerSizes
@@ -197,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results[name] = res
             emit(res)
             if out_dir is not None:
-                _write(out_dir / f"{name}.json", res)
+                write_result(out_dir / f"{name}.json", res)
     finally:
         if stages is not None:
             stages.close()  # the early server, had its section not run
@@ -205,13 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summ = summary(results, mach, time.perf_counter() - t_start, mode)
     emit(summ)
     if out_dir is not None:
-        _write(out_dir / "summary.json", summ)
+        write_result(out_dir / "summary.json", summ)
     return 1 if summ["errors"] else 0
-
-
-def _write(path: Path, obj: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rounded(obj), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -251,6 +251,21 @@ def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[i : i + size]
 
 
+def filled_store(settings, n: int, *, seed: int, exact_features: bool):
+    """(encoder, pool, pool vectors, store): the settings' encoder and store, the store filled with ``n``
+    synthetic headlines published over the last 48 h (``fill_store``)."""
+    from embeddings import load_encoder
+
+    from app.store import open_store
+
+    encoder = load_encoder(settings.encoder)
+    pool = load_pool()
+    vecs = pool_vectors(encoder, pool)
+    store = open_store(settings, encoder.dim)
+    fill_store(store, pool, vecs, n, seed=seed, now=time.time(), exact_features=exact_features)
+    return encoder, pool, vecs, store
+
+
 def pool_vectors(encoder, pool: Sequence[PoolTitle]) -> np.ndarray:
     """The real embeddings of the pool titles, as the pipeline computes them."""
     from .vectors import pipeline_vectors
@@ -260,6 +275,7 @@ def pool_vectors(encoder, pool: Sequence[PoolTitle]) -> np.ndarray:
 
 
 __all__ = [
+    "filled_store",
     "PoolTitle", "SynthHeadline", "FillReport", "load_pool", "headlines", "variant_vectors", "story_sizes",
     "fill_store", "chunks", "pool_vectors",
 ]

@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 from app.eval.metrics import cluster_metrics  # noqa: E402
 from app.stories import Candidate, Features, MatchParams, decide, extract  # noqa: E402
 from app.stories.decide import age_decay, rival_reference  # noqa: E402
-from app.stories.rarity import DocumentFrequency, rarity_terms  # noqa: E402
+from app.stories.rarity import DocumentFrequency, rarity_terms, rarity_weights  # noqa: E402
 from app.stories._text import embedding_text, normalise  # noqa: E402
 from app.stories.score import score_terms  # noqa: E402
 
@@ -225,9 +225,7 @@ class Rarity:
         self.df = DocumentFrequency(WINDOW_SECONDS) if params.rarity_share > 0 else None
 
     def weights(self, f: Features) -> dict[str, float] | None:
-        if self.df is None:
-            return None
-        return self.df.weights(f.lang, rarity_terms(f), self.params.rarity_share, self.params.rarity_prior)
+        return rarity_weights(self.df, f, self.params.rarity_share, self.params.rarity_prior) if self.df else None
 
     def opened(self, f: Features, ts: float) -> None:
         if self.df is not None:

@@ -7,7 +7,7 @@ Every correction needs the API key (a service without ``TICKER_API_KEY`` takes n
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -94,14 +94,6 @@ EditorName = Annotated[str | None, Header(max_length=100, pattern=r"^[^\x00-\x1f
                                           description="The editor's name, kept with the correction.")]
 
 
-def _then_teach(work: Any, state: AppState | None) -> CorrectionRow:
-    """The correction, then a refit of the rule when this one makes enough (``TICKER_TEACH_*``)."""
-    out = work()
-    if state is not None and state.pipeline is not None:
-        after_correction(state.pipeline)
-    return out
-
-
 def _service(state: AppState) -> Corrections:
     """The corrections of this app's store (built per request: a restart opens another store)."""
     pipeline = state.pipeline
@@ -109,9 +101,20 @@ def _service(state: AppState) -> Corrections:
                        on_change=pipeline.forget_assignments if pipeline is not None else None)
 
 
-async def _apply(work: Any, state: AppState | None = None) -> CorrectionOut:
+async def _correct(request: Request, state: AppState, x_editor: str | None,
+                   act: Callable[[Corrections, str], CorrectionRow], teach: bool = True) -> CorrectionOut:
+    """Who corrects, then the correction in a worker thread (then, unless ``teach`` is off, a refit of the
+    rule when it is due), its refusal as the HTTP error it stands for."""
+    actor, service = editor(request, state, x_editor), _service(state)
+
+    def work() -> CorrectionRow:
+        out = act(service, actor)
+        if teach and state.pipeline is not None:
+            after_correction(state.pipeline)
+        return out
+
     try:
-        return correction_out(await run_in_threadpool(_then_teach, work, state))
+        return correction_out(await run_in_threadpool(work))
     except CorrectionError as exc:
         if exc.status == 422:
             # the shape of every 422 here: a list of errors, each with where, what and which rule
@@ -124,8 +127,8 @@ async def _apply(work: Any, state: AppState | None = None) -> CorrectionOut:
              responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED})
 async def merge(body: MergeIn, request: Request, x_editor: EditorName = None,
                 state: AppState = Depends(get_state)) -> CorrectionOut:
-    actor, service = editor(request, state, x_editor), _service(state)
-    return await _apply(lambda: service.merge(body.story_id, body.into, actor), state)
+    return await _correct(request, state, x_editor,
+                          lambda service, actor: service.merge(body.story_id, body.into, actor))
 
 
 @router.post("/move", status_code=201, response_model=CorrectionOut,
@@ -133,8 +136,8 @@ async def merge(body: MergeIn, request: Request, x_editor: EditorName = None,
              responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED})
 async def move(body: MoveIn, request: Request, x_editor: EditorName = None,
                state: AppState = Depends(get_state)) -> CorrectionOut:
-    actor, service = editor(request, state, x_editor), _service(state)
-    return await _apply(lambda: service.move(body.headline_ids, body.to_story_id, actor), state)
+    return await _correct(request, state, x_editor,
+                          lambda service, actor: service.move(body.headline_ids, body.to_story_id, actor))
 
 
 @router.post("/apart", status_code=201, response_model=CorrectionOut,
@@ -142,16 +145,16 @@ async def move(body: MoveIn, request: Request, x_editor: EditorName = None,
              responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED})
 async def apart(body: ApartIn, request: Request, x_editor: EditorName = None,
                 state: AppState = Depends(get_state)) -> CorrectionOut:
-    actor, service = editor(request, state, x_editor), _service(state)
-    return await _apply(lambda: service.apart(body.story_ids[0], body.story_ids[1], actor), state)
+    return await _correct(request, state, x_editor,
+                          lambda service, actor: service.apart(body.story_ids[0], body.story_ids[1], actor))
 
 
 @router.post("/{correction_id:digits}/undo", response_model=CorrectionOut, summary="Undo a correction",
              responses={**error_responses(401, 503), **_REFUSED})
 async def undo(correction_id: RowId, request: Request, x_editor: EditorName = None,
                state: AppState = Depends(get_state)) -> CorrectionOut:
-    actor, service = editor(request, state, x_editor), _service(state)
-    return await _apply(lambda: service.undo(correction_id, actor))
+    return await _correct(request, state, x_editor, lambda service, actor: service.undo(correction_id, actor),
+                          teach=False)
 
 
 @router.get("", response_model=CorrectionList, summary="Corrections, newest first",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..config import load_settings
 from ..pipeline import HeadlineInput, IngestResult, Pipeline, canonical_lang
 from ..store import open_store
-from .metrics import PairCounts, ari, bcubed, largest_cluster, nmi, pairs_by_lang, pairwise
+from .metrics import PairCounts, ari, bcubed, largest_cluster, nmi, pairs_by_lang, story_metrics
 
 if TYPE_CHECKING:
     from ..topics.taxonomy import Taxonomy
@@ -121,15 +121,7 @@ def eval_stories(rows: list[dict[str, Any]], gold: str, encoder: str | None, det
     seconds = time.perf_counter() - t0
     pred = [res.story_id for res in results]
     truth = [str(r[gold]) for r in rows]
-    p = pairwise(truth, pred)
-    b = bcubed(truth, pred)
-    out: dict[str, Any] = {
-        "pairwise_precision": p.precision, "pairwise_recall": p.recall, "pairwise_f1": p.f1,
-        "bcubed_precision": b.precision, "bcubed_recall": b.recall, "bcubed_f1": b.f1,
-        "n_items": len(rows), "n_gold_clusters": len(set(truth)), "n_pred_clusters": len(set(pred)),
-        **_cluster_sizes(truth, pred),
-        "seconds": round(seconds, 3),
-    }
+    out: dict[str, Any] = {**story_metrics(truth, pred), "seconds": round(seconds, 3)}
     if by_lang:
         out["pairs_by_lang"] = _pairs_json(pairs_by_lang(truth, pred, row_langs(rows)))
     if feedback:

@@ -20,7 +20,7 @@ from typing import Any
 from ..corrections import Corrections
 from ..pipeline import IngestResult, Pipeline
 from ..teach import after_correction, current_rule
-from .metrics import bcubed, largest_cluster, pairwise
+from .metrics import story_metrics
 
 EDITOR = "simulated editor"
 
@@ -28,14 +28,6 @@ EDITOR = "simulated editor"
 def _stories_now(pipeline: Pipeline, headline_ids: list[int]) -> list[int]:
     rows = pipeline.store.headlines(headline_ids)
     return [rows[h].story_id for h in headline_ids]
-
-
-def _metrics(truth: list[str], pred: list[int]) -> dict[str, Any]:
-    p, b = pairwise(truth, pred), bcubed(truth, pred)
-    return {"pairwise_precision": p.precision, "pairwise_recall": p.recall, "pairwise_f1": p.f1,
-            "bcubed_precision": b.precision, "bcubed_recall": b.recall, "bcubed_f1": b.f1,
-            "n_items": len(truth), "n_gold_clusters": len(set(truth)), "n_pred_clusters": len(set(pred)),
-            "largest_pred_cluster": largest_cluster(pred), "largest_gold_cluster": largest_cluster(truth)}
 
 
 def correct_batch(pipeline: Pipeline, editor: Corrections, truth: list[str], hids: list[int],
@@ -72,11 +64,12 @@ def correct_batch(pipeline: Pipeline, editor: Corrections, truth: list[str], hid
 
 def eval_with_feedback(rows: list[dict[str, Any]], gold: str, budget: int, ingest: Any) -> dict[str, Any]:
     """``ingest(pipeline_or_None, rows) -> (pipeline, results)`` ingests rows in the CLI's batches."""
+
     truth = [str(r[gold]) for r in rows]
     half = len(rows) // 2
     plain, plain_results = ingest(None, rows)
     second = list(range(half, len(rows)))
-    without = _metrics([truth[i] for i in second],
+    without = story_metrics([truth[i] for i in second],
                        _stories_now(plain, [plain_results[i].headline_id for i in second]))
     pipeline: Pipeline | None = None
     results: list[IngestResult] = []
@@ -93,7 +86,7 @@ def eval_with_feedback(rows: list[dict[str, Any]], gold: str, budget: int, inges
     pipeline, got = ingest(pipeline, rows[half:])
     results += got
     assert pipeline is not None
-    after = _metrics([truth[i] for i in second], _stories_now(pipeline, [results[i].headline_id for i in second]))
+    after = story_metrics([truth[i] for i in second], _stories_now(pipeline, [results[i].headline_id for i in second]))
     rule = current_rule(pipeline)
     return {"after_feedback": after, "without_feedback": without,
             "feedback": {"budget": budget, "corrections": made, "threshold": rule.threshold, "origin": rule.origin,

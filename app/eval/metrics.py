@@ -11,7 +11,7 @@ themselves: linear in the number of items.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Hashable, Sequence
+from typing import Any, Hashable, Sequence
 
 import numpy as np
 
@@ -151,3 +151,14 @@ def cluster_metrics(gold: Sequence[Hashable], pred: Sequence[Hashable]) -> dict[
     out["nmi"] = nmi(gold, pred)
     out["ari"] = ari(gold, pred)
     return out
+
+
+def story_metrics(truth: Sequence[Hashable], pred: Sequence[Hashable]) -> dict[str, Any]:
+    """The stories task's metrics of one prediction (what the last line reports, and each half of --feedback)."""
+    p, b = pairwise(truth, pred), bcubed(truth, pred)
+    return {
+        "pairwise_precision": p.precision, "pairwise_recall": p.recall, "pairwise_f1": p.f1,
+        "bcubed_precision": b.precision, "bcubed_recall": b.recall, "bcubed_f1": b.f1,
+        "n_items": len(truth), "n_gold_clusters": len(set(truth)), "n_pred_clusters": len(set(pred)),
+        "largest_pred_cluster": largest_cluster(pred), "largest_gold_cluster": largest_cluster(truth),
+    }

@@ -23,7 +23,7 @@ from typing import Iterable, Mapping
 
 from .features import Features
 
-__all__ = ["DocumentFrequency", "rarity_terms", "term_weight"]
+__all__ = ["DocumentFrequency", "rarity_terms", "rarity_weights", "term_weight"]
 
 #: bucket width of the sliding window: expiry is exact to this much
 BUCKET_SECONDS = 3600.0
@@ -32,6 +32,14 @@ BUCKET_SECONDS = 3600.0
 def rarity_terms(features: Features) -> frozenset[str]:
     """What is counted for one headline: its names (sentence-initial ones too) and its content words."""
     return frozenset(features.entities) | frozenset(features.leads) | frozenset(features.tokens)
+
+
+def rarity_weights(df: "DocumentFrequency", features: Features, share: float, prior: float) -> dict[str, float] | None:
+    """The weights of one headline's names and words in its language now; None when ``share`` is 0
+    (rarity switched off: every shared term counts 1)."""
+    if share <= 0:
+        return None
+    return df.weights(features.lang, rarity_terms(features), share, prior)
 
 
 def term_weight(df: int, n: int, share: float, prior: float) -> float:
