@@ -149,3 +149,93 @@ def test_dedup_check_rate_limit(make_client):
     assert codes[:3] == [200, 200, 200] and codes[3] == 429
     r = c.post("/v1/dedup/check", json={"title": "Un titre quelconque sur la CAF"})
     assert int(r.headers["Retry-After"]) >= 1
+
+
+# --- search: GET /v1/stories?q= ---------------------------------------------------------------
+
+SEARCHABLE = [
+    {"title": "Côte d’Ivoire : Alassane Ouattara reçoit le Premier ministre", "lang": "fr", "source": "abidjan.net", "id": "s1",
+     "published_at": "2026-03-02T08:00:00Z"},
+    {"title": "Côte d’Ivoire : Alassane Ouattara reçoit le Premier ministre", "lang": "fr", "source": "fratmat", "id": "s2",
+     "published_at": "2026-03-02T08:05:00Z"},
+    {"title": "اَلْمَغْرِبُ يَفُوزُ بِكَأْسِ أَفْرِيقْيَا لِلْأُمَمِ", "lang": "ar", "source": "hespress", "id": "s3",
+     "published_at": "2026-03-03T10:00:00Z"},
+    {"title": "Sultana Khaya sort du silence et dément toute scission avec le Polisario", "lang": "fr",
+     "source": "le360", "id": "s4", "published_at": "2026-03-04T10:00:00Z"},
+    {"title": "Inflation : hausse de 50% du prix des tomates à Casablanca", "lang": "fr", "source": "le360", "id": "s5",
+     "published_at": "2026-03-05T10:00:00Z"},
+    {"title": "Séisme de magnitude 5,2 ressenti à Al Hoceima ce matin", "lang": "fr", "source": "snrtnews", "id": "s6",
+     "published_at": "2026-03-06T10:00:00Z"},
+]
+
+
+@pytest.fixture
+def searchable(client):
+    results = client.post("/v1/headlines", json={"headlines": SEARCHABLE}).json()["results"]
+    return client, {h["id"]: r["story_id"] for h, r in zip(SEARCHABLE, results)}
+
+
+def _search(client, **params):
+    r = client.get("/v1/stories", params={"limit": 50, **params})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] >= len(body["stories"])
+    return [s["id"] for s in body["stories"]], body["total"]
+
+
+def test_search_folds_case_accents_quotes_and_arabic_marks(searchable):
+    client, story = searchable
+    ivoire, arabic, khaya, tomato, quake = story["s1"], story["s3"], story["s4"], story["s5"], story["s6"]
+    assert story["s2"] == ivoire  # the same headline from a second outlet: one story
+    assert _search(client, q="cote d'ivoire") == ([ivoire], 1)  # typed without accent, straight quote
+    assert _search(client, q="CÔTE D’IVOIRE ouattara") == ([ivoire], 1)
+    assert _search(client, q="sulta") == ([khaya], 1)  # a prefix, as it is typed
+    assert _search(client, q="khaya polisario") == ([khaya], 1)
+    assert _search(client, q="khaya ouattara") == ([], 0)  # every word must be there
+    assert _search(client, q="المغرب يفوز بكاس") == ([arabic], 1)  # no tashkeel typed, hamza on alef unified
+    assert _search(client, q="المـغرب") == ([arabic], 1)  # tatweel typed
+    assert _search(client, q="seisme hoceima") == ([quake], 1)
+    assert _search(client, q="50%") == ([tomato], 1)
+    assert _search(client, q="%") == ([tomato], 1)  # not a wildcard
+    assert _search(client, q="_") == ([], 0)
+    assert _search(client, q="\\") == ([], 0)
+    assert _search(client, q="le") == ([khaya, ivoire], 2)  # newest first; the source "le360" is no title
+    page = client.get("/v1/stories", params={"q": "le", "limit": 1, "offset": 1}).json()
+    assert [s["id"] for s in page["stories"]] == [ivoire] and page["total"] == 2
+    # a story found is shown as the listing shows it, with its outlets counted
+    found = client.get("/v1/stories", params={"q": "ouattara"}).json()["stories"][0]
+    assert found["sources"] == ["abidjan.net", "fratmat"] and found["n_sources"] == 2 and found["size"] == 2
+    assert client.get("/v1/stories", params={"q": "khaya"}).json()["stories"][0]["n_sources"] == 1
+
+
+def test_search_combines_with_the_other_filters(searchable):
+    client, story = searchable
+    ivoire, arabic, khaya, tomato = story["s1"], story["s3"], story["s4"], story["s5"]
+    assert _search(client, q="a", lang="fr") == ([story["s6"], tomato, khaya, ivoire], 4)
+    assert _search(client, q="a", source="le360") == ([tomato, khaya], 2)
+    assert _search(client, q="a", source="le360", since="2026-03-05T00:00:00Z") == ([tomato], 1)
+    assert _search(client, q="a", since="2026-03-04T00:00:00Z", until="2026-03-05T12:00:00Z") == ([tomato, khaya], 2)
+    assert _search(client, q="le", until="2026-03-03T00:00:00Z") == ([ivoire], 1)
+    assert _search(client, q="المغرب", lang="ar") == ([arabic], 1) and _search(client, q="المغرب", lang="fr") == ([], 0)
+    assert _search(client, q="le", unassigned="true") == ([khaya, ivoire], 2)  # no refit yet: no topic
+    assert _search(client, q="le", topic_id=1) == ([], 0)
+    everything, total = _search(client)
+    assert total == len(SEARCHABLE) - 1 and _search(client, q="   ") == (everything, total)
+
+
+def test_search_bad_input_is_422_naming_q(searchable):
+    client, _ = searchable
+    for q, says in (("x" * 201, "200 characters"), (" ".join(["mot"] * 9), "at most 8"), ("a\x00b", "NUL")):
+        r = client.get("/v1/stories", params={"q": q})
+        assert r.status_code == 422, (q[:20], r.text)
+        (err,) = r.json()["detail"]
+        assert err["loc"] == ["query", "q"] and says in err["msg"], err
+    assert client.get("/v1/stories", params={"q": "x" * 200}).status_code == 200
+    assert client.get("/v1/stories", params={"q": " ".join(["mot"] * 8)}).status_code == 200
+    for bad in ("abc", "1.5", "-1", str(2**63)):
+        r = client.get("/v1/stories", params={"topic_id": bad})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "topic_id"], (bad, r.text)
+    assert client.get("/v1/stories", params={"unassigned": "maybe"}).status_code == 422
+    # the limits are in the schema, for clients and fuzzers
+    params = {p["name"]: p for p in client.app.openapi()["paths"]["/v1/stories"]["get"]["parameters"]}
+    assert params["q"]["schema"]["anyOf"][0]["maxLength"] == 200 and "8 words" in params["q"]["description"]

@@ -137,7 +137,8 @@ def test_topics_out_one_line_per_row_with_taxonomy_ids(tmp_path: Path, shared_en
 
     rows = [json.loads(line) for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
     out_file = tmp_path / "topics.jsonl"
-    assert cli.main(["topics", str(SEED), "--gold", "topic", "--out", str(out_file), "--pairs-by-lang"]) == 0
+    assert cli.main(["topics", str(SEED), "--gold", "topic", "--out", str(out_file), "--pairs-by-lang",
+                     "--label-map", "same"]) == 0
     out = _last_json(capsys)
     lines = [json.loads(line) for line in out_file.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in lines] == [r["id"] for r in rows]
@@ -156,6 +157,11 @@ def test_topics_out_one_line_per_row_with_taxonomy_ids(tmp_path: Path, shared_en
     assert out["largest_pred_cluster"] == max([*topic_sizes.values(), 1 if noise else 0])
     assert out["largest_gold_cluster"] == max(Counter(r["topic"] for r in rows).values())
     assert {"en-fr", "fr-fr"} <= set(out["pairs_by_lang"])
+    # seed_ticker's gold topics are taxonomy ids: label accuracy is the share of rows whose topic has theirs
+    assert out["label_rows"] == len(rows)
+    assert out["label_accuracy"] == round(sum(r["label"] == r["gold"] for r in lines) / len(lines), 4)
+    names = {r["topic_id"]: r["label_name"] for r in lines if r["topic_id"] is not None}
+    assert len(set(names.values())) == len(names)  # a display name never repeats
 
 
 UCI = SEED.parents[1] / "uci_news" / "dev.jsonl"

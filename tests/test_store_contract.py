@@ -629,8 +629,9 @@ def test_topics_replace_and_read(store):
     np.testing.assert_array_equal(got[0].centroid, c1)
     assert store.topic_members() == {3: {s1, s2}, 8: {s3}}
     stats = store.topic_stats()
-    assert stats[3] == {"n_headlines": 3, "first_seen": 100.0, "last_seen": 250.0, "languages": ["ar", "en", "fr"]}
-    assert stats[8]["n_headlines"] == 1 and stats[8]["languages"] == ["es"]
+    assert stats[3] == {"n_stories": 2, "n_headlines": 3, "first_seen": 100.0, "last_seen": 250.0,
+                        "languages": ["ar", "en", "fr"]}
+    assert stats[8]["n_headlines"] == 1 and stats[8]["n_stories"] == 1 and stats[8]["languages"] == ["es"]
     events = store.topic_events()
     assert [e["topic"] for e in events] == [8, 3] and all(e["event"] == "born" and e["at"] > 0 for e in events)
     assert len(store.topic_events(limit=1)) == 1
@@ -830,30 +831,51 @@ def test_sqlite_kept_story_aggregates_follow_writes_by_another_connection(tmp_pa
 
 
 def test_sqlite_schema_1_is_migrated_in_place(tmp_path, monkeypatch):
-    """A database written by schema 1 (one index on story_id) opens under today's code with its rows,
-    the story indexes of schema 2, and the same answers."""
+    """A database written by schema 1 (one index on story_id, no search text, no topic category) opens
+    under today's code with its rows, the story indexes of schema 2, the search text of schema 4 filled in
+    from the titles already stored, and the same answers."""
     import sqlite3
 
     import app.store.sqlite as sqlite_store
 
     rng = np.random.default_rng(21)
     monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 1)
-    old = sqlite_store.SQLiteStore(tmp_path / "store.sqlite3", DIM)
-    first, sid = add(old, row(unit(rng), ts=200.0, title="a", lang="fr"))
-    second, _ = add(old, row(unit(rng), ts=100.0, title="b", lang=None), story_id=sid)
-    old.close()
+    sqlite_store.SQLiteStore(tmp_path / "store.sqlite3", DIM).close()  # the tables of schema 1
     monkeypatch.undo()
+    # rows as schema 1's code wrote them (today's writes fill columns schema 1 does not have)
+    with sqlite3.connect(tmp_path / "store.sqlite3") as conn:
+        conn.execute("INSERT INTO stories (id, canonical_headline_id, canonical_ts, first_seen, last_seen, size, "
+                     "languages, sources, centroid_sum, updated_at) VALUES (1, 2, 100.0, 100.0, 200.0, 2, '[\"fr\"]', "
+                     "'[\"src\"]', ?, 1.0)", (unit(rng).tobytes(),))
+        for hid, title, lang, ts in ((1, "Côte d\u2019Ivoire : la CAN", "fr", 200.0), (2, "Elecciones", None, 100.0)):
+            conn.execute("INSERT INTO headlines (id, title, norm, text_hash, lang, source, source_key, ext_id, url, "
+                         "published_at, received_at, ts, story_id, match, score, matched_headline_id, features, "
+                         "embedding) VALUES (?, ?, ?, ?, ?, 'src', 'src', NULL, NULL, ?, ?, ?, 1, NULL, NULL, NULL, "
+                         "'{}', ?)", (hid, title, title.lower(), f"h{hid}", lang, ts, ts, ts, unit(rng).tobytes()))
+        conn.execute("INSERT INTO topics (id, label, label_score, keywords, centroid, size, created_at, updated_at) "
+                     "VALUES (7, 'Sport', 0.5, '[]', ?, 1, 1.0, 1.0)", (unit(rng).tobytes(),))
+    first, second, sid = 1, 2, 1
 
     store = sqlite_store.SQLiteStore(tmp_path / "store.sqlite3", DIM)
     try:
         assert [h.id for h in store.story_headline_page(sid, 10, 0)] == [second, first]
         assert [h.id for h in store.story_briefs([store.story(sid)])[sid]] == [second, first]
+        # the titles stored before schema 4 are searchable, folded as new ones are
+        assert [s.id for s in store.list_stories(limit=10, offset=0, q="cote d'ivoire")[0]] == [sid]
+        assert store.list_stories(limit=10, offset=0, q="ivoire elecciones") == ([], 0)  # not in one headline
+        assert [(t.id, t.category) for t in store.topics()] == [(7, None)]
+        # and today's writes go on in the migrated file
+        hid, _ = add(store, row(unit(rng), ts=300.0, title="Élection à Abidjan", lang="fr"), story_id=sid)
+        assert [s.id for s in store.list_stories(limit=10, offset=0, q="ELECTION abidjan")[0]] == [sid]
     finally:
         store.close()
     with sqlite3.connect(tmp_path / "store.sqlite3") as conn:
-        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 3
+        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 4
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"headlines_story_ts", "headlines_story_lang"} <= names and "headlines_story" not in names
+        folded = dict(conn.execute("SELECT id, search_text FROM headlines"))
+    assert {"headlines_story_ts", "headlines_story_lang", "headlines_search", "stories_topic"} <= names
+    assert "headlines_story" not in names
+    assert folded == {1: "cote d'ivoire : la can", 2: "elecciones", hid: "election a abidjan"}
 
 
 def test_recent_features_are_the_newest_headlines_matching_view(store):
@@ -997,3 +1019,138 @@ def test_topic_story_pages_are_each_topics_newest_stories_in_one_go(store):
         assert [s.id for s in pages[tid]] == want
         assert [s.id for s in Store.topic_story_pages(store, [tid], 2)[tid]] == want
     assert store.topic_story_pages([], 3) == {}
+
+
+# --- story search, topic counts and categories -------------------------------------------------
+
+
+def test_list_stories_search_folds_case_accents_and_arabic_marks(store):
+    """``q``: every word, folded (case, accents, Arabic short vowels and tatweel, curly quotes), a
+    substring of one of the story's headlines; LIKE's wildcards in it are plain characters."""
+    rng = np.random.default_rng(51)
+    _, ivoire = add(store, row(unit(rng), ts=100.0, title="Côte d’Ivoire : la CAN s'ouvre à Abidjan", lang="fr"))
+    _, khaya = add(store, row(unit(rng), ts=200.0, title="Sultana Khaya sort du silence", lang="fr", source="s1"))
+    add(store, row(unit(rng), ts=210.0, title="Sultana Khaya rompe el silencio", lang="es", source="s2"), story_id=khaya)
+    _, arabic = add(store, row(unit(rng), ts=300.0, title="الأَمِيرُ يَسْتَقْبِلُ الوَفْدَ الرَّسْمِيَّ", lang="ar"))
+    _, tatweel = add(store, row(unit(rng), ts=310.0, title="جـــلالة الملك", lang="ar"))
+    _, percent = add(store, row(unit(rng), ts=400.0, title="Inflation : +50% sur un an", lang="fr"))
+    _, under = add(store, row(unit(rng), ts=500.0, title="Le fichier rapport_final fuite", lang="fr"))
+    _, slash = add(store, row(unit(rng), ts=600.0, title=r"Chemin C:\temp ouvert", lang="fr"))
+    _, plain = add(store, row(unit(rng), ts=700.0, title="Rapport final 50 pages", lang="fr"))
+
+    def ids(q: str, **kw: Any) -> list[int]:
+        got, total = store.list_stories(limit=20, offset=0, q=q, **kw)
+        assert total == len(got)
+        return [s.id for s in got]
+
+    assert ids("cote d'ivoire") == [ivoire]
+    assert ids("CÔTE D’IVOIRE") == [ivoire]
+    assert ids("abidjan côte") == [ivoire]  # any order
+    assert ids("sulta") == [khaya]  # a prefix as it is typed
+    assert ids("ompe") == [khaya]  # any substring, in any headline of the story
+    assert ids("khaya silencio") == [khaya]
+    assert ids("rompe sort") == []  # every word in one headline: these are in two
+    assert ids("sultana ivoire") == []
+    assert ids("الامير يستقبل") == [arabic]  # without the tashkeel typed
+    assert ids("الوفد") == [arabic]
+    assert ids("جلالة") == [tatweel]  # tatweel ignored
+    assert ids("%") == [percent]  # a literal per cent sign, not "anything"
+    assert ids("50%") == [percent]
+    assert ids("rapport_final") == [under]  # "_" is not "any character" ("rapport final" is another story)
+    assert ids("rapport final") == [plain, under]
+    assert ids("\\temp") == [slash]
+    assert ids("khaya:") == [khaya]  # punctuation around a word is not looked for
+    assert ids("introuvable") == []
+    assert ids("   ") == ids("")  # no word: no search
+    # with the other filters
+    assert ids("sultana", lang="es") == [khaya] and ids("sultana", lang="ar") == []
+    assert ids("sultana", source="s2") == [khaya] and ids("sultana", source="nope") == []
+    assert ids("la") == [percent, ivoire]  # "Inflation", "la CAN"
+    assert ids("la", since=250.0) == [percent] and ids("la", until=150.0) == [ivoire]
+    store.set_story_topic(khaya, 4)
+    assert ids("sultana", topic_id=4) == [khaya] and ids("sultana", topic_id=5) == []
+    assert ids("sultana", unassigned=True) == [] and ids("cote", unassigned=True) == [ivoire]
+    # a page of the matches, the total counting them all
+    page, total = store.list_stories(limit=1, offset=1, q="rapport")
+    assert [s.id for s in page] == [under] and total == 2
+
+
+def test_search_words_are_folded_bounded_and_unique():
+    from app.store.base import MAX_SEARCH_WORDS, like_contains, search_words
+
+    assert search_words("  Côte  D’Ivoire, (MAP) côte ") == ["cote", "d'ivoire", "map"]
+    assert search_words("١٢ مُبَارَاة") == ["12", "مباراه"]
+    assert search_words(None) == [] and search_words(" - ") == ["-"]
+    assert len(search_words(" ".join(f"w{i}" for i in range(20)))) == MAX_SEARCH_WORDS == 8
+    assert like_contains("5%_a\\b") == "%5\\%\\_a\\\\b%"
+
+
+def test_topic_category_round_trips_and_stats_count_stories(store):
+    rng = np.random.default_rng(52)
+    sids = [add(store, row(unit(rng), ts=100.0 + i, title=f"c{i}"))[1] for i in range(4)]
+    with store.transaction():
+        store.create_story(row(unit(rng), ts=999.0))  # empty: in no count
+    topics = [
+        TopicRow(id=2, label="Football", label_score=0.6, keywords=["but", "Raja", "مباراة"], centroid=unit(rng), size=3,
+                 created_at=1.0, updated_at=2.0, category="sport", keyword_langs=["fr", None, "ar"]),
+        TopicRow(id=5, label="other", label_score=0.1, keywords=[], centroid=unit(rng), size=1, created_at=1.0,
+                 updated_at=2.0),  # no category given: None
+    ]
+    store.replace_topics(topics, {sids[0]: 2, sids[1]: 2, sids[2]: 2, sids[3]: 5}, [])
+    assert [(t.id, t.label, t.category) for t in store.topics()] == [(2, "Football", "sport"), (5, "other", None)]
+    assert [t.keyword_langs for t in store.topics()] == [["fr", None, "ar"], []]  # a name's language is None
+    np.testing.assert_array_equal(store.topics()[0].centroid, topics[0].centroid)
+    # without the centroids (a listing): the same rows, every centroid empty
+    lean = store.topics(centroids=False)
+    assert [(t.id, t.label, t.label_score, t.keywords, t.size, t.created_at, t.updated_at, t.category) for t in lean] == [
+        (2, "Football", 0.6, ["but", "Raja", "مباراة"], 3, 1.0, 2.0, "sport"), (5, "other", 0.1, [], 1, 1.0, 2.0, None)]
+    assert all(t.centroid.size == 0 for t in lean)
+    stats = store.topic_stats()
+    for tid, n in ((2, 3), (5, 1)):
+        assert stats[tid]["n_stories"] == n == store.list_stories(limit=10, offset=0, topic_id=tid)[1]
+    store.replace_topics([TopicRow(**{**topics[1].__dict__, "category": "other"})], {sids[0]: 5}, [])
+    assert [(t.id, t.category) for t in store.topics()] == [(5, "other")]
+    assert store.topic_stats()[5]["n_stories"] == 2
+
+
+def test_pg_schema_2_is_migrated_with_the_search_text_filled_in():
+    """A PostgreSQL schema at version 2 (no search text) gets migration 3: the folded text of the titles
+    already stored, the trigram index, and topics.category."""
+    if not PG_DSN:
+        pytest.skip("TICKER_TEST_PG_DSN is not set")
+    import psycopg
+
+    from app.store import pg_migrations
+    from app.store.postgres import PostgresStore
+
+    schema = f"contract_{uuid.uuid4().hex[:12]}"
+    rng = np.random.default_rng(53)
+    try:
+        with psycopg.connect(PG_DSN) as conn:
+            old = [m for m in pg_migrations.MIGRATIONS if m.version <= 2]
+            original = pg_migrations.MIGRATIONS
+            pg_migrations.MIGRATIONS, pg_migrations.LATEST = tuple(old), 2
+            try:
+                assert pg_migrations.migrate(conn, DIM, schema) == [1, 2]
+            finally:
+                pg_migrations.MIGRATIONS, pg_migrations.LATEST = original, original[-1].version
+            conn.execute("SELECT set_config('search_path', %s, false)", (pg_migrations._search_path(schema),))
+            conn.execute("INSERT INTO stories (id, first_seen, last_seen, size, updated_at, canonical_headline_id)"
+                         " VALUES (1, 100, 100, 1, 1, 1)")
+            conn.execute(
+                "INSERT INTO headlines (id, title, norm, text_hash, source_key, received_at, ts, story_id, features,"
+                " embedding) VALUES (1, %s, 'n', 'h', '', 100, 100, 1, '{}', %s::vector)",
+                ("Côte d’Ivoire : la CAN", "[" + ",".join(str(float(x)) for x in unit(rng)) + "]"),
+            )
+            conn.commit()
+        store = PostgresStore(PG_DSN, DIM, schema=schema)
+        try:
+            assert [s.id for s in store.list_stories(limit=5, offset=0, q="cote d'ivoire")[0]] == [1]
+            assert store._q("SELECT search_text FROM headlines") == [("cote d'ivoire : la can",)]
+            indexes = {r[0] for r in store._q("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,))}
+            assert {"headlines_search", "stories_topic_recent"} <= indexes and "stories_topic" not in indexes
+            assert store._q("SELECT MAX(version) FROM schema_migrations") == [(pg_migrations.LATEST,)]
+        finally:
+            store.close()
+    finally:
+        _drop_schema(PG_DSN, schema)

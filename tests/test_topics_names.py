@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.topics.names import Vocabulary, extract_terms, keywords, lang2
+from app.topics.names import Vocabulary, extract_terms, keyword_terms, keywords, lang2
 
 SAHARA = [
     ("Sahara : la MINURSO salue le calme le long du mur de défense", "fr"),
@@ -61,7 +61,8 @@ def test_arabic_words_and_language_codes() -> None:
         2: [("الحكومة تصادق على مشروع قانون المالية", "ar"), ("الحكومة تعلن عن إصلاح جديد", "ar")],
     }
     kw = keywords(docs, top_n=4)
-    assert "المنتخب" in kw[1] and "الحكومة" in kw[2]
+    # "the national team" in both headlines: the phrase, not its first word alone
+    assert kw[1][0] == "المنتخب الوطني" and "المنتخب" not in kw[1] and "الحكومة" in kw[2]
     assert not {"في", "على", "إلى", "عن"} & set(kw[1] + kw[2])
     assert lang2("fra") == "fr" and lang2("eng") == "en" and lang2("ary") == "ar" and lang2(None) is None
 
@@ -71,3 +72,37 @@ def test_empty_and_tiny_topics() -> None:
     assert kw[1] == []
     # A lone headline-initial word: nothing says it is a name, so it is shown in lower case.
     assert kw[2] == ["wydad"]
+
+
+def test_filler_and_one_headline_words_are_not_chips() -> None:
+    # Each story's other words are its own; only what stories share, or a story's names, make chips.
+    docs = {
+        1: [("Ligue des champions : le Wydad attendu au tournant cette année", "fr", 1),
+            ("Le Raja se qualifie en Ligue des champions après cinq ans d'attente", "fr", 2),
+            ("Ligue des champions : accrue, l'attention se porte sur le tirage", "fr", 3)],
+        2: [("Prix du carburant : nouvelle hausse annoncée à la pompe", "fr", 4),
+            ("Le prix du carburant recule pour la première fois en un an", "fr", 5)],
+    }
+    kw = keywords(docs, top_n=6)
+    assert kw[1][0] == "Ligue des champions"
+    assert not {"ans", "année", "attention", "accrue", "tournant", "cinq"} & {w.casefold() for w in kw[1]}
+    assert kw[2][0].casefold() == "prix du carburant"
+    assert not {"nouvelle", "première", "pompe"} & {w.casefold() for w in kw[2]}
+
+
+def test_versions_of_one_story_do_not_make_a_shared_term() -> None:
+    # "grève" is in two headlines of one story, "Khaya" in two stories: only the latter is the topic's.
+    docs = {1: [("Sultana Khaya libérée, selon ses proches", "fr", 1), ("Sultana Khaya reçue à Madrid", "fr", 2),
+                ("grève des enseignants à Laâyoune", "fr", 3), ("grève à Laâyoune : les enseignants", "fr", 3)]}
+    kw = keyword_terms(docs, top_n=1)
+    assert [k.text for k in kw[1]] == ["Khaya"] or [k.text for k in kw[1]] == ["Sultana Khaya"]
+
+
+def test_keywords_carry_their_language() -> None:
+    docs = {1: [("Le gouvernement adopte la réforme des retraites", "fr", 1),
+                ("Retraites : le gouvernement recule", "fr", 2),
+                ("El gobierno aprueba la reforma", "es", 3), ("El gobierno cede", "es", 4),
+                ("La réforme selon Macron", "fr", 5), ("Macron en Madrid", "es", 6)]}
+    by_text = {k.text: k.lang for k in keyword_terms(docs, top_n=8)[1]}
+    assert by_text["gouvernement"] == "fr" and by_text["gobierno"] == "es"
+    assert by_text["Macron"] is None  # a name reads the same in every language

@@ -127,3 +127,18 @@ def test_classify_gives_near_tied_topics_distinct_names(monkeypatch: pytest.Monk
     assert [name for name, _ in tax.label(np.zeros((2, 4)))] == ["Weather", "Sport"]
     shared = Taxonomy.from_dict({**SMALL, "distinct_margin": 0}, BagOfWordsEncoder())
     assert [eid for eid, _ in shared.classify(np.zeros((2, 4)))] == ["sport", "sport"]
+
+
+def test_display_names_never_repeat() -> None:
+    from app.topics.taxonomy import distinct_names
+
+    names = distinct_names(
+        ["sport", "sport", "other", "other", "culture", "sport", "sport"],
+        [0.5, 0.4, 0.1, 0.05, 0.3, 0.2, 0.15],
+        [["Wydad", "derby"], ["Wydad", "Raja", "Botola"], ["Gnaoua", "Mawazine"], [], ["cinéma"],
+         ["Wydad", "Raja", "derby"], ["wydad", "raja"]],
+        lambda eid: {"sport": "Sport", "culture": "Culture"}[eid], other="Other",
+    )
+    # the most confident sport topic is "Sport"; the others are told apart by keywords, then by number
+    assert names == ["Sport", "Wydad · Raja", "Gnaoua · Mawazine", "Other", "Culture", "Wydad · Raja · derby",
+                     "wydad · raja (2)"]

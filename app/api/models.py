@@ -154,8 +154,9 @@ class StoryOut(BaseModel):
     canonical: HeadlineBrief
     versions: list[HeadlineBrief] = Field(description="One headline per language other than the canonical's.")
     languages: list[str]
-    sources: list[str]
-    size: int
+    sources: list[str] = Field(description="The outlets that ran it, each once, in order of first appearance.")
+    n_sources: int = Field(description="How many distinct outlets ran it: the length of `sources`.")
+    size: int = Field(description="How many headlines it holds.")
     first_seen: str
     last_seen: str
     recent_count: int = Field(description="Headlines received in the last hour.")
@@ -180,22 +181,32 @@ class StoryList(BaseModel):
 
 class TopicOut(BaseModel):
     id: int
-    label: str
+    label: str = Field(description="The topic's display name, never another topic's: its category's name for the "
+                                   "category's most confident topic, else its first keywords.")
+    category: str | None = Field(None, description='The taxonomy entry it belongs to ("sport", "other"...); '
+                                                    "null when not known.")
     label_score: float
-    keywords: list[str]
-    size: int
+    keywords: list[str] = Field(description="Best first, the reader's language (`lang`, else Accept-Language) "
+                                "and names before other languages' words.")
+    keyword_langs: list[str | None] = Field(default_factory=list,
+                                            description="Each keyword's language; null for a name or a term of several.")
+    size: int = Field(description="Stories the last refit put in it.")
+    n_stories: int = Field(0, description="Stories it holds now (the refit's and those assigned since): the "
+                                          "`total` of `GET /v1/stories?topic_id=` this id.")
     n_headlines: int
     languages: list[str]
     first_seen: str | None
     last_seen: str | None
-    stories: list[StoryOut]
+    stories: list[StoryOut] = Field(description="Its newest stories (`GET /v1/stories?topic_id=` pages on).")
 
 
 class ClustersOut(BaseModel):
-    version: str
+    version: str = Field(description="The ETag's value, without quotes.")
     generated_at: str
     topics: list[TopicOut]
-    unassigned: list[StoryOut]
+    unassigned: list[StoryOut] = Field(description="The newest stories in no topic.")
+    unassigned_total: int = Field(0, description="How many stories are in no topic: the `total` of "
+                                                 "`GET /v1/stories?unassigned=true` (with the same `since`).")
 
 
 class TopicEventsOut(BaseModel):

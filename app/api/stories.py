@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, StringConstraints
 
-from .models import IsoDateTime, StoryDetailOut, StoryList, StorableStr, error_responses
+from ..store.base import MAX_SEARCH_CHARS, MAX_SEARCH_WORDS
+from .models import MAX_ID, IsoDateTime, StoryDetailOut, StoryList, StorableStr, error_responses, storable
 from .params import Offset, RowId
 from .security import require_read
 from .state import AppState, get_state
@@ -19,6 +23,18 @@ STORY_PAGE_MAX = 1000
 router = APIRouter(prefix="/v1/stories", tags=["stories"], dependencies=[Depends(require_read)])
 
 
+def _few_words(value: str) -> str:
+    words = len(value.split())
+    if words > MAX_SEARCH_WORDS:
+        raise ValueError(f"has {words} words; a search takes at most {MAX_SEARCH_WORDS}")
+    return value
+
+
+#: a search: at most MAX_SEARCH_CHARS characters and MAX_SEARCH_WORDS words, storable text
+SearchText = Annotated[str, StringConstraints(max_length=MAX_SEARCH_CHARS), AfterValidator(storable),
+                       AfterValidator(_few_words)]
+
+
 @router.get("", response_model=StoryList, summary="Stories, newest first", responses=error_responses(401, 503))
 async def list_stories(
     limit: int = Query(50, ge=1, le=500),
@@ -27,13 +43,25 @@ async def list_stories(
     source: StorableStr | None = Query(None, max_length=200),
     since: IsoDateTime | None = Query(None, description="Only stories seen at or after this time."),
     until: IsoDateTime | None = Query(None, description="Only stories first seen at or before this time."),
+    q: SearchText | None = Query(
+        None,
+        description=f"Only stories one of whose headlines (any language) holds every word of this, ignoring case, "
+        f"accents and Arabic short vowels and tatweel: \"cote d'ivoire\" finds \"Côte d’Ivoire\", \"sulta\" finds "
+        f"\"Sultana\" (words are substrings). At most {MAX_SEARCH_CHARS} characters and {MAX_SEARCH_WORDS} words "
+        f"(more: 422); punctuation around a word is dropped; % and _ are plain characters."),
+    # declared an int (its schema an integer with its bounds, as every id parameter's); absent, it is None
+    topic_id: int = Query(None, ge=0, le=MAX_ID,  # type: ignore[assignment]
+                          description="Only the stories of this topic (the clusters view's `n_stories` of them, "
+                                      "in the same order); an unknown topic has none."),
+    unassigned: bool = Query(False, description="Only stories in no topic (`unassigned_total` of the clusters view)."),
     state: AppState = Depends(get_state),
 ) -> StoryList:
     store = state.require_store()
 
     def work() -> StoryList:
         rows, total = store.list_stories(
-            limit=limit, offset=offset, lang=lang, source=source, since=to_epoch(since), until=to_epoch(until)
+            limit=limit, offset=offset, lang=lang, source=source, since=to_epoch(since), until=to_epoch(until),
+            topic_id=topic_id, unassigned=unassigned, q=q,
         )
         return StoryList(stories=stories_out(store, rows), total=total, limit=limit, offset=offset)
 

@@ -15,15 +15,12 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 from ..config import load_settings
 from ..pipeline import HeadlineInput, IngestResult, Pipeline, canonical_lang
 from ..store import open_store
 from .metrics import PairCounts, ari, bcubed, largest_cluster, nmi, pairs_by_lang, story_metrics
-
-if TYPE_CHECKING:
-    from ..topics.taxonomy import Taxonomy
 
 BATCH = 100
 
@@ -138,8 +135,10 @@ def eval_stories(rows: list[dict[str, Any]], gold: str, encoder: str | None, det
 
 
 def eval_topics(rows: list[dict[str, Any]], gold: str, encoder: str | None, detect_lang: bool = False, *,
-                by_lang: bool = False, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """As ``eval_stories``, for the topics of one refit after the stories."""
+                by_lang: bool = False, records: list[dict[str, Any]] | None = None,
+                label_map: dict[str, str] | None = None) -> dict[str, Any]:
+    """As ``eval_stories``, for the topics of one refit after the stories. ``label_map`` (gold value ->
+    taxonomy entry id) adds ``label_accuracy``: the share of the mapped rows whose topic has that entry."""
     from ..topics.service import TopicService
 
     t0 = time.perf_counter()
@@ -170,28 +169,30 @@ def eval_topics(rows: list[dict[str, Any]], gold: str, encoder: str | None, dete
     }
     if by_lang:
         out["pairs_by_lang"] = _pairs_json(pairs_by_lang(truth, pred, row_langs(rows)))
+    rows_topics = {t.id: t for t in pipeline.store.topics()}
+    if label_map:
+        # rows left without a topic count as wrong: "the share of rows whose topic's label is their category's"
+        right = [label_map[str(r[gold])] == (rows_topics[tid].category if tid is not None else None)
+                 for r, tid in zip(rows, topic_ids) if str(r[gold]) in label_map]
+        out["label_accuracy"] = round(sum(right) / len(right), 4) if right else 0.0
+        out["label_rows"] = len(right)
     if records is not None:
-        names = {t.id: t.label for t in pipeline.store.topics()}
-        entry_of = taxonomy_ids(topics.taxonomy)
         records += [
             {"id": r.get("id"), "story_id": sid, "topic_id": tid,
-             "label": entry_of.get(names.get(tid, "")) if tid is not None else None,
-             "label_name": names.get(tid) if tid is not None else None, "gold": r[gold]}
+             "label": rows_topics[tid].category if tid is not None else None,
+             "label_name": rows_topics[tid].label if tid is not None else None, "gold": r[gold]}
             for r, sid, tid in zip(rows, story_ids, topic_ids)
         ]
     return out
 
 
-def taxonomy_ids(taxonomy: "Taxonomy") -> dict[str, str]:
-    """Taxonomy entry id by the label a refit stores (``Taxonomy.label``: the entry's name in the display
-    language, or "other"). A name that two entries share is left out: its id is unknown."""
-    from ..topics.taxonomy import OTHER
-
-    ids: dict[str, str | None] = {OTHER: OTHER}
-    for entry in taxonomy.entries:
-        name = taxonomy.name(entry.id)
-        ids[name] = None if name in ids else entry.id
-    return {name: eid for name, eid in ids.items() if eid is not None}
+def _label_map(spec: str, rows: list[dict[str, Any]], gold: str) -> dict[str, str]:
+    if spec.strip() == "same":
+        return {str(r[gold]): str(r[gold]) for r in rows}
+    pairs = [p.split("=", 1) for p in spec.split(",") if p.strip()]
+    if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+        raise SystemExit(f"--label-map: expected GOLD=ENTRY,... or 'same', got {spec!r}")
+    return {k.strip(): v.strip() for k, v in pairs}
 
 
 def _rounded(value: Any) -> Any:
@@ -228,6 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="stories: a simulated editor corrects up to N wrong decisions of the first half, with the "
                              "gold labels, through the corrections API's code; adds after_feedback and "
                              "without_feedback, the second half's metrics")
+    parser.add_argument("--label-map", default=None, metavar="GOLD=ENTRY,...",
+                        help="topics: add label_accuracy, the share of rows whose topic's taxonomy entry is their gold "
+                             "value's entry, e.g. business=economy,sports=sport (rows of unmapped values are left out; "
+                             "rows left without a topic count as wrong); 'same' when gold values are entry ids")
     parser.add_argument("--pairs-by-lang", action="store_true",
                         help="add pairs_by_lang: pair recall and precision, with their counts, "
                              "per pair of the rows' languages")
@@ -245,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     records: list[dict[str, Any]] | None = [] if args.out is not None else None
     if args.feedback and args.task != "stories":
         parser.error("--feedback: stories only")
+    label_map = _label_map(args.label_map, rows, args.gold) if args.label_map else None
+    if label_map is not None and args.task != "topics":
+        parser.error("--label-map: topics only")
     if args.feedback < 0:
         parser.error("--feedback: a number of corrections, 0 or more")
     if args.task == "stories":
@@ -252,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                               records=records, feedback=args.feedback)
     else:
         result = eval_topics(rows, args.gold, args.encoder, args.detect_lang, by_lang=args.pairs_by_lang,
-                             records=records)
+                             records=records, label_map=label_map)
     if args.out is not None and records is not None:
         write_jsonl(args.out, records)
     print(json.dumps(_rounded(result)))

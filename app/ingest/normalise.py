@@ -25,6 +25,7 @@ __all__ = [
     "strip_kicker",
     "text_hash",
     "fold_accents",
+    "search_fold",
     "has_content",
     "unify_punctuation",
     "tokens",
@@ -343,6 +344,17 @@ def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", stripped).translate(_DIGITS)
+
+
+def search_fold(text: str) -> str:
+    """The form a headline is searched in (``GET /v1/stories?q=``), and the query with it: punctuation
+    unified (NFKC, one kind of quote and dash, so "d’Ivoire" is "d'ivoire"), casefolded, accents and
+    Arabic short vowels and tatweel dropped (``fold_accents``), whitespace collapsed. One function for the
+    stored column and the query words, so that both sides fold alike."""
+    text = unify_punctuation(text).casefold()
+    # casefold can itself leave combining marks ("İ" -> "i" + U+0307): fold after it
+    text = fold_accents(text)
+    return text if _is_collapsed(text) else " ".join(text.split())
 
 
 # A number keeps its inner separators ("12.341", "7,36", "3,9") and a unit glued to it ("4G",

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..ingest.normalise import search_fold
+
 
 @dataclass(kw_only=True)
 class HeadlineFields:
@@ -127,6 +129,38 @@ class TopicRow:
     size: int
     created_at: float
     updated_at: float
+    #: the taxonomy entry the topic belongs to ("sport", "other"...), set by the refit; None when not known
+    category: str | None = None
+    #: the language of each keyword (None: a name or a term of several languages), for showing the
+    #: reader's language first
+    keyword_langs: list[str | None] = field(default_factory=list)
+
+
+#: the most a story search (``q``) may hold: characters, and words (each word is one LIKE test per headline)
+MAX_SEARCH_CHARS = 200
+MAX_SEARCH_WORDS = 8
+
+#: punctuation around a query word ("Khaya:", "(MAP)", "«Polisario»"), not part of the word looked for
+#: (``search_fold`` has made every quote ' or "); symbols such as % $ # + - _ stay: "50%" is not "50"
+_EDGE_PUNCT = ".,;:!?¿¡()[]{}\"'«»…"
+
+
+def search_words(q: str | None) -> list[str]:
+    """The words a story search looks for: ``q`` folded as the stored headlines are (``search_fold``),
+    split on whitespace, punctuation around a word dropped (a word of punctuation alone is kept as it is),
+    repeats dropped; the first ``MAX_SEARCH_WORDS`` of them."""
+    words: list[str] = []
+    for word in search_fold(q or "").split():
+        word = word.strip(_EDGE_PUNCT) or word
+        if word not in words:
+            words.append(word)
+    return words[:MAX_SEARCH_WORDS]
+
+
+def like_contains(word: str) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) matching text that contains ``word`` as it is: its own
+    ``%``, ``_`` and ``\\`` are escaped, not wildcards."""
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def story_filter_sql(
@@ -139,9 +173,13 @@ def story_filter_sql(
     until: float | None = None,
     topic_id: int | None = None,
     unassigned: bool = False,
+    q: str | None = None,
 ) -> tuple[str, list[Any]]:
     """The WHERE clause of a story listing, for either backend: ``placeholder`` is the driver's
-    parameter mark, ``member_of(column)`` the dialect's "parameter is in this list column" test."""
+    parameter mark, ``member_of(column)`` the dialect's "parameter is in this list column" test.
+
+    ``q``: stories one of whose headlines holds every word of it (``search_words``) in its folded text
+    (``headlines.search_text``, ``search_fold`` of the title), as a substring: "sulta" finds "Sultana"."""
     where, params = ["size > 0"], []
     if unassigned:
         where.append("topic_id IS NULL")
@@ -153,6 +191,11 @@ def story_filter_sql(
         if value is not None:
             where.append(condition + placeholder)
             params.append(value)
+    words = search_words(q)
+    if words:
+        tests = " AND ".join(f"search_text LIKE {placeholder} ESCAPE '\\'" for _ in words)
+        where.append(f"id IN (SELECT story_id FROM headlines WHERE {tests})")
+        params.extend(like_contains(w) for w in words)
     return " AND ".join(where), params
 
 
@@ -250,8 +293,10 @@ class Store(abc.ABC):
         until: float | None = None,
         topic_id: int | None = None,
         unassigned: bool = False,
+        q: str | None = None,
     ) -> tuple[list[StoryRow], int]:
-        """Newest first (by last_seen). ``unassigned``: only stories without a topic."""
+        """Newest first (by last_seen, then id), and how many match. ``unassigned``: only stories without a
+        topic; ``q``: only stories with a headline holding every word of it (see ``story_filter_sql``)."""
 
     def topic_story_pages(self, topic_ids: Sequence[int], limit: int, since: float | None = None
                           ) -> dict[int, list[StoryRow]]:
@@ -341,14 +386,17 @@ class Store(abc.ABC):
     def set_story_topic(self, story_id: int, topic_id: int | None) -> None: ...
 
     @abc.abstractmethod
-    def topics(self) -> list[TopicRow]: ...
+    def topics(self, centroids: bool = True) -> list[TopicRow]:
+        """Every topic, by id. ``centroids=False``: each ``centroid`` is an empty array (a listing that shows
+        none reads 2 KB less per topic)."""
 
     @abc.abstractmethod
     def topic_members(self) -> dict[int, set[int]]: ...
 
     @abc.abstractmethod
     def topic_stats(self) -> dict[int, dict[str, Any]]:
-        """Per topic: n_headlines, languages (sorted), first_seen, last_seen."""
+        """Per topic with a story: n_stories (as ``list_stories(topic_id=)`` counts them), n_headlines,
+        languages (sorted), first_seen, last_seen."""
 
     @abc.abstractmethod
     def topic_events(self, limit: int = 100) -> list[dict[str, Any]]: ...

@@ -10,10 +10,16 @@ To change the schema, append a new version; never edit an applied one.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Callable
 
 import psycopg
 from psycopg import sql
+
+from ..ingest.normalise import search_fold
+
+log = logging.getLogger("ticker.store")
 
 #: Advisory lock "class" keys (first int4 of the two-key form), one per purpose. The second key
 #: is a hash of the schema name, so deployments in different schemas of one database don't
@@ -28,6 +34,57 @@ class Migration:
     version: int
     description: str
     sql: str
+    #: Python work after the SQL, in the same transaction (a backfill that needs a Python function)
+    then: Callable[[psycopg.Connection], None] | None = None
+
+
+#: rows per statement of migration 3's backfill
+_BACKFILL_BATCH = 2000
+
+
+def _fill_search_text(conn: psycopg.Connection) -> None:
+    """Migration 3: the folded search text of the headlines stored before it (``search_fold``, as
+    ``insert_headline`` fills it), then a trigram index over it where pg_trgm can be had."""
+    last = -1
+    while True:
+        rows = conn.execute(
+            "SELECT id, title FROM headlines WHERE id > %s ORDER BY id LIMIT %s", (last, _BACKFILL_BATCH)
+        ).fetchall()
+        if not rows:
+            break
+        last = int(rows[-1][0])
+        conn.execute(
+            "UPDATE headlines SET search_text = v.s FROM unnest(%s::bigint[], %s::text[]) AS v(id, s)"
+            " WHERE headlines.id = v.id",
+            ([int(r[0]) for r in rows], [search_fold(r[1]) for r in rows]),
+        )
+    _trigram_index(conn)
+
+
+def _trigram_index(conn: psycopg.Connection) -> None:
+    # A search's words are substrings (LIKE '%word%'): a btree cannot help, a pg_trgm GIN index can. The
+    # extension is database-wide: made in public (where the vector type usually is) rather than in this
+    # deployment's schema, so that dropping a schema never takes it from the others. Without it (not
+    # installed, or not allowed) searches scan the headlines: correct, slower.
+    try:
+        with conn.transaction():  # a savepoint: a failure here leaves the migration whole
+            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").fetchone() is None:
+                if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'").fetchone() is None:
+                    log.warning("pg_trgm is not available: story searches will scan the headlines")
+                    return
+                public = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'public'").fetchone()
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm" + (" WITH SCHEMA public" if public else ""))
+            row = conn.execute(
+                "SELECT n.nspname FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace"
+                " JOIN pg_am a ON a.oid = c.opcmethod WHERE c.opcname = 'gin_trgm_ops' AND a.amname = 'gin'"
+            ).fetchone()
+            if row is None:
+                log.warning("pg_trgm has no gin_trgm_ops: story searches will scan the headlines")
+                return
+            conn.execute(sql.SQL("CREATE INDEX headlines_search ON headlines USING gin (search_text {}.gin_trgm_ops)")
+                         .format(sql.Identifier(row[0])))
+    except psycopg.Error as exc:
+        log.warning("no trigram index for story searches (%s): they will scan the headlines", exc)
 
 
 # The HNSW index is built on a halfvec (16-bit) cast of the full-precision column: half the
@@ -129,6 +186,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    # Story search (GET /v1/stories?q=): each headline's title folded for search by the same Python
+    # function ``insert_headline`` uses (``search_fold``), backfilled by ``_fill_search_text``, which also
+    # adds the trigram index. A topic's category, and its keywords' languages beside ``keywords``. Stories by topic newest first: a topic's page of the
+    # clusters view is its first few entries.
+    Migration(
+        3,
+        "story search: headlines.search_text (backfilled, trigram index); topics.category and keyword_langs; stories by topic and time",
+        """
+        ALTER TABLE headlines ADD COLUMN search_text text NOT NULL DEFAULT '';
+        ALTER TABLE topics ADD COLUMN category text;
+        ALTER TABLE topics ADD COLUMN keyword_langs text[] NOT NULL DEFAULT '{{}}';
+        CREATE INDEX stories_topic_recent ON stories (topic_id, last_seen DESC, id DESC);
+        DROP INDEX stories_topic;
+        """,
+        then=_fill_search_text,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -167,6 +240,8 @@ def migrate(conn: psycopg.Connection, dim: int, schema: str | None = None) -> li
                 continue
             for stmt in _statements(m.sql.format(dim=int(dim))):
                 conn.execute(stmt)  # type: ignore[arg-type]  # our own literal SQL
+            if m.then is not None:
+                m.then(conn)
             conn.execute(
                 "INSERT INTO schema_migrations (version, description) VALUES (%s, %s)", (m.version, m.description)
             )

@@ -31,6 +31,7 @@ from psycopg.pq import Format
 from psycopg.types import TypeInfo
 from psycopg_pool import ConnectionPool
 
+from ..ingest.normalise import search_fold
 from .base import (
     CorrectionRow, HeadlineRow, MemberRow, NewHeadline, Store, StoryRow, TopicRow, dumps, story_aggregates,
     story_filter_sql,
@@ -360,12 +361,12 @@ class PostgresStore(Store):
         with self._write() as c:
             r = c.execute(
                 "INSERT INTO headlines (title, norm, text_hash, lang, source, source_key, ext_id, url, "
-                "published_at, received_at, ts, story_id, match, score, matched_headline_id, features, embedding) "
-                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                "published_at, received_at, ts, story_id, match, score, matched_headline_id, features, embedding, "
+                "search_text) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                 (
                     row.title, row.norm, row.text_hash, row.lang, row.source, row.source or "", row.ext_id,
                     row.url, row.published_at, row.received_at, row.ts, row.story_id, row.match, row.score,
-                    row.matched_headline_id, row.features, Vec(emb),
+                    row.matched_headline_id, row.features, Vec(emb), search_fold(row.title),
                 ),
             ).fetchone()
             return int(r[0])  # type: ignore[index]
@@ -428,13 +429,14 @@ class PostgresStore(Store):
         if not ids:
             return out
         since_sql, params = ("AND last_seen >= %s", [since]) if since is not None else ("", [])
-        # one query for every topic: each topic's rows numbered newest first, the first ``limit`` kept
+        # one query for every topic: each topic's newest ``limit`` stories, the first entries of
+        # stories_topic_recent (topic_id, last_seen DESC, id DESC) for it
+        cols = ", ".join("s." + c for c in _STORY_COLS.split(", "))
         with self._conn() as conn:
             rows = conn.execute(
-                f"SELECT {_STORY_COLS} FROM (SELECT {_STORY_COLS}, ROW_NUMBER() OVER (PARTITION BY topic_id "
-                f"ORDER BY last_seen DESC, id DESC) AS rn FROM stories WHERE size > 0 "
-                f"AND topic_id = ANY(%s::bigint[]) {since_sql}) AS ranked WHERE rn <= %s "
-                f"ORDER BY topic_id, last_seen DESC, id DESC",
+                f"SELECT {cols} FROM unnest(%s::bigint[]) AS t(id) CROSS JOIN LATERAL (SELECT {_STORY_COLS} "
+                f"FROM stories WHERE topic_id = t.id AND size > 0 {since_sql} ORDER BY last_seen DESC, id DESC "
+                f"LIMIT %s) AS s ORDER BY s.topic_id, s.last_seen DESC, s.id DESC",
                 [ids, *params, int(limit)], binary=True,
             ).fetchall()
         for r in rows:
@@ -452,10 +454,11 @@ class PostgresStore(Store):
         until: float | None = None,
         topic_id: int | None = None,
         unassigned: bool = False,
+        q: str | None = None,
     ) -> tuple[list[StoryRow], int]:
         clause, params = story_filter_sql(
             "%s", lambda column: f"%s::text = ANY({column})",
-            lang=lang, source=source, since=since, until=until, topic_id=topic_id, unassigned=unassigned,
+            lang=lang, source=source, since=since, until=until, topic_id=topic_id, unassigned=unassigned, q=q,
         )
         with self._conn() as conn:
             total = conn.execute(f"SELECT COUNT(*) FROM stories WHERE {clause}", params).fetchone()[0]  # type: ignore[index]
@@ -590,11 +593,11 @@ class PostgresStore(Store):
             with c.cursor() as cur:
                 if topics:
                     cur.executemany(
-                        "INSERT INTO topics (id, label, label_score, keywords, centroid, size, created_at, updated_at)"
-                        " VALUES (%s, %s, %s, %s::text[], %s, %s, %s, %s)",
+                        "INSERT INTO topics (id, label, label_score, keywords, centroid, size, created_at, updated_at,"
+                        " category, keyword_langs) VALUES (%s, %s, %s, %s::text[], %s, %s, %s, %s, %s, %s::text[])",
                         [
                             (t.id, t.label, float(t.label_score), list(t.keywords), Vec(t.centroid), t.size,
-                             t.created_at, t.updated_at)
+                             t.created_at, t.updated_at, t.category, list(t.keyword_langs))
                             for t in topics
                         ],
                     )
@@ -616,13 +619,15 @@ class PostgresStore(Store):
         with self._write() as c:
             c.execute("UPDATE stories SET topic_id = %s WHERE id = %s", (topic_id, story_id))
 
-    def topics(self) -> list[TopicRow]:
+    def topics(self, centroids: bool = True) -> list[TopicRow]:
         rows = self._q(
-            "SELECT id, label, label_score, keywords, centroid, size, created_at, updated_at FROM topics ORDER BY id"
+            f"SELECT id, label, label_score, keywords, {'centroid' if centroids else 'NULL'}, size, created_at, "
+            "updated_at, category, keyword_langs FROM topics ORDER BY id"
         )
         return [
-            TopicRow(id=r[0], label=r[1], label_score=r[2], keywords=list(r[3]), centroid=r[4], size=r[5],
-                     created_at=r[6], updated_at=r[7])
+            TopicRow(id=r[0], label=r[1], label_score=r[2], keywords=list(r[3]),
+                     centroid=r[4] if centroids else np.zeros(0, dtype=np.float32), size=r[5], created_at=r[6],
+                     updated_at=r[7], category=r[8], keyword_langs=list(r[9]))
             for r in rows
         ]
 
@@ -634,18 +639,24 @@ class PostgresStore(Store):
 
     def topic_stats(self) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
-        with self._conn() as conn:
-            for tid, n, first, last in conn.execute(
-                "SELECT topic_id, SUM(size), MIN(first_seen), MAX(last_seen) FROM stories "
-                "WHERE topic_id IS NOT NULL AND size > 0 GROUP BY topic_id"
-            ):
-                out[int(tid)] = {"n_headlines": int(n), "first_seen": first, "last_seen": last, "languages": []}
-            for tid, lang in conn.execute(
-                "SELECT DISTINCT s.topic_id, l.lang FROM stories s, unnest(s.languages) AS l(lang) "
-                "WHERE s.topic_id IS NOT NULL ORDER BY l.lang"
-            ):
-                if int(tid) in out:
-                    out[int(tid)]["languages"].append(lang)
+        # One pass: the counts per (topic, list of languages), added up per topic here; few stories of a
+        # topic differ in their list of languages.
+        for tid, langs, n, total, first, last in self._q(
+            "SELECT topic_id, languages, COUNT(*), SUM(size), MIN(first_seen), MAX(last_seen) FROM stories "
+            "WHERE topic_id IS NOT NULL AND size > 0 GROUP BY topic_id, languages"
+        ):
+            st = out.get(int(tid))
+            if st is None:
+                out[int(tid)] = {"n_stories": int(n), "n_headlines": int(total), "first_seen": first,
+                                 "last_seen": last, "languages": set(langs)}
+            else:
+                st["n_stories"] += int(n)
+                st["n_headlines"] += int(total)
+                st["first_seen"] = min(st["first_seen"], first)
+                st["last_seen"] = max(st["last_seen"], last)
+                st["languages"].update(langs)
+        for st in out.values():
+            st["languages"] = sorted(st["languages"])
         return out
 
     def topic_events(self, limit: int = 100) -> list[dict[str, Any]]:

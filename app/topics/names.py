@@ -6,7 +6,14 @@ a topic, f = the term's count over all topics). Terms are:
 
 * names: capitalised sequences in the original text, kept whole ("Aïd Al Fitr", "Polisario",
   "MINURSO", "Royaume-Uni", "Mondial 2030") and shown as written;
-* other words: casefolded tokens of the headline's language, minus its stop words and numbers.
+* phrases: two or three content words that follow each other in two stories of the topic or more
+  ("Ligue des champions", "prix du carburant");
+* other words: casefolded tokens of the headline's language, minus its stop words, headline filler
+  ("says", "ans", "nouveau") and numbers.
+
+Only terms that two of the topic's stories share are shown (a term of one headline is that headline,
+not the topic), names and phrases first at equal score. A topic whose stories share too few terms
+shows fewer keywords, not the alphabetically first words of one headline.
 
 A capital at the start of a headline or after a colon says nothing (French puts one after
 "Maroc : ..."), nor does one in a Title Case headline: there a word counts as a name only if the
@@ -20,14 +27,16 @@ import re
 from functools import lru_cache
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from app.ingest.normalise import fold_accents, strip_kicker, tokens, unify_punctuation
 from app.ingest.stopwords import ALL_STOPWORDS, STOPWORDS
 
-__all__ = ["keywords", "NameParams", "Vocabulary", "extract_terms", "lang2"]
+from .filler import is_filler
 
-Doc = tuple[str, str | None]
+__all__ = ["Keyword", "keyword_terms", "keywords", "reader_first", "NameParams", "Vocabulary", "extract_terms", "lang2"]
+
+Doc = tuple[str, str | None] | tuple[str, str | None, object]
 
 # Lower-case words that may sit inside a name ("Banque du Maroc", "Aïd al-Fitr", "Bank of Africa").
 _CONNECTORS = frozenset(
@@ -58,8 +67,8 @@ class NameParams:
     title_case_share: float = 0.7
     #: shortest plain word kept (names and non-Latin scripts excepted)
     min_word_chars: int = 3
-    #: a topic of at least this many headlines only shows terms seen in two of them
-    min_docs_for_df2: int = 4
+    #: a topic whose stories share fewer terms fills up to this many chips with its stories' names
+    min_chips: int = 4
 
 
 def _stopwords(lang: str | None) -> frozenset[str]:
@@ -146,10 +155,42 @@ class Vocabulary:
         return key in self.midcap and key not in self.lower
 
 
+def _plain(tok: _Token, lang: str | None, params: NameParams) -> bool:
+    """A word that can stand in a phrase or as a keyword of its own."""
+    text = tok.text
+    if text[0].isdigit() or _is_stop(text, lang) or is_filler(text, lang):
+        return False
+    latin = text.isascii() or fold_accents(text).isascii()
+    return not (latin and len(text) < params.min_word_chars)
+
+
+def _phrases(text: str, toks: tuple[_Token, ...], lang: str | None, params: NameParams) -> list[tuple[str, str]]:
+    """Two lower-case content words in a row ("prix carburant" is not one, "sécurité routière" is), or
+    any word, a connector and a lower-case word ("Ligue des champions", "prix du carburant"). A name
+    followed by a verb ("Maroc célèbre") is not a phrase."""
+    out: list[tuple[str, str]] = []
+    for i, tok in enumerate(toks):
+        if not _plain(tok, lang, params):
+            continue
+        for j in (i + 1, i + 2):
+            # one plain space between: an elided article (blanked by ``_clean``) or punctuation breaks it
+            if j >= len(toks) or any(text[toks[k - 1].end : toks[k].start] != " " for k in range(i + 1, j + 1)):
+                break
+            if j == i + 2 and toks[i + 1].text.casefold() not in _CONNECTORS:
+                break
+            if j == i + 1 and _capitalised(tok.text) and not tok.initial:
+                continue
+            if _plain(toks[j], lang, params) and not _capitalised(toks[j].text):
+                surface = text[tok.start : toks[j].end]
+                out.append((_term_key(surface), surface))
+                break
+    return out
+
+
 def extract_terms(
     title: str, lang: str | None, vocabulary: Vocabulary | None = None, params: NameParams = NameParams()
 ) -> list[tuple[str, str]]:
-    """Terms of one headline as ``(key, surface)`` pairs: names first, then plain words."""
+    """Terms of one headline as ``(key, surface)`` pairs: names first, then plain words, then phrases."""
     lang = lang2(lang)
     vocab = vocabulary if vocabulary is not None else Vocabulary.of([title])
     text, toks = _parsed(title)
@@ -162,7 +203,7 @@ def extract_terms(
             return False
         if tok.text.isupper() and len(tok.text) >= 2:
             return True  # acronyms: MINURSO, ONU, FAR
-        if _is_stop(tok.text, lang):
+        if _is_stop(tok.text, lang) or is_filler(tok.text, lang):
             return False
         if tok.initial or title_case:
             return vocab.is_name(tok.text)
@@ -202,66 +243,116 @@ def extract_terms(
         if k in used:
             continue
         for word in _words(tok.text, lang):
-            if word[0].isdigit() or _is_stop(word, lang):
+            if word[0].isdigit() or _is_stop(word, lang) or is_filler(word, lang):
                 continue
             latin = word.isascii() or fold_accents(word).isascii()
             if latin and len(word) < params.min_word_chars:
                 continue
             terms.append((_term_key(word), word))
+    names = {key for key, _ in terms}
+    terms += [(key, surface) for key, surface in _phrases(text, toks, lang, params) if key not in names]
     return terms
 
 
-def keywords(
-    docs_by_topic: dict[int, list[Doc]], top_n: int = 8, params: NameParams = NameParams()
-) -> dict[int, list[str]]:
-    """The ``top_n`` most distinctive terms of each topic, best first.
+@dataclass(frozen=True)
+class Keyword:
+    """One keyword chip: as written, and the language it is a word of (None: a name or phrase seen in
+    several languages, readable in any)."""
 
-    ``docs_by_topic`` maps topic id -> its headlines as ``(title, lang)`` (lang may be None).
+    text: str
+    lang: str | None
+
+
+def keyword_terms(
+    docs_by_topic: dict[int, list[Doc]], top_n: int = 8, params: NameParams = NameParams()
+) -> dict[int, list[Keyword]]:
+    """The ``top_n`` most distinctive terms of each topic, best first, each with its language.
+
+    ``docs_by_topic`` maps topic id -> its headlines as ``(title, lang)`` or ``(title, lang, story)``
+    (lang may be None). With a story key a term must be in two stories, not two versions of one.
     """
-    vocab = Vocabulary.of(title for docs in docs_by_topic.values() for title, _ in docs)
+    vocab = Vocabulary.of(d[0] for docs in docs_by_topic.values() for d in docs)
     tf: dict[int, Counter[str]] = {}
-    df: dict[int, Counter[str]] = {}
+    spread: dict[int, Counter[str]] = {}  # in how many of the topic's stories (or headlines) a term is
     surfaces: dict[str, Counter[str]] = defaultdict(Counter)
+    langs: dict[str, Counter[str | None]] = defaultdict(Counter)
+    is_name: set[str] = set()
     for tid, docs in docs_by_topic.items():
         counts: Counter[str] = Counter()
-        doc_freq: Counter[str] = Counter()
-        for title, lang in docs:
-            terms = extract_terms(title, lang, vocab, params)
-            for key, surface in terms:
+        seen_in: dict[str, set[object]] = defaultdict(set)
+        for n, doc in enumerate(docs):
+            title, lang = doc[0], lang2(doc[1])
+            story = doc[2] if len(doc) > 2 else n
+            for key, surface in extract_terms(title, lang, vocab, params):
                 counts[key] += 1
                 surfaces[key][surface] += 1
-            doc_freq.update({key for key, _ in terms})
-        tf[tid], df[tid] = counts, doc_freq
+                langs[key][lang] += 1
+                seen_in[key].add(story)
+                if surface[:1].isupper():
+                    is_name.add(key)
+        tf[tid] = counts
+        spread[tid] = Counter({key: len(where) for key, where in seen_in.items()})
 
     total: Counter[str] = Counter()
     for counts in tf.values():
         total.update(counts)
     avg = sum(total.values()) / max(len(tf), 1)
 
-    out: dict[int, list[str]] = {}
+    def rank(tid: int, key: str) -> tuple[float, int, str]:
+        # names and phrases first at equal score; the key last only so that the order is stable
+        score = tf[tid][key] * math.log(1.0 + avg / total[key])
+        return (-score, -(key in is_name or " " in key), key)
+
+    out: dict[int, list[Keyword]] = {}
     for tid, counts in tf.items():
-        need_two = len(docs_by_topic[tid]) >= params.min_docs_for_df2
-        scored = sorted(
-            ((c * math.log(1.0 + avg / total[key]), key) for key, c in counts.items() if not need_two or df[tid][key] >= 2),
-            key=lambda x: (-x[0], x[1]),
+        shared = sorted((key for key in counts if spread[tid][key] >= 2), key=lambda k: rank(tid, k))
+        # Short of chips, a topic's single stories speak through their names and the words their
+        # versions repeat (the biggest story first), never through the other words of one headline.
+        lone = len(spread[tid]) > 0 and max(spread[tid].values()) == 1 and len(docs_by_topic[tid]) == 1
+        spare = sorted(
+            (key for key in counts if spread[tid][key] < 2 and (lone or key in is_name or counts[key] >= 2)),
+            key=lambda k: (-counts[k], *rank(tid, k)),
         )
-        if need_two and len(scored) < top_n:
-            # A small or scattered topic: fall back to terms seen once rather than show nothing.
-            extra = sorted(
-                ((c * math.log(1.0 + avg / total[key]), key) for key, c in counts.items() if df[tid][key] < 2),
-                key=lambda x: (-x[0], x[1]),
-            )
-            scored += extra
         chosen: list[str] = []
-        chosen_parts: list[set[str]] = []
-        for _, key in scored:
-            parts = set(key.split())
-            # "Fitr" adds nothing next to "Aïd Al Fitr".
-            if any(parts <= p for p in chosen_parts):
-                continue
-            chosen.append(surfaces[key].most_common(1)[0][0])
-            chosen_parts.append(parts)
-            if len(chosen) == top_n:
+        for key in shared + spare:
+            if len(chosen) >= (top_n if key in shared else min(top_n, params.min_chips)):
                 break
-        out[tid] = chosen
+            parts = set(key.split())
+            # "Fitr" adds nothing next to "Aïd Al Fitr"; a phrase takes the place of its own words.
+            if any(parts <= set(c.split()) for c in chosen):
+                continue
+            inside = [c for c in chosen if set(c.split()) < parts]
+            if inside:
+                chosen[chosen.index(inside[0])] = key
+                chosen = [c for c in chosen if c not in inside[1:]]
+                continue
+            chosen.append(key)
+        out[tid] = [
+            Keyword(surfaces[key].most_common(1)[0][0], None if key in is_name else _main_lang(langs[key]))
+            for key in chosen
+        ]
     return out
+
+
+def reader_first(
+    words: Sequence[str], langs: Sequence[str | None], reader: str | None
+) -> tuple[list[str], list[str | None]]:
+    """Keywords in the reader's language (and names, readable in any) first, each group in its own order.
+    ``langs`` shorter than ``words`` (topics stored before languages were kept) counts as names."""
+    tagged = [(w, langs[i] if i < len(langs) else None) for i, w in enumerate(words)]
+    reader = lang2(reader)
+    if reader:
+        tagged = [t for t in tagged if t[1] in (None, reader)] + [t for t in tagged if t[1] not in (None, reader)]
+    return [w for w, _ in tagged], [lang for _, lang in tagged]
+
+
+def _main_lang(counts: Counter[str | None]) -> str | None:
+    known = [(n, lang) for lang, n in counts.items() if lang]
+    return max(known)[1] if len({lang for _, lang in known}) == 1 else None
+
+
+def keywords(
+    docs_by_topic: dict[int, list[Doc]], top_n: int = 8, params: NameParams = NameParams()
+) -> dict[int, list[str]]:
+    """``keyword_terms`` as plain strings."""
+    return {tid: [k.text for k in kws] for tid, kws in keyword_terms(docs_by_topic, top_n, params).items()}

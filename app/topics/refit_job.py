@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .names import Doc
-from .taxonomy import Taxonomy
+from .taxonomy import OTHER, Taxonomy, distinct_names
 
 __all__ = ["RefitInput", "RefitOutput", "Titles", "compute"]
 
@@ -90,10 +90,16 @@ class RefitOutput:
     clusters: list[set[int]]
     #: unit centroid of each topic in the stories' own space
     centroids: list[np.ndarray]
-    #: (readable label, score) of each topic
+    #: (display name, score) of each topic: the taxonomy entry's name for its most confident topic,
+    #: else keywords (``taxonomy.distinct_names``); never the same twice
     label_scores: list[tuple[str, float]]
-    #: keywords of each topic
+    #: keywords of each topic, best first
     keywords: list[list[str]]
+    #: the taxonomy entry id of each topic ("other" below the taxonomy's threshold); shared by
+    #: topics of one subject
+    categories: list[str] = field(default_factory=list)
+    #: the language of each keyword (None: a name, or a term of several languages)
+    keyword_langs: list[list[str | None]] = field(default_factory=list)
     #: peak resident memory of the process that computed it (MiB)
     peak_rss_mib: float = field(default=0.0)
 
@@ -101,7 +107,7 @@ class RefitOutput:
 def compute(job: RefitInput) -> RefitOutput:
     from .cluster import TopicModel
     from .guide import guided_space
-    from .names import keywords
+    from .names import keyword_terms
 
     X, ids = job.X, job.ids
     labels = np.full(len(ids), -1, dtype=np.int64)
@@ -120,13 +126,19 @@ def compute(job: RefitInput) -> RefitOutput:
     centroids = [_unit(X[idx].mean(axis=0)) for idx in rows_of]
     docs_of: dict[int, list[Doc]] = {}
     for sid, title, lang in job.titles.rows():
-        docs_of.setdefault(sid, []).append((title, lang))
+        docs_of.setdefault(sid, []).append((title, lang, sid))
     # keyed by position: the topic ids are given afterwards, from the previous refit's topics
-    names = keywords({k: [d for sid in cluster for d in docs_of.get(sid, [])] for k, cluster in enumerate(clusters)})
-    label_scores = [(lab, float(s)) for lab, s in job.taxonomy.label(np.vstack(centroids), mean=mean)] if centroids else []
+    names = keyword_terms({k: [d for sid in cluster for d in docs_of.get(sid, [])] for k, cluster in enumerate(clusters)})
+    kws = [names.get(k, []) for k in range(len(clusters))]
+    classified = job.taxonomy.classify(np.vstack(centroids), mean=mean) if centroids else []
+    categories = [eid for eid, _ in classified]
+    scores = [float(s) for _, s in classified]
+    display = distinct_names(categories, scores, [[k.text for k in ks] for ks in kws], job.taxonomy.name,
+                             other=job.taxonomy.name(OTHER))
     return RefitOutput(
-        labels=labels, clusters=clusters, centroids=centroids, label_scores=label_scores,
-        keywords=[names.get(k, []) for k in range(len(clusters))], peak_rss_mib=_peak_rss_mib(),
+        labels=labels, clusters=clusters, centroids=centroids, label_scores=list(zip(display, scores)),
+        keywords=[[k.text for k in ks] for ks in kws], categories=categories,
+        keyword_langs=[[k.lang for k in ks] for ks in kws], peak_rss_mib=_peak_rss_mib(),
     )
 
 

@@ -169,7 +169,7 @@ class TopicService:
             TopicRow(
                 id=tid, label=label, label_score=float(score), keywords=out.keywords[i], centroid=out.centroids[i],
                 size=len(out.clusters[i]), created_at=previous[tid].created_at if tid in previous else now,
-                updated_at=now,
+                updated_at=now, category=out.categories[i], keyword_langs=out.keyword_langs[i],
             )
             for i, (tid, (label, score)) in enumerate(zip(assignment, out.label_scores))
         ]

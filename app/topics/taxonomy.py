@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-__all__ = ["Taxonomy", "TaxonomyEntry", "OTHER", "DEFAULT_PATH", "assign_entries"]
+__all__ = ["Taxonomy", "TaxonomyEntry", "OTHER", "DEFAULT_PATH", "assign_entries", "distinct_names"]
 
 OTHER = "other"
 DEFAULT_PATH = Path(__file__).with_name("taxonomy_default.json")
@@ -71,6 +71,44 @@ def assign_entries(scores: np.ndarray, threshold: float, margin: float) -> list[
         taken.add(pick)
         out[i] = (pick, float(row[pick]))
     return out
+
+
+def distinct_names(
+    categories: Sequence[str], scores: Sequence[float], keywords: Sequence[Sequence[str]], name_of: Callable[[str], str],
+    *, other: str = "Other", join: str = " · ", words: int = 2,
+) -> list[str]:
+    """One display name per topic, never the same twice.
+
+    The most confident topic of each taxonomy entry is called by the entry's name ("Sport"); another
+    topic of the same entry, or one with no entry ("other"), is called by its first ``words`` keywords
+    ("Raja · Wydad"): two topics under one name read as one subject on a dashboard. More keywords, then a
+    number, settle what is still equal.
+    """
+    holder: dict[str, int] = {}
+    for i in sorted(range(len(categories)), key=lambda i: -float(scores[i])):
+        if categories[i] != OTHER:
+            holder.setdefault(categories[i], i)
+    names: list[str] = [""] * len(categories)
+    used: set[str] = set()
+    for i, category in enumerate(categories):
+        if holder.get(category) == i:
+            names[i] = name_of(category)
+            used.add(names[i].casefold())
+    for i in sorted(range(len(categories)), key=lambda i: -float(scores[i])):
+        if names[i]:
+            continue
+        kws = list(keywords[i])
+        n = min(words, len(kws))
+        name = join.join(kws[:n]) if n else other
+        while name.casefold() in used and n < len(kws):
+            n += 1
+            name = join.join(kws[:n])
+        base, k = name, 2
+        while name.casefold() in used:
+            name, k = f"{base} ({k})", k + 1
+        names[i] = name
+        used.add(name.casefold())
+    return names
 
 
 def _unit(A: np.ndarray) -> np.ndarray:
