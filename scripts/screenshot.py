@@ -1,23 +1,28 @@
 """Screenshots for the README: the dashboard on the sample data, and the plugin demo warning on a duplicate.
 
-    python scripts/screenshot.py [--out docs] [--width 1400] [--height 900]
+    python scripts/screenshot.py [--out docs] [--width 1400] [--height 900] [--only dashboard|plugin-demo ...]
 
 Starts the real service (uvicorn subprocess on a free loopback port, a throw-away data dir,
 TICKER_LOAD_SAMPLE_DATA=1), waits for /readyz and for topics, then drives Debian's chromium headless
 through Playwright (scripts/install_browser.sh installs both) and writes
-  docs/dashboard.png     the dashboard at 1400x900
+  docs/dashboard.png     the dashboard at 1400x900: three stories per column, each with its "N more"; the
+                         editor "last looked" 20 minutes before the newest sample headline (set in the page's
+                         localStorage, as the "Mark as seen" button would), so the stories since are marked new
   docs/plugin-demo.png   the mock CMS page after typing, in English, a story stored only in French/Spanish
+--only writes just the named screenshot(s).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -25,6 +30,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (one list of flags with the tests)
+SHOTS = ("dashboard", "plugin-demo")
+#: how long before the newest sample headline the editor last looked, in the dashboard's screenshot
+LOOKED_MINUTES_BEFORE = 20
 # The English version of a sample story stored in French and Spanish only: the plugin must call it a translation.
 DUPLICATE = "Sultana Khaya breaks her silence and denies any split with the Polisario"
 
@@ -63,7 +71,14 @@ def start_service(data_dir: Path, port: int) -> subprocess.Popen:
     )
 
 
-def shoot(url: str, out: Path, width: int, height: int) -> None:
+def looked_at(url: str) -> str:
+    """ISO time LOOKED_MINUTES_BEFORE the newest story's first headline: the dashboard's "last looked"."""
+    newest = httpx.get(url + "/v1/stories", params={"limit": 1}, timeout=10).json()["stories"][0]["first_seen"]
+    t = datetime.fromisoformat(newest.replace("Z", "+00:00")) - timedelta(minutes=LOOKED_MINUTES_BEFORE)
+    return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def shoot(url: str, out: Path, width: int, height: int, only: tuple[str, ...] = SHOTS) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -74,12 +89,20 @@ def shoot(url: str, out: Path, width: int, height: int) -> None:
             page = context.new_page()
             page.set_default_timeout(30_000)
 
-            page.goto(url + "/?stories=3")  # two rows of topics fit in 900 px
-            page.wait_for_selector("#status[data-state=live]")
-            page.wait_for_selector("#board[aria-busy=false] section.topic li.story")
-            page.wait_for_timeout(300)  # fonts and layout settle
-            page.screenshot(path=str(out / "dashboard.png"))
+            if "dashboard" in only:
+                # the time the editor last looked, where the page keeps it (before the page's script reads it)
+                context.add_init_script(f"localStorage.setItem('ticker.lookedAt', {json.dumps(looked_at(url))})")
+                # three stories per column: two rows of topics fit in 900 px, each with its "N more"
+                page.goto(url + "/?stories=3&unassigned=3")
+                page.wait_for_selector("#status[data-state=live]")
+                page.wait_for_selector("#board[aria-busy=false] section.topic li.story")
+                page.wait_for_selector("#new-since[data-count]")
+                page.mouse.move(0, 0)
+                page.wait_for_timeout(300)  # fonts and layout settle
+                page.screenshot(path=str(out / "dashboard.png"))
 
+            if "plugin-demo" not in only:
+                return
             page.goto(url + "/plugin-demo")
             page.wait_for_function("window.TickerDedup && document.querySelector('.ticker-dedup-box')")
             page.fill("#headline", DUPLICATE)
@@ -97,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=1400)
     ap.add_argument("--height", type=int, default=900)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the service and its topics")
+    ap.add_argument("--only", action="append", choices=SHOTS, help="write only this screenshot (repeatable)")
     args = ap.parse_args(argv)
+    only = tuple(args.only or SHOTS)
     if not CHROMIUM.exists():
         print(f"screenshot: {CHROMIUM} missing (run scripts/install_browser.sh)", file=sys.stderr)
         return 2
@@ -115,15 +140,15 @@ def main(argv: list[str] | None = None) -> int:
 
             wait_for("/readyz", ready, args.timeout)
             wait_for("topics", lambda: bool(httpx.get(url + "/v1/clusters", timeout=10).json()["topics"]), args.timeout)
-            shoot(url, args.out, args.width, args.height)
+            shoot(url, args.out, args.width, args.height, only)
         finally:
             proc.terminate()
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    for name in ("dashboard.png", "plugin-demo.png"):
-        path = args.out / name
+    for name in only:
+        path = args.out / f"{name}.png"
         print(f"screenshot: {path} ({path.stat().st_size} B)")
     return 0
 

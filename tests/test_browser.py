@@ -45,6 +45,9 @@ XSS_PANEL = '<img src=x onerror=alert("panel")><b>Rabat</b> : la ligne 2 du tram
 #: the key of the service that takes corrections
 KEY = "browser-test-key"
 KEY_STORAGE = "ticker.apiKey"
+#: where the dashboard keeps the time the editor last looked
+LOOKED_STORAGE = "ticker.lookedAt"
+UNASSIGNED_LABEL = "New, not yet grouped"
 
 
 def _sync_api() -> Any:
@@ -114,6 +117,21 @@ class Api:
         r = self.http.get(CLUSTERS)
         assert r.status_code == 200, r.text
         return r.json()
+
+    def stories(self, **params: Any) -> dict[str, Any]:
+        """``GET /v1/stories`` with these parameters (every page of it when ``limit`` is not given)."""
+        if "limit" in params:
+            r = self.http.get("/v1/stories", params=params)
+            assert r.status_code == 200, r.text
+            return r.json()
+        out: list[dict[str, Any]] = []
+        while True:
+            r = self.http.get("/v1/stories", params={**params, "limit": 500, "offset": len(out)})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            out += body["stories"]
+            if not body["stories"] or len(out) >= body["total"]:
+                return {**body, "stories": out, "offset": 0}
 
     def story(self, story_id: int | str) -> httpx.Response:
         """``GET /v1/stories/{id}`` as it answers: a merged story's 307 is not followed."""
@@ -254,10 +272,16 @@ STORIES = """() => [...document.querySelectorAll('#board li.story')].map(li => (
 
 
 def api_summary(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The board a fresh page draws from ``data``: "New, not yet grouped" first, then the topics in the API's order."""
     cols = [{"id": str(t["id"]), "label": t["label"], "stories": [str(s["id"]) for s in t["stories"]]} for t in data["topics"]]
     if data["unassigned"]:
-        cols.append({"id": "unassigned", "label": "Unassigned", "stories": [str(s["id"]) for s in data["unassigned"]]})
+        cols.insert(0, {"id": "unassigned", "label": UNASSIGNED_LABEL, "stories": [str(s["id"]) for s in data["unassigned"]]})
     return cols
+
+
+def server_total(data: dict[str, Any]) -> int:
+    """Every story the service holds, as the clusters view counts them."""
+    return sum(t["n_stories"] for t in data["topics"]) + data["unassigned_total"]
 
 
 def title_element(page: Any, text: str) -> Any:
@@ -341,8 +365,9 @@ def _shown(page: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return [s for s in stories if not s["hidden"]], [s for s in stories if s["hidden"]]
 
 
-def _count_text(page: Any, n_shown: int) -> None:
-    total = page.locator("li.story").count()
+def _count_text(page: Any, api: Api, n_shown: int) -> None:
+    """ "X of Y stories": X the cards shown, Y every story the service holds (not only those loaded)."""
+    total = server_total(api.clusters())
     assert page.locator("#filter-count").text_content() == f"{n_shown} of {total} stories"
 
 
@@ -359,19 +384,21 @@ def test_filters(page: Any, api: Api) -> None:
     assert all("es" in s["languages"] for s in shown)
     assert all("es" not in s["languages"] for s in hidden)
     assert any(KHAYA_ES in s["text"] for s in shown)
-    _count_text(page, len(shown))
+    _count_text(page, api, len(shown))
     assert "lang=es" in page.url  # a filtered view can be shared
     page.click("#filter-reset")
     assert not _shown(page)[1]
 
-    # search: case- and accent-insensitive, every word must appear
+    # search: the server's (test_search_asks_the_server_in_every_language); case- and accent-insensitive,
+    # every word must appear
     for query in ("EBOULEMENT chefchaouen", "éboulement  Chefchaouen fermée", "ÉBOULEMENT FERMEE"):
         page.fill("#filter-search", query)
-        eventually(lambda: _assert_only(page, SEARCHED), timeout=3.0)
+        eventually(lambda: _assert_only_result(page, SEARCHED, query), timeout=5.0)
     page.fill("#filter-search", "eboulement zzzunknownword")
-    eventually(lambda: _assert_nothing_shown(page), timeout=3.0)
-    assert page.locator("#board-empty").is_visible()
+    eventually(lambda: _assert_no_result(page), timeout=5.0)
     page.click("#filter-reset")
+    page.wait_for_selector("#search-results", state="hidden")
+    assert page.locator("#board").is_visible()
     assert not _shown(page)[1]
 
     # source: options come from the data; a story stays when any version has that source
@@ -396,18 +423,37 @@ def test_filters(page: Any, api: Api) -> None:
     age_h = lambda s: (now - page.evaluate("t => Date.parse(t)", s["lastSeen"])) / 3600e3  # noqa: E731
     assert all(age_h(s) <= 6 for s in shown)
     assert all(age_h(s) > 6 for s in hidden)
-    _count_text(page, len(shown))
+    _count_text(page, api, len(shown))
 
 
-def _assert_only(page: Any, text: str) -> None:
-    shown, hidden = _shown(page)
-    assert len(shown) == 1 and text in shown[0]["text"], [s["text"][:80] for s in shown]
-    assert hidden
+# JS: the search results as shown.
+RESULTS = """() => {
+  const s = document.querySelector('#search-results');
+  return {
+    hidden: s.hidden, state: s.dataset.state, query: s.dataset.query ?? null, total: Number(s.dataset.total),
+    ids: [...s.querySelectorAll('#search-list li.story')].map(li => Number(li.dataset.storyId)),
+    titles: [...s.querySelectorAll('#search-list li.story .story-title')].map(e => e.textContent),
+  };
+}"""
 
 
-def _assert_nothing_shown(page: Any) -> None:
-    shown, _ = _shown(page)
-    assert shown == []
+def _results(page: Any, query: str) -> dict[str, Any]:
+    """The results the page shows for ``query``, once it shows them."""
+    got = page.evaluate(RESULTS)
+    assert not got["hidden"] and got["state"] == "done" and got["query"] == query.strip(), got
+    assert page.locator("#board").is_hidden()
+    return got
+
+
+def _assert_only_result(page: Any, text: str, query: str) -> None:
+    got = _results(page, query)
+    assert got["titles"] == [text] and got["total"] == 1, got
+
+
+def _assert_no_result(page: Any) -> None:
+    got = page.evaluate(RESULTS)
+    assert got["state"] == "done" and got["ids"] == [] and got["total"] == 0, got
+    assert page.locator("#search-empty").is_visible()
 
 
 # ---- 4. hostile headlines stay text ---------------------------------------------------------------
@@ -684,7 +730,11 @@ def test_api_key_is_asked_once_and_kept_for_the_tab_only(keyed_page: Any, keyed_
                     {"title": title, "source": "desk-e", "id": "key-2", "lang": "fr"}])
     story, moved = res[0]["story_id"], res[1]["headline_id"]
     assert res[1]["story_id"] == story
-    stored = f"[sessionStorage.getItem('{KEY_STORAGE}'), localStorage.length, document.cookie]"
+    # the key is in sessionStorage or nowhere: not in localStorage (which holds only the time the editor last
+    # looked), not in a cookie
+    stored = (f"[sessionStorage.getItem('{KEY_STORAGE}'), "
+              f"Object.keys(localStorage).filter(k => k !== '{LOOKED_STORAGE}').length + "
+              f"Object.values(localStorage).filter(v => v.includes('{KEY}')).length, document.cookie]")
     move = f'#panel-versions li[data-headline-id="{moved}"] button.panel-move'
 
     def move_and_undo() -> None:
@@ -788,3 +838,325 @@ def test_story_panel_shows_markup_as_text_and_why_corrections_are_refused(page: 
     first = page.locator("#panel-versions .panel-version-title").first
     assert (first.get_attribute("dir"), first.get_attribute("lang")) == ("auto", "ar")
     assert page.recorder.errors == []
+
+
+# ---- 9. the editor's board: paging, counts, search, "new since you looked", stable cards -------------
+# JS: each column's count, its "N more" and the ids of its cards, in order.
+COLUMNS = """() => [...document.querySelectorAll('#board section.topic')].map(s => ({
+  id: s.dataset.topicId,
+  label: s.querySelector('.topic-label').textContent,
+  count: s.querySelector('.topic-count').textContent,
+  total: Number(s.dataset.total),
+  more: s.querySelector('.topic-more').closest('[hidden]') ? null : s.querySelector('.topic-more').textContent,
+  stories: [...s.querySelectorAll('li.story')].map(li => li.dataset.storyId),
+}))"""
+
+
+def _column(page: Any, column_id: str) -> dict[str, Any]:
+    [col] = [c for c in page.evaluate(COLUMNS) if c["id"] == column_id]
+    return col
+
+
+def _page_through(page: Any, column_id: str, per_page: int) -> list[str]:
+    """Click the column's "N more" until it is gone; each click must add a page (the last may be shorter)."""
+    button = page.locator(f'section.topic[data-topic-id="{column_id}"] button.topic-more')
+    while button.is_visible():
+        before = _column(page, column_id)
+        remaining = before["total"] - len(before["stories"])
+        assert before["more"] == f"{remaining} more", before
+        button.click()
+        want = len(before["stories"]) + min(per_page, remaining)
+        eventually(lambda: _loaded(page, column_id, want), timeout=10.0)
+    return _column(page, column_id)["stories"]
+
+
+def _loaded(page: Any, column_id: str, n: int) -> None:
+    assert len(_column(page, column_id)["stories"]) == n
+
+
+def test_paging_reaches_every_story_and_the_counts_match(page: Any, api: Api) -> None:
+    api.refit()  # settle the topics before counting
+    data = api.clusters()
+    topic = max(data["topics"], key=lambda t: t["n_stories"])
+    assert topic["n_stories"] > 5, "the sample should give a topic more stories than one page"
+    assert data["unassigned_total"] > 2, "the sample should leave stories out of every topic"
+    # two stories per column on the first load, three per "N more"
+    open_dashboard(page, api, "/?interval=1&stories=2&unassigned=2&page=3")
+    tid = str(topic["id"])
+
+    col = _column(page, tid)
+    assert col["stories"] == [str(s["id"]) for s in topic["stories"][:2]]
+    # the count is the topic's stories, not what the page loaded; "N more" is the rest
+    assert col["total"] == topic["n_stories"] and col["count"].startswith(f"{topic['n_stories']} stories")
+    assert col["more"] == f"{topic['n_stories'] - 2} more"
+    # every column counts like the API, and the header counts every story the service holds
+    for c in page.evaluate(COLUMNS):
+        want = data["unassigned_total"] if c["id"] == "unassigned" else next(t["n_stories"] for t in data["topics"] if str(t["id"]) == c["id"])
+        assert c["total"] == want and c["count"].startswith(f"{want} stor"), (c, want)
+    loaded = page.locator("#board li.story").count()
+    assert page.locator("#filter-count").text_content() == f"{loaded} of {server_total(data)} stories"
+    assert loaded < server_total(data)
+
+    # paging reaches every story of the topic, newest first as the API lists them, none twice
+    ids = _page_through(page, tid, 3)
+    every = api.stories(topic_id=topic["id"])
+    assert ids == [str(s["id"]) for s in every["stories"]]
+    assert len(ids) == len(set(ids)) == every["total"] == topic["n_stories"]
+    assert all(s["topic_id"] == topic["id"] for s in every["stories"])
+    assert _column(page, tid)["more"] is None
+    # the pages were asked of the server: topic_id, offset and limit
+    asked = [urllib.parse.parse_qs(urllib.parse.urlsplit(u).query) for u in page.recorder.requests
+             if urllib.parse.urlsplit(u).path == "/v1/stories"]
+    offsets = sorted(int(q["offset"][0]) for q in asked if q.get("topic_id") == [tid])
+    assert offsets[:2] == [2, 5] and all(q["limit"] == ["3"] for q in asked if q.get("topic_id") == [tid])
+
+    # the same for the stories in no topic
+    ids = _page_through(page, "unassigned", 3)
+    every = api.stories(unassigned="true")
+    assert ids == [str(s["id"]) for s in every["stories"]]
+    assert len(ids) == every["total"] == data["unassigned_total"]
+    assert all(s["topic_id"] is None for s in every["stories"])
+    loaded = page.locator("#board li.story").count()
+    assert page.locator("#filter-count").text_content() == f"{loaded} of {server_total(data)} stories"
+    assert page.recorder.errors == []
+
+
+def test_search_asks_the_server_in_every_language(page: Any, api: Api) -> None:
+    accented = "Séisme d'Al Haouz : les écoles rénovées de Amizmiz rouvrent leurs portes"
+    arabic = "مهرجان موازين يعلن عن برنامج دورته الجديدة في الرباط"
+    res = api.post([
+        {"title": accented, "source": "search-fr", "id": "search-acc-1", "lang": "fr"},
+        {"title": arabic, "source": "search-ar", "id": "search-ar-1"},
+        {"title": XSS_SCRIPT, "source": "search-xss", "id": "search-xss-1", "lang": "fr"},
+    ])
+    open_dashboard(page, api)
+    board_count = page.locator("#filter-count").text_content()
+
+    # typed without accents, in capitals, one key at a time: one request once the typing pauses
+    query = "SEISME amizmiz ecoles renovees"
+    page.locator("#filter-search").press_sequentially(query, delay=30)
+    eventually(lambda: _results(page, query), timeout=10.0)
+    got = _results(page, query)
+    assert accented in got["titles"] and res[0]["story_id"] in got["ids"]
+    # exactly what the API answers for the same question, with its total
+    want = api.stories(q=query)
+    assert got["ids"] == [s["id"] for s in want["stories"]] and got["total"] == want["total"] >= 1
+    assert page.locator("#search-count").text_content() == f"{want['total']} stor{'y' if want['total'] == 1 else 'ies'}"
+    assert page.locator("#filter-count").text_content() == f"{len(got['ids'])} of {want['total']} stor{'y' if want['total'] == 1 else 'ies'}"
+    searches = [urllib.parse.parse_qs(urllib.parse.urlsplit(u).query)["q"][0] for u in page.recorder.requests
+                if urllib.parse.urlsplit(u).path == "/v1/stories" and "q=" in u]
+    assert searches[-1] == query
+    assert len(searches) <= 2, f"not debounced: {searches}"
+
+    # Arabic, right to left
+    page.fill("#filter-search", "موازين الرباط")
+    eventually(lambda: _results(page, "موازين الرباط"), timeout=10.0)
+    got = _results(page, "موازين الرباط")
+    assert arabic in got["titles"] and res[1]["story_id"] in got["ids"]
+    assert got["ids"] == [s["id"] for s in api.stories(q="موازين الرباط")["stories"]]
+    title = page.locator("#search-list .story-title").filter(has_text=arabic).first
+    assert title.get_attribute("dir") == "rtl" and title.get_attribute("lang") == "ar"
+
+    # markup in a headline found by the search stays text
+    page.fill("#filter-search", "tramway T5 Casablanca")
+    eventually(lambda: _results(page, "tramway T5 Casablanca"), timeout=10.0)
+    assert XSS_SCRIPT in _results(page, "tramway T5 Casablanca")["titles"]
+    assert page.locator("#search-results script, #search-results img").count() == 0
+    assert all(e.evaluate("e => e.children.length") == 0 for e in page.locator("#search-list .story-title").all())
+
+    # nothing matches: said so; clearing the box brings the board back as it was
+    page.fill("#filter-search", "amizmiz zzzunknownword")
+    eventually(lambda: _assert_no_result(page), timeout=10.0)
+    page.fill("#filter-search", "")
+    page.wait_for_selector("#search-results", state="hidden")
+    assert page.locator("#board").is_visible()
+    eventually(lambda: _count_is(page, board_count), timeout=5.0)
+    assert page.recorder.dialogs == [] and page.recorder.errors == []
+
+
+def _count_is(page: Any, text: str) -> None:
+    assert page.locator("#filter-count").text_content() == text
+
+
+def _unseen(page: Any) -> list[int]:
+    return sorted(int(i) for i in page.evaluate(
+        "() => [...document.querySelectorAll('#board li.story.story-unseen')].map(li => li.dataset.storyId)"))
+
+
+def _new_since(page: Any, n: int, ids: list[int]) -> None:
+    out = page.locator("#new-since")
+    assert out.text_content() == f"{n} new since you looked" and out.get_attribute("data-count") == str(n)
+    assert _unseen(page) == sorted(ids)
+    assert page.locator("#board li.story.story-unseen .unseen-badge").count() == len(ids)
+
+
+def test_new_since_you_looked_counts_later_stories_and_survives_a_reload(page: Any, api: Api) -> None:
+    open_dashboard(page, api)
+    # first visit: what is on screen is seen; the time is kept in localStorage
+    eventually(lambda: _new_since(page, 0, []), timeout=10.0)
+    first = page.evaluate(f"localStorage.getItem('{LOOKED_STORAGE}')")
+    assert first and _instant(first) <= datetime.now(timezone.utc) + timedelta(seconds=2)
+    page.click("#mark-seen")
+    looked = page.evaluate(f"localStorage.getItem('{LOOKED_STORAGE}')")
+    assert looked and _instant(looked) >= _instant(first)
+    assert page.locator("#new-since").get_attribute("data-looked-at") == looked
+    time.sleep(1.2)  # "since" is to the second
+
+    stamp = int(time.time())
+    res = api.post([
+        {"title": "La gare de Kénitra accueille son premier train à grande vitesse de nuit",
+         "source": "seen-a", "id": f"seen-1-{stamp}", "lang": "fr"},
+        {"title": "El puerto de Agadir estrena una terminal de cruceros",
+         "source": "seen-b", "id": f"seen-2-{stamp}", "lang": "es"},
+        {"title": "Marrakech hosts the African drone racing championship",
+         "source": "seen-c", "id": f"seen-3-{stamp}", "lang": "en"},
+        # published two days ago, received now: first seen before the editor looked, so not new
+        {"title": "Le barrage de Oued Ziz inauguré en présence du gouverneur",
+         "source": "seen-d", "id": f"seen-4-{stamp}", "lang": "fr",
+         "published_at": (datetime.now(timezone.utc) - timedelta(days=2)).replace(microsecond=0).isoformat()},
+    ])
+    fresh = [r["story_id"] for r in res[:3]]
+    assert len(set(fresh)) == 3
+    eventually(lambda: _new_since(page, 3, fresh), timeout=15.0)
+
+    # a reload keeps the time the editor looked, hence the same three new stories
+    open_dashboard(page, api)
+    assert page.evaluate(f"localStorage.getItem('{LOOKED_STORAGE}')") == looked
+    eventually(lambda: _new_since(page, 3, fresh), timeout=15.0)
+
+    # "Mark as seen": nothing is new any more, after a reload too
+    page.click("#mark-seen")
+    eventually(lambda: _new_since(page, 0, []), timeout=10.0)
+    assert _instant(page.evaluate(f"localStorage.getItem('{LOOKED_STORAGE}')")) > _instant(looked)
+    open_dashboard(page, api)
+    eventually(lambda: _new_since(page, 0, []), timeout=10.0)
+    assert page.recorder.errors == []
+
+
+def test_unassigned_first_unique_names_and_outlets(page: Any, api: Api) -> None:
+    stamp = int(time.time())
+    title = "Le Maroc et le Portugal signent un accord sur l'hydrogène vert"
+    res = api.post([
+        {"title": title, "source": "outlet-a", "id": f"outlet-1-{stamp}", "lang": "fr"},
+        {"title": title, "source": "outlet-b", "id": f"outlet-2-{stamp}", "lang": "fr"},
+        {"title": title, "source": "outlet-a", "id": f"outlet-3-{stamp}", "lang": "fr"},
+        {"title": title, "source": "outlet-c", "id": f"outlet-4-{stamp}", "lang": "fr"},
+    ])
+    story = res[0]["story_id"]
+    assert {r["story_id"] for r in res} == {story}
+    open_dashboard(page, api)
+
+    # a card says how many distinct outlets ran the story (four headlines, three outlets)
+    card = page.locator(f'#board li.story[data-story-id="{story}"]')
+    card.wait_for(state="attached")
+    api_story = api.story(story).json()
+    assert api_story["n_sources"] == 3 and api_story["size"] == 4
+    eventually(lambda: _outlets(card, 3), timeout=10.0)
+    assert card.locator(".story-size").text_content() == "×4"
+
+    # "New, not yet grouped" is the first column; every name on the page is the API's and none is twice
+    def check() -> None:
+        data = api.clusters()
+        cols = page.evaluate(COLUMNS)
+        assert data["unassigned_total"] > 0
+        assert cols[0]["id"] == "unassigned" and cols[0]["label"] == UNASSIGNED_LABEL
+        assert all(c["id"] != "unassigned" for c in cols[1:])
+        assert {c["id"]: c["label"] for c in cols[1:]} == {str(t["id"]): t["label"] for t in data["topics"]}
+        labels = [c["label"] for c in cols]
+        assert len(labels) == len(set(labels)), labels
+        first = page.locator("#board section.topic").first.bounding_box()
+        second = page.locator("#board section.topic").nth(1).bounding_box()
+        assert first["x"] < second["x"] or first["y"] < second["y"]  # first on screen too (top left)
+
+    eventually(check, timeout=15.0)
+    assert page.locator("#board .topic-sublabel").count() == 0  # unique names need nothing to tell them apart
+
+
+def _outlets(card: Any, n: int) -> None:
+    assert card.locator(".story-outlets").text_content() == f"{n} outlets"
+    assert card.get_attribute("data-n-sources") == str(n)
+
+
+def test_a_card_keeps_its_place_when_a_new_batch_arrives(page: Any, api: Api) -> None:
+    stamp = int(time.time())
+    open_dashboard(page, api)
+    page.wait_for_timeout(1_500)  # a few polls: the board has settled
+    # the editor reads the first card of the first column ("New, not yet grouped"), the pointer resting on it
+    board = page.evaluate(BOARD_SUMMARY)
+    home = board[0]
+    assert home["id"] == "unassigned" and len(home["stories"]) >= 2, home
+    target_id, below_id = home["stories"][:2]
+    card = page.locator(f'#board li.story[data-story-id="{target_id}"]')
+    card.locator(".story-title").hover()
+    box = card.bounding_box()
+    below_story = api.story(below_id).json()
+    below_title, below_lang = below_story["canonical"]["title"], below_story["canonical"]["lang"]
+
+    # a batch: two new stories, and a new version of the story below the card (the API now lists it first)
+    res = api.post([
+        {"title": "La Bourse de Casablanca termine la séance en hausse de 2 %",
+         "source": "keep-c", "id": f"keep-3-{stamp}", "lang": "fr"},
+        {"title": "Moroccan Royal Navy rescues 60 migrants off Tarfaya",
+         "source": "keep-d", "id": f"keep-4-{stamp}", "lang": "en"},
+        {"title": below_title, "source": "keep-e", "id": f"keep-5-{stamp}", "lang": below_lang},
+    ])
+    new_ids = [str(r["story_id"]) for r in res[:2]]
+    assert str(res[2]["story_id"]) == below_id, "the same title should join the story"
+    size = below_story["size"] + 1
+    api_cols = {c["id"]: c["stories"] for c in api_summary(api.clusters())}
+    col_now = next(ids for ids in api_cols.values() if below_id in ids)
+    if target_id in col_now:
+        assert col_now.index(below_id) < col_now.index(target_id), "the API should list the updated story first"
+
+    # the poll brings it, and holds it: "N updates — Show"; nothing on the board moved
+    page.wait_for_function("""ids => {
+        const d = window.TickerDashboard.state.data;
+        const all = d.topics.flatMap(t => t.stories).concat(d.unassigned).map(s => String(s.id));
+        return ids.every(id => all.includes(id));
+    }""", arg=new_ids)
+    page.wait_for_selector("#updates:not([hidden])")
+    assert int(page.locator("#updates").get_attribute("data-count")) >= 3
+    assert page.locator("#updates-text").text_content().endswith("updates")
+    page.wait_for_timeout(1_500)  # more polls
+    assert page.evaluate(BOARD_SUMMARY) == board
+    assert card.bounding_box() == box
+    assert all(page.locator(f'#board li.story[data-story-id="{i}"]').count() == 0 for i in new_ids)
+
+    # Show: the new stories come in at the start of their columns, highlighted; the cards that were there
+    # keep their order (the updated story stays below the card, updated in place)
+    page.click("#updates-show")
+    page.wait_for_selector("#updates", state="hidden")
+    for i in new_ids:
+        page.locator(f'#board li.story[data-story-id="{i}"].story-new').wait_for(state="attached")
+    after = page.evaluate(BOARD_SUMMARY)
+    before_cols = {c["id"]: c["stories"] for c in board}
+    kept = [c["id"] for c in after if c["id"] in before_cols]
+    assert kept == [c["id"] for c in board if c["id"] in kept], "columns were reordered"
+    for c in after:
+        old = before_cols.get(c["id"], [])
+        still = [i for i in c["stories"] if i in old]
+        assert still == [i for i in old if i in still], f"cards of column {c['id']} were reordered"
+        arrived = [i for i in c["stories"] if i in new_ids]
+        if arrived and old:
+            assert max(c["stories"].index(i) for i in arrived) < min(c["stories"].index(i) for i in still), c
+    home_after = next(c["stories"] for c in after if target_id in c["stories"])
+    if below_id in home_after:
+        assert home_after.index(below_id) > home_after.index(target_id)
+    eventually(lambda: _size_is(page, below_id, f"×{size}"), timeout=10.0)
+
+    # when the pointer is elsewhere, the next batch goes on the board at once, still without reordering
+    page.mouse.move(5, 5)
+    later = api.post([{"title": "Tanger accueille le sommet méditerranéen de l'eau",
+                       "source": "keep-f", "id": f"keep-6-{stamp}", "lang": "fr"}])
+    page.locator(f'#board li.story[data-story-id="{later[0]["story_id"]}"]').wait_for(state="attached", timeout=10_000)
+    assert page.locator("#updates").is_hidden()
+    final = page.evaluate(BOARD_SUMMARY)
+    for c in final:
+        old = {x["id"]: x["stories"] for x in after}.get(c["id"], [])
+        still = [i for i in c["stories"] if i in old]
+        assert still == [i for i in old if i in still]
+    assert page.recorder.errors == []
+
+
+def _size_is(page: Any, story_id: str, text: str) -> None:
+    assert page.locator(f'#board li.story[data-story-id="{story_id}"] .story-size').text_content() == text
