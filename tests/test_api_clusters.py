@@ -272,3 +272,29 @@ def test_the_next_view_after_a_write_shows_it_and_the_etag_moves(topical, monkey
     monkeypatch.setattr(clusters_api.time, "time", lambda: real() + 60.0)
     later = c.get("/v1/clusters", headers={"If-None-Match": after.headers["ETag"]})
     assert later.status_code == 200 and later.headers["ETag"] != after.headers["ETag"]
+
+
+def test_between_refits_a_story_joins_only_a_topic_it_fits(make_client):
+    """Online assignment: a new Polisario headline joins the Sahara topic at once; a story like no topic stays
+    "new, not yet grouped" (unassigned) until a refit looks at it, instead of going to the nearest topic."""
+    from app.sample import shifted_batch
+
+    c = make_client(refit_every_seconds=3600.0, refit_every_stories=100_000, api_key="k")
+    auth = {"X-API-Key": "k"}
+    assert c.post("/v1/headlines", json=shifted_batch(ROOT / "sample_data" / "batch.json"), headers=auth).status_code == 200
+    assert c.post("/v1/clusters/refit", headers=auth).status_code == 200
+    sahara = next(t for t in c.get("/v1/clusters").json()["topics"] if t["category"] == "sahara")
+    posted = [
+        {"title": "Sahara : le Polisario rejette le plan d'autonomie, le Maroc saisit l'ONU et la MINURSO",
+         "lang": "fr", "source": "s1"},
+        {"title": "Un dromadaire élu maire de Tataouine, une première mondiale", "lang": "fr", "source": "s2"},
+    ]
+    r = c.post("/v1/headlines", json={"headlines": posted}, headers=auth)
+    assert r.status_code == 200
+    fits, stranger = (item["story_id"] for item in r.json()["results"])
+    assert c.get(f"/v1/stories/{fits}").json()["topic_id"] == sahara["id"]
+    assert c.get(f"/v1/stories/{stranger}").json()["topic_id"] is None
+    body = c.get("/v1/clusters").json()
+    assert stranger in [s["id"] for s in body["unassigned"]]
+    assert stranger in [s["id"] for s in c.get("/v1/stories?unassigned=true&limit=500").json()["stories"]]
+    assert next(t for t in body["topics"] if t["id"] == sahara["id"])["n_stories"] == sahara["n_stories"] + 1
