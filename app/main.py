@@ -28,7 +28,8 @@ from .api.docs import add_docs
 from .api.errors import validation_error_handler
 from .api.metrics import Metrics
 from .api.middleware import BodyGuard, Timing
-from .api.security import KeyGate, RateLimiter
+from .api.ratelimit import RateLimiter
+from .api.security import KeyGate
 from .api.state import AppState
 from .config import ConfigError, Settings, load_settings
 from .ingest.lang import LanguageDetector

@@ -261,7 +261,7 @@ def test_rate_limit_counts_per_client_address_not_per_key(make_client):
 
 
 def test_rate_limiter_refills_and_keeps_clients_apart():
-    from app.api.security import RateLimiter
+    from app.api.ratelimit import RateLimiter
 
     now = [1000.0]
     rl = RateLimiter(60, clock=lambda: now[0])  # one token a second, bursts of 60

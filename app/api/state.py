@@ -10,20 +10,20 @@ from fastapi import HTTPException, Request
 
 from ..config import Settings
 from .metrics import Metrics
+from .ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
     from ..retention import RetentionService
     from ..store import Store
     from ..topics.service import TopicService
-    from .security import RateLimiter
 
 
 @dataclass
 class AppState:
     settings: Settings
     metrics: Metrics
-    rate_limiter: "RateLimiter"
+    rate_limiter: RateLimiter
     store: "Store | None" = None
     pipeline: "Pipeline | None" = None
     topics: "TopicService | None" = None
