@@ -61,7 +61,7 @@ def test_ids_give_member_sets() -> None:
         TopicModel().fit(X, ids[:-1])
 
 
-def test_predict_assigns_new_stories_of_a_topic_and_rejects_strangers() -> None:
+def test_online_assignment_places_new_stories_of_a_topic_and_rejects_strangers() -> None:
     X, y, C = _topics([50, 50, 50], seed=3)
     model = TopicModel().fit(X)
     rng = np.random.default_rng(9)
@@ -69,23 +69,22 @@ def test_predict_assigns_new_stories_of_a_topic_and_rejects_strangers() -> None:
     fresh = _unit(C[[0] * 10] + 0.5 * rng.standard_normal((10, X.shape[1])) / np.sqrt(X.shape[1]) * 3)
     strangers = _unit(rng.standard_normal((10, X.shape[1])))
     label_of_topic0 = np.bincount(model.labels_[(y == 0) & (model.labels_ >= 0)]).argmax()
-    pred = model.predict(fresh)
-    assert np.mean(pred == label_of_topic0) >= 0.9
-    assert np.mean(model.predict(strangers) == -1) >= 0.9
-    # A threshold above any cosine assigns nothing.
-    assert (model.predict(fresh, threshold=1.01) == -1).all()
-    # The online assigner (stored centroids) agrees on the easy cases, raw and centred.
     ids = [100 + c for c in range(model.n_topics_)]
+    # centred on the window mean (as the fit sees them) and raw (the stored centroids, as the service)
     for assigner in (OnlineAssigner.from_model(model, ids), OnlineAssigner(ids, model.centroids_)):
         got = assigner.assign(fresh)
         assert sum(g == ids[label_of_topic0] for g in got) >= 7
+    centred = OnlineAssigner.from_model(model, ids)
+    assert np.mean([g is None for g in centred.assign(strangers)]) >= 0.9
+    # A threshold above any cosine assigns nothing.
+    assert OnlineAssigner.from_model(model, ids, threshold=1.01).assign(fresh) == [None] * 10
 
 
 def test_small_and_degenerate_inputs() -> None:
     assert TopicModel().fit(np.zeros((0, 8), dtype=np.float32)).labels_.shape == (0,)
     one = TopicModel().fit(np.ones((1, 8), dtype=np.float32))
     assert one.labels_.tolist() == [-1] and one.n_topics_ == 0
-    assert one.predict(np.ones((2, 8))).tolist() == [-1, -1]
+    assert OnlineAssigner.from_model(one, []).assign(np.ones((2, 8))) == [None, None]
     few = TopicModel(min_cluster_size=5).fit(_unit(np.random.default_rng(0).standard_normal((4, 8))))
     assert (few.labels_ == -1).all()
     # Many exact duplicates: zero distances must not break the graph or HDBSCAN.

@@ -129,8 +129,6 @@ class TopicModel:
     member_relative: float = 0.5
     #: where the attach threshold is measured: "smoothed" (tuned) or "original" (centred input)
     attach_space: str = "smoothed"
-    #: default threshold of ``predict`` (cosine, centred space)
-    assign_threshold: float = 0.25
     n_exemplars: int = 5
     #: brute-force neighbour search up to this many stories, PCA candidates + exact re-rank above
     exact_knn_limit: int = 12_000
@@ -146,7 +144,6 @@ class TopicModel:
     exemplars_: list[np.ndarray] = field(init=False, repr=False, default_factory=list)
     clusters_: list[set[int]] = field(init=False, repr=False, default_factory=list)
     mean_: np.ndarray | None = field(init=False, repr=False, default=None)
-    _centred_centroids: np.ndarray = field(init=False, repr=False, default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
 
     @property
     def n_topics_(self) -> int:
@@ -242,32 +239,9 @@ class TopicModel:
         k = len(present)
         self.labels_ = labels
         self.centroids_ = _centroids(X, labels, k) if k else np.zeros((0, X.shape[1]), dtype=np.float32)
-        mean = self.mean_ if self.mean_ is not None else np.zeros(X.shape[1], dtype=np.float32)
-        self._centred_centroids = (
-            _centroids(unit_rows(X - mean), labels, k) if k else np.zeros((0, X.shape[1]), dtype=np.float32)
-        )
         groups = _groups(labels, k)
         self.exemplars_ = []
         for c, members in enumerate(groups):
             sims = X[members] @ self.centroids_[c]
             self.exemplars_.append(members[np.argsort(-sims, kind="stable")[: self.n_exemplars]])
         self.clusters_ = [{int(ids[i]) for i in members} for members in groups] if ids is not None else []
-
-    # --- online assignment ------------------------------------------------------------------
-    def similarity(self, X: np.ndarray) -> np.ndarray:
-        """Cosine of each row of ``X`` to each topic centroid, in the centred space of the fit."""
-        X = unit_rows(np.atleast_2d(np.asarray(X, dtype=np.float32)))
-        if self.mean_ is None:
-            raise RuntimeError("TopicModel is not fitted")
-        return unit_rows(X - self.mean_) @ self._centred_centroids.T
-
-    def predict(self, X: np.ndarray, threshold: float | None = None) -> np.ndarray:
-        """Topic label of each new story: the nearest centroid if its cosine reaches ``threshold``
-        (default ``assign_threshold``), else -1."""
-        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-        if self.n_topics_ == 0:
-            return np.full(X.shape[0], -1, dtype=np.int64)
-        sims = self.similarity(X)
-        best = sims.argmax(axis=1)
-        limit = self.assign_threshold if threshold is None else threshold
-        return np.where(sims[np.arange(len(best)), best] >= limit, best, -1).astype(np.int64)

@@ -12,6 +12,9 @@ Two ways to compare, measured on masakhanews titles (fit on one half, assign the
   assigned at precision 0.75-0.78; 0.40 -> 65 % at 0.71;
 * centred on the window mean (``TopicModel.mean_``), as the fit sees them: 0.25 -> 55 % at
   0.76; 0.20 -> 66-70 % at 0.71. Better coverage for the same precision.
+
+The service uses the raw way (``TICKER_TOPIC_ASSIGN_THRESHOLD``, 0.45): the store keeps the topic
+centroids but not the window mean. Its figures with today's topics are in docs/topics.md.
 """
 
 from __future__ import annotations

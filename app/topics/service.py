@@ -22,6 +22,7 @@ from embeddings import Encoder
 
 from ..config import Settings
 from ..store import Store, TopicRow
+from .online import OnlineAssigner
 from .refit_job import RefitInput, Titles, compute
 from .stable import match_ids
 from .taxonomy import Taxonomy
@@ -56,7 +57,6 @@ class TopicService:
         self._thread: threading.Thread | None = None
         self._new_since_refit = 0
         self._last_background_refit = -math.inf  # time.monotonic() when the loop's last refit ended
-        self._centroids: tuple[list[int], np.ndarray] = ([], np.zeros((0, encoder.dim), dtype=np.float32))
         self.last_report: RefitReport | None = None
         self.refits = 0
         self._load_centroids()
@@ -64,23 +64,17 @@ class TopicService:
     # --- online ------------------------------------------------------------------------
     def _load_centroids(self) -> None:
         rows = self.store.topics()
-        if rows:
-            self._centroids = ([t.id for t in rows], np.vstack([t.centroid for t in rows]).astype(np.float32))
-        else:
-            self._centroids = ([], np.zeros((0, self.encoder.dim), dtype=np.float32))
+        ids = [t.id for t in rows]
+        mat = np.vstack([t.centroid for t in rows]) if rows else np.zeros((0, self.encoder.dim), dtype=np.float32)
+        self._assigner = OnlineAssigner(ids, mat, threshold=self.settings.topic_assign_threshold)
 
     def assign(self, centroid: np.ndarray) -> int | None:
         """The topic of a new story: nearest topic centroid if it is close enough, else none (noise)."""
-        ids, mat = self._centroids
-        if not ids:
-            return None
-        sims = mat @ centroid
-        best = int(np.argmax(sims))
-        return ids[best] if float(sims[best]) >= self.settings.topic_assign_threshold else None
+        return self._assigner.assign(centroid)[0]
 
     def on_stories(self, opened: list[int], grown: list[int]) -> None:
         """Pipeline listener: place new stories in a topic now, refit later."""
-        if opened and self._centroids[0]:
+        if opened and self._assigner.topic_ids:
             ids, mat = self.store.story_centroids_for(opened)
             for sid, vec in zip(ids, mat):
                 topic = self.assign(vec)
@@ -192,7 +186,7 @@ class TopicService:
         return report
 
     def gauges(self) -> dict[str, float]:
-        out = {"ticker_topic_refits_total": float(self.refits), "ticker_topics": float(len(self._centroids[0]))}
+        out = {"ticker_topic_refits_total": float(self.refits), "ticker_topics": float(len(self._assigner.topic_ids))}
         if self.last_report is not None:
             out["ticker_topic_refit_seconds"] = self.last_report.seconds
             out["ticker_topic_noise_fraction"] = self.last_report.noise_fraction
