@@ -50,8 +50,8 @@ class LatencySizes:
     #: new headlines ingested in-process into the largest store, after its checks (batches of 100): what
     #: ingest costs once the window holds that many headlines (the ingest section starts from empty)
     ingest_at_largest: int = 1000
-    #: the largest store's HTTP checks again with the server held to one CPU (issue #3 sets its check
-    #: target "on one core"); the clients stay free to use the other one
+    #: the largest store's HTTP checks again with the server held to one CPU (the check's target is
+    #: set "on one core"); the clients stay free to use the other one
     one_core: bool = True
     #: at the smallest size, the checks again while a feed posts batches of ``under_ingest_batch`` as
     #: fast as the server takes them (up to this many headlines; 0: not run)
@@ -417,7 +417,7 @@ def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: Latenc
 
 def _check_targets(run: dict[str, Any], size: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """The check's targets at the largest size from one HTTP run of it (``run``: the ``http`` and
-    ``http_stdlib_client`` figures). Issue #3's p50 target is the httpx figure; the stdlib client's is
+    ``http_stdlib_client`` figures). The p50 target is judged on the httpx figure; the stdlib client's is
     beside it."""
     http, stored = run["http"], size["stored_headlines"]
     return {

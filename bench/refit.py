@@ -130,7 +130,7 @@ def service_refits(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, si
     return out
 
 
-#: issue #4, seconds: TopicModel.fit and TopicService.refit at these sizes (only sizes measured count)
+#: the topic targets, seconds: TopicModel.fit and TopicService.refit at these sizes (only sizes measured count)
 FIT_TARGETS_S = {10_000: 10.0, 50_000: 60.0}
 SERVICE_TARGETS_S = {10_000: 10.0}
 

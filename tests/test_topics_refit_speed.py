@@ -1,4 +1,4 @@
-"""Bridging a kNN graph of many components stays cheap (issue #4: refit of 50k stories under 60 s).
+"""Bridging a kNN graph of many components stays cheap (the topic target: refit of 50k stories under 60 s).
 
 Joining components used to take one exhaustive search per component whose points all had their
 probe neighbours inside it: 282 s of a 320 s refit at 50k. These tests build the kNN lists
