@@ -34,6 +34,8 @@ from scipy.sparse import csr_matrix
 from sklearn.cluster import HDBSCAN
 from threadpoolctl import threadpool_limits
 
+from embeddings.base import l2_normalise as unit_rows
+
 from .graph import Neighbours, distance_graph, nearest_neighbours, rerank
 
 __all__ = ["TopicModel", "unit_rows"]
@@ -54,13 +56,6 @@ def _threads(threads: int | None) -> Iterator[None]:
             yield
     finally:
         faiss.omp_set_num_threads(before)
-
-
-def unit_rows(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(X / norms, dtype=np.float32)
 
 
 def _smooth(Z0: np.ndarray, nb: Neighbours, k: int, steps: int, alpha: float) -> np.ndarray:

@@ -15,6 +15,8 @@ import faiss
 import numpy as np
 from scipy.sparse import csr_matrix, csgraph
 
+from embeddings.base import l2_normalise
+
 #: Distances of exactly zero vanish from a sparse matrix (they read as "no edge"), so duplicates
 #: are kept apart by this much instead.
 MIN_DISTANCE = 1e-6
@@ -74,7 +76,7 @@ def _exact(X: np.ndarray, k: int, batch: int) -> Neighbours:
 
 def _approximate(X: np.ndarray, k: int, pca_dim: int, oversample: int, batch: int) -> Neighbours:
     n = X.shape[0]
-    Y = unit_rows_f32(pca_project(X, pca_dim))
+    Y = l2_normalise(pca_project(X, pca_dim))
     kc = min(n - 1, max(k, oversample * k))
     candidates = _exact(Y, kc, batch).indices
     return rerank(X, candidates, k)
@@ -89,13 +91,6 @@ def pca_project(X: np.ndarray, dim: int, *, sample: int = 10_000, seed: int = 0)
     _, vectors = np.linalg.eigh(S.T @ S)  # ascending eigenvalues
     axes = np.ascontiguousarray(vectors[:, ::-1][:, :dim], dtype=np.float32)
     return (X - mean) @ axes
-
-
-def unit_rows_f32(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(X / norms)
 
 
 def rerank(X: np.ndarray, candidates: np.ndarray, k: int, *, batch: int = 128) -> Neighbours:
@@ -211,7 +206,7 @@ def _centroid_bridges(
     onehot = csr_matrix(
         (np.ones(member.size, dtype=np.float32), (row_of[comp[member]], member)), shape=(todo.size, n)
     )
-    centres = unit_rows_f32(np.asarray(onehot @ X))
+    centres = l2_normalise(np.asarray(onehot @ X))
     m = max(1, min(extra, n - 1))
     step = max(1, block // n)
     out: list[tuple[int, int, float]] = []

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from embeddings.base import unit_vector
+
 from .names import Doc
 from .taxonomy import OTHER, Taxonomy, distinct_names
 
@@ -123,7 +125,7 @@ def compute(job: RefitInput) -> RefitOutput:
         idx = np.flatnonzero(labels == lab)
         clusters.append({ids[i] for i in idx})
         rows_of.append(idx)
-    centroids = [_unit(X[idx].mean(axis=0)) for idx in rows_of]
+    centroids = [unit_vector(X[idx].mean(axis=0)) for idx in rows_of]
     docs_of: dict[int, list[Doc]] = {}
     for sid, title, lang in job.titles.rows():
         docs_of.setdefault(sid, []).append((title, lang, sid))
@@ -140,11 +142,6 @@ def compute(job: RefitInput) -> RefitOutput:
         keywords=[[k.text for k in ks] for ks in kws], categories=categories,
         keyword_langs=[[k.lang for k in ks] for ks in kws], peak_rss_mib=_peak_rss_mib(),
     )
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)
 
 
 def _peak_rss_mib() -> float:

@@ -18,6 +18,8 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from embeddings.base import l2_normalise
+
 __all__ = ["Taxonomy", "TaxonomyEntry", "OTHER", "DEFAULT_PATH", "assign_entries", "distinct_names"]
 
 OTHER = "other"
@@ -111,11 +113,6 @@ def distinct_names(
     return names
 
 
-def _unit(A: np.ndarray) -> np.ndarray:
-    A = np.asarray(A, dtype=np.float32)
-    return A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
-
-
 # Encoded phrases shared by every Taxonomy built on the same encoder and text (tests, reloads).
 _VECTOR_CACHE: dict[tuple[int, str, tuple[str, ...]], np.ndarray] = {}
 
@@ -185,7 +182,7 @@ class Taxonomy:
             phrases = tuple(p for e in self.entries for p in e.phrases)
             key = (id(self.encoder), getattr(self.encoder, "name", type(self.encoder).__name__), phrases)
             if key not in _VECTOR_CACHE:
-                _VECTOR_CACHE[key] = _unit(self.encoder.encode(list(phrases)))
+                _VECTOR_CACHE[key] = l2_normalise(self.encoder.encode(list(phrases)))
             self._vectors = _VECTOR_CACHE[key]
             self._owner = np.array([i for i, e in enumerate(self.entries) for _ in e.phrases], dtype=np.int64)
         assert self._owner is not None
@@ -209,7 +206,7 @@ class Taxonomy:
         else on the mean of the centroids given when there are at least ``min_topics_for_mean``
         of them, else on the phrases' mean; phrases on their own mean.
         """
-        C = _unit(np.atleast_2d(np.asarray(centroids, dtype=np.float32)))
+        C = l2_normalise(np.atleast_2d(np.asarray(centroids, dtype=np.float32)))
         if C.shape[0] == 0:
             return np.zeros((0, len(self.entries)), dtype=np.float32)
         V, owner = self.vectors()
@@ -220,7 +217,7 @@ class Taxonomy:
             centre = C.mean(axis=0)
         else:
             centre = phrase_mean
-        sims = _unit(C - centre) @ _unit(V - phrase_mean).T
+        sims = l2_normalise(C - centre) @ l2_normalise(V - phrase_mean).T
         out = np.empty((C.shape[0], len(self.entries)), dtype=np.float32)
         for j in range(len(self.entries)):
             s = np.sort(sims[:, owner == j], axis=1)[:, ::-1]
