@@ -24,7 +24,7 @@ from ..topics.worker import WorkerError, collector_paused
 from .models import ClustersOut, IsoDateTime, RefitOut, TopicEventsOut, TopicOut, error_responses
 from .params import RowId
 from .security import require_read, require_write
-from .state import AppState, get_state
+from .state import AppState, StateDep
 from .timeparse import to_epoch
 from .views import iso, story_cards
 
@@ -114,6 +114,7 @@ def _kept(state: AppState) -> _Kept:
             summary="Topics with their newest stories",
             responses={304: {"description": "unchanged since If-None-Match"}, **error_responses(401, 503)})
 async def clusters(
+    state: StateDep,
     request: Request,
     since: IsoDateTime | None = Query(None, description="Only stories seen at or after this time."),
     stories_per_topic: int = Query(STORIES_PER_TOPIC, ge=1, le=200,
@@ -123,7 +124,6 @@ async def clusters(
     lang: str | None = Query(None, min_length=2, max_length=8, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
                              description="The reader's language: keywords in it come first (default: the first "
                                          "language of Accept-Language)."),
-    state: AppState = Depends(get_state),
 ):
     store = state.require_store()
     reader = reader_lang(request, lang)
@@ -166,7 +166,7 @@ async def clusters(
 
 @router.get("/events", response_model=TopicEventsOut, dependencies=[Depends(require_read)],
             summary="How topic ids moved across refits: new, merge, split, retired (newest first)")
-async def events(limit: int = Query(100, ge=1, le=1000), state: AppState = Depends(get_state)) -> TopicEventsOut:
+async def events(state: StateDep, limit: int = Query(100, ge=1, le=1000)) -> TopicEventsOut:
     store = state.require_store()
     rows = await run_in_threadpool(store.topic_events, limit)
     return TopicEventsOut(events=[{**e, "at": iso(e.get("at"))} for e in rows])
@@ -175,10 +175,9 @@ async def events(limit: int = Query(100, ge=1, le=1000), state: AppState = Depen
 # ":digits" so that /v1/clusters/refit is not taken for a topic id: GET or OPTIONS on it get 405 "Allow: POST".
 @router.get("/{topic_id:digits}", response_model=TopicOut, dependencies=[Depends(require_read)],
             summary="One topic", responses=error_responses(401, 503, not_found="no such topic"))
-async def cluster(request: Request, topic_id: RowId, stories: int = Query(50, ge=1, le=500),
+async def cluster(state: StateDep, request: Request, topic_id: RowId, stories: int = Query(50, ge=1, le=500),
                   lang: str | None = Query(None, min_length=2, max_length=8, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
-                                           description="The reader's language: keywords in it come first."),
-                  state: AppState = Depends(get_state)) -> TopicOut:
+                                           description="The reader's language: keywords in it come first.")) -> TopicOut:
     store = state.require_store()
     reader = reader_lang(request, lang)
 
@@ -196,7 +195,7 @@ async def cluster(request: Request, topic_id: RowId, stories: int = Query(50, ge
 
 @router.post("/refit", response_model=RefitOut, dependencies=[Depends(require_write)], summary="Refit topics now",
              responses=error_responses(401, 409, 500, 503))
-async def refit(state: AppState = Depends(get_state)) -> RefitOut:
+async def refit(state: StateDep) -> RefitOut:
     state.require_pipeline()
     assert state.topics is not None
     try:

@@ -19,7 +19,7 @@ from ..teach import after_correction
 from .models import MAX_ID, ErrorOut, _Input, error_responses
 from .params import Offset, RowId
 from .security import check_key, presented_key, require_read
-from .state import AppState, get_state
+from .state import AppState, StateDep
 from .views import iso
 
 router = APIRouter(prefix="/v1/corrections", tags=["corrections"])
@@ -125,8 +125,7 @@ async def _correct(request: Request, state: AppState, x_editor: str | None,
 
 @router.post("/merge", status_code=201, response_model=CorrectionOut, summary="Merge one story into another",
              responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED})
-async def merge(body: MergeIn, request: Request, x_editor: EditorName = None,
-                state: AppState = Depends(get_state)) -> CorrectionOut:
+async def merge(state: StateDep, body: MergeIn, request: Request, x_editor: EditorName = None) -> CorrectionOut:
     return await _correct(request, state, x_editor,
                           lambda service, actor: service.merge(body.story_id, body.into, actor))
 
@@ -134,8 +133,7 @@ async def merge(body: MergeIn, request: Request, x_editor: EditorName = None,
 @router.post("/move", status_code=201, response_model=CorrectionOut,
              summary="Move headlines to another story, or out to a new one (a split)",
              responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED})
-async def move(body: MoveIn, request: Request, x_editor: EditorName = None,
-               state: AppState = Depends(get_state)) -> CorrectionOut:
+async def move(state: StateDep, body: MoveIn, request: Request, x_editor: EditorName = None) -> CorrectionOut:
     return await _correct(request, state, x_editor,
                           lambda service, actor: service.move(body.headline_ids, body.to_story_id, actor))
 
@@ -143,24 +141,21 @@ async def move(body: MoveIn, request: Request, x_editor: EditorName = None,
 @router.post("/apart", status_code=201, response_model=CorrectionOut,
              summary="Two stories are not the same story: they are never merged",
              responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED})
-async def apart(body: ApartIn, request: Request, x_editor: EditorName = None,
-                state: AppState = Depends(get_state)) -> CorrectionOut:
+async def apart(state: StateDep, body: ApartIn, request: Request, x_editor: EditorName = None) -> CorrectionOut:
     return await _correct(request, state, x_editor,
                           lambda service, actor: service.apart(body.story_ids[0], body.story_ids[1], actor))
 
 
 @router.post("/{correction_id:digits}/undo", response_model=CorrectionOut, summary="Undo a correction",
              responses={**error_responses(401, 503), **_REFUSED})
-async def undo(correction_id: RowId, request: Request, x_editor: EditorName = None,
-               state: AppState = Depends(get_state)) -> CorrectionOut:
+async def undo(state: StateDep, correction_id: RowId, request: Request, x_editor: EditorName = None) -> CorrectionOut:
     return await _correct(request, state, x_editor, lambda service, actor: service.undo(correction_id, actor),
                           teach=False)
 
 
 @router.get("", response_model=CorrectionList, summary="Corrections, newest first",
             dependencies=[Depends(require_read)], responses=error_responses(401, 503))
-async def list_corrections(limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
-                           state: AppState = Depends(get_state)) -> CorrectionList:
+async def list_corrections(state: StateDep, limit: int = Query(50, ge=1, le=500), offset: Offset = 0) -> CorrectionList:
     store = state.require_store()
     rows, total = await run_in_threadpool(store.corrections, limit, offset)
     return CorrectionList(corrections=[correction_out(c) for c in rows], total=total, limit=limit, offset=offset)

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from ..teach import current_rule, refit_rule
 from .models import error_responses
 from .security import require_read, require_write
-from .state import AppState, get_state
+from .state import AppState, StateDep
 
 router = APIRouter(prefix="/v1/matcher", tags=["matcher"])
 
@@ -40,13 +40,13 @@ def _out(state: AppState) -> MatcherOut:
 
 @router.get("", response_model=MatcherOut, summary="The story rule in force", dependencies=[Depends(require_read)],
             responses=error_responses(401, 503))
-async def get_matcher(state: AppState = Depends(get_state)) -> MatcherOut:
+async def get_matcher(state: StateDep) -> MatcherOut:
     return await run_in_threadpool(_out, state)
 
 
 @router.post("/refit", response_model=MatcherOut, summary="Refit the threshold from the corrections now (API key)",
              dependencies=[Depends(require_write)], responses=error_responses(401, 503))
-async def refit(state: AppState = Depends(get_state)) -> MatcherOut:
+async def refit(state: StateDep) -> MatcherOut:
     pipeline = state.require_pipeline()
 
     def work() -> MatcherOut:

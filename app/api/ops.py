@@ -6,7 +6,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from .models import EncoderInfo, ErrorOut, Health, RetentionOut, error_responses
 from .security import require_write
-from .state import AppState, get_state
+from .state import StateDep
 from .views import iso
 
 router = APIRouter(tags=["operations"])
@@ -19,7 +19,7 @@ async def livez() -> Health:
 
 @router.get("/readyz", response_model=Health, summary="Ready once storage is open and the encoder is loaded",
             responses={503: {"model": Health}})
-async def readyz(state: AppState = Depends(get_state)):
+async def readyz(state: StateDep):
     if state.ready.is_set() and state.pipeline is not None:
         return Health(status="ready", encoder=EncoderInfo.model_validate(state.encoder_info))
     detail = state.startup_error or "loading the encoder"
@@ -27,7 +27,7 @@ async def readyz(state: AppState = Depends(get_state)):
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
-async def metrics(state: AppState = Depends(get_state)) -> PlainTextResponse:
+async def metrics(state: StateDep) -> PlainTextResponse:
     gauges: dict[str, float] = {"ticker_ready": 1.0 if state.ready.is_set() else 0.0}
     store = state.store
     if store is not None:
@@ -43,7 +43,7 @@ async def metrics(state: AppState = Depends(get_state)) -> PlainTextResponse:
              summary="Delete the stories TICKER_RETENTION_DAYS says are due, now",
              responses={**error_responses(401, 503),
                         409: {"description": "retention is off (TICKER_RETENTION_DAYS=0)", "model": ErrorOut}})
-async def run_retention(state: AppState = Depends(get_state)) -> RetentionOut:
+async def run_retention(state: StateDep) -> RetentionOut:
     state.require_pipeline()  # retention starts with the rest of the service
     retention = state.retention
     if retention is None or not retention.enabled:

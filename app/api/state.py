@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 
 from ..config import Settings
 from .metrics import Metrics
@@ -49,3 +49,7 @@ class AppState:
 
 async def get_state(request: Request) -> AppState:
     return request.app.state.ticker
+
+
+#: a route's parameter for the app's state: ``state: StateDep``
+StateDep = Annotated[AppState, Depends(get_state)]

@@ -11,7 +11,7 @@ from ..store.base import MAX_SEARCH_CHARS, MAX_SEARCH_WORDS
 from .models import MAX_ID, IsoDateTime, StoryDetailOut, StoryList, StorableStr, error_responses, storable
 from .params import Offset, RowId
 from .security import require_read
-from .state import AppState, get_state
+from .state import StateDep
 from .timeparse import to_epoch
 from .views import stories_out, story_detail
 
@@ -37,6 +37,7 @@ SearchText = Annotated[str, StringConstraints(max_length=MAX_SEARCH_CHARS), Afte
 
 @router.get("", response_model=StoryList, summary="Stories, newest first", responses=error_responses(401, 503))
 async def list_stories(
+    state: StateDep,
     limit: int = Query(50, ge=1, le=500),
     offset: Offset = 0,
     lang: StorableStr | None = Query(None, max_length=8, description="Only stories with a headline in this language."),
@@ -54,7 +55,6 @@ async def list_stories(
                           description="Only the stories of this topic (the clusters view's `n_stories` of them, "
                                       "in the same order); an unknown topic has none."),
     unassigned: bool = Query(False, description="Only stories in no topic (`unassigned_total` of the clusters view)."),
-    state: AppState = Depends(get_state),
 ) -> StoryList:
     store = state.require_store()
 
@@ -72,10 +72,10 @@ async def list_stories(
             responses={**error_responses(401, 503, not_found="no such story"),
                        307: {"description": "an editor merged this story: `merged_into` (and Location) name where"}})
 async def get_story(
+    state: StateDep,
     story_id: RowId,
     limit: int = Query(STORY_PAGE_DEFAULT, ge=1, le=STORY_PAGE_MAX, description="Headlines per page, oldest first."),
     offset: Offset = 0,
-    state: AppState = Depends(get_state),
 ) -> StoryDetailOut | JSONResponse:
     store = state.require_store()
     story = await run_in_threadpool(store.story, story_id)
