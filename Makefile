@@ -9,7 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup test-setup bench bench-smoke quality clean
+.PHONY: run test test-fast setup test-setup bench bench-smoke quality clean
 
 $(VENV)/.base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ run: $(VENV)/.base
 
 test: $(VENV)/.test
 	bash scripts/test.sh $(PYTEST_ARGS)
+
+# The edit-test loop: no browser, no PostgreSQL, nothing marked slow.
+test-fast: $(VENV)/.test
+	env -u TICKER_TEST_PG_DSN $(PY) -m pytest -q -p no:cacheprovider -m "not browser and not slow" $(PYTEST_ARGS)
 
 $(VENV)/.bench: $(VENV)/.base
 	$(PIP) install -e ".[bench]"

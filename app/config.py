@@ -101,6 +101,30 @@ class Settings:
     max_header_bytes: int = 65536
     #: seconds an idle keep-alive connection stays open after a response
     keep_alive_seconds: int = 5
+    # --- feed polling (app/feeds/, docs/feeds.md) -----------------------------------------------
+    #: poll the registered RSS/Atom/JSON feeds in this process (off: feeds are stored and listed, not fetched)
+    feeds_poll: bool = True
+    #: fetch feed URLs (and redirects) that resolve to loopback, private, link-local or other non-public addresses
+    feeds_allow_private: bool = False
+    #: largest feed document read, bytes: a larger one is cut there and recorded as an error
+    feeds_max_bytes: int = 5_000_000
+    #: seconds one fetch may take, redirects and the whole body included
+    feeds_timeout_seconds: float = 20.0
+    #: a feed's poll interval when POST /v1/feeds names none ...
+    feeds_default_interval_seconds: float = 900.0
+    #: ... the shortest and longest one it may name
+    feeds_min_interval_seconds: float = 60.0
+    feeds_max_interval_seconds: float = 86_400.0
+    #: longest wait between two polls of a failing feed (the backoff doubles up to this)
+    feeds_max_backoff_seconds: float = 21_600.0
+    #: redirects followed in one fetch
+    feeds_max_redirects: int = 5
+    #: most feeds registered (POST /v1/feeds answers 409 beyond)
+    feeds_max: int = 1000
+    #: feeds fetched at once by one process
+    feeds_workers: int = 4
+    #: seconds a process holds a feed while polling it; a process that dies hands it over after this
+    feeds_lease_seconds: float = 120.0
     # --- start-up ------------------------------------------------------------------------
     #: ingest sample_data/ at start-up when the store is empty (the README's run command sets it)
     load_sample_data: bool = False
@@ -155,6 +179,8 @@ def _validate(s: Settings) -> None:
         "max_body_bytes", "candidate_k", "topic_min_cluster_size", "topic_min_samples",
         "topic_knn", "refit_every_stories", "dedup_rate_per_minute", "pg_pool_max_size", "pg_ef_search",
         "body_timeout_seconds", "header_timeout_seconds", "max_header_bytes", "keep_alive_seconds",
+        "feeds_max_bytes", "feeds_timeout_seconds", "feeds_min_interval_seconds",
+        "feeds_max", "feeds_workers", "feeds_lease_seconds", "feeds_max_backoff_seconds",
     ]
     for name in positive:
         if getattr(s, name) <= 0:
@@ -201,6 +227,20 @@ def _validate(s: Settings) -> None:
             ipaddress.ip_network(proxy)
         except ValueError as exc:
             raise ConfigError(f"{PREFIX}TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR network: {exc}") from None
+    if s.feeds_max_redirects < 0:
+        raise ConfigError(f"{PREFIX}FEEDS_MAX_REDIRECTS must be >= 0, got {s.feeds_max_redirects}")
+    if not s.feeds_min_interval_seconds <= s.feeds_default_interval_seconds <= s.feeds_max_interval_seconds:
+        raise ConfigError(
+            f"{PREFIX}FEEDS_DEFAULT_INTERVAL_SECONDS ({s.feeds_default_interval_seconds:g}) must lie between "
+            f"{PREFIX}FEEDS_MIN_INTERVAL_SECONDS ({s.feeds_min_interval_seconds:g}) and "
+            f"{PREFIX}FEEDS_MAX_INTERVAL_SECONDS ({s.feeds_max_interval_seconds:g})"
+        )
+    if s.feeds_lease_seconds <= s.feeds_timeout_seconds:
+        # a lease that ran out while its holder still fetched would let a second replica poll the same feed
+        raise ConfigError(
+            f"{PREFIX}FEEDS_LEASE_SECONDS ({s.feeds_lease_seconds:g}) must be longer than "
+            f"{PREFIX}FEEDS_TIMEOUT_SECONDS ({s.feeds_timeout_seconds:g})"
+        )
     if s.database_url != "sqlite" and not s.is_postgres:
         raise ConfigError(
             f"{PREFIX}DATABASE_URL must be 'sqlite' or a postgresql:// DSN, got {s.database_url!r}"

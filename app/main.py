@@ -19,19 +19,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from embeddings import Encoder, describe, load_encoder
 
 from .api import clusters, corrections, dedup, headlines, matcher, ops, stories
+from .api import feeds as feeds_api
 from .api.body_timeout import BodyTimeout
 from .api.docs import add_docs
-from .api.errors import validation_error_handler
+from .api.errors import method_not_allowed_handler, validation_error_handler
 from .api.metrics import Metrics
 from .api.middleware import BodyGuard, Timing
 from .api.ratelimit import RateLimiter
 from .api.security import KeyGate
 from .api.state import AppState
 from .config import ConfigError, Settings, load_settings
+from .feeds.poller import FeedPoller
 from .ingest.lang import LanguageDetector
 from .pipeline import Pipeline
 from .retention import RetentionService
@@ -105,6 +108,10 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool, freeze_gc: bo
 
         state.retention = RetentionService(s, store, on_deleted=deleted)
         state.retention.start()
+        # feeds: their entries go through the same pipeline as a POST (docs/feeds.md)
+        state.feeds = FeedPoller(s, store, pipeline.ingest, metrics=state.metrics)
+        if s.feeds_poll:
+            state.feeds.start()
         if freeze_gc:
             _freeze_gc()
         info = state.encoder_info = describe(enc)
@@ -156,6 +163,8 @@ def create_app(
             thread.join()
         yield
         thread.join(timeout=60)
+        if state.feeds is not None:
+            state.feeds.stop()
         if state.topics is not None:
             state.topics.stop()
         if state.retention is not None:
@@ -173,20 +182,22 @@ def create_app(
     )
     app.state.ticker = state
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, method_not_allowed_handler)
     for router in (headlines.router, stories.router, dedup.router, clusters.router, corrections.router, matcher.router,
                    ops.router):
         app.include_router(router)
+    app.include_router(feeds_api.router)
     add_docs(app)
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def dashboard() -> FileResponse:
         return FileResponse(WEB / "index.html", media_type="text/html")
 
-    @app.get("/plugin.js", include_in_schema=False)
+    @app.api_route("/plugin.js", methods=["GET", "HEAD"], include_in_schema=False)
     async def plugin_js() -> FileResponse:
         return FileResponse(WEB / "plugin.js", media_type="application/javascript")
 
-    @app.get("/plugin-demo", include_in_schema=False)
+    @app.api_route("/plugin-demo", methods=["GET", "HEAD"], include_in_schema=False)
     async def plugin_demo() -> FileResponse:
         return FileResponse(WEB / "plugin-demo.html", media_type="text/html")
 

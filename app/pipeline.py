@@ -20,6 +20,7 @@ import numpy as np
 from embeddings import Encoder
 
 from .config import Settings
+from .ingest.langcodes import canonical_lang
 from .ingest.lang import LanguageDetector
 from .ingest.normalise import key_of_rest, strip_kicker, text_hash
 from .stories.decide import EXACT, Candidate, candidate_scores, decide
@@ -96,6 +97,11 @@ class CheckMatch:
     cosine: float
     #: the pair score's addends by name (``score_terms``): they add up to ``score``
     terms: dict[str, float] = field(default_factory=dict)
+    url: str | None = None
+    #: when the service received it (what "ran" means when the feed gave no publication time)
+    received_at: float | None = None
+    #: scored headlines with this same text (normalised), this one included: they are listed once
+    copies: int = 1
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,11 @@ class CheckResult:
     threshold: float
     lang: str | None
     matches: list[CheckMatch] = field(default_factory=list)
+    #: the story ``score`` is about: the decided one, else the best-scoring one under the threshold
+    #: (None when nothing was scored)
+    closest_story_id: int | None = None
+    #: that story's best-matching stored headline
+    closest_headline_id: int | None = None
 
 
 #: a step of an ingest batch for the encoder: item range, hashes it encodes, their vectors to come
@@ -129,18 +140,6 @@ class _Prepared:
 
 
 #: 639-3 (and 639-2) codes that name the same language as a 639-1 code
-_SAME_LANGUAGE = {"fra": "fr", "fre": "fr", "eng": "en", "spa": "es", "ara": "ar", "arb": "ar"}
-
-
-def canonical_lang(code: str | None) -> str | None:
-    """'fra' -> 'fr', 'en-US' -> 'en'. Other codes are kept as given: 'ary' (Moroccan Arabic) stays
-    apart from 'ar', so an MSA/Darija pair is matched as a translation, as it is one."""
-    if not code or not code.strip():
-        return None
-    base = code.strip().replace("_", "-").split("-")[0].lower()
-    return _SAME_LANGUAGE.get(base, base)
-
-
 def match_params(settings: Settings) -> MatchParams:
     """The tuned defaults, with the threshold and candidate floor from configuration when set."""
     overrides = {}
@@ -644,12 +643,14 @@ class Pipeline:
                 if not self._checks_in_flight:
                     self._checks.notify_all()
 
-    def check(self, title: str, lang: str | None = None, top: int = 5) -> CheckResult:
+    def check(self, title: str, lang: str | None = None, top: int = 5, published_at: float | None = None) -> CheckResult:
+        """``published_at``: the headline's time (epoch seconds), now when None (the HTTP check); a replay
+        of a labelled stream (bench/calibrate_check.py) gives each row's own."""
         with self.checking():
-            return self._check(title, lang, top)
+            return self._check(title, lang, top, published_at)
 
-    def _check(self, title: str, lang: str | None, top: int) -> CheckResult:
-        p = self._keys([HeadlineInput(title=title, lang=lang)])[0]
+    def _check(self, title: str, lang: str | None, top: int, published_at: float | None = None) -> CheckResult:
+        p = self._keys([HeadlineInput(title=title, lang=lang, published_at=published_at)])[0]
         known = self.store.embeddings_by_hash([p.hash])
         # A text never stored has no exact repeat to look up (ingest skips it the same way).
         stored_before = p.hash in known
@@ -672,16 +673,29 @@ class Pipeline:
         exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window) if stored_before else None
         if exact is not None:
             decision_story, match, score = exact.story_id, EXACT, 1.0
+            closest_story, closest_headline = exact.story_id, exact.id
         else:
             d = decide(p.features, None, candidates, self.params, scores, weights, at=p.ts)
             decision_story, match, score = d.story_id, d.match, d.score
+            closest_headline = d.headline_id
+            closest_story = d.story_id if d.story_id is not None else next(
+                (c.story_id for c in candidates if c.headline_id == d.headline_id), None)
         scored = [(s, c) for s, c in zip(scores, candidates) if s is not None]
         if exact is not None and all(c.headline_id != exact.id for _, c in scored):
             scored.append((1.0, Candidate(exact.id, exact.story_id, 1.0, Features.from_json(exact.features),
                                           exact.published_at)))
         # The same text first (what "exact" points at), then by score: a pair score can pass 1.0.
         scored.sort(key=lambda sc: (sc[1].features.key != p.key, -sc[0]))
-        rows = self.store.headlines(c.headline_id for _, c in scored[:top])
+        # One entry per text: the same normalised title stored again (a feed that repeats itself, two
+        # outlets running one wire) is listed once, with how many carry it; the list goes on to `top` texts.
+        distinct: list[tuple[float, Candidate]] = []
+        copies: dict[str, int] = {}
+        for s, c in scored:
+            key = c.features.key
+            if key not in copies:
+                distinct.append((s, c))
+            copies[key] = copies.get(key, 0) + 1
+        rows = self.store.headlines(c.headline_id for _, c in distinct[:top])
         matches = [
             CheckMatch(
                 headline_id=c.headline_id, story_id=c.story_id, title=rows[c.headline_id].title,
@@ -689,13 +703,16 @@ class Pipeline:
                 published_at=rows[c.headline_id].published_at, score=round(float(s), 4), cosine=round(c.cosine, 4),
                 terms={k: round(v, 4) for k, v in score_terms(p.features, c.features, c.cosine, None, self.params,
                                                               weights).items()},
+                url=rows[c.headline_id].url, received_at=rows[c.headline_id].received_at,
+                copies=copies[c.features.key],
             )
-            for s, c in scored[:top]
+            for s, c in distinct[:top]
             if c.headline_id in rows
         ]
         return CheckResult(
             duplicate=decision_story is not None, story_id=decision_story, match=match,
             score=round(float(score), 4), threshold=self.params.threshold, lang=p.lang, matches=matches,
+            closest_story_id=closest_story, closest_headline_id=closest_headline,
         )
 
 

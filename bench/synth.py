@@ -192,7 +192,7 @@ def fill_store(
     Published times are spread uniformly over the ``spread_hours`` before ``now``.
     """
     from app.ingest.normalise import normalise, text_hash
-    from app.pipeline import canonical_lang
+    from app.ingest.langcodes import canonical_lang
     from app.store import NewHeadline
     from app.stories.features import extract
 

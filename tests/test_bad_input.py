@@ -392,9 +392,33 @@ def test_lang_junk_is_422(client, junk):
     assert_clear_4xx(client.post("/v1/dedup/check", json={"title": "Le Maroc et la CAF", "lang": junk}), 422)
 
 
-@pytest.mark.parametrize("given, stored", [("FR", "fr"), ("fra", "fr"), ("ara", "ar"), ("xx", "xx"), ("", "fr"), ("kab", None)])
+@pytest.mark.parametrize("given, stored", [("FR", "fr"), ("fra", "fr"), ("ara", "ar"), ("en-US", "en"), ("", "fr"),
+                                           ("ary", "ary")])
 def test_lang_codes_are_normalised_or_kept(client, given, stored):
     r = post(client, {"title": "Le Maroc et l'Espagne signent un accord sur l'eau", "lang": given})
     assert r.status_code == 200, r.text
     lang = read_back(client, r.json()["results"][0]["headline_id"])["lang"]
-    assert lang == (stored or given), lang
+    assert lang == stored, lang
+
+
+@pytest.mark.parametrize("given", ["xx", "kab", "de", "zz-ZZ"])
+def test_unknown_lang_codes_are_422_listing_the_accepted_ones(client, given):
+    # a code the service does not know, or not among TICKER_LANGUAGES: stored, "de" made French text a "translation"
+    r = post(client, {"title": "Le Maroc et l'Espagne signent un accord sur l'eau", "lang": given})
+    assert_clear_4xx(r, 422)
+    [err] = r.json()["detail"]
+    assert err["loc"] == ["body", "headlines", 0, "lang"]
+    assert err["ctx"]["accepted"][:5] == ["fr", "es", "en", "ar", "ary"] and given in err["msg"]
+    assert_clear_4xx(client.post("/v1/dedup/check", json={"title": "Le Maroc et la CAF", "lang": given}), 422)
+
+
+def test_405_names_every_method_of_the_path(make_client) -> None:
+    """GET and POST on /v1/feeds are two routes; a 405 lists both, and a literal path is not taken for its
+    sibling template (/v1/clusters/refit is POST only, /v1/clusters/{id} GET)."""
+    c = make_client(api_key="k")
+    auth = {"X-API-Key": "k"}
+    r = c.put("/v1/feeds", headers=auth)
+    assert r.status_code == 405 and set(r.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+    assert c.get("/v1/clusters/refit", headers=auth).headers["allow"] == "POST"
+    assert set(c.post("/v1/clusters/7", headers=auth).headers["allow"].split(", ")) == {"GET", "HEAD"}
+    assert set(c.options("/v1/feeds/3", headers=auth).headers["allow"].split(", ")) == {"GET", "HEAD", "DELETE"}

@@ -149,6 +149,8 @@ SERVICE_ENV = {
     "TICKER_REFIT_EVERY_SECONDS": "2",
     "TICKER_REFIT_EVERY_STORIES": "5",
     "TICKER_REFIT_MIN_SECONDS": "0",
+    # the feeds panel's test follows feeds served on loopback
+    "TICKER_FEEDS_ALLOW_PRIVATE": "1",
     # Server keeps stderr in a pipe nobody reads while the server runs: keep it quiet.
     "TICKER_LOG_LEVEL": "warning",
 }
@@ -489,41 +491,138 @@ def test_plugin_warns_on_translated_duplicate_and_stays_neutral_otherwise(page: 
     page.wait_for_function("window.TickerDedup && document.querySelector('.ticker-dedup-box')")
     box = page.locator(".ticker-dedup-box")
     assert box.get_attribute("data-state") == "idle"
+    assert page.locator("#headline").get_attribute("dir") == "auto"
 
     # English, while only French and Spanish versions are stored
     page.fill("#headline", KHAYA_EN)
     page.wait_for_selector(".ticker-dedup-box[data-state=duplicate]")
+    result = page.evaluate("t => window.TickerDedup.check(t)", KHAYA_EN)
+    assert result["verdict"] == "duplicate"
     warning = box.locator(".ticker-dedup-warning")
-    assert warning.is_visible()
-    first = warning.locator(".ticker-dedup-match").first
+    assert warning.is_visible() and warning.get_attribute("data-verdict") == "duplicate"
+    # the verdict in words, with the calibrated confidence instead of raw scores
+    assert warning.locator(".ticker-dedup-warning-title").text_content() == (
+        f"Already ran: this story has been published (confidence {round(result['confidence'] * 100)} %)")
+    assert box.locator(".ticker-dedup-score").count() == 0
+    # the story's versions, by language, in the service's order
+    same = [m for m in result["matches"] if m["same_story"]]
+    langs = list(dict.fromkeys(m["lang"] for m in same))
+    versions = warning.locator(".ticker-dedup-versions .ticker-dedup-version")
+    assert [versions.nth(i).get_attribute("data-lang") for i in range(versions.count())] == langs
+    assert set(langs) <= {"fr", "es"} and len(langs) >= 1
+    for i, lang in enumerate(langs):
+        group = [m for m in same if m["lang"] == lang]
+        assert versions.nth(i).locator(".ticker-dedup-version-lang").text_content() == f"{lang.upper()} · {len(group)}"
+        assert versions.nth(i).locator(".ticker-dedup-title").all_text_contents() == [m["title"] for m in group]
+    first = versions.first.locator(".ticker-dedup-match").first
     assert first.locator(".ticker-dedup-title").text_content() in (KHAYA_FR, KHAYA_ES)
     assert first.locator(".ticker-dedup-type").text_content() == "translation"
-    assert first.locator(".ticker-dedup-lang").text_content() in ("FR", "ES")
-    assert float(first.locator(".ticker-dedup-score").text_content().removeprefix("score ")) > 0
+    # when and where it ran
+    m = same[0]
+    ran = first.locator(".ticker-dedup-ran").text_content()
+    minutes = (datetime.now(timezone.utc) - _instant(m["published_at"] or m["received_at"])).total_seconds() / 60
+    assert ran.startswith("Ran ") and ran.endswith(f" on {m['source']}"), ran
+    if minutes < 59:
+        assert ran in {f"Ran {int(minutes) + d} min ago on {m['source']}" for d in (-1, 0, 1)} | (
+            {f"Ran just now on {m['source']}"} if minutes < 2 else set()), (ran, minutes)
     # what the score is made of, in words: the names the versions share carry across languages
     reasons = first.locator(".ticker-dedup-why").text_content()
     assert reasons.startswith("meaning 0.") and "names +" in reasons and "language pair" in reasons
-    # it lists what backs the warning (the decided story, or over the threshold), not every neighbour
-    result = page.evaluate("t => window.TickerDedup.check(t)", KHAYA_EN)
-    backing = [m for m in result["matches"] if m["story_id"] == result["story_id"] or m["score"] >= result["threshold"]]
-    assert warning.locator(".ticker-dedup-title").all_text_contents() == [m["title"] for m in backing][:5]
-    same = [m for m in backing[:5] if m["story_id"] == result["story_id"]]
-    assert warning.locator(".ticker-dedup-warning-title").text_content().startswith(f"Possible duplicate: {len(same)} headline")
-    # headlines of other stories are marked as such, not passed off as the duplicate
-    others = warning.locator(".ticker-dedup-match.ticker-dedup-related")
-    assert others.count() == len(backing[:5]) - len(same)
-    assert all(t == "another story" for t in others.locator(".ticker-dedup-type").all_text_contents())
+    # other stories' headlines are grouped apart, as what they are
+    related = warning.locator(".ticker-dedup-related-group")
+    if result["related"]:
+        assert related.locator(".ticker-dedup-related-title").text_content() == "Related, not the same story"
+        assert related.locator(".ticker-dedup-title").all_text_contents() == [m["title"] for m in result["related"]][:5]
+        assert versions.locator(".ticker-dedup-related").count() == 0
+    else:
+        assert related.count() == 0
 
     # unrelated text: the neutral state, no warning left over
     page.fill("#headline", "Recette : un gâteau au chocolat sans farine prêt en vingt minutes")
     page.wait_for_selector(".ticker-dedup-box[data-state=clear]")
     assert box.locator(".ticker-dedup-warning").count() == 0
-    assert box.locator(".ticker-dedup-ok").is_visible()
+    assert box.locator(".ticker-dedup-ok").text_content() == "New: no similar story found."
 
     # too short to ask: back to idle (hidden)
     page.fill("#headline", "Maroc")
     page.wait_for_selector(".ticker-dedup-box[data-state=idle]", state="attached")
     assert box.is_hidden()
+
+
+def test_plugin_says_when_and_where_it_ran_links_only_http_and_reads_arabic_rtl(page: Any, api: Api) -> None:
+    now = datetime.now(timezone.utc)
+    linked = "Ouarzazate : un studio de doublage de films d'animation ouvre ses portes"
+    hostile = "Chefchaouen : la coopérative de tapis bleus exporte vers le Japon"
+    api.post([
+        {"title": linked, "source": "le360", "id": "ran-1", "lang": "fr", "url": "https://fr.le360.ma/tanger-med?a=1&b=<2>",
+         "published_at": (now - timedelta(minutes=37)).isoformat()},
+        {"title": linked, "source": "hespress-fr", "id": "ran-2", "lang": "fr",
+         "published_at": (now - timedelta(minutes=50)).isoformat()},
+        {"title": hostile, "source": "<i>src</i>", "id": "ran-3", "lang": "fr", "url": "javascript:alert(3)",
+         "published_at": (now - timedelta(hours=3, minutes=5)).isoformat()},
+    ])
+    page.goto(api.url + "/plugin-demo")
+    page.wait_for_function("window.TickerDedup && document.querySelector('.ticker-dedup-box')")
+
+    page.fill("#headline", linked)
+    page.wait_for_selector(".ticker-dedup-box[data-state=duplicate]")
+    matches = page.locator(".ticker-dedup-versions .ticker-dedup-match")
+    titles = matches.locator(".ticker-dedup-title").all_text_contents()
+    assert titles.count(linked) == 1, "the same text once"
+    shown = matches.filter(has_text=linked)
+    ran = shown.locator(".ticker-dedup-ran").text_content()
+    assert ran in ("Ran 37 min ago on le360", "Ran 36 min ago on le360", "Ran 50 min ago on hespress-fr",
+                   "Ran 49 min ago on hespress-fr"), ran
+    assert shown.locator(".ticker-dedup-copies").text_content() == "same text ×2"
+    if "le360" in ran:
+        link = shown.locator("a.ticker-dedup-link")
+        assert link.text_content() == "link"
+        assert link.get_attribute("href") == "https://fr.le360.ma/tanger-med?a=1&b=%3C2%3E"
+        assert link.get_attribute("rel") == "noopener noreferrer"
+
+    page.fill("#headline", hostile)
+    page.wait_for_selector(".ticker-dedup-box[data-state=duplicate]")
+    shown = page.locator(".ticker-dedup-versions .ticker-dedup-match").filter(has_text=hostile)
+    assert shown.locator(".ticker-dedup-ran").text_content() == "Ran 3 h ago on <i>src</i>"
+    assert page.locator(".ticker-dedup-box a").count() == 0, "a javascript: URL is not a link"
+    assert page.locator(".ticker-dedup-box i").count() == 0
+
+    # Arabic is typed right to left in the headline field
+    page.fill("#headline", ARABIC)
+    assert page.evaluate("document.querySelector('#headline').matches(':dir(rtl)')") is True
+    page.fill("#headline", KHAYA_EN)
+    assert page.evaluate("document.querySelector('#headline').matches(':dir(ltr)')") is True
+
+
+def test_plugin_shows_a_possible_verdict_in_words(page: Any, api: Api) -> None:
+    """A `possible` answer (under the threshold, confidence over the bar), as the service sends it."""
+    now = datetime.now(timezone.utc)
+    answer = {
+        "duplicate": False, "story_id": None, "match": None, "score": 0.69, "threshold": 0.744, "lang": "fr",
+        "verdict": "possible", "confidence": 0.44, "closest_story_id": 7,
+        "matches": [
+            {"headline_id": 1, "story_id": 7, "title": KHAYA_FR, "lang": "fr", "source": "le360",
+             "published_at": (now - timedelta(minutes=12)).isoformat().replace("+00:00", "Z"), "received_at": None,
+             "url": None, "same_story": True, "copies": 1, "score": 0.69, "cosine": 0.7, "terms": {}},
+            {"headline_id": 2, "story_id": 9, "title": SEARCHED, "lang": "fr", "source": "snrt", "published_at": None,
+             "received_at": (now - timedelta(hours=5)).isoformat().replace("+00:00", "Z"), "url": None,
+             "same_story": False, "copies": 1, "score": 0.4, "cosine": 0.5, "terms": {}},
+        ],
+    }
+    answer["related"] = [answer["matches"][1]]
+    page.route("**/v1/dedup/check", lambda r: r.fulfill(status=200, content_type="application/json",
+                                                          body=__import__("json").dumps(answer)))
+    page.goto(api.url + "/plugin-demo")
+    page.fill("#headline", "Sultana Khaya parle enfin du Polisario")
+    page.wait_for_selector(".ticker-dedup-box[data-state=possible]")
+    warning = page.locator(".ticker-dedup-warning[data-verdict=possible]")
+    assert warning.locator(".ticker-dedup-warning-title").text_content() == (
+        "Possibly the same story: check before publishing (confidence 44 %)")
+    assert warning.locator(".ticker-dedup-versions .ticker-dedup-ran").text_content() == "Ran 12 min ago on le360"
+    assert warning.locator(".ticker-dedup-related-group .ticker-dedup-ran").text_content() == "Ran 5 h ago on snrt"
+    page.click("#publish")
+    page.wait_for_function("document.getElementById('publish-status').textContent.startsWith('Held')")
+    assert page.locator("#publish-status").text_content() == "Held for review (demo): possibly story 7 (confidence 44 %)."
 
 
 # ---- 6. nothing leaves the server -----------------------------------------------------------------
@@ -1160,3 +1259,76 @@ def test_a_card_keeps_its_place_when_a_new_batch_arrives(page: Any, api: Api) ->
 
 def _size_is(page: Any, story_id: str, text: str) -> None:
     assert page.locator(f'#board li.story[data-story-id="{story_id}"] .story-size').text_content() == text
+
+
+# ---- feeds panel ----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _feed_server() -> Iterator[str]:
+    """A local server with a good RSS feed (/ok) and a broken one (/broken, a 500)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    good = ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            "<item><title>Fès : la médina accueille le festival des musiques sacrées</title><guid>bf-1</guid></item>"
+            "<item><title>Oujda : la nouvelle gare routière ouvre ses portes</title><guid>bf-2</guid></item>"
+            "</channel></rss>").encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            status, body = (200, good) if self.path == "/ok" else (500, b"boom")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+FEEDS = """() => [...document.querySelectorAll('#feeds-list li.feed')].map(li => ({
+  id: li.dataset.feedId, status: li.dataset.status,
+  label: li.querySelector('.feed-status').textContent, source: li.querySelector('.feed-source').textContent,
+  meta: li.querySelector('.feed-meta').textContent, error: li.querySelector('.feed-error')?.textContent ?? null,
+}))"""
+
+
+def test_feeds_panel_shows_each_feeds_health_and_hides_without_feeds(page: Any, api: Api) -> None:
+    for f in api.http.get("/v1/feeds").json()["feeds"]:  # start from no feed, whatever ran before
+        api.http.delete(f"/v1/feeds/{f['id']}")
+    open_dashboard(page, api)
+    page.wait_for_timeout(500)
+    assert page.locator("#feeds-panel").is_hidden()
+    with _feed_server() as url:
+        ok = api.http.post("/v1/feeds", json={"url": url + "/ok", "source": XSS_IMG}).json()
+        broken = api.http.post("/v1/feeds", json={"url": url + "/broken", "source": "broken-desk"}).json()
+        try:
+            # the service polls them at once; the panel shows them at its next poll
+            def health() -> list[dict[str, Any]]:
+                page.evaluate("() => window.TickerDashboard.pollFeeds(true)")
+                shown = page.evaluate(FEEDS)
+                assert [(f["id"], f["status"]) for f in shown] == [(str(ok["id"]), "ok"), (str(broken["id"]), "error")]
+                return shown
+
+            good, bad = eventually(health, timeout=20.0, interval=0.5)
+            assert page.locator("#feeds-panel").is_visible()
+            assert (good["label"], good["source"], good["error"]) == ("OK", XSS_IMG, None)  # markup shown as text
+            assert good["meta"].startswith("2 stored · fetched ")
+            assert (bad["label"], bad["source"], bad["error"]) == ("Error", "broken-desk", "HTTP 500 Internal Server Error")
+            assert page.locator("#feeds-summary").text_content() == "2 feeds · 1 failing"
+            assert page.locator("#feeds-list img").count() == 0
+        finally:
+            for f in (ok, broken):
+                api.http.delete(f"/v1/feeds/{f['id']}")
+    page.evaluate("() => window.TickerDashboard.pollFeeds(true)")
+    page.locator("#feeds-panel").wait_for(state="hidden")
+    assert page.recorder.dialogs == [] and page.recorder.errors == []

@@ -7,6 +7,7 @@ FastAPI app served by uvicorn on 127.0.0.1 in a thread, so the CLI is exercised 
 from __future__ import annotations
 
 import io
+import re
 import json
 import os
 import socket
@@ -322,14 +323,43 @@ def test_parse_retry_after_forms() -> None:
 # --- CLI ------------------------------------------------------------------------------------------
 
 
-def test_cli_check_exit_codes_and_table(fake: tuple[str, FakeState], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_check_exit_codes_and_lines(fake: tuple[str, FakeState], capsys: pytest.CaptureFixture[str]) -> None:
     url, _ = fake
     assert main(["check", "Un titre tout à fait nouveau", "--url", url]) == 0
     assert capsys.readouterr().out.startswith("NEW")
     assert main(["check", "Sahara : soutien renouvelé", "--url", url, "--lang", "fr"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("DUPLICATE  story 7  match=translation")
-    assert "Hespress FR" in out and "الصحراء" in out and "SCORE" in out
+    # a service without `same_story` / `verdict`: one line per match all the same, the decided story's as such
+    lines = out.splitlines()[1:]
+    assert len(lines) == 2 and all("· same story ·" in line for line in lines)
+    assert "Ran " in lines[0] and "on Hespress FR" in lines[0] and lines[1].endswith("الصحراء: دعم متجدد")
+
+
+def test_format_check_one_line_per_match() -> None:
+    from app.client.cli import format_check
+
+    now = datetime(2025, 3, 1, 10, 37, tzinfo=timezone.utc)
+    result = CheckResult.from_json({
+        "duplicate": False, "story_id": None, "match": None, "score": 0.7, "threshold": 0.744, "lang": "fr",
+        "verdict": "possible", "confidence": 0.41, "closest_story_id": 7,
+        "matches": [
+            {"headline_id": 1, "story_id": 7, "title": "Sahara : soutien", "lang": "fr", "source": "le360",
+             "published_at": "2025-03-01T10:00:00Z", "url": "https://le360.ma/x", "score": 0.7, "same_story": True,
+             "copies": 3},
+            {"headline_id": 2, "story_id": 8, "title": "Autre chose", "lang": "fr", "source": "x",
+             "published_at": None, "received_at": "2025-03-01T08:37:00Z", "score": 0.5, "same_story": False},
+            {"headline_id": 3, "story_id": 7, "title": "الصحراء", "lang": "ar", "source": "Hespress",
+             "published_at": "2025-02-27T10:37:00Z", "score": 0.6, "same_story": True},
+        ],
+    })
+    head, *lines = format_check(result, now=now).splitlines()
+    assert head.startswith("POSSIBLE  maybe story 7  confidence 0.41")
+    assert lines == [
+        "  [FR] · same story · Ran 37 min ago on le360 · https://le360.ma/x · same text x3 · story 7 · Sahara : soutien",
+        "  [AR] · same story · Ran 2 days ago on Hespress · story 7 · الصحراء",
+        "  [FR] · related, not the same story · Ran 2 h ago on x · story 8 · Autre chose",
+    ]
 
 
 def test_cli_check_json_output(fake: tuple[str, FakeState], capsys: pytest.CaptureFixture[str]) -> None:
@@ -407,3 +437,44 @@ def test_cli_process_exit_code(fake: tuple[str, FakeState]) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["duplicate"] is True
+
+
+# --- the CLI against the real service (python -m app on loopback) ---------------------------------
+
+
+def test_cli_against_the_real_service(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from server import Server
+
+    now = datetime.now(timezone.utc)
+    env = {"TICKER_DATA_DIR": str(tmp_path / "data"), "TICKER_LOAD_SAMPLE_DATA": "0", "TICKER_API_KEY": "",
+           "TICKER_LOG_LEVEL": "warning"}
+    fr = "Sultana Khaya sort du silence et dément toute «scission» avec le Polisario"
+    with Server(env).start(90.0) as srv:
+        r = httpx.post(srv.url + "/v1/headlines", timeout=30, json={"headlines": [
+            {"title": fr, "source": "le360", "url": "https://fr.le360.ma/khaya",
+             "published_at": (now - timedelta(minutes=37)).isoformat(), "lang": "fr"},
+            {"title": fr, "source": "hespress-fr", "published_at": (now - timedelta(minutes=20)).isoformat(), "lang": "fr"},
+            {"title": "Sultana Khaya rompe el silencio y desmiente cualquier «ruptura» con el Polisario",
+             "source": "le360-es", "lang": "es"},
+            {"title": "Le Polisario accuse le Maroc lors d'une réunion à Alger", "source": "alyaoum24", "lang": "fr"},
+        ]})
+        assert r.status_code == 200, r.text
+        title = "Sultana Khaya breaks her silence and denies any split with the Polisario"
+        assert main(["check", title, "--url", srv.url]) == 1
+        head, *lines = capsys.readouterr().out.splitlines()
+        assert head.startswith("DUPLICATE  story ") and re.search(r"confidence (0\.9\d|1\.00)", head), head
+        same = [line for line in lines if "· same story ·" in line]
+        related = [line for line in lines if "· related, not the same story ·" in line]
+        assert len(same) + len(related) == len(lines) and lines == same + related
+        assert sum(fr[:60] in line for line in lines) == 1, "the same text once (titles are clipped to 70)"
+        fr_line = next(line for line in lines if fr[:60] in line)
+        assert fr_line.startswith("  [FR] · same story · Ran ") and "same text x2" in fr_line
+        assert ("Ran 37 min ago on le360 · https://fr.le360.ma/khaya" in fr_line
+                or "Ran 20 min ago on hespress-fr" in fr_line), fr_line
+        assert any(line.startswith("  [ES] · same story · Ran just now on le360-es") for line in same)
+        assert any("alyaoum24" in line for line in related)
+
+        # an unknown language: exit 2, and the accepted codes said
+        assert main(["check", title, "--url", srv.url, "--lang", "de"]) == 2
+        err = capsys.readouterr().err
+        assert "HTTP 422" in err and "lang: unknown language 'de'" in err and "fr, es, en, ar, ary" in err

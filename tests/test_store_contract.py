@@ -870,7 +870,7 @@ def test_sqlite_schema_1_is_migrated_in_place(tmp_path, monkeypatch):
     finally:
         store.close()
     with sqlite3.connect(tmp_path / "store.sqlite3") as conn:
-        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 4
+        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 5
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         folded = dict(conn.execute("SELECT id, search_text FROM headlines"))
     assert {"headlines_story_ts", "headlines_story_lang", "headlines_search", "stories_topic"} <= names
@@ -1154,3 +1154,126 @@ def test_pg_schema_2_is_migrated_with_the_search_text_filled_in():
             store.close()
     finally:
         _drop_schema(PG_DSN, schema)
+
+
+# --- followed feeds (app/feeds/) ---------------------------------------------------------------
+
+
+def _poll(at: float, nxt: float, **kw: Any) -> "FeedPoll":
+    from app.store.base import FeedPoll
+
+    kw.setdefault("last_status", 200)
+    kw.setdefault("error", None)
+    kw.setdefault("consecutive_errors", 0)
+    return FeedPoll(last_fetch_at=at, next_poll_at=nxt, **kw)
+
+
+def test_feeds_are_added_listed_read_and_deleted(open_store):
+    from app.store.base import DuplicateFeed, TooManyFeeds
+
+    store = open_store()
+    version = store.data_version()
+    a = store.add_feed("http://a.example/rss", "a.example", "fr", 300.0, 1000.0, max_feeds=2)
+    assert (a.url, a.source, a.lang, a.interval_seconds, a.created_at, a.next_poll_at) == (
+        "http://a.example/rss", "a.example", "fr", 300.0, 1000.0, 1000.0)
+    assert (a.enabled, a.last_fetch_at, a.fetches, a.items_stored, a.leased_by, a.etag) == (True, None, 0, 0, None, None)
+    with pytest.raises(DuplicateFeed):
+        store.add_feed("http://a.example/rss", "other", None, 300.0, 1000.0, max_feeds=2)
+    b = store.add_feed("http://b.example/atom", "b", None, 60.0, 1001.0, max_feeds=2)
+    with pytest.raises(TooManyFeeds):
+        store.add_feed("http://c.example/feed.json", "c", None, 60.0, 1002.0, max_feeds=2)
+    assert [f.id for f in store.feeds()] == [a.id, b.id] and b.id > a.id
+    assert store.feed(b.id) == b and store.feed(999_999) is None
+    assert store.delete_feed(b.id) is True and store.delete_feed(b.id) is False
+    c = store.add_feed("http://c.example/feed.json", "c", None, 60.0, 1002.0, max_feeds=2)
+    assert c.id > b.id  # a deleted feed's id is not given again (metrics name feeds by id)
+    # polling state is not news: the clusters view's version does not move
+    assert store.data_version() == version
+    store.close()
+    again = open_store()  # feeds survive a restart
+    assert [(f.id, f.url) for f in again.feeds()] == [(a.id, a.url), (c.id, c.url)]
+
+
+def test_a_feed_is_leased_to_one_owner_until_its_lease_runs_out(open_store):
+    """Two stores on one database (two replicas): a leased feed is not handed out again until the lease
+    expires; then the other takes it over, and the first one's late outcome is refused."""
+    one, two = open_store(), open_store()
+    f = one.add_feed("http://a.example/rss", "a", None, 300.0, 1000.0, max_feeds=10)
+    later = one.add_feed("http://b.example/rss", "b", None, 300.0, 1000.0, max_feeds=10)
+    # not due yet: nothing is claimed
+    assert two.claim_feeds("B", 999.0, 60.0, 10) == []
+    got = one.claim_feeds("A", 1000.0, 60.0, 1)  # limit 1: the soonest, then by id
+    assert [(g.id, g.leased_by, g.lease_until) for g in got] == [(f.id, "A", 1060.0)]
+    assert [g.id for g in two.claim_feeds("B", 1000.0, 60.0, 10)] == [later.id]
+    assert two.claim_feeds("B", 1059.0, 60.0, 10) == []  # both held
+    assert one.renew_feed_lease(f.id, "A", 1100.0) is True and two.renew_feed_lease(f.id, "B", 1200.0) is False
+    # A dies: at 1100 its lease has run out and B takes the feed over (and its own expired one again)
+    assert [(g.id, g.leased_by) for g in two.claim_feeds("B", 1100.0, 60.0, 10)] == [(f.id, "B"), (later.id, "B")]
+    assert one.record_feed_poll(f.id, "A", _poll(1100.0, 1400.0)) is False  # A's late outcome: refused
+    assert two.record_feed_poll(f.id, "B", _poll(1101.0, 1401.0, etag='"v1"', keep_validators=False)) is True
+    row = one.feed(f.id)
+    assert (row.leased_by, row.lease_until, row.next_poll_at, row.etag, row.fetches) == (None, None, 1401.0, '"v1"', 1)
+    # a clean shutdown gives every lease back at once: the feed is due to the others right away
+    assert two.release_feeds("B") == 1 and one.feed(later.id).leased_by is None
+    assert [g.id for g in one.claim_feeds("A", 1101.0, 60.0, 10)] == [later.id]
+
+
+def test_replicas_claiming_at_once_take_each_feed_once(open_store):
+    stores = [open_store(), open_store()]
+    ids = {stores[0].add_feed(f"http://f{i}.example/rss", f"f{i}", None, 60.0, 1000.0, max_feeds=100).id
+           for i in range(30)}
+    barrier = threading.Barrier(6)
+    taken: list[list[int]] = []
+    lock = threading.Lock()
+
+    def claim(k: int) -> None:
+        store = stores[k % 2]
+        barrier.wait()
+        for _ in range(5):
+            got = [f.id for f in store.claim_feeds(f"owner{k}", 1000.0, 60.0, 4)]
+            with lock:
+                taken.append(got)
+
+    threads = [threading.Thread(target=claim, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    flat = [i for got in taken for i in got]
+    assert sorted(flat) == sorted(ids)  # every feed claimed, none twice
+
+
+def test_a_poll_outcome_sets_state_adds_counts_and_moves_or_disables(open_store):
+    store = open_store()
+    f = store.add_feed("http://a.example/rss", "a", None, 300.0, 1000.0, max_feeds=10)
+    other = store.add_feed("http://taken.example/rss", "t", None, 300.0, 1000.0, max_feeds=10)
+
+    def poll(at: float, **kw: Any) -> Any:
+        assert [g.id for g in store.claim_feeds("A", at, 60.0, 1)] == [f.id]
+        assert store.record_feed_poll(f.id, "A", _poll(at, at + 1, **kw)) is True
+        return store.feed(f.id)
+
+    assert store.record_feed_poll(other.id, "nobody", _poll(1000.0, 5000.0)) is False  # no lease: nothing written
+    assert store.feed(other.id).fetches == 0
+    assert [g.id for g in store.claim_feeds("O", 1000.0, 60.0, 10)] == [f.id, other.id]
+    assert store.record_feed_poll(other.id, "O", _poll(1000.0, 1e9)) is True  # the other one is due much later
+    assert store.release_feeds("O") == 1
+    row = poll(1000.0, etag='"e1"', last_modified="Sat, 21 Mar 2026 09:00:00 GMT", keep_validators=False,
+               items_seen=5, items_stored=4)
+    assert (row.etag, row.last_modified, row.items_seen, row.items_stored, row.last_status) == (
+        '"e1"', "Sat, 21 Mar 2026 09:00:00 GMT", 5, 4, 200)
+    row = poll(1001.0, last_status=304)  # a 304 keeps the validators
+    assert (row.etag, row.last_status, row.fetches, row.items_seen) == ('"e1"', 304, 2, 5)
+    row = poll(1002.0, last_status=503, error="HTTP 503", consecutive_errors=1)
+    assert (row.last_error, row.last_error_at, row.consecutive_errors, row.errors, row.etag) == (
+        "HTTP 503", 1002.0, 1, 1, '"e1"')
+    row = poll(1003.0, last_status=None, error="timed out", consecutive_errors=2)
+    assert (row.last_status, row.consecutive_errors, row.errors) == (None, 2, 2)
+    row = poll(1004.0, new_url="http://a.example/moved")  # success after errors; a permanent redirect
+    assert (row.url, row.consecutive_errors, row.last_error, row.last_error_at) == (
+        "http://a.example/moved", 0, "timed out", 1003.0)  # the last error is kept, with its time
+    row = poll(1005.0, new_url="http://taken.example/rss")  # another feed has that URL: kept as is
+    assert row.url == "http://a.example/moved"
+    row = poll(1006.0, last_status=410, error="HTTP 410 Gone", consecutive_errors=1, disable="410 Gone")
+    assert (row.enabled, row.disabled_reason, row.fetches) == (False, "410 Gone", 7)
+    assert store.claim_feeds("A", 10_000.0, 60.0, 10) == []  # disabled: never due again

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.topics.names import Vocabulary, extract_terms, keyword_terms, keywords, lang2
+from app.ingest.langcodes import canonical_lang, word_lists_lang
+from app.topics.names import Vocabulary, extract_terms, keyword_terms, keywords
 
 SAHARA = [
     ("Sahara : la MINURSO salue le calme le long du mur de défense", "fr"),
@@ -64,7 +65,9 @@ def test_arabic_words_and_language_codes() -> None:
     # "the national team" in both headlines: the phrase, not its first word alone
     assert kw[1][0] == "المنتخب الوطني" and "المنتخب" not in kw[1] and "الحكومة" in kw[2]
     assert not {"في", "على", "إلى", "عن"} & set(kw[1] + kw[2])
-    assert lang2("fra") == "fr" and lang2("eng") == "en" and lang2("ary") == "ar" and lang2(None) is None
+    assert word_lists_lang("fra") == "fr" and word_lists_lang("eng") == "en" and word_lists_lang(None) is None
+    # Moroccan Arabic is stored apart from Standard Arabic, and read with its word lists
+    assert canonical_lang("ary") == "ary" and word_lists_lang("ary") == "ar" and canonical_lang("en-US") == "en"
 
 
 def test_empty_and_tiny_topics() -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from ..pipeline import CheckResult
+from ..stories.confidence import confidence, verdict
 from .headlines import validate_title
+from .langs import check_lang
 from .models import CheckIn, CheckMatchOut, CheckOut, error_responses
 from .security import check_access
 from .state import AppState
@@ -23,6 +27,7 @@ router = APIRouter(prefix="/v1/dedup", tags=["dedup"])
 )
 async def check(body: CheckIn, state: AppState = Depends(check_access)) -> Response:
     errors = validate_title(body.title, state.settings.max_title_chars, ["body", "title"])
+    errors += check_lang(body.lang, state.settings.languages, ["body", "lang"])
     if errors:
         raise HTTPException(status_code=422, detail=errors)
     pipeline = state.require_pipeline()
@@ -35,17 +40,39 @@ async def check(body: CheckIn, state: AppState = Depends(check_access)) -> Respo
 
 def _answer(state: AppState, result: CheckResult) -> Response:
     state.metrics.inc("ticker_dedup_checks_total", duplicate=str(result.duplicate).lower())
+    conf = confidence(result.score, result.threshold, result.duplicate) if result.closest_story_id is not None else 0.0
+    about = result.story_id if result.duplicate else result.closest_story_id
+    matches = [
+        CheckMatchOut(
+            headline_id=m.headline_id, story_id=m.story_id, title=m.title, lang=m.lang, source=m.source,
+            published_at=iso(m.published_at), received_at=iso(m.received_at), url=m.url,
+            same_story=about is not None and m.story_id == about, copies=m.copies,
+            score=m.score, cosine=m.cosine, terms=m.terms,
+        )
+        for m in result.matches
+    ]
     out = CheckOut(
         duplicate=result.duplicate, story_id=result.story_id, match=result.match, score=result.score,  # type: ignore[arg-type]
-        threshold=result.threshold, lang=result.lang,
-        matches=[
-            CheckMatchOut(
-                headline_id=m.headline_id, story_id=m.story_id, title=m.title, lang=m.lang, source=m.source,
-                published_at=iso(m.published_at), score=m.score, cosine=m.cosine, terms=m.terms,
-            )
-            for m in result.matches
-        ],
+        threshold=result.threshold, lang=result.lang, matches=matches,
+        verdict=verdict(result.duplicate, conf), confidence=conf, closest_story_id=result.closest_story_id,
+        related=[m for m in matches if not m.same_story],
     )
     # Serialised here, once: the model was validated as it was built, and FastAPI would validate a
     # returned model again against response_model (which still documents the body).
     return Response(out.model_dump_json(), media_type="application/json")
+
+
+def raw_check_errors(body: Any, request: Request) -> list[dict[str, Any]]:
+    """The route's own checks on a body the schema refused (``errors.with_semantic_errors``)."""
+    if not isinstance(body, dict):
+        return []
+    s = request.app.state.ticker.settings
+    errors: list[dict[str, Any]] = []
+    if isinstance(body.get("title"), str):
+        errors += validate_title(body["title"], s.max_title_chars, ["body", "title"])
+    if isinstance(body.get("lang"), str):
+        errors += check_lang(body["lang"], s.languages, ["body", "lang"])
+    return errors
+
+
+check.semantic_errors = raw_check_errors  # type: ignore[attr-defined]

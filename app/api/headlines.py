@@ -11,11 +11,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter, ValidationError
 
 from ..config import Settings
 from ..ingest.normalise import has_content
 from ..ingest.split import split_capture
+from ..limits import FUTURE_SLACK, OLDEST
 from ..pipeline import HeadlineInput, IngestResult
+from .langs import check_lang
 from .models import HeadlineBatch, HeadlineOut, IngestResponse, IngestResultOut, IsoDateTime, StorableStr, error_responses
 from .params import RowId
 from .security import require_read, require_write
@@ -25,10 +28,7 @@ from .views import headline_out
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
-#: how far ahead of our clock a published_at may be (time zones, clock skew), in seconds
-FUTURE_SLACK = 36 * 3600.0
-#: the oldest published_at accepted: 1900-01-01
-OLDEST = -2208988800.0
+_ISO: TypeAdapter[Any] = TypeAdapter(IsoDateTime)
 
 
 def _err(loc: list[Any], msg: str, kind: str) -> dict[str, Any]:
@@ -112,6 +112,7 @@ def _batch_items(batch: HeadlineBatch, s: Settings) -> tuple[list[HeadlineInput]
         errors += validate_title(h.title, s.max_title_chars, [*loc, "title"])
         ts = to_epoch(h.published_at)
         errors += validate_time(ts, [*loc, "published_at"], now)
+        errors += check_lang(h.lang, s.languages, [*loc, "lang"])
         lang = h.lang.lower() if h.lang else None
         items.append(HeadlineInput(
             title=h.title.strip(), ext_id=str(h.id) if h.id is not None else None, source=h.source, url=h.url,
@@ -148,6 +149,36 @@ async def post_headlines(batch: HeadlineBatch, state: AppState = Depends(get_sta
     if errors:
         raise HTTPException(status_code=422, detail=errors)
     return await _ingest(state, items)
+
+
+def raw_item_errors(body: Any, request: Request) -> list[dict[str, Any]]:
+    """The route's own checks (title, lang) on the items of a batch the schema refused, as far as they can be
+    read: the 422 then lists every bad item, not only those the schema faulted (``errors.with_semantic_errors``)."""
+    items = body.get("headlines") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return []
+    s: Settings = request.app.state.ticker.settings
+    errors: list[dict[str, Any]] = []
+    now = time.time()
+    for i, h in enumerate(items[: s.max_batch_size]):
+        if not isinstance(h, dict):
+            continue
+        loc = ["body", "headlines", i]
+        if isinstance(h.get("title"), str):
+            errors += validate_title(h["title"], s.max_title_chars, [*loc, "title"])
+        if isinstance(h.get("published_at"), str):
+            try:
+                ts = to_epoch(_ISO.validate_python(h["published_at"]))
+            except (ValueError, ValidationError):
+                pass  # the schema reports it
+            else:
+                errors += validate_time(ts, [*loc, "published_at"], now)
+        if isinstance(h.get("lang"), str):
+            errors += check_lang(h["lang"], s.languages, [*loc, "lang"])
+    return errors
+
+
+post_headlines.semantic_errors = raw_item_errors  # type: ignore[attr-defined]
 
 
 @router.post(

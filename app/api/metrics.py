@@ -7,6 +7,16 @@ from collections import defaultdict
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
+#: what a counter counts, written as its # HELP line (counters not named here get none)
+HELP = {
+    "ticker_feed_fetches_total": "Fetches of a followed feed (label feed: its id), whatever their outcome.",
+    "ticker_feed_errors_total": "Polls of a feed that failed: no answer, an HTTP error, an unreadable or oversized body.",
+    "ticker_feed_not_modified_total": "Fetches of a feed answered 304 Not Modified (the conditional GET worked).",
+    "ticker_feed_items_seen_total": "Entries read in the documents fetched from a feed.",
+    "ticker_feed_items_stored_total": "New headlines stored from a feed's entries (each entry once).",
+    "ticker_feed_items_skipped_total": "Entries of a feed left out: no title once cleaned.",
+}
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -35,6 +45,8 @@ class Metrics:
         with self._lock:
             names = sorted({name for name, _ in self.counters})
             for name in names:
+                if name in HELP:
+                    lines.append(f"# HELP {name} {HELP[name]}")
                 lines.append(f"# TYPE {name} counter")
                 for (n, labels), value in sorted(self.counters.items()):
                     if n == name:

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
+from ..limits import LANG_PATTERN, MAX_EXT_ID_CHARS
+
 MatchType = Literal["exact", "near", "translation"]
 
 
@@ -35,10 +37,6 @@ IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-#: a language code as clients send it: ISO 639-1/639-3, maybe with a region ("en-US"); empty means "detect"
-LANG_PATTERN = r"^([A-Za-z]{2,3}([-_][A-Za-z0-9]{1,5})*)?$"
-#: the longest feed id kept (source and id form a unique key; PostgreSQL cannot index keys of many kB)
-MAX_EXT_ID_CHARS = 200
 
 
 def storable(value: object) -> object:
@@ -111,7 +109,13 @@ class CheckMatchOut(BaseModel):
     title: str
     lang: str | None
     source: str | None
-    published_at: str | None
+    published_at: str | None = Field(description="When it ran (ISO-8601, from the feed); null when the feed gave none.")
+    received_at: str | None = Field(None, description="When the service received it: when it ran, for a feed without times.")
+    url: str | None = Field(None, description="Where it ran, as the feed gave it (not checked: a client links only http/https).")
+    same_story: bool = Field(False, description="It belongs to the story the check is about (`story_id`, else "
+                             "`closest_story_id`); false: related, not the same story (also listed in `related`).")
+    copies: int = Field(1, description="Stored headlines with this same text (normalised) among those scored, "
+                        "itself included: the same text is listed once.")
     score: float
     cosine: float
     terms: dict[str, float] = Field(
@@ -132,6 +136,17 @@ class CheckOut(BaseModel):
     threshold: float
     lang: str | None
     matches: list[CheckMatchOut]
+    verdict: Literal["duplicate", "possible", "new"] = Field(
+        description="`duplicate` exactly when `duplicate` is true; `possible` when not, but `confidence` reaches "
+        "the bar (0.3, app/stories/confidence.py); `new` otherwise.")
+    confidence: float = Field(
+        ge=0.0, le=1.0, description="Probability that the headline is the same story as the closest stored one, "
+        "calibrated on the shared labelled sets from `score - threshold` (docs/evidence.md); 0 when nothing was close.")
+    closest_story_id: int | None = Field(
+        description="The story `score` and `confidence` are about: `story_id` for a duplicate, else the best-scoring "
+        "story under the threshold; null when no stored headline was close enough to be scored.")
+    related: list[CheckMatchOut] = Field(
+        default_factory=list, description="The `matches` of other stories than that one: related, not the same story.")
 
 
 class HeadlineBrief(BaseModel):

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from .feeds import feed_gauges
 from .models import EncoderInfo, ErrorOut, Health, RetentionOut, error_responses
 from .security import require_write
 from .state import StateDep
@@ -34,6 +35,7 @@ async def metrics(state: StateDep) -> PlainTextResponse:
         # COUNT(*) grows with the table: keep it off the event loop.
         counts = await run_in_threadpool(lambda: (store.count_headlines(), store.count_stories()))
         gauges["ticker_store_headlines"], gauges["ticker_store_stories"] = map(float, counts)
+        gauges.update(feed_gauges(await run_in_threadpool(store.feeds)))
     if state.topics is not None:
         gauges.update(state.topics.gauges())
     return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4")

@@ -13,6 +13,7 @@ from .metrics import Metrics
 from .ratelimit import RateLimiter
 
 if TYPE_CHECKING:
+    from ..feeds.poller import FeedPoller
     from ..pipeline import Pipeline
     from ..retention import RetentionService
     from ..store import Store
@@ -28,6 +29,8 @@ class AppState:
     pipeline: "Pipeline | None" = None
     topics: "TopicService | None" = None
     retention: "RetentionService | None" = None
+    #: the feed poller (app/feeds/), made at start-up; running unless TICKER_FEEDS_POLL is off
+    feeds: "FeedPoller | None" = None
     ready: threading.Event = field(default_factory=threading.Event)
     startup_error: str | None = None
     #: what the encoder says of itself (precision, runtime, CPU), read once at start-up for /readyz

@@ -1,7 +1,9 @@
 """``ticker-dedup``: check or ingest headlines from a shell or a CMS hook.
 
-Exit codes are the interface for scripts: ``check`` exits 0 when the headline is new, 1 when it
-duplicates a known story, 2 on any error (bad input, unreachable service, 4xx/5xx).
+Exit codes are the interface for scripts: ``check`` exits 0 when the headline is new (verdict ``new`` or
+``possible``: the line says which), 1 when it duplicates a known story (verdict ``duplicate``), 2 on any
+error (bad input, unreachable service, 4xx/5xx). Each match is one line: its language, same story or
+related, when and where it ran, its link, the title.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from datetime import datetime, timezone
 from typing import Any, Sequence, TextIO
 
 from app.client.client import (
@@ -18,6 +21,7 @@ from app.client.client import (
     CheckResult,
     HeadlineIn,
     IngestResult,
+    Match,
     TickerClient,
     TickerError,
 )
@@ -48,30 +52,65 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def format_check(result: CheckResult) -> str:
-    if result.duplicate:
-        head = (
-            f"DUPLICATE  story {result.story_id}  match={result.match or '-'}  "
-            f"score={_score(result.score)} (threshold {_score(result.threshold)})"
-        )
+def ago(iso: str | None, now: datetime | None = None) -> str | None:
+    """"37 min ago", "3 h ago", "2 days ago" (None when ``iso`` is missing or not a date)."""
+    if not iso:
+        return None
+    try:
+        when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    minutes = int(((now or datetime.now(timezone.utc)) - when).total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"{minutes // (24 * 60)} days ago"
+
+
+def _verdict(result: CheckResult) -> str:
+    return result.verdict or ("duplicate" if result.duplicate else "new")
+
+
+def format_match(m: Match, now: datetime | None = None) -> str:
+    """One line: language, same story or related, when and where it ran, its link, the title."""
+    when = ago(m.published_at or m.received_at, now)
+    ran = f"Ran {when}" if when else "Ran"
+    if m.source:
+        ran += f" on {_clip(m.source, 32)}"
+    parts = [f"[{(m.lang or '-').upper()}]", "same story" if m.same_story else "related, not the same story", ran]
+    if m.url:
+        parts.append(m.url)
+    if m.copies > 1:
+        parts.append(f"same text x{m.copies}")
+    parts.append(f"story {m.story_id}")
+    return "  " + " · ".join(parts) + f" · {_clip(m.title, TITLE_WIDTH)}"
+
+
+def format_check(result: CheckResult, now: datetime | None = None) -> str:
+    verdict = _verdict(result)
+    conf = f"  confidence {result.confidence:.2f}" if result.confidence is not None else ""
+    if verdict == "duplicate":
+        head = f"DUPLICATE  story {result.story_id}  match={result.match or '-'}{conf}"
+    elif verdict == "possible":
+        head = f"POSSIBLE  maybe story {result.closest_story_id}{conf}: check before publishing"
     else:
-        head = f"NEW  no matching story (threshold {_score(result.threshold)})"
+        head = f"NEW  no matching story{conf}"
+    head += f"  (score {_score(result.score)}, threshold {_score(result.threshold)})"
     if result.lang:
         head += f"  lang={result.lang}"
     if not result.matches:
         return head
-    rows = [
-        [
-            _score(m.score),
-            (m.lang or "-").upper(),
-            _clip(m.source, 24) or "-",
-            m.published_at or "-",
-            str(m.story_id),
-            _clip(m.title, TITLE_WIDTH),
-        ]
-        for m in result.matches
-    ]
-    return head + "\n" + _table(rows, ["SCORE", "LANG", "SOURCE", "PUBLISHED", "STORY", "TITLE"])
+    # the story's versions first (by language, in the service's order within one), then the other stories
+    same = [m for m in result.matches if m.same_story]
+    order = list(dict.fromkeys(m.lang for m in same))
+    same.sort(key=lambda m: order.index(m.lang))
+    others = [m for m in result.matches if not m.same_story]
+    return "\n".join([head, *(format_match(m, now) for m in same + others)])
 
 
 def format_ingest(results: list[IngestResult], titles: list[str]) -> str:

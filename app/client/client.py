@@ -107,6 +107,13 @@ class Match:
     published_at: str | None = None
     cosine: float | None = None
     terms: dict[str, float] = field(default_factory=dict)
+    #: where it ran, and when the service received it (when it ran, for a feed without times)
+    url: str | None = None
+    received_at: str | None = None
+    #: it belongs to the story the check is about; False: related, not the same story
+    same_story: bool = False
+    #: stored headlines with this same text, itself included (listed once)
+    copies: int = 1
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Match":
@@ -122,11 +129,26 @@ class CheckResult:
     threshold: float | None = None
     lang: str | None = None
     matches: list[Match] = field(default_factory=list)
+    #: "duplicate" (exactly when ``duplicate``), "possible" or "new"; None from a service without verdicts
+    verdict: str | None = None
+    #: calibrated probability of the same story as the closest stored one (docs/evidence.md)
+    confidence: float | None = None
+    closest_story_id: int | None = None
+    #: the matches of other stories: related, not the same story
+    related: list[Match] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "CheckResult":
         picked = _pick(cls, data)
-        picked["matches"] = [Match.from_json(m) for m in data.get("matches") or []]
+        about = data.get("story_id") if data.get("story_id") is not None else data.get("closest_story_id")
+
+        def match(m: Mapping[str, Any]) -> Match:
+            if "same_story" not in m:  # a service from before `same_story`
+                m = {**m, "same_story": about is not None and m.get("story_id") == about}
+            return Match.from_json(m)
+
+        picked["matches"] = [match(m) for m in data.get("matches") or []]
+        picked["related"] = [match(m) for m in data.get("related") or []]
         return cls(**picked)
 
     def to_json(self) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..config import load_settings
-from ..pipeline import HeadlineInput, IngestResult, Pipeline, canonical_lang
+from ..ingest.langcodes import canonical_lang
+from ..pipeline import HeadlineInput, IngestResult, Pipeline
 from ..store import open_store
 from .metrics import PairCounts, ari, bcubed, largest_cluster, nmi, pairs_by_lang, story_metrics
 
@@ -71,8 +72,7 @@ def ingest_rows(rows: list[dict[str, Any]], encoder_spec: str | None = None, det
     if pipeline is None:
         from embeddings import load_encoder
 
-        overrides = {"encoder": encoder_spec} if encoder_spec else {}
-        settings = load_settings(**overrides)
+        settings = load_settings(encoder=encoder_spec) if encoder_spec else load_settings()
         encoder = load_encoder(settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size)
         store = open_store(settings, encoder.dim, memory=True)
         pipeline = Pipeline(settings, store, encoder)

@@ -26,12 +26,12 @@ except ImportError:  # a dependency (pyproject); json reads the same, slower
 
 from ..ingest.normalise import search_fold
 from .base import (
-    CorrectionRow, HeadlineRow, MemberRow, NewHeadline, Store, StoryRow, TopicRow, dumps, story_aggregates,
-    story_filter_sql,
+    FEED_COLS, FEED_POLL_SQL, CorrectionRow, DuplicateFeed, FeedPoll, FeedRow, HeadlineRow, MemberRow, NewHeadline,
+    Store, StoryRow, TooManyFeeds, TopicRow, dumps, feed_poll_params, feed_row, story_aggregates, story_filter_sql,
 )
 from .vector_index import ANN_MIN_ROWS, VectorIndex
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: stories whose aggregates the writer keeps in memory between transactions (~2.3 KB each)
 STORY_CACHE_SIZE = 10_000
@@ -131,6 +131,36 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE topics ADD COLUMN keyword_langs TEXT NOT NULL DEFAULT '[]';
     DROP INDEX stories_topic;
     CREATE INDEX stories_topic ON stories(topic_id, last_seen, size, first_seen, languages);
+    """,
+    # Followed feeds (app/feeds/) and their polling state. AUTOINCREMENT: a deleted feed's id is never
+    # given to another (metrics and logs name feeds by id). The lease (leased_by, lease_until) lets one
+    # process poll a feed at a time, as on PostgreSQL.
+    5: """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        url TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        lang TEXT,
+        interval_seconds REAL NOT NULL,
+        created_at REAL NOT NULL,
+        next_poll_at REAL NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        disabled_reason TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        last_fetch_at REAL,
+        last_status INTEGER,
+        last_error TEXT,
+        last_error_at REAL,
+        consecutive_errors INTEGER NOT NULL DEFAULT 0,
+        fetches INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        items_seen INTEGER NOT NULL DEFAULT 0,
+        items_stored INTEGER NOT NULL DEFAULT 0,
+        leased_by TEXT,
+        lease_until REAL
+    );
+    CREATE INDEX feeds_due ON feeds(enabled, next_poll_at);
     """,
 }
 
@@ -1090,3 +1120,62 @@ class SQLiteStore(Store):
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                         (key, value),
                     )
+
+    # --- followed feeds --------------------------------------------------------------------
+    @contextmanager
+    def _feed_write(self) -> Iterator[sqlite3.Connection]:
+        """A write of feed rows in a transaction of its own (or the caller's): polling state, so it does
+        not move ``data_version`` (the clusters view's ETag)."""
+        with self._lock, self.transaction():
+            self._flush()
+            yield self._conn
+
+    def add_feed(self, url: str, source: str, lang: str | None, interval_seconds: float, now: float,
+                 max_feeds: int) -> FeedRow:
+        with self._feed_write() as c:
+            if c.execute("SELECT 1 FROM feeds WHERE url = ?", (url,)).fetchone():
+                raise DuplicateFeed(url)
+            if c.execute("SELECT COUNT(*) FROM feeds").fetchone()[0] >= max_feeds:
+                raise TooManyFeeds(max_feeds)
+            r = c.execute(
+                f"INSERT INTO feeds (url, source, lang, interval_seconds, created_at, next_poll_at) "
+                f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {FEED_COLS}",
+                (url, source, lang, float(interval_seconds), now, now),
+            ).fetchone()
+            return feed_row(r)
+
+    def feeds(self) -> list[FeedRow]:
+        return [feed_row(r) for r in self._q(f"SELECT {FEED_COLS} FROM feeds ORDER BY id")]
+
+    def feed(self, feed_id: int) -> FeedRow | None:
+        rows = self._q(f"SELECT {FEED_COLS} FROM feeds WHERE id = ?", (int(feed_id),))
+        return feed_row(rows[0]) if rows else None
+
+    def delete_feed(self, feed_id: int) -> bool:
+        with self._feed_write() as c:
+            return c.execute("DELETE FROM feeds WHERE id = ?", (int(feed_id),)).rowcount == 1
+
+    def claim_feeds(self, owner: str, now: float, lease_seconds: float, limit: int) -> list[FeedRow]:
+        free = "enabled = 1 AND next_poll_at <= :now AND (leased_by IS NULL OR lease_until <= :now)"
+        with self._feed_write() as c:
+            rows = c.execute(
+                f"UPDATE feeds SET leased_by = :owner, lease_until = :until WHERE id IN "
+                f"(SELECT id FROM feeds WHERE {free} ORDER BY next_poll_at, id LIMIT :limit) AND {free} "
+                f"RETURNING {FEED_COLS}",
+                {"owner": owner, "until": now + lease_seconds, "now": now, "limit": int(limit)},
+            ).fetchall()
+        return sorted((feed_row(r) for r in rows), key=lambda f: (f.next_poll_at, f.id))
+
+    def renew_feed_lease(self, feed_id: int, owner: str, until: float) -> bool:
+        with self._feed_write() as c:
+            return c.execute("UPDATE feeds SET lease_until = ? WHERE id = ? AND leased_by = ?",
+                             (until, int(feed_id), owner)).rowcount == 1
+
+    def record_feed_poll(self, feed_id: int, owner: str, poll: FeedPoll) -> bool:
+        with self._feed_write() as c:
+            return c.execute(FEED_POLL_SQL, feed_poll_params(feed_id, owner, poll)).rowcount == 1
+
+    def release_feeds(self, owner: str) -> int:
+        with self._feed_write() as c:
+            return c.execute("UPDATE feeds SET leased_by = NULL, lease_until = NULL WHERE leased_by = ?",
+                             (owner,)).rowcount

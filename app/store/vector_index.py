@@ -347,7 +347,8 @@ class VectorIndex:
             done = np.concatenate(added) if added else np.zeros(0, dtype=np.int64)
             gone = np.setdiff1d(done, self._slots[: self._n], assume_unique=True)
             if len(gone):
-                index.remove_ids(gone)
+                # faiss's stub types remove_ids as taking an IDSelector; its wrapper takes an int64 array too
+                index.remove_ids(gone)  # type: ignore[arg-type]
             if self.ann_min_rows is None or self._n < self.ann_min_rows // 2:
                 return False
             ivf = _Ivf(index, nlist, nprobe, trained_rows=n, upto=self._next_slot,
@@ -383,7 +384,8 @@ class VectorIndex:
         nprobe = _nprobe(nlist)
         while True:
             # what a search keeps: the exact top k of the REFINE x k rows the lists give
-            _, got = index.search(queries, REFINE * k + 1, params=faiss.SearchParametersIVF(nprobe=nprobe))
+            # faiss's stub gives the SearchParameters classes no keywords; its wrapper sets them as attributes
+            _, got = index.search(queries, REFINE * k + 1, params=faiss.SearchParametersIVF(nprobe=nprobe))  # type: ignore[call-arg]
             found = sum(len(w & set(g.tolist())) for w, g in zip(wanted, got))
             rec = found / total if total else 1.0
             if rec >= self.recall_target or nprobe >= nlist // 2:
@@ -492,7 +494,8 @@ class VectorIndex:
         """The slots the IVF's lists give for each row of ``q`` (``REFINE * k`` at most, time-filtered)."""
         import faiss
 
-        params = faiss.SearchParametersIVF(nprobe=ivf.nprobe)
+        # faiss's stub gives the SearchParameters classes no keywords; its wrapper sets them as attributes
+        params = faiss.SearchParametersIVF(nprobe=ivf.nprobe)  # type: ignore[call-arg]
         bitmap = None
         if inside is not None:
             # Selector over slot numbers: bit s set when the row of slot s is inside the window.

@@ -29,12 +29,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from app.ingest.langcodes import word_lists_lang
 from app.ingest.normalise import fold_accents, strip_kicker, tokens, unify_punctuation
 from app.ingest.stopwords import ALL_STOPWORDS, STOPWORDS
 
 from .filler import is_filler
 
-__all__ = ["Keyword", "keyword_terms", "keywords", "reader_first", "NameParams", "Vocabulary", "extract_terms", "lang2"]
+__all__ = ["Keyword", "keyword_terms", "keywords", "reader_first", "NameParams", "Vocabulary", "extract_terms"]
 
 Doc = tuple[str, str | None] | tuple[str, str | None, object]
 
@@ -49,17 +50,6 @@ _TOKEN = re.compile(r"[^\W\d_][^\W_]*(?:['-][^\W_]+)*|\d+(?:[.,]\d+)*[^\W\d_]*")
 # After these a capital letter is the start of a sentence, not a name.
 _SENTENCE_BREAK = re.compile(r"[:.!?\"«»|–—-]\s*$")
 _YEAR = re.compile(r"^\d{4}$")
-
-_LANG3 = {"fra": "fr", "fre": "fr", "eng": "en", "spa": "es", "ara": "ar", "arb": "ar", "ary": "ar"}
-
-
-def lang2(lang: str | None) -> str | None:
-    """ISO 639-1 for the languages we hold stop words for ("fra" -> "fr", "ary" -> "ar")."""
-    if not lang:
-        return None
-    lang = lang.lower()
-    return _LANG3.get(lang, lang)
-
 
 @dataclass(frozen=True)
 class NameParams:
@@ -191,7 +181,7 @@ def extract_terms(
     title: str, lang: str | None, vocabulary: Vocabulary | None = None, params: NameParams = NameParams()
 ) -> list[tuple[str, str]]:
     """Terms of one headline as ``(key, surface)`` pairs: names first, then plain words, then phrases."""
-    lang = lang2(lang)
+    lang = word_lists_lang(lang)
     vocab = vocabulary if vocabulary is not None else Vocabulary.of([title])
     text, toks = _parsed(title)
     words = [t for t in toks if not t.text[0].isdigit() and not _is_stop(t.text, lang)]
@@ -281,7 +271,7 @@ def keyword_terms(
         counts: Counter[str] = Counter()
         seen_in: dict[str, set[object]] = defaultdict(set)
         for n, doc in enumerate(docs):
-            title, lang = doc[0], lang2(doc[1])
+            title, lang = doc[0], word_lists_lang(doc[1])
             story = doc[2] if len(doc) > 2 else n
             for key, surface in extract_terms(title, lang, vocab, params):
                 counts[key] += 1
@@ -340,7 +330,7 @@ def reader_first(
     """Keywords in the reader's language (and names, readable in any) first, each group in its own order.
     ``langs`` shorter than ``words`` (topics stored before languages were kept) counts as names."""
     tagged = [(w, langs[i] if i < len(langs) else None) for i, w in enumerate(words)]
-    reader = lang2(reader)
+    reader = word_lists_lang(reader)
     if reader:
         tagged = [t for t in tagged if t[1] in (None, reader)] + [t for t in tagged if t[1] not in (None, reader)]
     return [w for w, _ in tagged], [lang for _, lang in tagged]

@@ -9,6 +9,7 @@
  *   GET /v1/stories?q=&lang=&source=&since=    the search box: server-side, every word, accents and case folded
  *   GET /v1/stories?since=&until=&limit=1      how many stories are new since the editor last looked (totals only)
  *   GET /v1/stories/{id}, POST /v1/corrections/*   the story panel and the editors' corrections
+ *   GET /v1/feeds                     the feeds panel: each followed feed's health
  *
  * What the editor sees, and the rules behind it:
  *  - Columns: "New, not yet grouped" (stories no topic holds yet) FIRST, then one column per topic, headed by
@@ -103,6 +104,11 @@
  *                          time.panel-version-time[data-kind=published|received], .panel-version-source, .lang-badge,
  *                          .panel-version-match[data-match], .panel-version-similarity[data-similarity], button.panel-move
  *     #panel-more          "Showing N of M headlines" when the story has more than one page
+ *   #feeds-panel           [hidden] while the service follows no feed (or GET /v1/feeds is refused); data-total,
+ *                          data-failing; #feeds-summary "N feeds · M failing"; #feeds-list > li.feed[data-feed-id]
+ *                          [data-status=ok|error|pending|disabled] > .feed-status (OK | Error | Pending | Disabled),
+ *                          .feed-source, .feed-meta ("N stored · fetched <time>"), .feed-error (the last error, only
+ *                          while failing or disabled). Polled with the board, at most every 5 s.
  *   window.TickerDashboard  { refresh(force): Promise, applyFilters(), fold(text), openStory(id): Promise, markSeen(),
  *                             loadMore(columnId): Promise, search(): Promise, showUpdates(), state, config }
  */
@@ -1065,6 +1071,54 @@
     }
   }
 
+  // ---- feeds panel: each followed feed's health (GET /v1/feeds) ------------------------------------
+  const FEED_STATUS = { ok: "OK", error: "Error", pending: "Pending", disabled: "Disabled" };
+  const feedsPoll = { last: 0, busy: false };
+
+  function renderFeed(f) {
+    const status = FEED_STATUS[f.status] ? f.status : "pending";
+    const meta = [`${Number(f.items_stored) || 0} stored`];
+    const li = el(
+      "li",
+      { class: "feed", dataset: { feedId: String(f.id), status }, title: String(f.url || "") },
+      el("span", { class: "feed-status", dataset: { status } }, FEED_STATUS[status]),
+      el("span", { class: "feed-source" }, f.source || f.url || "?"),
+    );
+    const fetched = timeEl(f.last_fetch_at, "feed-time");
+    li.append(el("span", { class: "feed-meta" }, meta.join(" · "), fetched ? " · fetched " : " · never fetched", fetched));
+    const why = status === "disabled" ? f.disabled_reason || f.last_error : status === "error" ? f.last_error : null;
+    if (why) li.append(el("span", { class: "feed-error" }, why));
+    return li;
+  }
+
+  async function pollFeeds(force = false) {
+    const now = Date.now();
+    if (feedsPoll.busy || (!force && now - feedsPoll.last < Math.max(config.intervalMs, 5000))) return;
+    feedsPoll.busy = true;
+    feedsPoll.last = now;
+    const panel = $("#feeds-panel");
+    try {
+      const response = await fetch("/v1/feeds", { headers: readHeaders(), cache: "no-store" });
+      if (!response.ok) {
+        await response.arrayBuffer().catch(() => null);
+        if (response.status === 401 || response.status === 404) panel.hidden = true;
+        return;
+      }
+      const data = await response.json();
+      const feeds = Array.isArray(data.feeds) ? data.feeds : [];
+      const failing = feeds.filter((f) => f.status === "error" || f.status === "disabled").length;
+      panel.dataset.total = String(feeds.length);
+      panel.dataset.failing = String(failing);
+      $("#feeds-summary").textContent = `${feeds.length} feed${feeds.length === 1 ? "" : "s"} · ${failing} failing`;
+      $("#feeds-list").replaceChildren(...feeds.map(renderFeed));
+      panel.hidden = feeds.length === 0;
+    } catch {
+      /* the board's status already says the service is unreachable; the panel keeps what it showed */
+    } finally {
+      feedsPoll.busy = false;
+    }
+  }
+
   // ---- polling ------------------------------------------------------------------------------------
   async function poll() {
     if (state.inFlight) return state.inFlight;
@@ -1130,6 +1184,7 @@
     clearTimeout(state.timer);
     state.timer = setTimeout(async () => {
       await poll();
+      pollFeeds();
       schedule();
     }, delayMs);
   }
@@ -1616,10 +1671,12 @@
     });
     if (searchBox.value.trim()) runSearch();
     refresh();
+    pollFeeds(true);
   }
 
   window.TickerDashboard = {
     refresh,
+    pollFeeds,
     applyFilters,
     fold,
     openStory,

@@ -9,18 +9,23 @@
  *           data-debounce="400" data-min-length="10"></script>
  *
  * As the editor types, it calls POST {endpoint}/v1/dedup/check {"title", "lang"?} (debounced; a newer
- * keystroke aborts the older request) and shows a box right after the input:
- *   .ticker-dedup-box[data-state="idle|checking|duplicate|clear|error"]   (role=status, always present once attached)
- *     .ticker-dedup-warning      only when the service says duplicate; lists the matches that back it
- *                                (the decided story's headlines, or any at or over the threshold):
+ * keystroke aborts the older request) and shows a box right after the input (which gets dir="auto", so an
+ * Arabic headline reads right to left):
+ *   .ticker-dedup-box[data-state="idle|checking|duplicate|possible|clear|error"]   (role=status, always present once attached)
+ *     .ticker-dedup-warning[data-verdict]   when the verdict is duplicate or possible:
+ *       .ticker-dedup-warning-title  the verdict in words, with the calibrated confidence ("Already ran: … (confidence 99 %)")
+ *       .ticker-dedup-versions       the story's headlines by language:
+ *         .ticker-dedup-version[data-lang] > .ticker-dedup-version-lang ("FR · 2"), .ticker-dedup-list > .ticker-dedup-match
+ *       .ticker-dedup-related-group  other stories' headlines, apart: "Related, not the same story"
  *       .ticker-dedup-match[data-story-id][data-headline-id]  > .ticker-dedup-lang, .ticker-dedup-title,
- *                     (.ticker-dedup-related when the match belongs to another story than the decided one)
- *                     .ticker-dedup-meta > .ticker-dedup-source, .ticker-dedup-score ("score 0.91"), .ticker-dedup-type,
+ *                     .ticker-dedup-meta > .ticker-dedup-ran ("Ran 37 min ago on le360"), a.ticker-dedup-link
+ *                     ("link": only for http/https URLs), .ticker-dedup-copies ("same text ×3"), .ticker-dedup-type,
  *                     .ticker-dedup-why (what the score is made of: "meaning 0.61 · names +0.37 · figures +0.28")
- *     .ticker-dedup-ok           neutral "no similar story" state
+ *     .ticker-dedup-ok           neutral "new" state
  *     .ticker-dedup-error        the service could not be asked
  * API: window.TickerDedup.check(title, {lang}?) → Promise<check JSON>; .attach(input); .config.
- * Every value from the service is rendered as text (textContent), never as HTML.
+ * Every value from the service is rendered as text (textContent), never as HTML; a URL becomes a link only
+ * when it parses as http: or https:.
  */
 (() => {
   "use strict";
@@ -97,8 +102,13 @@
 .ticker-dedup-meta{grid-column:2;display:flex;flex-wrap:wrap;gap:0 .6rem}
 .ticker-dedup-lang{font-size:.7em;font-weight:700;padding:.05rem .35rem;border-radius:4px;background:#e8eaef;color:#2b3240}
 .ticker-dedup-source,.ticker-dedup-type{font-size:.8em;color:#5b6475}
-.ticker-dedup-related{opacity:.7}
-.ticker-dedup-score{font-size:.8em;font-weight:700;font-variant-numeric:tabular-nums;color:#7a3e00}
+.ticker-dedup-warning[data-verdict=possible]{border-color:#c9b458;border-left-color:#a18a16;background:#fffbea}
+.ticker-dedup-versions,.ticker-dedup-related-group{display:grid;gap:.45rem}
+.ticker-dedup-version-lang,.ticker-dedup-related-title{font-size:.75em;font-weight:700;color:#5b6475;margin:0 0 .15rem;text-transform:uppercase;letter-spacing:.03em}
+.ticker-dedup-related-group{margin-top:.55rem;padding-top:.45rem;border-top:1px dashed #d8c9a8}
+.ticker-dedup-related{opacity:.75}
+.ticker-dedup-ran,.ticker-dedup-copies{font-size:.8em;color:#3d4554}
+.ticker-dedup-link{font-size:.8em}
 .ticker-dedup-why{grid-column:2;font-size:.75em;color:#5b6475;font-variant-numeric:tabular-nums}
 `;
     (document.head || document.documentElement).append(style);
@@ -147,7 +157,43 @@
   }
 
   // ---- the box next to one input -------------------------------------------------------------------
-  function renderMatch(match, result) {
+  const VERDICT_WORDS = {
+    duplicate: "Already ran: this story has been published",
+    possible: "Possibly the same story: check before publishing",
+    new: "New: no similar story found.",
+  };
+
+  /** "37 min ago", "3 h ago", "2 days ago" from an ISO time (null when it does not parse). */
+  function ago(iso, now = Date.now()) {
+    const t = Date.parse(iso || "");
+    if (!Number.isFinite(t)) return null;
+    const minutes = Math.floor((now - t) / 60000);
+    if (minutes < 1) return "just now";
+    if (minutes < 60) return `${minutes} min ago`;
+    const hours = Math.floor(minutes / 60);
+    if (hours < 48) return `${hours} h ago`;
+    return `${Math.floor(hours / 24)} days ago`;
+  }
+
+  /** The URL as a string when it is an absolute http(s) URL, else null (javascript:, data:, relative...). */
+  function safeUrl(raw) {
+    if (typeof raw !== "string" || !raw) return null;
+    try {
+      const url = new URL(raw);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** "Ran 37 min ago on le360" (the time it was published, else when the service received it). */
+  function ranText(match) {
+    const when = ago(match.published_at || match.received_at);
+    const where = match.source ? ` on ${match.source}` : "";
+    return when ? `Ran ${when}${where}` : match.source ? `Ran on ${match.source}` : "";
+  }
+
+  function renderMatch(match, result, sameStory) {
     const li = el("li", "ticker-dedup-match");
     li.dataset.storyId = String(match.story_id ?? "");
     li.dataset.headlineId = String(match.headline_id ?? "");
@@ -156,14 +202,30 @@
     const title = el("span", "ticker-dedup-title", match.title || "(untitled)");
     title.lang = lang === "?" ? "" : lang;
     title.dir = RTL.has(lang) ? "rtl" : "auto";
-    // the API names the match type once, for the story it decided on
-    const sameStory = result.story_id != null && match.story_id === result.story_id;
-    // other stories over the threshold are shown too, but as what they are: related, not the duplicate
-    const type = match.match || (sameStory ? result.match : "related");
+    if (typeof match.score === "number") title.title = `score ${match.score.toFixed(2)} (threshold ${Number(result.threshold).toFixed(2)})`;
+    // same text, another language, or a rewrite; another story's headline is named as such
+    const matchLang = String(match.lang || "").toLowerCase();
+    const inputLang = String(result.lang || "").toLowerCase();
+    const type = !sameStory
+      ? "related"
+      : match.terms && match.terms.exact
+        ? "exact"
+        : matchLang && inputLang && matchLang !== inputLang
+          ? "translation"
+          : "near";
     if (!sameStory) li.classList.add("ticker-dedup-related");
     const meta = el("span", "ticker-dedup-meta");
-    if (match.source) meta.append(el("span", "ticker-dedup-source", match.source));
-    if (typeof match.score === "number") meta.append(el("span", "ticker-dedup-score", `score ${match.score.toFixed(2)}`));
+    const ran = ranText(match);
+    if (ran) meta.append(el("span", "ticker-dedup-ran", ran));
+    const href = safeUrl(match.url);
+    if (href) {
+      const a = el("a", "ticker-dedup-link", "link");
+      a.href = href;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      meta.append(a);
+    }
+    if (match.copies > 1) meta.append(el("span", "ticker-dedup-copies", `same text ×${match.copies}`));
     if (type) meta.append(el("span", "ticker-dedup-type", MATCH_LABELS[type] || type));
     li.append(badge, title, meta);
     const reasons = why(match.terms);
@@ -176,33 +238,59 @@
     box.replaceChildren(...children);
   }
 
+  function verdictOf(result) {
+    if (!result) return "new";
+    if (result.verdict === "duplicate" || result.verdict === "possible" || result.verdict === "new") return result.verdict;
+    return result.duplicate ? "duplicate" : "new"; // an older service without verdicts
+  }
+
   function showResult(box, result) {
-    if (!result || !result.duplicate) {
-      show(box, "clear", el("p", "ticker-dedup-ok", "No similar story found."));
+    const verdict = verdictOf(result);
+    if (verdict === "new") {
+      show(box, "clear", el("p", "ticker-dedup-ok", VERDICT_WORDS.new));
       return;
     }
-    // Only headlines that back the warning: the decided story's, or any scoring over the threshold.
-    // The API's top 5 also carries weaker neighbours; listing them under "similar" would cry wolf.
-    const threshold = typeof result.threshold === "number" ? result.threshold : -Infinity;
-    const matches = (Array.isArray(result.matches) ? result.matches : [])
-      .filter((m) => (result.story_id != null && m.story_id === result.story_id) || (typeof m.score === "number" && m.score >= threshold))
-      .slice(0, config.maxMatches);
+    const matches = Array.isArray(result.matches) ? result.matches : [];
+    const about = result.story_id ?? result.closest_story_id;
+    const isSame = (m) => (typeof m.same_story === "boolean" ? m.same_story : about != null && m.story_id === about);
+    const same = matches.filter(isSame).slice(0, config.maxMatches);
+    const related = (Array.isArray(result.related) ? result.related : matches.filter((m) => !isSame(m))).slice(0, config.maxMatches);
+
     const warning = el("div", "ticker-dedup-warning");
+    warning.dataset.verdict = verdict;
     warning.setAttribute("role", "alert");
-    const n = matches.filter((m) => m.story_id === result.story_id).length;
-    warning.append(
-      el(
-        "p",
-        "ticker-dedup-warning-title",
-        n ? `Possible duplicate: ${n} headline${n === 1 ? "" : "s"} of this story already published` : "Possible duplicate of a published story",
-      ),
-    );
-    if (matches.length) {
-      const list = el("ul", "ticker-dedup-list");
-      list.append(...matches.map((m) => renderMatch(m, result)));
-      warning.append(list);
+    const pct = typeof result.confidence === "number" ? ` (confidence ${Math.round(result.confidence * 100)} %)` : "";
+    warning.append(el("p", "ticker-dedup-warning-title", `${VERDICT_WORDS[verdict]}${pct}`));
+
+    if (same.length) {
+      // the versions by language, in the order the service ranked them (the same text first)
+      const byLang = new Map();
+      for (const m of same) {
+        const lang = String(m.lang || "?").toLowerCase();
+        if (!byLang.has(lang)) byLang.set(lang, []);
+        byLang.get(lang).push(m);
+      }
+      const versions = el("div", "ticker-dedup-versions");
+      for (const [lang, group] of byLang) {
+        const section = el("section", "ticker-dedup-version");
+        section.dataset.lang = lang;
+        section.append(el("p", "ticker-dedup-version-lang", `${lang.toUpperCase()} · ${group.length}`));
+        const list = el("ul", "ticker-dedup-list");
+        list.append(...group.map((m) => renderMatch(m, result, true)));
+        section.append(list);
+        versions.append(section);
+      }
+      warning.append(versions);
     }
-    show(box, "duplicate", warning);
+    if (related.length) {
+      const group = el("section", "ticker-dedup-related-group");
+      group.append(el("p", "ticker-dedup-related-title", "Related, not the same story"));
+      const list = el("ul", "ticker-dedup-list");
+      list.append(...related.map((m) => renderMatch(m, result, false)));
+      group.append(list);
+      warning.append(group);
+    }
+    show(box, verdict, warning);
   }
 
   const attached = new WeakMap(); // input -> controller state
@@ -210,6 +298,8 @@
   function attach(input) {
     if (!input || attached.has(input)) return attached.get(input);
     injectStyles();
+    // an Arabic headline is typed right to left, a French one left to right
+    if (!input.hasAttribute("dir")) input.setAttribute("dir", "auto");
     const box = el("div", "ticker-dedup-box");
     box.setAttribute("role", "status");
     box.setAttribute("aria-live", "polite");
@@ -286,7 +376,7 @@
     }).observe(document.documentElement, { childList: true, subtree: true });
   }
 
-  window.TickerDedup = { check, attach, config, version: "1" };
+  window.TickerDedup = { check, attach, config, ago, safeUrl, version: "2" };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();
