@@ -101,7 +101,8 @@ class Corrections:
             if c.kind == MERGE:
                 self.store.set_merged_into(int(c.payload["story_id"]), None)
             elif c.kind == APART:
-                self.store.set_apart(*c.payload["story_ids"], False)
+                a, b = c.payload["story_ids"]
+                self.store.set_apart(a, b, False)
             if not self.store.mark_undone(correction_id, actor, self.clock()):
                 raise CorrectionError(409, "correction_id", f"correction {correction_id} was already undone")
             self._changed()

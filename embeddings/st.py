@@ -19,6 +19,8 @@ def packaged_model_path(key: str) -> str:
     if module_name is None:
         raise ValueError(f"no packaged model {key!r}; known: {sorted(_PACKAGED)}")
     module = importlib.import_module(module_name)
+    if module.__file__ is None:  # a namespace package: no directory of its own to look in
+        raise FileNotFoundError(f"package {module_name} has no __file__ to find a sentence-transformers model by")
     root = Path(module.__file__).parent
     for candidate in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
         if (candidate / "config.json").exists() and (

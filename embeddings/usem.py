@@ -44,7 +44,8 @@ def cpu_features() -> dict[str, object]:
     /readyz and the benchmarks: which integer kernels a figure was measured on."""
     import platform
 
-    model, flags = "", set()
+    model = ""
+    flags: set[str] = set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -210,7 +211,7 @@ class USEEncoder:
     def _slices(self, n: int) -> list[tuple[int, int]]:
         parts = max(1, min(self.workers, n // MIN_TEXTS_PER_WORKER))
         per = -(-n // parts)
-        out = []
+        out: list[tuple[int, int]] = []
         for start in range(0, n, per):
             stop = min(n, start + per)
             out.extend((s, min(stop, s + self.batch_size)) for s in range(start, stop, self.batch_size))
@@ -260,7 +261,7 @@ class USEEncoder:
                 if part.cancelled():
                     done.cancel()
                 elif part.exception() is not None:
-                    done.set_exception(part.exception())  # type: ignore[arg-type]
+                    done.set_exception(part.exception())
                 else:
                     left[0] -= 1
                     if left[0] == 0:

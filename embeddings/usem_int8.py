@@ -66,7 +66,7 @@ class _Graph:
         self._n += 1
         return f"{hint}_{self._n}"
 
-    def const(self, value: np.ndarray, hint: str = "c") -> str:
+    def const(self, value: np.ndarray | np.generic, hint: str = "c") -> str:
         name = self.name(hint)
         self.inits.append(self.numpy_helper.from_array(np.asarray(value), name))
         return name
@@ -241,7 +241,8 @@ def full_range_products_are_exact() -> bool:
         [helper.make_node("MatMulInteger", ["x", "w", "zp"], ["y"])], "probe",
         [helper.make_tensor_value_info("x", TensorProto.UINT8, ["m", k])],
         [helper.make_tensor_value_info("y", TensorProto.INT32, ["m", n])],
-        [numpy_helper.from_array(weights, "w"), numpy_helper.from_array(np.uint8(128), "zp")],
+        # onnx types from_array as taking an ndarray only; a numpy scalar is a 0-d tensor to it
+        [numpy_helper.from_array(weights, "w"), numpy_helper.from_array(np.uint8(128), "zp")],  # type: ignore[arg-type]
     )
     x = np.full((64, k), 255, np.uint8)
     x[1::2, :] = 1  # rows below the zero point too

@@ -34,10 +34,11 @@ def _stored_id(value: int) -> int:
 Id = Annotated[int, AfterValidator(_stored_id)]
 #: headlines one move may take (a split of a story re-run all day stays one correction)
 MAX_MOVE = 1000
-_REFUSED = {404: {"description": "an id names nothing", "model": ErrorOut},
-            409: {"description": "the stories' state forbids it (merged, declared different, undone)",
-                  "model": ErrorOut},
-            403: {"description": "the service takes no corrections without TICKER_API_KEY", "model": ErrorOut}}
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    404: {"description": "an id names nothing", "model": ErrorOut},
+    409: {"description": "the stories' state forbids it (merged, declared different, undone)", "model": ErrorOut},
+    403: {"description": "the service takes no corrections without TICKER_API_KEY", "model": ErrorOut},
+}
 
 
 class MergeIn(_Input):

@@ -192,24 +192,24 @@ def decide(
             s -= params.w_age * age_decay(age, params.age_days, params.age_grace_hours)
         return s
 
-    scores = {sid: story_score(sid) for sid in best}
-    story_id = max(scores, key=scores.__getitem__)
-    if scores[story_id] >= params.threshold and _is_translation(features, best[story_id][1]):
+    story_scores = {sid: story_score(sid) for sid in best}
+    story_id = max(story_scores, key=story_scores.__getitem__)
+    if story_scores[story_id] >= params.threshold and _is_translation(features, best[story_id][1]):
         # Same language first: a translation joins its own language's version of the story when one
         # passes too, so that a story's versions in one language are never split by a translation.
-        passing = [sid for sid, s in scores.items() if s >= params.threshold]
+        passing = [sid for sid, s in story_scores.items() if s >= params.threshold]
         same = [sid for sid in passing if not _is_translation(features, best[sid][1])]
         # Then across languages, on joint evidence: a cosine that passes on its own, or a shared name,
         # figure or trigram besides it (no decision on the labelled sets lacks one; it guards the rest).
         joint = [sid for sid in passing if _joint_evidence(features, best[sid][1], params, weights)]
         if same or joint:
-            story_id = max(same or joint, key=scores.__getitem__)
+            story_id = max(same or joint, key=story_scores.__getitem__)
         else:
-            scores[story_id] = min(scores[story_id], math.nextafter(params.threshold, -math.inf))
-    score, cand = scores[story_id], best[story_id][1]
+            story_scores[story_id] = min(story_scores[story_id], math.nextafter(params.threshold, -math.inf))
+    score, cand = story_scores[story_id], best[story_id][1]
     if score < params.threshold:
-        return Decision(story_id=None, match=None, score=score, headline_id=cand.headline_id, stories=scores)
+        return Decision(story_id=None, match=None, score=score, headline_id=cand.headline_id, stories=story_scores)
     return Decision(
         story_id=story_id, match=_match_type(features, cand.features), score=score, headline_id=cand.headline_id,
-        stories=scores,
+        stories=story_scores,
     )

@@ -300,6 +300,8 @@ def extract(title: str, key: str, lang: str | None) -> Features:
         else:
             numbers.update(_canonical_number(raw))
     names, leads = _entities(text)
+    days: frozenset[str]
+    months: frozenset[str]
     if _DAY_OR_MONTH.isdisjoint(words):
         days = months = frozenset()
     else:

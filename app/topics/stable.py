@@ -77,8 +77,8 @@ def match_ids(
             used.add(tid)
 
     events: list[Event] = []
-    for ci, tid in enumerate(assignment):
-        if tid is None:
+    for ci, assigned in enumerate(assignment):
+        if assigned is None:
             assignment[ci] = next_id
             events.append({"type": "new", "topic": next_id, "size": len(new_clusters[ci])})
             next_id += 1
