@@ -117,7 +117,7 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool, freeze_gc: bo
         info = state.encoder_info = describe(enc)
         state.ready.set()
         bits = f"/w{info['weight_bits']}" if info.get("weight_bits") else ""
-        precision = " ".join(filter(None, (f"{info.get('precision') or ''}{bits}", info.get("runtime"))))
+        precision = " ".join(p for p in (f"{info.get('precision') or ''}{bits}", str(info.get("runtime") or "")) if p)
         log.info("ready: encoder %s%s (%d-d), store %s", enc.name, f" {precision}" if precision else "", enc.dim,
                  store.backend)
     except Exception:  # /readyz and every route say what failed; the process stays up so that they can

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -142,12 +142,12 @@ class _Prepared:
 #: 639-3 (and 639-2) codes that name the same language as a 639-1 code
 def match_params(settings: Settings) -> MatchParams:
     """The tuned defaults, with the threshold and candidate floor from configuration when set."""
-    overrides = {}
+    overrides: dict[str, float] = {}
     if settings.match_threshold is not None:
         overrides["threshold"] = settings.match_threshold
     if settings.candidate_min_cosine is not None:
         overrides["min_cosine"] = settings.candidate_min_cosine
-    return replace(MatchParams(), **overrides)
+    return replace(MatchParams(), **overrides)  # type: ignore[arg-type]  # both fields are floats
 
 
 def limit_blas_threads() -> None:
@@ -337,7 +337,7 @@ class Pipeline:
         if not found:
             return []
         rows = self._rows([hid for hid, _ in found], pending or {})
-        story_ids, centroids = self.store.story_centroids_for({r.story_id for r in rows.values()})
+        story_ids, centroids = self.store.story_centroids_for(sorted({r.story_id for r in rows.values()}))
         story_cos = dict(zip(story_ids, (centroids @ vec).tolist())) if story_ids else {}
         out = []
         for hid, cos in found:
@@ -597,6 +597,9 @@ class Pipeline:
     ) -> IngestResult:
         """Match ``p`` and store it. ``found``: its nearest stored headlines, when already searched."""
         exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window) if maybe_exact else None
+        story_id: int | None
+        match: str | None
+        matched: int | None
         if exact is not None:
             story_id, match, score, matched = exact.story_id, EXACT, 1.0, exact.id
         else:
@@ -611,7 +614,7 @@ class Pipeline:
             features=p.features.to_json(), embedding=vec, matched_headline_id=matched if story_id else None,
         )
         new_story = story_id is None
-        if new_story:
+        if story_id is None:
             story_id = self.store.create_story(row)
             row.story_id = story_id
         headline_id = self.store.insert_headline(row)
@@ -671,6 +674,10 @@ class Pipeline:
         # Scored once: the decision and the list of matches shown to the newsroom read the same figures.
         scores = candidate_scores(p.features, None, candidates, self.params, weights)
         exact = self.store.find_exact(p.hash, p.ts - self.window, p.ts + self.window) if stored_before else None
+        decision_story: int | None
+        match: str | None
+        closest_story: int | None
+        closest_headline: int | None
         if exact is not None:
             decision_story, match, score = exact.story_id, EXACT, 1.0
             closest_story, closest_headline = exact.story_id, exact.id
@@ -787,7 +794,7 @@ def _no_pause() -> None:
     return None
 
 
-def _replays(prepared: Sequence[_Prepared], already: dict[tuple[str, str], object]) -> list[bool]:
+def _replays(prepared: Sequence[_Prepared], already: Mapping[tuple[str, str], object]) -> list[bool]:
     """Which items of a batch repeat a (source, id) stored before or met earlier in the batch."""
     seen: set[tuple[str, str]] = set()
     out = []

@@ -51,7 +51,7 @@ async def list_stories(
         f"\"Sultana\" (words are substrings). At most {MAX_SEARCH_CHARS} characters and {MAX_SEARCH_WORDS} words "
         f"(more: 422); punctuation around a word is dropped; % and _ are plain characters."),
     # declared an int (its schema an integer with its bounds, as every id parameter's); absent, it is None
-    topic_id: int = Query(None, ge=0, le=MAX_ID,  # type: ignore[assignment]
+    topic_id: int = Query(None, ge=0, le=MAX_ID,
                           description="Only the stories of this topic (the clusters view's `n_stories` of them, "
                                       "in the same order); an unknown topic has none."),
     unassigned: bool = Query(False, description="Only stories in no topic (`unassigned_total` of the clusters view)."),

@@ -294,17 +294,20 @@ def story_filter_sql(
 
     ``q``: stories one of whose headlines holds every word of it (``search_words``) in its folded text
     (``headlines.search_text``, ``search_fold`` of the title), as a substring: "sulta" finds "Sultana"."""
-    where, params = ["size > 0"], []
+    where: list[str] = ["size > 0"]
+    params: list[Any] = []
     if unassigned:
         where.append("topic_id IS NULL")
     for column, value in (("languages", lang), ("sources", source)):
         if value:
             where.append(member_of(column))
             params.append(value)
-    for condition, value in (("last_seen >= ", since), ("first_seen <= ", until), ("topic_id = ", topic_id)):
-        if value is not None:
+    bounds: tuple[tuple[str, float | int | None], ...] = (
+        ("last_seen >= ", since), ("first_seen <= ", until), ("topic_id = ", topic_id))
+    for condition, bound in bounds:
+        if bound is not None:
             where.append(condition + placeholder)
-            params.append(value)
+            params.append(bound)
     words = search_words(q)
     if words:
         tests = " AND ".join(f"search_text LIKE {placeholder} ESCAPE '\\'" for _ in words)

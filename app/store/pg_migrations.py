@@ -274,7 +274,7 @@ def migrate(conn: psycopg.Connection, dim: int, schema: str | None = None) -> li
             if m.version <= current:
                 continue
             for stmt in _statements(m.sql.format(dim=int(dim))):
-                conn.execute(stmt)  # type: ignore[arg-type]  # our own literal SQL
+                conn.execute(stmt)
             if m.then is not None:
                 m.then(conn)
             conn.execute(

@@ -22,7 +22,7 @@ from embeddings import l2_normalise, unit_vector
 try:
     from orjson import loads as _loads
 except ImportError:  # a dependency (pyproject); json reads the same, slower
-    _loads = json.loads
+    _loads = json.loads  # type: ignore[assignment]
 
 from ..ingest.normalise import search_fold
 from .base import (
@@ -720,7 +720,7 @@ class SQLiteStore(Store):
                 # a copy: the kept state stays the committed one until this transaction commits
                 st = p.stories[story_id] = known.copy()
             ts = row.ts
-            if st.canon_id is None or ts < st.canon_ts:
+            if st.canon_id is None or st.canon_ts is None or ts < st.canon_ts:
                 st.canon_id, st.canon_ts = headline_id, ts
             if row.lang and row.lang not in st.langs:
                 st.langs.append(row.lang)

@@ -118,7 +118,7 @@ def run_in_child(fn: Callable[..., T], *args: Any, cancel: threading.Event | Non
     ok, result = pickle.loads(out)
     if not ok:
         raise WorkerError(f"{name}: {result}")
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 def _frames(obj: Any) -> list[bytes | memoryview]:
