@@ -20,14 +20,14 @@ import numpy as np
 from embeddings import Encoder
 
 from .config import Settings
-from .ingest.langcodes import canonical_lang
 from .ingest.lang import LanguageDetector
+from .ingest.langcodes import canonical_lang
 from .ingest.normalise import key_of_rest, strip_kicker, text_hash
+from .store import NewHeadline, Store
 from .stories.decide import EXACT, Candidate, candidate_scores, decide
 from .stories.features import Features, extract
 from .stories.rarity import DocumentFrequency, rarity_terms, rarity_weights
 from .stories.score import MatchParams, score_terms
-from .store import NewHeadline, Store
 
 #: headlines in the first step of an ingest batch: the encoder works on the next step while this one is
 #: matched, so the first step is what matching waits for before it can start

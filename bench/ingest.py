@@ -286,7 +286,7 @@ def _profile(pipeline, items: Sequence[Any], batch: int, top: int = 15) -> dict[
     st = pstats.Stats(prof)
     total = max(st.total_tt, 1e-9)  # type: ignore[attr-defined]
     rows = []
-    for (file, line, func), (cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+    for (file, line, func), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
         rows.append({"function": f"{_short(file)}:{line}({func})", "calls": nc, "self_s": tt, "cumulative_s": ct,
                      "self_share": tt / total})
     by_self = sorted(rows, key=lambda r: -r["self_s"])[:top]

@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.config import load_settings  # noqa: E402
-from bench.common import write_result  # noqa: E402
 from app.eval.__main__ import _epoch  # noqa: E402
 from app.pipeline import HeadlineInput, Pipeline  # noqa: E402
-from app.stories import MatchParams  # noqa: E402
 from app.store import open_store  # noqa: E402
+from app.stories import MatchParams  # noqa: E402
+from bench.common import write_result  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets" / "uci_news" / "dev.jsonl"
 

@@ -191,8 +191,8 @@ def fill_store(
     back from its candidates); otherwise reuse the pool title's features (enough for topic refits).
     Published times are spread uniformly over the ``spread_hours`` before ``now``.
     """
-    from app.ingest.normalise import normalise, text_hash
     from app.ingest.langcodes import canonical_lang
+    from app.ingest.normalise import normalise, text_hash
     from app.store import NewHeadline
     from app.stories.features import extract
 
@@ -254,9 +254,8 @@ def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
 def filled_store(settings, n: int, *, seed: int, exact_features: bool):
     """(encoder, pool, pool vectors, store): the settings' encoder and store, the store filled with ``n``
     synthetic headlines published over the last 48 h (``fill_store``)."""
-    from embeddings import load_encoder
-
     from app.store import open_store
+    from embeddings import load_encoder
 
     encoder = load_encoder(settings.encoder)
     pool = load_pool()

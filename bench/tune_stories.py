@@ -56,9 +56,9 @@ sys.path.insert(0, str(ROOT))
 
 from app.eval.metrics import cluster_metrics  # noqa: E402
 from app.stories import Candidate, Features, MatchParams, decide, extract  # noqa: E402
+from app.stories._text import embedding_text, normalise  # noqa: E402
 from app.stories.decide import age_decay, rival_reference  # noqa: E402
 from app.stories.rarity import DocumentFrequency, rarity_terms, rarity_weights  # noqa: E402
-from app.stories._text import embedding_text, normalise  # noqa: E402
 from app.stories.score import score_terms  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets"

@@ -166,7 +166,7 @@ def build_graph(backend, int8: bool = True, weight_bits: int = 8) -> bytes:
         cols = g.op("Slice", [window, g.const(np.array([_LEFT - left])), g.const(np.array([_LEFT - left + order])), one])
         shape = g.const(np.array([-1, order * _CNN]))
 
-        def conv(inp: str, w: np.ndarray, b: np.ndarray) -> str:
+        def conv(inp: str, w: np.ndarray, b: np.ndarray, cols: str = cols, shape: str = shape) -> str:
             # the window's rows side by side; position n (outside the sentence) reads the zero row
             padded = g.op("Concat", [inp, zero_row], axis=0)
             stacked = g.op("Reshape", [g.op("Gather", [padded, cols], axis=0), shape])

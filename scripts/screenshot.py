@@ -30,6 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (one list of flags with the tests)
+
 SHOTS = ("dashboard", "plugin-demo")
 #: how long before the newest sample headline the editor last looked, in the dashboard's screenshot
 LOOKED_MINUTES_BEFORE = 20

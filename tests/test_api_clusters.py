@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import DATASETS, ROOT, read_jsonl
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import SHARED
 
 AID = "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes"

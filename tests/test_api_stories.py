@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import ROOT
 
 BATCH = ROOT / "sample_data" / "batch.json"

@@ -16,15 +16,14 @@ import os
 import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS
+from server import Server
 
 from app.sample import shifted_batch
-from server import Server
-from chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -395,7 +394,7 @@ def test_filters(page: Any, api: Api) -> None:
     # every word must appear
     for query in ("EBOULEMENT chefchaouen", "éboulement  Chefchaouen fermée", "ÉBOULEMENT FERMEE"):
         page.fill("#filter-search", query)
-        eventually(lambda: _assert_only_result(page, SEARCHED, query), timeout=5.0)
+        eventually(lambda query=query: _assert_only_result(page, SEARCHED, query), timeout=5.0)
     page.fill("#filter-search", "eboulement zzzunknownword")
     eventually(lambda: _assert_no_result(page), timeout=5.0)
     page.click("#filter-reset")
@@ -965,7 +964,7 @@ def _page_through(page: Any, column_id: str, per_page: int) -> list[str]:
         assert before["more"] == f"{remaining} more", before
         button.click()
         want = len(before["stories"]) + min(per_page, remaining)
-        eventually(lambda: _loaded(page, column_id, want), timeout=10.0)
+        eventually(lambda want=want: _loaded(page, column_id, want), timeout=10.0)
     return _column(page, column_id)["stories"]
 
 

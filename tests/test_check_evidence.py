@@ -101,7 +101,7 @@ def test_confidence_is_monotone_and_the_verdict_consistent() -> None:
         rows = [(s, s >= threshold) for s in scores]  # decide: duplicate exactly at or over the threshold
         confs = [confidence(s, threshold, dup) for s, dup in rows]
         assert confs == sorted(confs) and all(0.0 <= c <= 1.0 for c in confs)
-        for (s, dup), c in zip(rows, confs):
+        for (_, dup), c in zip(rows, confs):
             v = verdict(dup, c)
             assert (v == "duplicate") == dup
             assert v != "possible" or c >= POSSIBLE_BAR
@@ -118,8 +118,9 @@ def test_calibration_holds_on_the_held_out_half(encoder) -> None:
     the held-out half (odd gold-story hash) scored with the constants in code. Measured 2026-12-08 on this
     half (docs/evidence.md): Brier 0.0422 (base rate 0.1806), ECE 0.0702 over 482 pairs; the tolerance
     covers a CPU whose int8 products differ in the last bits."""
-    from bench.calibrate_check import NEWSROOM_SETS, SETS, evaluate, replay
     from conftest import DATASETS
+
+    from bench.calibrate_check import NEWSROOM_SETS, SETS, evaluate, replay
 
     if not DATASETS.exists():
         pytest.skip(f"{DATASETS} is not there (../shared missing)")

@@ -7,14 +7,12 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
+from conftest import DATASETS, read_jsonl
 
 import app.pipeline as pipeline_module
 from app.config import load_settings
 from app.pipeline import HeadlineInput, Pipeline
 from app.store import open_store
-
-from conftest import DATASETS, read_jsonl
 
 
 def _pipeline(encoder, tmp_path, memory: bool = False) -> Pipeline:

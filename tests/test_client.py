@@ -7,16 +7,16 @@ FastAPI app served by uvicorn on 127.0.0.1 in a thread, so the CLI is exercised 
 from __future__ import annotations
 
 import io
-import re
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Iterator
 

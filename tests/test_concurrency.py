@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-
 from server import Server
 
 pytestmark = pytest.mark.slow

@@ -15,11 +15,11 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+from server import Server
 
 from app.api.body_timeout import BodyTimeout
 from app.config import ConfigError, load_settings
 from app.serve import uvicorn_options
-from server import Server
 
 RATE = 5  # dedup checks per client per minute on these servers
 TIMEOUT = 1.0  # body and head deadline on the bounded server, seconds

@@ -12,10 +12,8 @@ import shlex
 import tomllib
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import fields
 
-from app.config import PREFIX, ConfigError, Settings, load_settings
+import pytest
 from conftest import ROOT
 
-import pytest
+from app.config import PREFIX, ConfigError, Settings, load_settings
 
 
 def test_readme_lists_every_setting():

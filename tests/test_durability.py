@@ -7,7 +7,6 @@ import time
 
 import httpx
 import pytest
-
 from server import Server
 
 pytestmark = pytest.mark.slow
@@ -95,5 +94,5 @@ def test_sigkill_mid_stream_loses_no_acknowledged_headline(tmp_path):
                 sizes += sum(x["size"] for x in page["stories"])
                 offset += 500
             metrics = client.get(s.url + "/metrics").text
-            stored = int(float(next(l.split()[1] for l in metrics.splitlines() if l.startswith("ticker_store_headlines "))))
+            stored = int(float(next(line.split()[1] for line in metrics.splitlines() if line.startswith("ticker_store_headlines "))))
             assert sizes == stored >= len(acked)

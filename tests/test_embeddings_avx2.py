@@ -18,7 +18,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -56,6 +55,7 @@ def _qemu() -> str:
 
 def test_an_avx2_only_cpu_encodes_in_float32_or_with_7_bit_weights_as_any_other_cpu(tmp_path, cpu_path):
     from conftest import DATASETS, read_jsonl
+
     from embeddings.usem import USEEncoder
 
     qemu = _qemu()

@@ -24,7 +24,6 @@ from urllib.parse import quote
 
 import numpy as np
 import pytest
-
 from conftest import DATASETS, ROOT, read_jsonl
 
 PG_DSN = os.environ.get("TICKER_TEST_PG_DSN", "")
@@ -308,7 +307,7 @@ def test_two_replicas_ingesting_at_once_agree(replicas, schema):
                 assert time.monotonic() < deadline, "over the time budget while ingesting"
             # 2. identical new headlines without ids, one to each replica at the same moment
             fresh: list[tuple[dict, dict]] = []
-            for j, title in enumerate(FRESH):
+            for title in FRESH:
                 ra, rb = _post_both(pool, clients, {"headlines": [
                     {"title": title, "source": "wire-a", "lang": "fr", "published_at": "2026-03-20T09:00:00Z"}]})
                 fresh.append((ra[0], rb[0]))

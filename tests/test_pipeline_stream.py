@@ -7,12 +7,11 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import DATASETS, read_jsonl
 
 from app.config import load_settings
 from app.pipeline import HeadlineInput, Pipeline
 from app.store import open_store
-
-from conftest import DATASETS, read_jsonl
 
 
 class CountingEncoder:

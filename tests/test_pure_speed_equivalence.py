@@ -16,7 +16,6 @@ import sys
 import unicodedata
 
 import pytest
-
 from conftest import DATASETS, read_jsonl
 
 N = importlib.import_module("app.ingest.normalise")  # the package re-exports a function of that name

@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from app.retention import retention_cutoff
 
 DAY = 86400.0

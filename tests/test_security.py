@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from server import ROOT, free_port
 
 KEY = "k3y-Secret-8e1f4c2a9b7d"

@@ -14,8 +14,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pytest
 
-from app.stories.features import Features
 from app.store.base import NewHeadline, Store, TopicRow
+from app.stories.features import Features
 
 DIM = 16
 PG_DSN = os.environ.get("TICKER_TEST_PG_DSN", "")
@@ -40,7 +40,8 @@ def open_store(request, tmp_path) -> Iterator[Callable[..., Store]]:
             opened.append(SQLiteStore(tmp_path / "store.sqlite3", dim))
             return opened[-1]
 
-        cleanup: Callable[[], None] = lambda: None
+        def cleanup() -> None:
+            pass
     else:
         if not PG_DSN:
             pytest.skip("TICKER_TEST_PG_DSN is not set (scripts/test.sh starts a throw-away PostgreSQL)")
@@ -148,7 +149,7 @@ def test_same_source_and_id_twice_is_refused_and_rolled_back(store):
     rng = np.random.default_rng(3)
     add(store, row(unit(rng), ts=1.0, title="a", ext_id="x"))
     before = (store.count_headlines(), store.count_stories(), store.data_version())
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017  # each backend's driver raises its own error type
         add(store, row(unit(rng), ts=2.0, title="b", ext_id="x"))
     assert (store.count_headlines(), store.count_stories(), store.data_version()) == before
     # headlines without an external id never collide
@@ -194,7 +195,7 @@ def test_nearest_matches_exact_search(store):
     ids = add_singletons(store, vecs, ts)
     ids_arr = np.array(ids)
     hits = total = 0
-    for q in range(20):
+    for _ in range(20):
         query = unit(rng)
         lo, hi = sorted(rng.uniform(0, 1000, size=2))
         got = store.nearest(query, 10, lo, hi)
@@ -415,7 +416,7 @@ def test_a_conflict_found_at_commit_rolls_back_the_whole_transaction(store):
     kept, _ = add(store, row(unit(rng), ts=1.0, title="kept", ext_id="dup"))
     before = (store.count_headlines(), store.count_stories(), store.data_version())
     lost = unit(rng)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017  # each backend's driver raises its own error type
         with store.transaction():
             add(store, row(lost, ts=2.0, title="fine", ext_id="new"))
             add(store, row(unit(rng), ts=3.0, title="again", ext_id="dup"))
@@ -1159,7 +1160,7 @@ def test_pg_schema_2_is_migrated_with_the_search_text_filled_in():
 # --- followed feeds (app/feeds/) ---------------------------------------------------------------
 
 
-def _poll(at: float, nxt: float, **kw: Any) -> "FeedPoll":
+def _poll(at: float, nxt: float, **kw: Any) -> Any:
     from app.store.base import FeedPoll
 
     kw.setdefault("last_status", 200)

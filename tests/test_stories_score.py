@@ -9,7 +9,16 @@ import time
 import pytest
 
 from app.stories import (
-    EXACT, NEAR, TRANSLATION, Candidate, Features, MatchParams, decide, embedding_text, extract, pair_score,
+    EXACT,
+    NEAR,
+    TRANSLATION,
+    Candidate,
+    Features,
+    MatchParams,
+    decide,
+    embedding_text,
+    extract,
+    pair_score,
 )
 from app.stories._text import normalise
 from app.stories.score import numbers_conflict, score_terms, shares_number

@@ -7,7 +7,6 @@ import pytest
 
 from bench.tune_stories import SPECS, split_index
 
-
 ROWS = [{"g": g} for g in ["a", "a", "b", "c", "b", "d", "d", "a"]]
 
 
@@ -46,10 +45,11 @@ def test_the_fit_replays_the_service_on_a_dated_stream():
     """The harness's replay and the pipeline agree on a dated one-topic stream (windows, rarity, ages)."""
     import dataclasses
 
+    from conftest import DATASETS
+
     from app.eval.__main__ import read_rows, run_pipeline
     from app.stories import MatchParams
     from bench.tune_stories import prepare, replay
-    from conftest import DATASETS
 
     path = DATASETS / "uci_news" / "dev.jsonl"
     if not path.exists():

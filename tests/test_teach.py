@@ -76,7 +76,6 @@ def test_refit_needs_the_key(make_client):
 
 def test_feedback_reports_the_second_half_with_and_without_the_editor(tmp_path: Path, encoder, monkeypatch, capsys):
     import embeddings
-
     from app.eval import __main__ as cli
 
     monkeypatch.setattr(embeddings, "load_encoder", lambda *a, **k: encoder)

@@ -14,12 +14,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from conftest import DATASETS, read_jsonl
 from sklearn.metrics import adjusted_rand_score
 
 from app.topics.cluster import TopicModel
 from app.topics.taxonomy import Taxonomy
-
-from conftest import DATASETS, read_jsonl
 
 pytestmark = pytest.mark.slow
 

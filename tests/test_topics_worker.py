@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATASETS, read_jsonl
 
 from app.config import load_settings
 from app.pipeline import HeadlineInput, Pipeline
 from app.store import open_store
 from app.topics.service import TopicService
 from app.topics.worker import WorkerCancelled, WorkerError, run_in_child
-from conftest import DATASETS, read_jsonl
 
 
 # --- functions the child runs (module level: the child interpreter imports them by name) ----------

@@ -17,8 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from ..feeds.fetch import check_url
-from ..store.base import DuplicateFeed, FeedRow, TooManyFeeds
 from ..limits import LANG_PATTERN
+from ..store.base import DuplicateFeed, FeedRow, TooManyFeeds
 from .models import ErrorOut, StorableStr, _Input, error_responses
 from .params import RowId
 from .security import require_read, require_write
@@ -141,10 +141,10 @@ async def add_feed(body: FeedIn, state: StateDep) -> FeedOut:
         row = await run_in_threadpool(store.add_feed, url, source, body.lang or None, interval, time.time(), s.feeds_max)
     except DuplicateFeed:
         same = [f.id for f in await run_in_threadpool(store.feeds) if f.url == url]
-        raise HTTPException(status_code=409, detail=f"this URL is followed already, as feed {same[0] if same else '?'}")
+        raise HTTPException(status_code=409, detail=f"this URL is followed already, as feed {same[0] if same else '?'}") from None
     except TooManyFeeds:
         raise HTTPException(status_code=409, detail=f"the service follows {s.feeds_max} feeds already "
-                                                    "(TICKER_FEEDS_MAX); delete one first")
+                                                    "(TICKER_FEEDS_MAX); delete one first") from None
     if state.feeds is not None:
         state.feeds.wake()
     return feed_out(row)

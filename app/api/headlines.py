@@ -19,7 +19,15 @@ from ..ingest.split import split_capture
 from ..limits import FUTURE_SLACK, OLDEST
 from ..pipeline import HeadlineInput, IngestResult
 from .langs import check_lang
-from .models import HeadlineBatch, HeadlineOut, IngestResponse, IngestResultOut, IsoDateTime, StorableStr, error_responses
+from .models import (
+    HeadlineBatch,
+    HeadlineOut,
+    IngestResponse,
+    IngestResultOut,
+    IsoDateTime,
+    StorableStr,
+    error_responses,
+)
 from .params import RowId
 from .security import require_read, require_write
 from .state import AppState, get_state

@@ -8,6 +8,7 @@ import math
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
+
 # Starlette's own ASGI types, not .middleware's: KeyGate hands ``send`` to a Starlette response, which
 # calls it with any MutableMapping (middleware's Send takes a dict only)
 from starlette.types import ASGIApp, Receive, Scope, Send

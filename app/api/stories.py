@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, StringConstraints
 
 from ..store.base import MAX_SEARCH_CHARS, MAX_SEARCH_WORDS
-from .models import MAX_ID, IsoDateTime, StoryDetailOut, StoryList, StorableStr, error_responses, storable
+from .models import MAX_ID, IsoDateTime, StorableStr, StoryDetailOut, StoryList, error_responses, storable
 from .params import Offset, RowId
 from .security import require_read
 from .state import StateDep

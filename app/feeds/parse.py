@@ -28,8 +28,8 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from ..limits import FUTURE_SLACK, LANG_PATTERN, MAX_EXT_ID_CHARS, OLDEST
 from ..ingest.normalise import has_content
+from ..limits import FUTURE_SLACK, LANG_PATTERN, MAX_EXT_ID_CHARS, OLDEST
 
 
 class FeedParseError(ValueError):

@@ -34,8 +34,24 @@ from psycopg_pool import ConnectionPool
 
 from ..ingest.normalise import search_fold
 from .base import (
-    FEED_COLS, FEED_POLL_SQL, CorrectionRow, DuplicateFeed, FeedPoll, FeedRow, HeadlineRow, MemberRow, NewHeadline,
-    Store, StoryRow, TooManyFeeds, TopicRow, dumps, feed_poll_params, feed_row, story_aggregates, story_filter_sql,
+    FEED_COLS,
+    FEED_POLL_SQL,
+    CorrectionRow,
+    DuplicateFeed,
+    FeedPoll,
+    FeedRow,
+    HeadlineRow,
+    MemberRow,
+    NewHeadline,
+    Store,
+    StoryRow,
+    TooManyFeeds,
+    TopicRow,
+    dumps,
+    feed_poll_params,
+    feed_row,
+    story_aggregates,
+    story_filter_sql,
 )
 from .pg_migrations import LOCK_FEEDS, LOCK_REFIT, LOCK_WRITE, _search_path, migrate
 

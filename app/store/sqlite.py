@@ -26,8 +26,24 @@ except ImportError:  # a dependency (pyproject); json reads the same, slower
 
 from ..ingest.normalise import search_fold
 from .base import (
-    FEED_COLS, FEED_POLL_SQL, CorrectionRow, DuplicateFeed, FeedPoll, FeedRow, HeadlineRow, MemberRow, NewHeadline,
-    Store, StoryRow, TooManyFeeds, TopicRow, dumps, feed_poll_params, feed_row, story_aggregates, story_filter_sql,
+    FEED_COLS,
+    FEED_POLL_SQL,
+    CorrectionRow,
+    DuplicateFeed,
+    FeedPoll,
+    FeedRow,
+    HeadlineRow,
+    MemberRow,
+    NewHeadline,
+    Store,
+    StoryRow,
+    TooManyFeeds,
+    TopicRow,
+    dumps,
+    feed_poll_params,
+    feed_row,
+    story_aggregates,
+    story_filter_sql,
 )
 from .vector_index import ANN_MIN_ROWS, VectorIndex
 

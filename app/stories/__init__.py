@@ -3,8 +3,8 @@
 Pure code (no I/O): ``extract`` at ingest, ``decide`` per incoming headline with its candidates.
 """
 
-from .decide import EXACT, NEAR, TRANSLATION, Candidate, Decision, decide
 from ._text import embedding_text
+from .decide import EXACT, NEAR, TRANSLATION, Candidate, Decision, decide
 from .features import Features, extract
 from .score import MatchParams, pair_score
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 import re
-from itertools import chain
-from sys import intern
 import unicodedata
 from dataclasses import dataclass
+from itertools import chain
+from sys import intern
 from typing import Any
 
-from ._text import _STOPWORDS, WORD_RE, fold, is_stopword, words as key_words
+from ._text import _STOPWORDS, WORD_RE, fold, is_stopword
+from ._text import words as key_words
 
 __all__ = ["Features", "extract", "COMMON_NAMES", "ENTITY_STEM", "GRAM_N"]
 

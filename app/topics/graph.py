@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import faiss
 import numpy as np
-from scipy.sparse import csr_matrix, csgraph
+from scipy.sparse import csgraph, csr_matrix
 
 from embeddings.base import l2_normalise
 
