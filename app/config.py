@@ -175,12 +175,29 @@ def _parse(name: str, raw: str, default: Any) -> Any:
 
 def _validate(s: Settings) -> None:
     positive = [
-        "encoder_batch_size", "max_title_chars", "max_batch_size",
-        "max_body_bytes", "candidate_k", "topic_min_cluster_size", "topic_min_samples",
-        "topic_knn", "refit_every_stories", "dedup_rate_per_minute", "pg_pool_max_size", "pg_ef_search",
-        "body_timeout_seconds", "header_timeout_seconds", "max_header_bytes", "keep_alive_seconds",
-        "feeds_max_bytes", "feeds_timeout_seconds", "feeds_min_interval_seconds",
-        "feeds_max", "feeds_workers", "feeds_lease_seconds", "feeds_max_backoff_seconds",
+        "encoder_batch_size",
+        "max_title_chars",
+        "max_batch_size",
+        "max_body_bytes",
+        "candidate_k",
+        "topic_min_cluster_size",
+        "topic_min_samples",
+        "topic_knn",
+        "refit_every_stories",
+        "dedup_rate_per_minute",
+        "pg_pool_max_size",
+        "pg_ef_search",
+        "body_timeout_seconds",
+        "header_timeout_seconds",
+        "max_header_bytes",
+        "keep_alive_seconds",
+        "feeds_max_bytes",
+        "feeds_timeout_seconds",
+        "feeds_min_interval_seconds",
+        "feeds_max",
+        "feeds_workers",
+        "feeds_lease_seconds",
+        "feeds_max_backoff_seconds",
     ]
     for name in positive:
         if getattr(s, name) <= 0:
@@ -191,7 +208,9 @@ def _validate(s: Settings) -> None:
     if s.feature_cache_size < 0:
         raise ConfigError(f"{PREFIX}FEATURE_CACHE_SIZE must be >= 0 (0 = no cache), got {s.feature_cache_size}")
     if s.vector_ann_min_rows < 0:
-        raise ConfigError(f"{PREFIX}VECTOR_ANN_MIN_ROWS must be >= 0 (0 = exact search only), got {s.vector_ann_min_rows}")
+        raise ConfigError(
+            f"{PREFIX}VECTOR_ANN_MIN_ROWS must be >= 0 (0 = exact search only), got {s.vector_ann_min_rows}"
+        )
     if s.encoder_threads < 0:
         raise ConfigError(f"{PREFIX}ENCODER_THREADS must be >= 0 (0 = one per CPU), got {s.encoder_threads}")
     if not 0.0 <= s.topic_guide_weight <= 10.0:
@@ -226,7 +245,9 @@ def _validate(s: Settings) -> None:
             # strict: "10.0.0.1/8" (host bits set) is refused rather than guessed at
             ipaddress.ip_network(proxy)
         except ValueError as exc:
-            raise ConfigError(f"{PREFIX}TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR network: {exc}") from None
+            raise ConfigError(
+                f"{PREFIX}TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR network: {exc}"
+            ) from None
     if s.feeds_max_redirects < 0:
         raise ConfigError(f"{PREFIX}FEEDS_MAX_REDIRECTS must be >= 0, got {s.feeds_max_redirects}")
     if not s.feeds_min_interval_seconds <= s.feeds_default_interval_seconds <= s.feeds_max_interval_seconds:
@@ -242,9 +263,7 @@ def _validate(s: Settings) -> None:
             f"{PREFIX}FEEDS_TIMEOUT_SECONDS ({s.feeds_timeout_seconds:g})"
         )
     if s.database_url != "sqlite" and not s.is_postgres:
-        raise ConfigError(
-            f"{PREFIX}DATABASE_URL must be 'sqlite' or a postgresql:// DSN, got {s.database_url!r}"
-        )
+        raise ConfigError(f"{PREFIX}DATABASE_URL must be 'sqlite' or a postgresql:// DSN, got {s.database_url!r}")
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

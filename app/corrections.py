@@ -34,8 +34,9 @@ class CorrectionError(Exception):
 
 
 class Corrections:
-    def __init__(self, store: Store, on_change: Callable[[], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: Store, on_change: Callable[[], None] | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         """``on_change``: called after each committed correction (the pipeline forgets its cache)."""
         self.store = store
         self.on_change = on_change or (lambda: None)
@@ -71,8 +72,12 @@ class Corrections:
                 if all(rows[h].story_id == to_story for h in ids):
                     raise CorrectionError(422, "to_story_id", f"the headlines are already in story {to_story}")
             target, left = self.store.reassign(ids, to_story)
-            out = self._record(MOVE, {"headline_ids": ids, "to_story_id": to_story},
-                               {"moved": _keys(left), "opened": target if to_story is None else None}, actor)
+            out = self._record(
+                MOVE,
+                {"headline_ids": ids, "to_story_id": to_story},
+                {"moved": _keys(left), "opened": target if to_story is None else None},
+                actor,
+            )
         self.on_change()
         return out
 
@@ -127,11 +132,13 @@ class Corrections:
         target = int(c.payload["into"] if c.kind == MERGE else (c.payload["to_story_id"] or c.undo["opened"]))
         now = self.store.headlines(list(moved))
         if any(h not in now for h in moved):
-            raise CorrectionError(409, "correction_id",
-                                  f"headlines of correction {c.id} are no longer stored (retention deleted them)")
+            raise CorrectionError(
+                409, "correction_id", f"headlines of correction {c.id} are no longer stored (retention deleted them)"
+            )
         if any(now[h].story_id != target for h in moved):
-            raise CorrectionError(409, "correction_id",
-                                  f"a later correction moved headlines of correction {c.id}: undo it first")
+            raise CorrectionError(
+                409, "correction_id", f"a later correction moved headlines of correction {c.id}: undo it first"
+            )
         by_story: dict[int, list[int]] = {}
         for h, s in moved.items():
             by_story.setdefault(s, []).append(h)

@@ -89,7 +89,9 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool, freeze_gc: bo
         t0 = time.perf_counter()
         counted = pipeline.warm_rarity()
         if counted:
-            log.info("rarity of names and words: %d stored headlines counted in %.1fs", counted, time.perf_counter() - t0)
+            log.info(
+                "rarity of names and words: %d stored headlines counted in %.1fs", counted, time.perf_counter() - t0
+            )
         failed = "the topic service could not be started"
         topics = TopicService(s, store, enc)
         pipeline.listeners.append(topics.on_stories)
@@ -118,8 +120,13 @@ def _start(state: AppState, encoder: Encoder | None, memory: bool, freeze_gc: bo
         state.ready.set()
         bits = f"/w{info['weight_bits']}" if info.get("weight_bits") else ""
         precision = " ".join(p for p in (f"{info.get('precision') or ''}{bits}", str(info.get("runtime") or "")) if p)
-        log.info("ready: encoder %s%s (%d-d), store %s", enc.name, f" {precision}" if precision else "", enc.dim,
-                 store.backend)
+        log.info(
+            "ready: encoder %s%s (%d-d), store %s",
+            enc.name,
+            f" {precision}" if precision else "",
+            enc.dim,
+            store.backend,
+        )
     except Exception:  # /readyz and every route say what failed; the process stays up so that they can
         log.exception("start-up failed: %s", failed)
         state.startup_error = f"start-up failed: {failed}; see the server log"
@@ -156,8 +163,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        thread = threading.Thread(target=_start, args=(state, encoder, memory, freeze_gc), name="ticker-start",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=_start, args=(state, encoder, memory, freeze_gc), name="ticker-start", daemon=True
+        )
         thread.start()
         if wait_ready:
             thread.join()
@@ -183,8 +191,15 @@ def create_app(
     app.state.ticker = state
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, method_not_allowed_handler)
-    for router in (headlines.router, stories.router, dedup.router, clusters.router, corrections.router, matcher.router,
-                   ops.router):
+    for router in (
+        headlines.router,
+        stories.router,
+        dedup.router,
+        clusters.router,
+        corrections.router,
+        matcher.router,
+        ops.router,
+    ):
         app.include_router(router)
     app.include_router(feeds_api.router)
     add_docs(app)
@@ -213,8 +228,11 @@ def create_app(
         # Added last, so outermost: the body guard's 400/413/415 carry the CORS headers too, and the plugin
         # in the CMS can read them instead of seeing an opaque network error.
         app.add_middleware(
-            CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-None-Match"], expose_headers=["ETag"],
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-None-Match"],
+            expose_headers=["ETag"],
         )
     return app
 

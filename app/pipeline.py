@@ -218,10 +218,14 @@ class Pipeline:
 
     def warm_up(self) -> None:
         """Load lazily built models (language detection) now, not in the first request."""
-        self.detector.detect_many([
-            "Le Maroc accueille la réunion", "Morocco hosts the meeting", "Marruecos acoge la reunión",
-            "المغرب يستضيف الاجتماع",
-        ])
+        self.detector.detect_many(
+            [
+                "Le Maroc accueille la réunion",
+                "Morocco hosts the meeting",
+                "Marruecos acoge la reunión",
+                "المغرب يستضيف الاجتماع",
+            ]
+        )
 
     # --- preparation (pure) -------------------------------------------------------------
     def _prepare(self, items: Sequence[HeadlineInput]) -> list[_Prepared]:
@@ -238,8 +242,13 @@ class Pipeline:
             key = key_of_rest(rest)
             out.append(
                 _Prepared(
-                    item=it, key=key, text=rest, hash=text_hash(key), lang=None,
-                    features=_NO_FEATURES, ts=it.published_at if it.published_at is not None else now,
+                    item=it,
+                    key=key,
+                    text=rest,
+                    hash=text_hash(key),
+                    lang=None,
+                    features=_NO_FEATURES,
+                    ts=it.published_at if it.published_at is not None else now,
                     received_at=now,
                 )
             )
@@ -318,7 +327,9 @@ class Pipeline:
         return steps
 
     @staticmethod
-    def _vectors(prepared: Sequence[_Prepared], known: dict[str, np.ndarray], steps: list[_Step]) -> Iterator[np.ndarray]:
+    def _vectors(
+        prepared: Sequence[_Prepared], known: dict[str, np.ndarray], steps: list[_Step]
+    ) -> Iterator[np.ndarray]:
         try:
             for start, stop, hashes, future in steps:
                 if future is not None:
@@ -328,7 +339,10 @@ class Pipeline:
             _cancel(steps)
 
     def _candidates(
-        self, vec: np.ndarray, ts: float, pending: dict[int, _Known] | None = None,
+        self,
+        vec: np.ndarray,
+        ts: float,
+        pending: dict[int, _Known] | None = None,
         found: list[tuple[int, float]] | None = None,
     ) -> list[Candidate]:
         if found is None:
@@ -345,8 +359,12 @@ class Pipeline:
             if row is not None:
                 out.append(
                     Candidate(
-                        headline_id=hid, story_id=row.story_id, cosine=cos, features=row.features,
-                        published_at=row.published_at, story_cosine=story_cos.get(row.story_id),
+                        headline_id=hid,
+                        story_id=row.story_id,
+                        cosine=cos,
+                        features=row.features,
+                        published_at=row.published_at,
+                        story_cosine=story_cos.get(row.story_id),
                     )
                 )
         return out
@@ -380,8 +398,12 @@ class Pipeline:
         Returns how many were read."""
         rows = self.store.recent_features(self.settings.feature_cache_size)
         # oldest first: the cache evicts in insertion order
-        self._remember({hid: _Known(sid, published, Features.from_json(features, compact=True))
-                        for hid, sid, published, features in reversed(rows)})
+        self._remember(
+            {
+                hid: _Known(sid, published, Features.from_json(features, compact=True))
+                for hid, sid, published, features in reversed(rows)
+            }
+        )
         return len(rows)
 
     def forget_assignments(self) -> None:
@@ -414,8 +436,11 @@ class Pipeline:
         found = [(hid, cos) for hid, cos in found if hid != headline_id][: self.settings.candidate_k]
         features = Features.from_json(row.features)
         candidates = self._candidates(vec, row.ts, found=found)
-        return dict(decide(features, row.published_at, candidates, self.params, weights=self._weights(features),
-                           at=row.ts).stories)
+        return dict(
+            decide(
+                features, row.published_at, candidates, self.params, weights=self._weights(features), at=row.ts
+            ).stories
+        )
 
     def warm_rarity(self) -> int:
         """Count the names and words of the stored window (start-up), so that a restart weighs them as
@@ -496,9 +521,16 @@ class Pipeline:
         return [r for r in results if r is not None]
 
     def _ingest(
-        self, prepared: list[_Prepared], results: list[IngestResult | None], opened: list[int], grown: list[int],
-        pending: dict[int, _Known], bounds: list[tuple[int, int]], checks_first: Callable[[], None],
-        encoded: dict[str, np.ndarray] | None, counted: list[tuple[int, _Prepared]],
+        self,
+        prepared: list[_Prepared],
+        results: list[IngestResult | None],
+        opened: list[int],
+        grown: list[int],
+        pending: dict[int, _Known],
+        bounds: list[tuple[int, int]],
+        checks_first: Callable[[], None],
+        encoded: dict[str, np.ndarray] | None,
+        counted: list[tuple[int, _Prepared]],
     ) -> None:
         """``ingest``'s one write transaction: match and store every item of the batch."""
         with self.store.transaction():
@@ -508,9 +540,7 @@ class Pipeline:
                 self._sync_corrections()
             # Items already seen once ((source, id) replay), in this batch or before, return the same result.
             seen_in_batch: dict[tuple[str, str], IngestResult] = {}
-            already = self.store.get_by_externals(
-                (p.item.source, p.item.ext_id) for p in prepared if p.item.ext_id
-            )
+            already = self.store.get_by_externals((p.item.source, p.item.ext_id) for p in prepared if p.item.ext_id)
             known = self.store.embeddings_by_hash([p.hash for p in prepared])
             # Normalised texts stored before this batch, then those the batch stores: any other text has
             # no exact repeat to find (the transaction keeps other writers out meanwhile), so its
@@ -538,9 +568,14 @@ class Pipeline:
                         stored = already.get(ext)
                         if stored is not None:
                             results[i] = IngestResult(
-                                headline_id=stored.id, lang=stored.lang, story_id=stored.story_id,
-                                duplicate=stored.match is not None, match=stored.match, score=stored.score,
-                                matched_headline_id=stored.matched_headline_id, idempotent_replay=True,
+                                headline_id=stored.id,
+                                lang=stored.lang,
+                                story_id=stored.story_id,
+                                duplicate=stored.match is not None,
+                                match=stored.match,
+                                score=stored.score,
+                                matched_headline_id=stored.matched_headline_id,
+                                idempotent_replay=True,
                             )
                             continue
                     checks_first()
@@ -566,7 +601,10 @@ class Pipeline:
         return known
 
     def _encode_and_describe(
-        self, prepared: list[_Prepared], known: dict[str, np.ndarray], bounds: list[tuple[int, int]],
+        self,
+        prepared: list[_Prepared],
+        known: dict[str, np.ndarray],
+        bounds: list[tuple[int, int]],
         pause: Callable[[], None] | None = None,
     ) -> list[_Step]:
         """Every step goes to the encoder now; languages and features are worked out meanwhile."""
@@ -578,7 +616,9 @@ class Pipeline:
             raise
         return steps
 
-    def _step_neighbours(self, prepared: Sequence[_Prepared], block: np.ndarray, replays: Sequence[bool]) -> "_StepNeighbours":
+    def _step_neighbours(
+        self, prepared: Sequence[_Prepared], block: np.ndarray, replays: Sequence[bool]
+    ) -> "_StepNeighbours":
         """One search for a step's headlines (replays need none) over what was stored before the step."""
         wanted = [j for j, replay in enumerate(replays) if not replay]
         found: list[list[tuple[int, float]] | None] = [None] * len(prepared)
@@ -592,7 +632,11 @@ class Pipeline:
         return _StepNeighbours(found, block, [p.ts for p in prepared], self.window, self.settings.candidate_k)
 
     def _assign(
-        self, p: _Prepared, vec: np.ndarray, pending: dict[int, _Known], maybe_exact: bool = True,
+        self,
+        p: _Prepared,
+        vec: np.ndarray,
+        pending: dict[int, _Known],
+        maybe_exact: bool = True,
         found: list[tuple[int, float]] | None = None,
     ) -> IngestResult:
         """Match ``p`` and store it. ``found``: its nearest stored headlines, when already searched."""
@@ -604,14 +648,26 @@ class Pipeline:
             story_id, match, score, matched = exact.story_id, EXACT, 1.0, exact.id
         else:
             candidates = self._candidates(vec, p.ts, pending, found)
-            decision = decide(p.features, p.item.published_at, candidates, self.params,
-                              weights=self._weights(p.features), at=p.ts)
+            decision = decide(
+                p.features, p.item.published_at, candidates, self.params, weights=self._weights(p.features), at=p.ts
+            )
             story_id, match, score, matched = decision.story_id, decision.match, decision.score, decision.headline_id
         row = NewHeadline(
-            title=p.item.title, norm=p.key, text_hash=p.hash, lang=p.lang, source=p.item.source,
-            ext_id=p.item.ext_id, url=p.item.url, published_at=p.item.published_at, received_at=p.received_at,
-            story_id=story_id or 0, match=match if story_id else None, score=score if story_id else None,
-            features=p.features.to_json(), embedding=vec, matched_headline_id=matched if story_id else None,
+            title=p.item.title,
+            norm=p.key,
+            text_hash=p.hash,
+            lang=p.lang,
+            source=p.item.source,
+            ext_id=p.item.ext_id,
+            url=p.item.url,
+            published_at=p.item.published_at,
+            received_at=p.received_at,
+            story_id=story_id or 0,
+            match=match if story_id else None,
+            score=score if story_id else None,
+            features=p.features.to_json(),
+            embedding=vec,
+            matched_headline_id=matched if story_id else None,
         )
         new_story = story_id is None
         if story_id is None:
@@ -627,8 +683,14 @@ class Pipeline:
                     self._rarity_own.add(headline_id)
         pending[headline_id] = _Known(story_id, p.item.published_at, p.features.compact())
         return IngestResult(
-            headline_id=headline_id, lang=p.lang, story_id=story_id, duplicate=not new_story,
-            match=row.match, score=row.score, matched_headline_id=row.matched_headline_id, new_story=new_story,
+            headline_id=headline_id,
+            lang=p.lang,
+            story_id=story_id,
+            duplicate=not new_story,
+            match=row.match,
+            score=row.score,
+            matched_headline_id=row.matched_headline_id,
+            new_story=new_story,
         )
 
     # --- the newsroom check (read-only) ------------------------------------------------------
@@ -646,7 +708,9 @@ class Pipeline:
                 if not self._checks_in_flight:
                     self._checks.notify_all()
 
-    def check(self, title: str, lang: str | None = None, top: int = 5, published_at: float | None = None) -> CheckResult:
+    def check(
+        self, title: str, lang: str | None = None, top: int = 5, published_at: float | None = None
+    ) -> CheckResult:
         """``published_at``: the headline's time (epoch seconds), now when None (the HTTP check); a replay
         of a labelled stream (bench/calibrate_check.py) gives each row's own."""
         with self.checking():
@@ -685,12 +749,16 @@ class Pipeline:
             d = decide(p.features, None, candidates, self.params, scores, weights, at=p.ts)
             decision_story, match, score = d.story_id, d.match, d.score
             closest_headline = d.headline_id
-            closest_story = d.story_id if d.story_id is not None else next(
-                (c.story_id for c in candidates if c.headline_id == d.headline_id), None)
+            closest_story = (
+                d.story_id
+                if d.story_id is not None
+                else next((c.story_id for c in candidates if c.headline_id == d.headline_id), None)
+            )
         scored = [(s, c) for s, c in zip(scores, candidates) if s is not None]
         if exact is not None and all(c.headline_id != exact.id for _, c in scored):
-            scored.append((1.0, Candidate(exact.id, exact.story_id, 1.0, Features.from_json(exact.features),
-                                          exact.published_at)))
+            scored.append(
+                (1.0, Candidate(exact.id, exact.story_id, 1.0, Features.from_json(exact.features), exact.published_at))
+            )
         # The same text first (what "exact" points at), then by score: a pair score can pass 1.0.
         scored.sort(key=lambda sc: (sc[1].features.key != p.key, -sc[0]))
         # One entry per text: the same normalised title stored again (a feed that repeats itself, two
@@ -705,21 +773,35 @@ class Pipeline:
         rows = self.store.headlines(c.headline_id for _, c in distinct[:top])
         matches = [
             CheckMatch(
-                headline_id=c.headline_id, story_id=c.story_id, title=rows[c.headline_id].title,
-                lang=rows[c.headline_id].lang, source=rows[c.headline_id].source,
-                published_at=rows[c.headline_id].published_at, score=round(float(s), 4), cosine=round(c.cosine, 4),
-                terms={k: round(v, 4) for k, v in score_terms(p.features, c.features, c.cosine, None, self.params,
-                                                              weights).items()},
-                url=rows[c.headline_id].url, received_at=rows[c.headline_id].received_at,
+                headline_id=c.headline_id,
+                story_id=c.story_id,
+                title=rows[c.headline_id].title,
+                lang=rows[c.headline_id].lang,
+                source=rows[c.headline_id].source,
+                published_at=rows[c.headline_id].published_at,
+                score=round(float(s), 4),
+                cosine=round(c.cosine, 4),
+                terms={
+                    k: round(v, 4)
+                    for k, v in score_terms(p.features, c.features, c.cosine, None, self.params, weights).items()
+                },
+                url=rows[c.headline_id].url,
+                received_at=rows[c.headline_id].received_at,
                 copies=copies[c.features.key],
             )
             for s, c in distinct[:top]
             if c.headline_id in rows
         ]
         return CheckResult(
-            duplicate=decision_story is not None, story_id=decision_story, match=match,
-            score=round(float(score), 4), threshold=self.params.threshold, lang=p.lang, matches=matches,
-            closest_story_id=closest_story, closest_headline_id=closest_headline,
+            duplicate=decision_story is not None,
+            story_id=decision_story,
+            match=match,
+            score=round(float(score), 4),
+            threshold=self.params.threshold,
+            lang=p.lang,
+            matches=matches,
+            closest_story_id=closest_story,
+            closest_headline_id=closest_headline,
         )
 
 
@@ -766,8 +848,9 @@ class _StepNeighbours:
     before it is matched, would give.
     """
 
-    def __init__(self, found: list[list[tuple[int, float]] | None], block: np.ndarray, ts: list[float],
-                 window: float, k: int) -> None:
+    def __init__(
+        self, found: list[list[tuple[int, float]] | None], block: np.ndarray, ts: list[float], window: float, k: int
+    ) -> None:
         self.found, self.ts, self.window, self.k = found, ts, window, k
         self._block = block
         self._gram: np.ndarray | None = None
@@ -831,6 +914,12 @@ def _done(value: np.ndarray) -> Future[np.ndarray]:
 
 def _replay(r: IngestResult) -> IngestResult:
     return IngestResult(
-        headline_id=r.headline_id, lang=r.lang, story_id=r.story_id, duplicate=r.duplicate, match=r.match,
-        score=r.score, matched_headline_id=r.matched_headline_id, idempotent_replay=True,
+        headline_id=r.headline_id,
+        lang=r.lang,
+        story_id=r.story_id,
+        duplicate=r.duplicate,
+        match=r.match,
+        score=r.score,
+        matched_headline_id=r.matched_headline_id,
+        idempotent_replay=True,
     )

@@ -77,8 +77,13 @@ class RetentionService:
             report = RetentionReport(stories, headlines, cutoff, time.perf_counter() - t0)
             self.last_report = report
         if stories:
-            log.info("retention: %d stories, %d headlines deleted (last seen before %s), %.2fs", stories, headlines,
-                     time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff)), report.seconds)
+            log.info(
+                "retention: %d stories, %d headlines deleted (last seen before %s), %.2fs",
+                stories,
+                headlines,
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff)),
+                report.seconds,
+            )
             if self.on_deleted is not None:
                 self.on_deleted(stories, headlines)
         return report

@@ -32,7 +32,9 @@ def shifted_batch(path: Path | None = None, now: float | None = None) -> dict:
         shift = (time.time() if now is None else now) - max(known)
         for h, t in zip(batch["headlines"], times):
             if t is not None:
-                h["published_at"] = datetime.fromtimestamp(t + shift, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+                h["published_at"] = (
+                    datetime.fromtimestamp(t + shift, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+                )
     return batch
 
 
@@ -42,8 +44,12 @@ def load_sample_data(pipeline: Pipeline, path: Path | None = None) -> int:
         return 0
     items = [
         HeadlineInput(
-            title=h["title"], ext_id=str(h["id"]) if h.get("id") is not None else None, source=h.get("source"),
-            url=h.get("url"), published_at=_epoch(h.get("published_at")), lang=h.get("lang"),
+            title=h["title"],
+            ext_id=str(h["id"]) if h.get("id") is not None else None,
+            source=h.get("source"),
+            url=h.get("url"),
+            published_at=_epoch(h.get("published_at")),
+            lang=h.get("lang"),
         )
         for h in shifted_batch(path)["headlines"]
     ]

@@ -44,5 +44,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = load_settings()
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
-    uvicorn.run(args.app, factory=args.factory, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=not args.no_access_log, **uvicorn_options(settings))
+    uvicorn.run(
+        args.app,
+        factory=args.factory,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=not args.no_access_log,
+        **uvicorn_options(settings),
+    )

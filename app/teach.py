@@ -20,8 +20,16 @@ from .stories.teach import Sample, fit_threshold
 if TYPE_CHECKING:
     from .pipeline import Pipeline
 
-__all__ = ["Rule", "RULE_KEY", "current_rule", "labelled_pairs", "refit_rule", "apply_stored_rule", "due",
-           "after_correction"]
+__all__ = [
+    "Rule",
+    "RULE_KEY",
+    "current_rule",
+    "labelled_pairs",
+    "refit_rule",
+    "apply_stored_rule",
+    "due",
+    "after_correction",
+]
 
 RULE_KEY = "matcher_rule"
 #: the newest corrections a refit learns from (each needs a candidate search: ~2-5 ms)
@@ -47,8 +55,9 @@ def current_rule(pipeline: "Pipeline") -> Rule:
     if stored and pipeline.settings.match_threshold is None:
         return Rule(**json.loads(stored))
     origin = "configured" if pipeline.settings.match_threshold is not None else "default"
-    return Rule(threshold=pipeline.params.threshold if origin == "configured" else _default_threshold(pipeline),
-                origin=origin)
+    return Rule(
+        threshold=pipeline.params.threshold if origin == "configured" else _default_threshold(pipeline), origin=origin
+    )
 
 
 def _default_threshold(pipeline: "Pipeline") -> float:
@@ -100,8 +109,14 @@ def refit_rule(pipeline: "Pipeline", min_corrections: int | None = None) -> Rule
     fit = fit_threshold(samples, before.threshold, max_step=MAX_STEP)
     figures = {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(fit).items()}
     figures["seconds"] = round(time.perf_counter() - t0, 3)
-    rule = Rule(threshold=fit.threshold, origin="corrections" if fit.changed or before.origin == "corrections"
-                else before.origin, corrections=total, pairs=len(samples), fitted_at=time.time(), figures=figures)
+    rule = Rule(
+        threshold=fit.threshold,
+        origin="corrections" if fit.changed or before.origin == "corrections" else before.origin,
+        corrections=total,
+        pairs=len(samples),
+        fitted_at=time.time(),
+        figures=figures,
+    )
     with pipeline.store.transaction():
         pipeline.store.set_meta(RULE_KEY, json.dumps(asdict(rule)))
         bump_version(pipeline.store)

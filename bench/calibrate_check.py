@@ -62,7 +62,9 @@ def _epoch(value: Any) -> float | None:
 
 
 def read_set(spec: LabelledSet) -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in (DATASETS / spec.path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for line in (DATASETS / spec.path).read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     if spec.langs:
         rows = [r for r in rows if r["lang"] in spec.langs]
     return rows
@@ -94,11 +96,18 @@ def replay(spec: LabelledSet, encoder: Any, limit: int | None = None) -> list[di
             if res.closest_headline_id is not None:
                 j = row_of[res.closest_headline_id]
                 if not (spec.same_day and rows[j].get("date") != r.get("date")):
-                    pairs.append({
-                        "set": spec.name, "row": i, "x": res.score - res.threshold, "score": res.score,
-                        "threshold": res.threshold, "duplicate": res.duplicate,
-                        "same": r[spec.gold] == rows[j][spec.gold], "half": half(spec.name, r[spec.gold]),
-                    })
+                    pairs.append(
+                        {
+                            "set": spec.name,
+                            "row": i,
+                            "x": res.score - res.threshold,
+                            "score": res.score,
+                            "threshold": res.threshold,
+                            "duplicate": res.duplicate,
+                            "same": r[spec.gold] == rows[j][spec.gold],
+                            "half": half(spec.name, r[spec.gold]),
+                        }
+                    )
             [out] = pipeline.ingest([HeadlineInput(title=r["title"], lang=lang, published_at=ts)])
             row_of[out.headline_id] = i
     finally:
@@ -138,14 +147,18 @@ def reliability(pred: Sequence[float], same: Sequence[bool], bins: int = 10) -> 
             continue
         mean_p, rate = float(p[sel].mean()), float(y[sel].mean())
         ece += n * abs(mean_p - rate)
-        table.append({"bin": f"{lo:.1f}-{hi:.1f}", "count": n, "mean_predicted": round(mean_p, 3),
-                      "observed": round(rate, 3)})
+        table.append(
+            {"bin": f"{lo:.1f}-{hi:.1f}", "count": n, "mean_predicted": round(mean_p, 3), "observed": round(rate, 3)}
+        )
     n = len(p)
     base = float(y.mean()) if n else 0.0
     return {
-        "n": n, "positives": int(y.sum()), "brier": round(float(np.mean((p - y) ** 2)), 4) if n else None,
+        "n": n,
+        "positives": int(y.sum()),
+        "brier": round(float(np.mean((p - y) ** 2)), 4) if n else None,
         "brier_base_rate": round(float(np.mean((base - y) ** 2)), 4) if n else None,
-        "ece": round(ece / n, 4) if n else None, "table": table,
+        "ece": round(ece / n, 4) if n else None,
+        "table": table,
     }
 
 
@@ -203,12 +216,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_set = {name: sum(q["set"] == name for q in fit) for name in {q["set"] for q in fit}}
     weight = np.array([len(fit) / (len(per_set) * per_set[q["set"]]) for q in fit])
     slope, intercept = fit_platt(x, y, weight)
-    print(f"fitted on {len(fit)} pairs (half 0, each set weighing the same): CONFIDENCE_SLOPE = {slope:.3f}, CONFIDENCE_INTERCEPT = {intercept:.3f}")
+    print(
+        f"fitted on {len(fit)} pairs (half 0, each set weighing the same): CONFIDENCE_SLOPE = {slope:.3f}, CONFIDENCE_INTERCEPT = {intercept:.3f}"
+    )
     from app.stories.confidence import CONFIDENCE_INTERCEPT, CONFIDENCE_SLOPE
+
     result = {
-        "command": "python -m bench.calibrate_check" + (f" --sets {args.sets}" if args.sets != "seed,gnews,sib,uci" else ""),
+        "command": "python -m bench.calibrate_check"
+        + (f" --sets {args.sets}" if args.sets != "seed,gnews,sib,uci" else ""),
         "measured_at": time.strftime("%Y-%m-%d"),
-        "sets": args.sets.split(","), "limit": args.limit, "seconds": seconds,
+        "sets": args.sets.split(","),
+        "limit": args.limit,
+        "seconds": seconds,
         "pairs": {"fit_half": len(fit), "held_out_half": len(pairs) - len(fit)},
         "fitted": {"slope": round(slope, 3), "intercept": round(intercept, 3)},
         "fit_half_figures": reliability(1.0 / (1.0 + np.exp(-(slope * x + intercept))), y),
@@ -219,9 +238,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     pooled = result["held_out_constants_in_code"]["pooled"]
-    print(f"held-out half, constants in code: n={pooled['n']} Brier {pooled['brier']} (base rate {pooled['brier_base_rate']}), ECE {pooled['ece']}")
+    print(
+        f"held-out half, constants in code: n={pooled['n']} Brier {pooled['brier']} (base rate {pooled['brier_base_rate']}), ECE {pooled['ece']}"
+    )
     for row in pooled["table"]:
-        print(f"  {row['bin']}: {row['count']:5d}  predicted {row['mean_predicted']:.3f}  observed {row['observed']:.3f}")
+        print(
+            f"  {row['bin']}: {row['count']:5d}  predicted {row['mean_predicted']:.3f}  observed {row['observed']:.3f}"
+        )
     print(f"wrote {args.out}")
     return 0
 

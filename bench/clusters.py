@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stored", type=int, default=10_000, help="synthetic headlines stored first")
     ap.add_argument("--requests", type=int, default=100, help="requests per phase (at least)")
-    ap.add_argument("--busy-seconds", type=float, default=5.0,
-                    help="each phase while ingesting lasts at least this long")
+    ap.add_argument(
+        "--busy-seconds", type=float, default=5.0, help="each phase while ingesting lasts at least this long"
+    )
     ap.add_argument("--stories-per-topic", type=int, default=None, help="asked of the view (default: the server's)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -57,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 
     path = "/v1/clusters" + (f"?stories_per_topic={args.stories_per_topic}" if args.stories_per_topic else "")
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(env={}, data_dir=Path(tmp), api_key=KEY, refit_every_seconds=10**6,
-                                 refit_every_stories=10**9)
+        settings = load_settings(
+            env={}, data_dir=Path(tmp), api_key=KEY, refit_every_seconds=10**6, refit_every_stories=10**9
+        )
         encoder, pool, _, store = filled_store(settings, args.stored, seed=11, exact_features=False)
         stories = store.count_stories()
         store.close()
@@ -111,8 +113,12 @@ def main(argv: list[str] | None = None) -> int:
             def feed() -> None:
                 i = 0
                 while not stop.is_set() and i + 100 <= len(new):
-                    batch = {"headlines": [{"title": h.title, "source": "bench", "id": f"b{i + j}"}
-                                           for j, h in enumerate(new[i : i + 100])]}
+                    batch = {
+                        "headlines": [
+                            {"title": h.title, "source": "bench", "id": f"b{i + j}"}
+                            for j, h in enumerate(new[i : i + 100])
+                        ]
+                    }
                     client.post("/v1/headlines", json=batch, headers=auth)
                     i += 100
                     fed[0] = i
@@ -129,16 +135,25 @@ def main(argv: list[str] | None = None) -> int:
             stop.set()
             feeder.join()
     out: dict[str, Any] = {
-        "section": "clusters", "stories": stories, "topics": refit.get("n_topics"),
-        "stories_per_topic": args.stories_per_topic or "server default", "body_bytes": len(body.content),
-        "store_calls_per_view": per_view, "store_calls_when_kept": when_kept,
-        "idle_ms": percentiles(idle), "idle_build_ms": percentiles(idle_build),
-        "while_ingesting_ms": percentiles(busy), "while_ingesting_requests": len(busy),
+        "section": "clusters",
+        "stories": stories,
+        "topics": refit.get("n_topics"),
+        "stories_per_topic": args.stories_per_topic or "server default",
+        "body_bytes": len(body.content),
+        "store_calls_per_view": per_view,
+        "store_calls_when_kept": when_kept,
+        "idle_ms": percentiles(idle),
+        "idle_build_ms": percentiles(idle_build),
+        "while_ingesting_ms": percentiles(busy),
+        "while_ingesting_requests": len(busy),
         "builds_while_ingesting": builds,
-        "while_ingesting_build_ms": percentiles(busy_build), "while_ingesting_build_requests": len(busy_build),
+        "while_ingesting_build_ms": percentiles(busy_build),
+        "while_ingesting_build_requests": len(busy_build),
         "ingested_meanwhile_per_s": round(ingested / seconds, 1) if seconds else 0.0,
-        "targets": {"p50_ms<50_while_ingesting": percentiles(busy)["p50_ms"] < 50,
-                    "build_p50_ms<50_while_ingesting": percentiles(busy_build)["p50_ms"] < 50},
+        "targets": {
+            "p50_ms<50_while_ingesting": percentiles(busy)["p50_ms"] < 50,
+            "build_p50_ms<50_while_ingesting": percentiles(busy_build)["p50_ms"] < 50,
+        },
     }
     print(json.dumps(out))
     if args.out is not None:

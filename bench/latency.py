@@ -59,17 +59,19 @@ class LatencySizes:
     under_ingest_batch: int = 100
 
 
-def _queries(stored_pool: Sequence[PoolTitle], held_out: Sequence[PoolTitle], n: int, seed: int,
-             taken: set[str]) -> list[SynthHeadline]:
+def _queries(
+    stored_pool: Sequence[PoolTitle], held_out: Sequence[PoolTitle], n: int, seed: int, taken: set[str]
+) -> list[SynthHeadline]:
     half = n // 2
     near = headlines(stored_pool, half, seed, taken)
     new = headlines(held_out, n - half, seed + 1, taken)
-    mixed = [q for pair in zip(near, new) for q in pair] + near[len(new):] + new[len(near):]
+    mixed = [q for pair in zip(near, new) for q in pair] + near[len(new) :] + new[len(near) :]
     return mixed
 
 
-def _http_checks(url: str, queries: Sequence[SynthHeadline], warmup: int, reps: int,
-                 per_rep: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _http_checks(
+    url: str, queries: Sequence[SynthHeadline], warmup: int, reps: int, per_rep: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The checks through two clients taking turns request by request (same conditions for both):
     httpx, what a Python integration would use, and the standard library's ``http.client`` on a
     kept-alive connection, whose own cost is ~1 ms less per request; the difference is the client's
@@ -86,8 +88,12 @@ def _http_checks(url: str, queries: Sequence[SynthHeadline], warmup: int, reps: 
                 r = client.post("/v1/dedup/check", json={"title": q.title})
                 status, text = r.status_code, r.text
             else:
-                plain.request("POST", "/v1/dedup/check", body=json.dumps({"title": q.title}),
-                              headers={"Content-Type": "application/json"})
+                plain.request(
+                    "POST",
+                    "/v1/dedup/check",
+                    body=json.dumps({"title": q.title}),
+                    headers={"Content-Type": "application/json"},
+                )
                 resp = plain.getresponse()
                 status, text = resp.status, resp.read().decode()
             ms = (time.perf_counter() - t0) * 1000.0
@@ -101,8 +107,9 @@ def _http_checks(url: str, queries: Sequence[SynthHeadline], warmup: int, reps: 
     return _summary(samples["httpx"], reps, per_rep) | share, _summary(samples["stdlib"], reps, per_rep)
 
 
-def _http_checks_during_ingest(url: str, queries: Sequence[SynthHeadline], feed: Sequence[SynthHeadline],
-                               batch: int, n_checks: int) -> dict[str, Any]:
+def _http_checks_during_ingest(
+    url: str, queries: Sequence[SynthHeadline], feed: Sequence[SynthHeadline], batch: int, n_checks: int
+) -> dict[str, Any]:
     """The checks (httpx, sequential) while another client posts ``feed`` in batches as fast as the server
     answers: a newsroom checking a title while the tickers come in. The feed starts first; checks begin
     once its first batch is stored, and the feed's rate is measured over the checks' time."""
@@ -116,8 +123,12 @@ def _http_checks_during_ingest(url: str, queries: Sequence[SynthHeadline], feed:
             for a in range(0, len(feed), batch):
                 if stop.is_set():
                     break
-                body = {"headlines": [{"title": h.title, "id": f"load-{a + j}", "source": "bench-load"}
-                                      for j, h in enumerate(feed[a : a + batch])]}
+                body = {
+                    "headlines": [
+                        {"title": h.title, "id": f"load-{a + j}", "source": "bench-load"}
+                        for j, h in enumerate(feed[a : a + batch])
+                    ]
+                }
                 r = client.post("/v1/headlines", json=body, headers={"X-API-Key": API_KEY})
                 if r.status_code != 200:
                     errors.append(f"POST /v1/headlines -> {r.status_code}: {r.text[:200]}")
@@ -144,8 +155,13 @@ def _http_checks_during_ingest(url: str, queries: Sequence[SynthHeadline], feed:
     if errors:
         raise RuntimeError(errors[0])
     during = sum(n for t, n in fed if t_start <= t <= t_end)
-    return {**percentiles(samples), "n_requests": len(samples), "batch": batch, "fed": sum(n for _, n in fed),
-            "ingest_headlines_per_s_meanwhile": during / max(t_end - t_start, 1e-9)}
+    return {
+        **percentiles(samples),
+        "n_requests": len(samples),
+        "batch": batch,
+        "fed": sum(n for _, n in fed),
+        "ingest_headlines_per_s_meanwhile": during / max(t_end - t_start, 1e-9),
+    }
 
 
 def _check_ms(client: httpx.Client, title: str) -> float:
@@ -173,12 +189,25 @@ def _ingest_into(pipeline, items: Sequence[SynthHeadline], batch: int = 100) -> 
     finally:
         del pipeline.store.nearest_many
     spent = clock.ms.get("nearest", 0.0) / 1000.0
-    return {"headlines": len(items), "batch": batch, "headlines_per_s": len(items) / wall,
-            "vector_search_share": spent / wall, "vector_search_ms_per_headline": spent / len(items) * 1000.0}
+    return {
+        "headlines": len(items),
+        "batch": batch,
+        "headlines_per_s": len(items) / wall,
+        "vector_search_share": spent / wall,
+        "vector_search_ms_per_headline": spent / len(items) * 1000.0,
+    }
 
 
-def _in_process_checks(encoder, env: dict[str, str], queries: Sequence[SynthHeadline], warmup: int, reps: int,
-                       per_rep: int, stages: bool = False, ingest: Sequence[SynthHeadline] = ()) -> dict[str, Any]:
+def _in_process_checks(
+    encoder,
+    env: dict[str, str],
+    queries: Sequence[SynthHeadline],
+    warmup: int,
+    reps: int,
+    per_rep: int,
+    stages: bool = False,
+    ingest: Sequence[SynthHeadline] = (),
+) -> dict[str, Any]:
     from app.config import load_settings
     from app.pipeline import Pipeline
     from app.store import open_store
@@ -239,10 +268,15 @@ def _stage_profile(pipeline, queries: Sequence[SynthHeadline]) -> dict[str, Any]
     """Where one check's time goes: per-stage medians over ``queries`` (ms); ``other`` is what is left
     (normalising, feature extraction, scoring, result building)."""
     store, per_query = pipeline.store, []
-    wrapped = [(pipeline.encoder, "encode", "encode"), (pipeline.detector, "detect_many", "lang_detect"),
-               (store, "nearest", "vector_search"), (store, "find_exact", "sqlite"),
-               (store, "headlines", "sqlite"), (store, "story_centroids_for", "sqlite"),
-               (store, "embeddings_by_hash", "sqlite")]
+    wrapped = [
+        (pipeline.encoder, "encode", "encode"),
+        (pipeline.detector, "detect_many", "lang_detect"),
+        (store, "nearest", "vector_search"),
+        (store, "find_exact", "sqlite"),
+        (store, "headlines", "sqlite"),
+        (store, "story_centroids_for", "sqlite"),
+        (store, "embeddings_by_hash", "sqlite"),
+    ]
     saved = [(obj, name, obj.__dict__.get(name)) for obj, name, _ in wrapped]
     clock = _Clock()
     for obj, name, bucket in wrapped:
@@ -286,17 +320,25 @@ def _search_vs_exact(pipeline, queries: Sequence[SynthHeadline]) -> dict[str, An
         exact_ms.append((t2 - t1) * 1000.0)
         if want:
             recalls.append(len({i for i, _ in got} & {i for i, _ in want}) / len(want))
-    return {"k": k, "rows": len(index), "recall_at_k_mean": float(np.mean(recalls)) if recalls else None,
-            "recall_at_k_min": float(np.min(recalls)) if recalls else None,
-            "index_p50_ms": median(fast_ms), "index_p99_ms": percentiles(fast_ms)["p99_ms"],
-            "exact_p50_ms": median(exact_ms), "exact_p99_ms": percentiles(exact_ms)["p99_ms"]}
+    return {
+        "k": k,
+        "rows": len(index),
+        "recall_at_k_mean": float(np.mean(recalls)) if recalls else None,
+        "recall_at_k_min": float(np.min(recalls)) if recalls else None,
+        "index_p50_ms": median(fast_ms),
+        "index_p99_ms": percentiles(fast_ms)["p99_ms"],
+        "exact_p50_ms": median(exact_ms),
+        "exact_p99_ms": percentiles(exact_ms)["p99_ms"],
+    }
 
 
 def _summary(samples: list[float], reps: int, per_rep: int) -> dict[str, Any]:
     per = [percentiles(samples[r * per_rep : (r + 1) * per_rep]) for r in range(reps)]
     return {
         **{k: median([p[k] for p in per]) for k in ("p50_ms", "p95_ms", "p99_ms")},
-        "pooled": percentiles(samples), "per_rep_p99_ms": [p["p99_ms"] for p in per], "n_requests": len(samples),
+        "pooled": percentiles(samples),
+        "per_rep_p99_ms": [p["p99_ms"] for p in per],
+        "n_requests": len(samples),
     }
 
 
@@ -305,7 +347,9 @@ class Stages:
     out queries that were never stored. ``first()`` may run early, overlapping another section's work
     (smoke runs do that to save a server start-up)."""
 
-    def __init__(self, encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: LatencySizes, seed: int) -> None:
+    def __init__(
+        self, encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: LatencySizes, seed: int
+    ) -> None:
         # Every fifth pool title never enters the store: its variants are the "new story" queries.
         self.stored_pool = [p for i, p in enumerate(pool) if i % 5]
         self.stored_vecs = pool_vecs[[i for i in range(len(pool)) if i % 5]]
@@ -326,11 +370,22 @@ class Stages:
         store = open_store(load_settings(env=srv.settings_env()), self.encoder.dim)
         try:
             log(f"latency: filling the store {self.have} -> {n} headlines")
-            fill = fill_store(store, self.stored_pool, self.stored_vecs, n - self.have, seed=self.seed + k,
-                              now=time.time(), taken=self.taken, exact_features=self.sizes.exact_features)
+            fill = fill_store(
+                store,
+                self.stored_pool,
+                self.stored_vecs,
+                n - self.have,
+                seed=self.seed + k,
+                now=time.time(),
+                taken=self.taken,
+                exact_features=self.sizes.exact_features,
+            )
             self.have = store.count_headlines()
-            facts = {"stored_headlines": self.have, "stored_stories": store.count_stories(),
-                     "fill": {"added": fill.headlines, "seconds": fill.seconds, "features_seconds": fill.features_seconds}}
+            facts = {
+                "stored_headlines": self.have,
+                "stored_stories": store.count_stories(),
+                "fill": {"added": fill.headlines, "seconds": fill.seconds, "features_seconds": fill.features_seconds},
+            }
         finally:
             store.close()
         return srv, facts
@@ -348,8 +403,9 @@ class Stages:
     def queries(self, k: int) -> list[SynthHeadline]:
         s = self.sizes
         # the HTTP run sends each of its two clients reps x requests of them
-        return _queries(self.stored_pool, self.held_out, s.warmup + 2 * s.reps * s.requests, self.seed + 100 + k,
-                        self.taken)
+        return _queries(
+            self.stored_pool, self.held_out, s.warmup + 2 * s.reps * s.requests, self.seed + 100 + k, self.taken
+        )
 
     def fresh(self, n: int) -> list[SynthHeadline]:
         """``n`` headlines made from the held-out pool titles, none of them stored or sent before."""
@@ -361,12 +417,22 @@ class Stages:
         self._tmp.cleanup()
 
 
-def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: LatencySizes, seed: int = 2,
-        stages: Stages | None = None) -> dict[str, Any]:
+def run(
+    encoder,
+    pool: Sequence[PoolTitle],
+    pool_vecs: np.ndarray,
+    sizes: LatencySizes,
+    seed: int = 2,
+    stages: Stages | None = None,
+) -> dict[str, Any]:
     stages = stages or Stages(encoder, pool, pool_vecs, sizes, seed)
-    out: dict[str, Any] = {"section": "latency",
-                           "client": "sequential on loopback, an httpx client and an http.client one taking turns",
-                           "per_rep": sizes.requests, "reps": sizes.reps, "sizes": {}}
+    out: dict[str, Any] = {
+        "section": "latency",
+        "client": "sequential on loopback, an httpx client and an http.client one taking turns",
+        "per_rep": sizes.requests,
+        "reps": sizes.reps,
+        "sizes": {},
+    }
     try:
         for k, n in enumerate(sorted(sizes.stored)):
             srv, entry = stages.stage(k, n)
@@ -374,18 +440,25 @@ def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: Latenc
             log(f"latency: HTTP checks at {entry['stored_headlines']}")
             with srv:
                 entry["server_startup_s"] = srv.startup_seconds
-                entry["http"], entry["http_stdlib_client"] = _http_checks(srv.url, queries, sizes.warmup, sizes.reps,
-                                                                         sizes.requests)
+                entry["http"], entry["http_stdlib_client"] = _http_checks(
+                    srv.url, queries, sizes.warmup, sizes.reps, sizes.requests
+                )
                 entry["server_memory_after_checks"] = srv.memory()
                 if sizes.under_ingest and k == 0:
                     # in the same server, whose index has trained since it started (a restarted one trains
                     # its IVF in the background first: checks then waited up to 0.3-0.7 s); the feed's
                     # headlines join the store, which the in-process checks below then hold too
-                    log(f"latency: HTTP checks at {entry['stored_headlines']} while a feed posts batches of "
-                        f"{sizes.under_ingest_batch}")
+                    log(
+                        f"latency: HTTP checks at {entry['stored_headlines']} while a feed posts batches of "
+                        f"{sizes.under_ingest_batch}"
+                    )
                     entry["http_during_ingest"] = _http_checks_during_ingest(
-                        srv.url, stages.queries(k + 20), stages.fresh(sizes.under_ingest), sizes.under_ingest_batch,
-                        sizes.requests)
+                        srv.url,
+                        stages.queries(k + 20),
+                        stages.fresh(sizes.under_ingest),
+                        sizes.under_ingest_batch,
+                        sizes.requests,
+                    )
                     entry["stored_after_feed"] = entry["stored_headlines"] + entry["http_during_ingest"]["fed"]
                 if sizes.refit and n == max(sizes.stored):
                     log(f"latency: one topic refit over {entry['stored_stories']} stories (memory), checks meanwhile")
@@ -396,12 +469,21 @@ def run(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: Latenc
                 with Server(stages.data_dir, cpus={0}) as one:
                     entry["one_core"] = {"server_startup_s": one.startup_seconds}
                     entry["one_core"]["http"], entry["one_core"]["http_stdlib_client"] = _http_checks(
-                        one.url, stages.queries(k + 50), sizes.warmup, sizes.reps, sizes.requests)
+                        one.url, stages.queries(k + 50), sizes.warmup, sizes.reps, sizes.requests
+                    )
             log(f"latency: in-process checks at {entry['stored_headlines']}")
             # the largest store is not filled further afterwards: ingest into it (new titles, never stored)
             late = stages.fresh(sizes.ingest_at_largest) if n == max(sizes.stored) else []
-            entry["in_process"] = _in_process_checks(encoder, srv.settings_env(), queries, sizes.warmup, sizes.reps,
-                                                     sizes.requests, stages=sizes.stages, ingest=late)
+            entry["in_process"] = _in_process_checks(
+                encoder,
+                srv.settings_env(),
+                queries,
+                sizes.warmup,
+                sizes.reps,
+                sizes.requests,
+                stages=sizes.stages,
+                ingest=late,
+            )
             entry["http_overhead_p50_ms"] = entry["http"]["p50_ms"] - entry["in_process"]["p50_ms"]
             out["sizes"][str(n)] = entry
     finally:
@@ -422,9 +504,12 @@ def _check_targets(run: dict[str, Any], size: dict[str, Any], prefix: str = "") 
     http, stored = run["http"], size["stored_headlines"]
     return {
         f"{prefix}http_p99_ms<50_at_largest": {"value": http["p99_ms"], "stored": stored, "met": http["p99_ms"] < 50.0},
-        f"{prefix}http_p50_ms<10_at_largest": {"value": http["p50_ms"], "stored": stored,
-                                               "stdlib_client": run["http_stdlib_client"]["p50_ms"],
-                                               "met": http["p50_ms"] < 10.0},
+        f"{prefix}http_p50_ms<10_at_largest": {
+            "value": http["p50_ms"],
+            "stored": stored,
+            "stdlib_client": run["http_stdlib_client"]["p50_ms"],
+            "met": http["p50_ms"] < 10.0,
+        },
     }
 
 
@@ -485,8 +570,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     encoder = load_encoder(settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size)
     pool = load_pool(args.pool_limit)
     vecs = pool_vectors(encoder, pool)
-    sizes = LatencySizes(stored=tuple(int(x) for x in args.stored.split(",")), requests=args.requests,
-                         reps=args.reps, warmup=args.warmup, refit=not args.no_refit)
+    sizes = LatencySizes(
+        stored=tuple(int(x) for x in args.stored.split(",")),
+        requests=args.requests,
+        reps=args.reps,
+        warmup=args.warmup,
+        refit=not args.no_refit,
+    )
     print(json.dumps(rounded(run(encoder, pool, vecs, sizes)), ensure_ascii=False, indent=1), flush=True)
     return 0
 

@@ -65,8 +65,12 @@ def _run(encoder: Any, params: MatchParams, items: list[HeadlineInput], probes: 
         t = time.perf_counter()
         pipeline.check(title)
         times.append(time.perf_counter() - t)
-    return {"ingest_per_s": len(items) / ingest_s, "check_p50_ms": 1000 * statistics.median(times),
-            "check_p95_ms": 1000 * float(np.percentile(times, 95)), "stories": pipeline.store.count_stories()}
+    return {
+        "ingest_per_s": len(items) / ingest_s,
+        "check_p50_ms": 1000 * statistics.median(times),
+        "check_p95_ms": 1000 * float(np.percentile(times, 95)),
+        "stories": pipeline.store.count_stories(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,12 +96,18 @@ def main(argv: list[str] | None = None) -> int:
     baseline = replace(rule, rarity_share=0.0, w_age=0.0)
     runs: dict[str, list[dict[str, float]]] = {"rule": [], "baseline": []}
     for rep in range(args.reps):
-        for name, params in (("baseline", baseline), ("rule", rule)) if rep % 2 else (("rule", rule), ("baseline", baseline)):
+        for name, params in (
+            (("baseline", baseline), ("rule", rule)) if rep % 2 else (("rule", rule), ("baseline", baseline))
+        ):
             runs[name].append(_run(encoder, params, items, probes))
             print(f"# rep {rep} {name}: {runs[name][-1]}", file=sys.stderr)
     med = {name: {k: round(statistics.median(r[k] for r in rs), 3) for k in rs[0]} for name, rs in runs.items()}
     out = {
-        "section": "matcher", "rows": len(items), "checks": len(probes), "reps": args.reps, "median": med,
+        "section": "matcher",
+        "rows": len(items),
+        "checks": len(probes),
+        "reps": args.reps,
+        "median": med,
         "ratios": {
             "ingest_per_s_rule_over_baseline": round(med["rule"]["ingest_per_s"] / med["baseline"]["ingest_per_s"], 3),
             "check_p50_rule_over_baseline": round(med["rule"]["check_p50_ms"] / med["baseline"]["check_p50_ms"], 3),

@@ -57,7 +57,9 @@ class DedupSet:
 DEDUP_SETS = (
     DedupSet("sib200_en_fr_es_ar", DATASETS / "sib200" / "dev.jsonl", "parallel_id", ("en", "fr", "es", "ar")),
     # with Moroccan Arabic too: the issue's second sib200 target, where MSA/Darija pairs are hard
-    DedupSet("sib200_en_fr_es_ar_ary", DATASETS / "sib200" / "dev.jsonl", "parallel_id", ("en", "fr", "es", "ar", "ary")),
+    DedupSet(
+        "sib200_en_fr_es_ar_ary", DATASETS / "sib200" / "dev.jsonl", "parallel_id", ("en", "fr", "es", "ar", "ary")
+    ),
     # the whole file, as the issue names it: Tamazight (Tifinagh) and Kabyle too, which the encoder was not
     # trained on; names, figures and character trigrams carry those
     DedupSet("sib200_all_7_langs", DATASETS / "sib200" / "dev.jsonl", "parallel_id", None),
@@ -77,9 +79,15 @@ def _scores(gold: Sequence[Any], pred: Sequence[Any]) -> dict[str, float]:
     from app.eval.metrics import bcubed, pairwise
 
     p, b = pairwise(gold, pred), bcubed(gold, pred)
-    return {"pairwise_precision": p.precision, "pairwise_recall": p.recall, "pairwise_f1": p.f1,
-            "bcubed_precision": b.precision, "bcubed_recall": b.recall, "bcubed_f1": b.f1,
-            "n_pred_clusters": len(set(pred))}
+    return {
+        "pairwise_precision": p.precision,
+        "pairwise_recall": p.recall,
+        "pairwise_f1": p.f1,
+        "bcubed_precision": b.precision,
+        "bcubed_recall": b.recall,
+        "bcubed_f1": b.f1,
+        "n_pred_clusters": len(set(pred)),
+    }
 
 
 # --- cosine threshold, greedy online --------------------------------------------------------------
@@ -204,8 +212,14 @@ def dedup(encoder, sizes: PeerSizes) -> dict[str, Any]:
         cos = cosine_peer(encoder, rows, gold, sizes)
         log(f"peers: dedup on {ds.name}: MinHash LSH")
         mh = minhash_peer(keys, gold, sizes)
-        entry = {"n_items": len(rows), "n_gold_clusters": len(set(gold)), "ours": ours, "cosine_threshold": cos,
-                 "minhash_lsh": mh, "ratios": {}}
+        entry = {
+            "n_items": len(rows),
+            "n_gold_clusters": len(set(gold)),
+            "ours": ours,
+            "cosine_threshold": cos,
+            "minhash_lsh": mh,
+            "ratios": {},
+        }
         for peer in ("cosine_threshold", "minhash_lsh"):
             entry["ratios"][peer] = {
                 m: ours[m] / entry[peer][m] if entry[peer][m] else None for m in ("pairwise_f1", "bcubed_f1")
@@ -228,8 +242,11 @@ def ours_topics(encoder, rows: list[dict[str, Any]], gold: str, reps: int) -> di
         t0 = time.perf_counter()
         service.refit()
         fits.append(time.perf_counter() - t0)
-    return quality | {"pipeline_and_refit_seconds": quality["seconds"], "fit_seconds": median(fits),
-                      "n_stories": pipeline.store.count_stories()}
+    return quality | {
+        "pipeline_and_refit_seconds": quality["seconds"],
+        "fit_seconds": median(fits),
+        "n_stories": pipeline.store.count_stories(),
+    }
 
 
 def no_embedder():
@@ -255,16 +272,24 @@ def bertopic_topics(docs: Sequence[str], vectors: np.ndarray, gold: Sequence[str
         seconds = time.perf_counter() - t0
         pred = [f"noise-{i}" if t == -1 else f"t{t}" for i, t in enumerate(topics)]
         b = bcubed(gold, pred)
-        return seconds, {"nmi": nmi(gold, pred), "ari": ari(gold, pred), "bcubed_f1": b.f1,
-                         "n_topics": len({t for t in topics if t != -1}),
-                         "noise_fraction": float(np.mean(np.asarray(topics) == -1))}
+        return seconds, {
+            "nmi": nmi(gold, pred),
+            "ari": ari(gold, pred),
+            "bcubed_f1": b.f1,
+            "n_topics": len({t for t in topics if t != -1}),
+            "noise_fraction": float(np.mean(np.asarray(topics) == -1)),
+        }
 
     first_s, _ = fit()
     runs = [fit() for _ in range(reps)]
     keys = runs[0][1].keys()
-    return {**{k: median([r[1][k] for r in runs]) for k in keys},
-            "range": {k: [min(r[1][k] for r in runs), max(r[1][k] for r in runs)] for k in ("nmi", "ari")},
-            "fit_seconds": median([r[0] for r in runs]), "first_fit_seconds_with_jit": first_s, "reps": reps}
+    return {
+        **{k: median([r[1][k] for r in runs]) for k in keys},
+        "range": {k: [min(r[1][k] for r in runs), max(r[1][k] for r in runs)] for k in ("nmi", "ari")},
+        "fit_seconds": median([r[0] for r in runs]),
+        "first_fit_seconds_with_jit": first_s,
+        "reps": reps,
+    }
 
 
 def topics(encoder, sizes: PeerSizes) -> dict[str, Any]:
@@ -276,17 +301,23 @@ def topics(encoder, sizes: PeerSizes) -> dict[str, Any]:
     rows = read_rows(ds.path, ds.gold, list(ds.langs) if ds.langs else None, sizes.limit)
     gold = [str(r[ds.gold]) for r in rows]
     log(f"peers: topics on {ds.name} ({len(rows)} rows): ours")
-    out: dict[str, Any] = {"dataset": ds.name, "n_items": len(rows), "n_gold_topics": len(set(gold)),
-                           "ours": ours_topics(encoder, rows, ds.gold, sizes.reps)}
+    out: dict[str, Any] = {
+        "dataset": ds.name,
+        "n_items": len(rows),
+        "n_gold_topics": len(set(gold)),
+        "ours": ours_topics(encoder, rows, ds.gold, sizes.reps),
+    }
     if sizes.bertopic:
         log(f"peers: topics on {ds.name}: BERTopic")
         vecs, _ = pipeline_vectors(encoder, rows)
         bt = bertopic_topics([r["title"] for r in rows], vecs, gold, sizes.bertopic_reps)
         out["bertopic"] = bt
         o = out["ours"]
-        out["ratios"] = {"nmi": o["nmi"] / bt["nmi"] if bt["nmi"] else None,
-                         "ari": o["ari"] / bt["ari"] if bt["ari"] else None,
-                         "fit_seconds": o["fit_seconds"] / bt["fit_seconds"] if bt["fit_seconds"] else None}
+        out["ratios"] = {
+            "nmi": o["nmi"] / bt["nmi"] if bt["nmi"] else None,
+            "ari": o["ari"] / bt["ari"] if bt["ari"] else None,
+            "fit_seconds": o["fit_seconds"] / bt["fit_seconds"] if bt["fit_seconds"] else None,
+        }
     return out
 
 
@@ -298,13 +329,22 @@ def run(encoder, sizes: PeerSizes) -> dict[str, Any]:
             continue
         for peer in ("minhash_lsh", "cosine_threshold"):
             for m in ("pairwise_f1", "bcubed_f1"):
-                targets[f"{name}:{m}>{peer}"] = {"ours": entry["ours"][m], "peer": entry[peer][m],
-                                                  "met": entry["ours"][m] > entry[peer][m]}
+                targets[f"{name}:{m}>{peer}"] = {
+                    "ours": entry["ours"][m],
+                    "peer": entry[peer][m],
+                    "met": entry["ours"][m] > entry[peer][m],
+                }
     t = out["topics"]
     if "bertopic" in t:
-        targets["topics:nmi>=bertopic"] = {"ours": t["ours"]["nmi"], "peer": t["bertopic"]["nmi"],
-                                           "met": t["ours"]["nmi"] >= t["bertopic"]["nmi"]}
-        targets["topics:fit_seconds<bertopic"] = {"ours": t["ours"]["fit_seconds"], "peer": t["bertopic"]["fit_seconds"],
-                                                  "met": t["ours"]["fit_seconds"] < t["bertopic"]["fit_seconds"]}
+        targets["topics:nmi>=bertopic"] = {
+            "ours": t["ours"]["nmi"],
+            "peer": t["bertopic"]["nmi"],
+            "met": t["ours"]["nmi"] >= t["bertopic"]["nmi"],
+        }
+        targets["topics:fit_seconds<bertopic"] = {
+            "ours": t["ours"]["fit_seconds"],
+            "peer": t["bertopic"]["fit_seconds"],
+            "met": t["ours"]["fit_seconds"] < t["bertopic"]["fit_seconds"],
+        }
     out["targets"] = targets
     return out

@@ -82,15 +82,23 @@ def run(encoder, pool, sizes: PrecisionSizes) -> dict[str, Any]:
     variants = _variants(threads, exact)
     # without VNNI the default encodes in float32: 7-bit weights are there for whoever asks by name
     default = "int8_w8" if exact else "fp32"
-    out: dict[str, Any] = {"section": "precision", "cpu": cpu_features(), "int8_full_range_exact": exact,
-                           "default_variant": default, "workers": threads, "batch": BATCH}
+    out: dict[str, Any] = {
+        "section": "precision",
+        "cpu": cpu_features(),
+        "int8_full_range_exact": exact,
+        "default_variant": default,
+        "workers": threads,
+        "batch": BATCH,
+    }
     if not exact:
         out["int8_w8_skipped"] = "8-bit weights saturate in this CPU's integer products (no VNNI)"
 
     speeds = _speeds(variants, [p.title for p in pool[: sizes.speed_titles]], sizes.rounds)
     out["texts_per_s"] = {name: {"median": median(s), "rounds": s} for name, s in speeds.items()}
     base = out["texts_per_s"]["fp32"]["median"]
-    out["ratios"] = {f"{name}_over_fp32": out["texts_per_s"][name]["median"] / base for name in variants if name != "fp32"}
+    out["ratios"] = {
+        f"{name}_over_fp32": out["texts_per_s"][name]["median"] / base for name in variants if name != "fp32"
+    }
 
     cosines: dict[str, dict[str, dict[str, float]]] = {name: {} for name in variants if name != "fp32"}
     for dataset, titles in _dataset_titles(sizes.cosine_limit).items():
@@ -102,16 +110,22 @@ def run(encoder, pool, sizes: PrecisionSizes) -> dict[str, Any]:
     worst = {name: min(d["min"] for d in per.values()) for name, per in cosines.items()}
     out["targets"] = {
         f"int8_cosine_to_fp32_min>={TARGET_MIN_COSINE}": {
-            "value": min(worst.values()), "per_variant": worst, "met": min(worst.values()) >= TARGET_MIN_COSINE,
+            "value": min(worst.values()),
+            "per_variant": worst,
+            "met": min(worst.values()) >= TARGET_MIN_COSINE,
         },
     }
     speedup = out["ratios"]["int8_w7_over_fp32"]
     if exact:
         # the speed target is for CPUs without VNNI; here the 7-bit graph runs the VNNI kernels, not theirs
-        out["speed_target_not_judged"] = (f"this CPU multiplies 8-bit weights exactly (VNNI); the {TARGET_SPEEDUP}x "
-                                          "target is judged on CPUs without VNNI")
+        out["speed_target_not_judged"] = (
+            f"this CPU multiplies 8-bit weights exactly (VNNI); the {TARGET_SPEEDUP}x "
+            "target is judged on CPUs without VNNI"
+        )
     else:
         out["targets"][f"int8_w7_over_fp32>={TARGET_SPEEDUP}_without_vnni"] = {
-            "value": speedup, "variant": "int8_w7", "met": speedup >= TARGET_SPEEDUP,
+            "value": speedup,
+            "variant": "int8_w7",
+            "met": speedup >= TARGET_SPEEDUP,
         }
     return out

@@ -62,8 +62,12 @@ def clear_word_caches() -> None:
     text = importlib.import_module("app.stories._text")
     features = importlib.import_module("app.stories.features")
     normalise._fold_word.cache_clear()
-    for module, name in ((normalise, "_FOLD_KEY_CACHE"), (text, "_FOLDED"), (features, "_NAME_INFO"),
-                         (features, "_GRAMS_OF")):
+    for module, name in (
+        (normalise, "_FOLD_KEY_CACHE"),
+        (text, "_FOLDED"),
+        (features, "_NAME_INFO"),
+        (features, "_GRAMS_OF"),
+    ):
         getattr(module, name, {}).clear()
 
 

@@ -62,9 +62,14 @@ def _fit_measure(pool_vecs: np.ndarray, n: int, reps: int, budget_s: float, seed
 
     times, labels = repeat(fit, reps, budget_s)
     lab = labels[-1]
-    return {"seconds": median(times), "runs_s": times, "n_topics": int(len(set(lab.tolist()) - {-1})),
-            "noise_fraction": float(np.mean(lab == -1)), "peak_rss_mib_before_fit": rss_before,
-            "peak_rss_mib": proc_memory().get("peak_rss_mib")}
+    return {
+        "seconds": median(times),
+        "runs_s": times,
+        "n_topics": int(len(set(lab.tolist()) - {-1})),
+        "noise_fraction": float(np.mean(lab == -1)),
+        "peak_rss_mib_before_fit": rss_before,
+        "peak_rss_mib": proc_memory().get("peak_rss_mib"),
+    }
 
 
 def _fit_child(pool_vecs: np.ndarray, n: int, reps: int, budget_s: float, seed: int, conn) -> None:
@@ -86,11 +91,17 @@ def model_fit(pool_vecs: np.ndarray, n: int, sizes: RefitSizes, seed: int) -> di
     try:
         if parent.poll(sizes.timeout_s):
             return parent.recv()
-        return {"timeout_s": sizes.timeout_s, "seconds": None,
-                "note": f"no fit finished within {sizes.timeout_s:.0f} s; stopped"}
+        return {
+            "timeout_s": sizes.timeout_s,
+            "seconds": None,
+            "note": f"no fit finished within {sizes.timeout_s:.0f} s; stopped",
+        }
     except EOFError:
-        return {"error": f"the fit process died (exit code {proc.exitcode})",
-                "seconds": None, "wall_s": time.perf_counter() - t0}
+        return {
+            "error": f"the fit process died (exit code {proc.exitcode})",
+            "seconds": None,
+            "wall_s": time.perf_counter() - t0,
+        }
     finally:
         if proc.is_alive():
             proc.terminate()
@@ -100,8 +111,9 @@ def model_fit(pool_vecs: np.ndarray, n: int, sizes: RefitSizes, seed: int) -> di
             proc.join(10)
 
 
-def service_refits(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: RefitSizes,
-                   seed: int) -> dict[str, Any]:
+def service_refits(
+    encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, sizes: RefitSizes, seed: int
+) -> dict[str, Any]:
     from app.config import load_settings
     from app.store import open_store
     from app.topics.service import TopicService
@@ -115,16 +127,31 @@ def service_refits(encoder, pool: Sequence[PoolTitle], pool_vecs: np.ndarray, si
         service = None
         for k, n in enumerate(sorted(sizes.service_stories)):
             log(f"refit: filling an in-memory store to {n} stories")
-            fill = fill_store(store, pool, pool_vecs, n - have, seed=seed + k, now=time.time(), max_story_size=1,
-                              exact_features=False, taken=taken)
+            fill = fill_store(
+                store,
+                pool,
+                pool_vecs,
+                n - have,
+                seed=seed + k,
+                now=time.time(),
+                max_story_size=1,
+                exact_features=False,
+                taken=taken,
+            )
             have = store.count_stories()
             service = service or TopicService(settings, store, encoder)
             log(f"refit: TopicService.refit at {have} stories")
             times, reports = repeat(service.refit, sizes.reps, sizes.budget_s)
             last = reports[-1]
-            out[str(n)] = {"seconds": median(times), "runs_s": times, "first_refit_s": times[0],
-                           "n_stories": last.n_stories, "n_topics": last.n_topics,
-                           "noise_fraction": last.noise_fraction, "fill_seconds": fill.seconds}
+            out[str(n)] = {
+                "seconds": median(times),
+                "runs_s": times,
+                "first_refit_s": times[0],
+                "n_stories": last.n_stories,
+                "n_topics": last.n_topics,
+                "noise_fraction": last.noise_fraction,
+                "fill_seconds": fill.seconds,
+            }
     finally:
         store.close()
     return out

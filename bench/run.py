@@ -46,11 +46,26 @@ FULL = Plan()
 SMOKE = Plan(
     pool_limit=300,
     ingest=IngestSizes(batch_sizes=(10, 50), per_rep=100, reps=1, warmup=10, profile=True, server_per_batch=False),
-    latency=LatencySizes(stored=(300,), requests=20, reps=1, warmup=3, refit=True, refit_timeout_s=60.0,
-                         ingest_at_largest=50, under_ingest=400, under_ingest_batch=20),
+    latency=LatencySizes(
+        stored=(300,),
+        requests=20,
+        reps=1,
+        warmup=3,
+        refit=True,
+        refit_timeout_s=60.0,
+        ingest_at_largest=50,
+        under_ingest=400,
+        under_ingest_batch=20,
+    ),
     refit=RefitSizes(stories=(300,), service_stories=(200,), reps=1, budget_s=10.0, timeout_s=60.0, isolate=False),
-    peers=PeerSizes(shingles=(3,), minhash_thresholds=(0.3, 0.5), cosine_thresholds=(0.6, 0.7, 0.8), reps=1,
-                    limit=60, bertopic=False),
+    peers=PeerSizes(
+        shingles=(3,),
+        minhash_thresholds=(0.3, 0.5),
+        cosine_thresholds=(0.6, 0.7, 0.8),
+        reps=1,
+        limit=60,
+        bertopic=False,
+    ),
     precision=PrecisionSizes(speed_titles=200, rounds=1, cosine_limit=50),
     overlap_startups=True,
 )
@@ -92,7 +107,9 @@ def summary(results: dict[str, dict[str, Any]], mach: dict[str, Any], seconds: f
         if "one_core" in e:
             for p in ("p50_ms", "p95_ms", "p99_ms"):
                 figures[f"check_http_one_core_{n}_{p}"] = e["one_core"]["http"][p]
-        figures[f"server_peak_rss_mib_{n}"] = (e.get("server_memory_after_refit") or e["server_memory_after_checks"])["peak_rss_mib"]
+        figures[f"server_peak_rss_mib_{n}"] = (e.get("server_memory_after_refit") or e["server_memory_after_checks"])[
+            "peak_rss_mib"
+        ]
         rf = e.get("refit", {})
         if "checks_during" in rf:
             for p in ("p50_ms", "p99_ms", "max_ms"):
@@ -127,17 +144,30 @@ def summary(results: dict[str, dict[str, Any]], mach: dict[str, Any], seconds: f
         for name, t in sec.get("targets", {}).items():
             targets[name] = t
     errors = {name: r["error"] for name, r in results.items() if "error" in r}
-    return {"section": "summary", "mode": mode, "machine": mach, "seconds": seconds, "figures": figures,
-            "ratios": ratios, "targets": targets, "targets_met": sum(bool(t.get("met")) for t in targets.values()),
-            "targets_total": len(targets), "errors": errors}
+    return {
+        "section": "summary",
+        "mode": mode,
+        "machine": mach,
+        "seconds": seconds,
+        "figures": figures,
+        "ratios": ratios,
+        "targets": targets,
+        "targets_met": sum(bool(t.get("met")) for t in targets.values()),
+        "targets_total": len(targets),
+        "errors": errors,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, every section, seconds")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {','.join(SECTIONS)}")
-    parser.add_argument("--out", type=Path, default=None, help="where to write the JSON results "
-                        "(default bench/results for a full run, nowhere for --smoke)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write the JSON results (default bench/results for a full run, nowhere for --smoke)",
+    )
     args = parser.parse_args(argv)
     wanted = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = set(wanted) - set(SECTIONS)
@@ -159,8 +189,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings()
     log(f"{mode} run; loading the encoder {settings.encoder}")
     encoder = load_encoder(settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size)
-    mach["encoder"] = {**describe(encoder), "spec": settings.encoder, "threads": settings.encoder_threads,
-                       "batch_size": settings.encoder_batch_size, "fast_tokenizer": getattr(encoder, "fast_tokenizer", None)}
+    mach["encoder"] = {
+        **describe(encoder),
+        "spec": settings.encoder,
+        "threads": settings.encoder_threads,
+        "batch_size": settings.encoder_batch_size,
+        "fast_tokenizer": getattr(encoder, "fast_tokenizer", None),
+    }
     pool = load_pool(plan.pool_limit)
     vecs = pool_vectors(encoder, pool)
     log(f"pool: {len(pool)} dataset titles encoded")

@@ -53,8 +53,14 @@ def _free_port() -> int:
 class Server:
     """``with Server(data_dir) as srv:`` starts the service, waits for /readyz, stops it on exit."""
 
-    def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None, ready_timeout: float = 180.0,
-                 cpus: set[int] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        ready_timeout: float = 180.0,
+        cpus: set[int] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         #: CPUs the server process may run on (None: all); its encoder then starts one worker per CPU
         self.cpus = cpus
@@ -85,14 +91,25 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.settings_env()}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-        cmd = [sys.executable, "-m", "app", "bench.server:create", "--factory", "--host", "127.0.0.1",
-               "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "app",
+            "bench.server:create",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         self._t0 = time.perf_counter()
         self._log = self.log_path.open("wb")
         cpus = self.cpus
         pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     preexec_fn=pin)
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=pin)
         return self
 
     def __enter__(self) -> "Server":

@@ -33,9 +33,34 @@ POOL_FILES = (
 )
 
 PLACES = (
-    "Rabat", "Casablanca", "Fès", "Tanger", "Marrakech", "Agadir", "Oujda", "Laâyoune", "Dakhla", "Tétouan",
-    "Meknès", "Kénitra", "Nador", "Alger", "Tunis", "Dakar", "Nouakchott", "Paris", "Madrid", "Bruxelles",
-    "Genève", "Le Caire", "Doha", "Abidjan", "Séville", "Lyon", "Montréal", "Bamako",
+    "Rabat",
+    "Casablanca",
+    "Fès",
+    "Tanger",
+    "Marrakech",
+    "Agadir",
+    "Oujda",
+    "Laâyoune",
+    "Dakhla",
+    "Tétouan",
+    "Meknès",
+    "Kénitra",
+    "Nador",
+    "Alger",
+    "Tunis",
+    "Dakar",
+    "Nouakchott",
+    "Paris",
+    "Madrid",
+    "Bruxelles",
+    "Genève",
+    "Le Caire",
+    "Doha",
+    "Abidjan",
+    "Séville",
+    "Lyon",
+    "Montréal",
+    "Bamako",
 )
 UNITS = ("%", "MDH", "millions de dirhams", "M€", "morts", "blessés", "km", "tonnes", "ans", "points")
 
@@ -230,10 +255,21 @@ def fill_store(
                     feat_s += time.perf_counter() - t0
                     ts = float(published[i])  # one story's members share a time
                     row = NewHeadline(
-                        title=h.title, norm=key, text_hash=text_hash(key), lang=lang, source="bench",
-                        ext_id=None, url=None, published_at=ts, received_at=ts, story_id=story_id,
-                        match=None if first_id is None else "near", score=None if first_id is None else 0.8,
-                        features=feats, embedding=vecs[j], matched_headline_id=first_id,
+                        title=h.title,
+                        norm=key,
+                        text_hash=text_hash(key),
+                        lang=lang,
+                        source="bench",
+                        ext_id=None,
+                        url=None,
+                        published_at=ts,
+                        received_at=ts,
+                        story_id=story_id,
+                        match=None if first_id is None else "near",
+                        score=None if first_id is None else 0.8,
+                        features=feats,
+                        embedding=vecs[j],
+                        matched_headline_id=first_id,
                     )
                     if first_id is None:
                         story_id = store.create_story(row)
@@ -275,6 +311,14 @@ def pool_vectors(encoder, pool: Sequence[PoolTitle]) -> np.ndarray:
 
 __all__ = [
     "filled_store",
-    "PoolTitle", "SynthHeadline", "FillReport", "load_pool", "headlines", "variant_vectors", "story_sizes",
-    "fill_store", "chunks", "pool_vectors",
+    "PoolTitle",
+    "SynthHeadline",
+    "FillReport",
+    "load_pool",
+    "headlines",
+    "variant_vectors",
+    "story_sizes",
+    "fill_store",
+    "chunks",
+    "pool_vectors",
 ]

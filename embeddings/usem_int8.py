@@ -99,8 +99,10 @@ class _Graph:
 
     def layer_norm(self, x: str, gamma: np.ndarray, beta: np.ndarray, eps: float) -> str:
         return self.op(
-            "LayerNormalization", [x, self.const(gamma.astype(np.float32)), self.const(beta.astype(np.float32))],
-            axis=-1, epsilon=float(eps),
+            "LayerNormalization",
+            [x, self.const(gamma.astype(np.float32)), self.const(beta.astype(np.float32))],
+            axis=-1,
+            epsilon=float(eps),
         )
 
 
@@ -130,6 +132,7 @@ def build_graph(backend, int8: bool = True, weight_bits: int = 8) -> bytes:
 
     def matmul(x: str, w: np.ndarray, b: np.ndarray) -> str:
         return g.matmul_int8(x, w, b, wtop) if int8 else g.matmul_fp32(x, w, b)
+
     one, zero = g.const(np.array([1])), g.const(np.array([0]))
 
     def column(x: str) -> str:
@@ -151,10 +154,13 @@ def build_graph(backend, int8: bool = True, weight_bits: int = 8) -> bytes:
     passed = g.op("GreaterOrEqual", [column(token), g.op("Unsqueeze", [ends, zero])])
     sentence = g.op("ReduceSum", [g.op("Cast", [passed], to=7), one], keepdims=0)  # INT64
     pos = g.op("Add", [column(token), g.const(np.arange(-_LEFT, _RIGHT + 1, dtype=np.int64))])
-    inside = g.op("And", [
-        g.op("GreaterOrEqual", [pos, column(g.op("Gather", [starts, sentence], axis=0))]),
-        g.op("Less", [pos, column(g.op("Gather", [ends, sentence], axis=0))]),
-    ])
+    inside = g.op(
+        "And",
+        [
+            g.op("GreaterOrEqual", [pos, column(g.op("Gather", [starts, sentence], axis=0))]),
+            g.op("Less", [pos, column(g.op("Gather", [ends, sentence], axis=0))]),
+        ],
+    )
     window = g.op("Where", [inside, pos, n])
 
     proj = matmul(emb, backend.proj_W, backend.proj_b)
@@ -163,7 +169,9 @@ def build_graph(backend, int8: bool = True, weight_bits: int = 8) -> bytes:
     branches = []
     for i, (order, left) in enumerate(_ORDERS):
         xs = g.op("Slice", [x, g.const(np.array([i * _CNN])), g.const(np.array([(i + 1) * _CNN])), one])
-        cols = g.op("Slice", [window, g.const(np.array([_LEFT - left])), g.const(np.array([_LEFT - left + order])), one])
+        cols = g.op(
+            "Slice", [window, g.const(np.array([_LEFT - left])), g.const(np.array([_LEFT - left + order])), one]
+        )
         shape = g.const(np.array([-1, order * _CNN]))
 
         def conv(inp: str, w: np.ndarray, b: np.ndarray, cols: str = cols, shape: str = shape) -> str:
@@ -179,23 +187,32 @@ def build_graph(backend, int8: bool = True, weight_bits: int = 8) -> bytes:
     # the tail, float32. The token sum commutes with the linear output projection: project sums, not tokens
     dense = g.dense
     s = g.op("Reshape", [g.op("Shape", ["lens"]), scalar])
-    member = g.op("Equal", [column(g.op("Range", [g.const(np.int64(0)), s, g.const(np.int64(1))])),
-                            g.op("Unsqueeze", [sentence, zero])])
+    member = g.op(
+        "Equal",
+        [column(g.op("Range", [g.const(np.int64(0)), s, g.const(np.int64(1))])), g.op("Unsqueeze", [sentence, zero])],
+    )
     pooled = dense(g.op("MatMul", [g.op("Cast", [member], to=1), feats]), backend.cnn_W)  # [s, n] @ [n, 1280]
     n_tok = column(g.op("Cast", ["lens"], to=1))
-    pooled = g.op("Div", [g.op("Add", [pooled, g.op("Mul", [n_tok, g.const(backend.cnn_b.astype(np.float32))])]),
-                          g.op("Sqrt", [n_tok])])
+    pooled = g.op(
+        "Div",
+        [g.op("Add", [pooled, g.op("Mul", [n_tok, g.const(backend.cnn_b.astype(np.float32))])]), g.op("Sqrt", [n_tok])],
+    )
     a = g.op("Relu", [dense(pooled, backend.d0)])
     b = g.op("Relu", [g.op("Add", [dense(pooled, backend.p1), dense(a, backend.d1)])])
     c = g.op("Relu", [dense(b, backend.d2)])
     z = g.op("Tanh", [g.op("Add", [dense(b, backend.p3), dense(c, backend.d3)])])
-    norm = g.op("Sqrt", [g.op("Max", [g.op("ReduceSumSquare", [z], axes=[1], keepdims=1), g.const(np.float32(backend.eps))])])
+    norm = g.op(
+        "Sqrt", [g.op("Max", [g.op("ReduceSumSquare", [z], axes=[1], keepdims=1), g.const(np.float32(backend.eps))])]
+    )
     g.nodes.append(helper.make_node("Div", [z, norm], ["vec"]))
     graph = helper.make_graph(
-        g.nodes, "usem3",
-        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["n"]),
-         helper.make_tensor_value_info("rows", TensorProto.UINT8, ["n", _EMB]),
-         helper.make_tensor_value_info("lens", TensorProto.INT64, ["s"])],
+        g.nodes,
+        "usem3",
+        [
+            helper.make_tensor_value_info("ids", TensorProto.INT64, ["n"]),
+            helper.make_tensor_value_info("rows", TensorProto.UINT8, ["n", _EMB]),
+            helper.make_tensor_value_info("lens", TensorProto.INT64, ["s"]),
+        ],
         [helper.make_tensor_value_info("vec", TensorProto.FLOAT, ["s", _EMB])],
         g.inits,
     )
@@ -238,7 +255,8 @@ def full_range_products_are_exact() -> bool:
     # and a kernel that saturates only one sign is caught too
     weights = np.where((np.arange(k) // 4 % 2 == 0)[:, None], 127, -127).astype(np.int8) * np.ones((1, n), np.int8)
     graph = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["x", "w", "zp"], ["y"])], "probe",
+        [helper.make_node("MatMulInteger", ["x", "w", "zp"], ["y"])],
+        "probe",
         [helper.make_tensor_value_info("x", TensorProto.UINT8, ["m", k])],
         [helper.make_tensor_value_info("y", TensorProto.INT32, ["m", n])],
         # onnx types from_array as taking an ndarray only; a numpy scalar is a 0-d tensor to it

@@ -66,9 +66,22 @@ def start_service(data_dir: Path, port: int) -> subprocess.Popen:
         "HF_HUB_OFFLINE": "1",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -85,8 +98,12 @@ def shoot(url: str, out: Path, width: int, height: int, only: tuple[str, ...] = 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=60_000)
         try:
-            context = browser.new_context(viewport={"width": width, "height": height}, color_scheme="light",
-                                          locale="fr-FR", timezone_id="Africa/Casablanca")
+            context = browser.new_context(
+                viewport={"width": width, "height": height},
+                color_scheme="light",
+                locale="fr-FR",
+                timezone_id="Africa/Casablanca",
+            )
             page = context.new_page()
             page.set_default_timeout(30_000)
 
@@ -134,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ticker-shot-") as tmp:
         proc = start_service(Path(tmp), port)
         try:
+
             def ready() -> bool:
                 if proc.poll() is not None:
                     raise RuntimeError(f"the service exited with {proc.returncode}")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole suite: starts a throw-away PostgreSQL (with pgvector) on loopback for the
+# Runs the whole suite: ruff (lint and format) and mypy, then pytest. Starts a throw-away PostgreSQL (with pgvector) on loopback for the
 # PostgreSQL tests, runs pytest against both backends, and stops the cluster whatever happens.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,4 +17,8 @@ else
   [ "${CI:-}" = "true" ] && { echo "test.sh: in CI the PostgreSQL tests must run" >&2; exit 1; }
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# lint, format and types first: seconds, and a failure there says more than a failing test
+"$PY" -m ruff check .
+"$PY" -m ruff format --check .
+"$PY" -m mypy
 "$PY" -m pytest -q -p no:cacheprovider "$@"

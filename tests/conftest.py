@@ -33,7 +33,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
     cpu = cpu_features()
     terminalreporter.section("CPU-dependent paths checked")
-    terminalreporter.write_line(f"CPU: {cpu['model'] or cpu['machine']}; flags: {' '.join(cpu['flags']) or 'none listed'}")
+    terminalreporter.write_line(
+        f"CPU: {cpu['model'] or cpu['machine']}; flags: {' '.join(cpu['flags']) or 'none listed'}"
+    )
     for nodeid, what in _CPU_PATHS:
         terminalreporter.write_line(f"{nodeid}: {what}")
 

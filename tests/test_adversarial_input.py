@@ -36,6 +36,7 @@ SPLIT_BOUND = 5.0
 
 # --- a reference splitter ---------------------------------------------------------------------------
 
+
 def reference_items(line: str) -> list[str]:
     """The spec, read literally: cut ``line`` into maximal runs of blanks and runs of the rest; a blank run
     holding two NBSPs or more is a separator, and so is blank run + one bullet + blank run."""
@@ -69,8 +70,27 @@ def test_the_reference_splitter_reads_the_spec():
 
 
 #: words, blanks, bullets, line breaks and the invisible characters that stand in for blanks
-PIECES = [" ", " ", "\t", NBSP, NBSP, "|", "•", "·", "\n", "Maroc", "CAF", "Rabat", "été", "2025", ".",
-          "\u200b", "\u3164", "\ufeff", "\u0301"]
+PIECES = [
+    " ",
+    " ",
+    "\t",
+    NBSP,
+    NBSP,
+    "|",
+    "•",
+    "·",
+    "\n",
+    "Maroc",
+    "CAF",
+    "Rabat",
+    "été",
+    "2025",
+    ".",
+    "\u200b",
+    "\u3164",
+    "\ufeff",
+    "\u0301",
+]
 texts = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
 
 
@@ -103,6 +123,7 @@ def test_a_ticker_line_yields_the_reference_items(line):
 
 
 # --- 2 MB captures --------------------------------------------------------------------------------
+
 
 def _fill(head: str, unit: str, tail: str = "") -> str:
     """``head``, then ``unit`` as often as fits in BODY_LIMIT bytes of UTF-8, then ``tail``."""
@@ -140,6 +161,7 @@ def adversarial_captures() -> dict[str, str]:
 @contextmanager
 def _deadline(seconds: float) -> Iterator[None]:
     """Fail at ``seconds`` instead of waiting: a backtracking pattern can take hours (re checks signals)."""
+
     def expire(*_: object) -> None:
         raise TimeoutError(f"still running after {seconds} s")
 
@@ -164,6 +186,7 @@ def test_a_2mb_capture_is_split_in_bounded_time(name: str, split: Callable[[str]
 
 # --- through the real server ----------------------------------------------------------------------
 
+
 def _json_bodies() -> dict[tuple[str, str], bytes]:
     """JSON bodies of the size limit whose every part is wrong: one schema error each, a million in all."""
     many_keys = {"title": "Le Maroc et la CAF", **{f"k{i}": 1 for i in range(140_000)}}
@@ -173,8 +196,9 @@ def _json_bodies() -> dict[tuple[str, str], bytes]:
         ("/v1/headlines", "unknown fields"): json.dumps({"headlines": [many_keys]}).encode(),
         ("/v1/dedup/check", "unknown fields"): json.dumps(many_keys).encode(),
         # a number pattern with two ways to split a run of digits took 5 s for 20 KB of them
-        ("/v1/headlines", "digits for a date"): _fill('{"headlines": [{"title": "Le Maroc", "published_at": "',
-                                                      "1", 'x"}]}').encode(),
+        ("/v1/headlines", "digits for a date"): _fill(
+            '{"headlines": [{"title": "Le Maroc", "published_at": "', "1", 'x"}]}'
+        ).encode(),
     }
 
 
@@ -199,8 +223,11 @@ def test_the_server_keeps_answering_while_it_reads_hostile_bodies(tmp_path):
     requests = [(("/v1/ticker", name), text.encode(), TEXT) for name, text in adversarial_captures().items()]
     requests += [(key, body, {"Content-Type": "application/json"}) for key, body in _json_bodies().items()]
     answers: list[tuple[str, str, int, float]] = []
-    env = {"TICKER_DATA_DIR": str(tmp_path / "data"), "TICKER_REFIT_EVERY_SECONDS": "3600",
-           "TICKER_MAX_BODY_BYTES": str(BODY_LIMIT)}
+    env = {
+        "TICKER_DATA_DIR": str(tmp_path / "data"),
+        "TICKER_REFIT_EVERY_SECONDS": "3600",
+        "TICKER_MAX_BODY_BYTES": str(BODY_LIMIT),
+    }
     with Server(env) as server:
         poller = threading.Thread(target=poll, args=(server.url,), daemon=True)
         poller.start()
@@ -217,9 +244,15 @@ def test_the_server_keeps_answering_while_it_reads_hostile_bodies(tmp_path):
         finally:
             stop.set()
             poller.join(timeout=60)
-    print(f"\n/livez: {len(livez)} answers, slowest {max(s for s, _ in livez):.3f} s; bodies (path, shape, status, s): "
-          + "; ".join(f"{path} {name} {code} {s:.2f}" for path, name, code, s in answers))
-    bad = [(path, name, code, round(s, 2)) for path, name, code, s in answers if not (code < 300 or 400 <= code < 500) or s > 15]
+    print(
+        f"\n/livez: {len(livez)} answers, slowest {max(s for s, _ in livez):.3f} s; bodies (path, shape, status, s): "
+        + "; ".join(f"{path} {name} {code} {s:.2f}" for path, name, code, s in answers)
+    )
+    bad = [
+        (path, name, code, round(s, 2))
+        for path, name, code, s in answers
+        if not (code < 300 or 400 <= code < 500) or s > 15
+    ]
     assert not bad, f"not a quick 2xx or a clear 4xx: {bad}"
     slow = [(round(s, 2), status) for s, status in livez if s > 1.0 or status != 200]
     assert livez and not slow, f"/livez late or failing while hostile bodies were read: {slow}; answers {answers}"
@@ -228,17 +261,45 @@ def test_the_server_keeps_answering_while_it_reads_hostile_bodies(tmp_path):
 # --- titles that show nothing ---------------------------------------------------------------------
 
 INVISIBLE = [
-    "\u200b", "\u200c\u200d", "\ufeff", "\u00ad", "\u200e\u200f", "\u202a\u202b\u202c\u202d\u202e",
-    "\u2066\u2067\u2068\u2069", "\u3164", "\u2800\u2800\u2800", "\u115f\u1160", "\uffa0", "\u0301\u0308",
-    "\ufe0f\ufe0e", "\U000e0001\U000e0041\U000e007f", "\u034f\u2060\u2061\u2062", " \u200b \u3164\t\u2800 ",
+    "\u200b",
+    "\u200c\u200d",
+    "\ufeff",
+    "\u00ad",
+    "\u200e\u200f",
+    "\u202a\u202b\u202c\u202d\u202e",
+    "\u2066\u2067\u2068\u2069",
+    "\u3164",
+    "\u2800\u2800\u2800",
+    "\u115f\u1160",
+    "\uffa0",
+    "\u0301\u0308",
+    "\ufe0f\ufe0e",
+    "\U000e0001\U000e0041\U000e007f",
+    "\u034f\u2060\u2061\u2062",
+    " \u200b \u3164\t\u2800 ",
 ]
 #: text a reader sees, with nothing in it to match on
 NO_LETTER_OR_DIGIT = ["...", "!!!", "🔥🔥🔥", "— · —", "%", "«  »", "?!"]
 #: Default_Ignorable_Code_Point (Unicode DerivedCoreProperties.txt)
-DEFAULT_IGNORABLE = [(0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
-                     (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
-                     (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
-                     (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF)]
+DEFAULT_IGNORABLE = [
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+]
 
 
 def test_what_counts_as_content():
@@ -280,7 +341,9 @@ def test_blank_ticker_items_are_furniture(client):
     assert r.status_code == 200, r.text
     stored = [client.get(f"/v1/headlines/{x['headline_id']}").json()["title"] for x in r.json()["results"]]
     assert stored == real
-    r = client.post("/v1/ticker", content=f"\u3164\u3164 \u3164 | \u200b\u200b \u2800 | {NBSP}\u00ad".encode(), headers=TEXT)
+    r = client.post(
+        "/v1/ticker", content=f"\u3164\u3164 \u3164 | \u200b\u200b \u2800 | {NBSP}\u00ad".encode(), headers=TEXT
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["msg"] == "no headline found in the capture", r.text
 
 
@@ -288,8 +351,13 @@ def test_a_batch_over_the_limit_is_refused_before_its_items_are_read(make_client
     client = make_client(max_batch_size=5)
     r = client.post("/v1/headlines", json={"headlines": [{}] * 6})
     assert r.status_code == 422
-    assert r.json()["detail"] == [{"loc": ["body", "headlines"], "msg": "the batch holds 6 headlines; the limit is 5",
-                                   "type": "value_error.too_long"}]
+    assert r.json()["detail"] == [
+        {
+            "loc": ["body", "headlines"],
+            "msg": "the batch holds 6 headlines; the limit is 5",
+            "type": "value_error.too_long",
+        }
+    ]
     r = client.post("/v1/headlines", json={"headlines": [{"title": "Le Maroc", **{f"k{i}": 1 for i in range(1500)}}]})
     assert r.status_code == 422
     detail = r.json()["detail"]

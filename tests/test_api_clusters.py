@@ -15,8 +15,10 @@ def topical(make_client):
     r = c.post("/v1/headlines", json=shifted_batch(ROOT / "sample_data" / "batch.json"), headers=auth)
     assert r.status_code == 200
     # more material so that topics are dense enough: gnews_fr titles (French news, several sections)
-    extra = [{"title": row["title"], "lang": "fr", "source": "gnews", "id": row["id"]}
-             for row in read_jsonl(DATASETS / "gnews_fr" / "dev.jsonl")[:200]]
+    extra = [
+        {"title": row["title"], "lang": "fr", "source": "gnews", "id": row["id"]}
+        for row in read_jsonl(DATASETS / "gnews_fr" / "dev.jsonl")[:200]
+    ]
     assert c.post("/v1/headlines", json={"headlines": extra}, headers=auth).status_code == 200
     r = c.post("/v1/clusters/refit", headers=auth)
     assert r.status_code == 200, r.text
@@ -49,8 +51,11 @@ def test_clusters_view_and_etag(topical):
     assert one["id"] == body["topics"][0]["id"]
     assert c.get("/v1/clusters/999999").status_code == 404
     # a new headline changes the version
-    c.post("/v1/headlines", json={"headlines": [{"title": "Nouvelle alerte météo sur Rabat ce lundi"}]},
-           headers={"X-API-Key": "k"})
+    c.post(
+        "/v1/headlines",
+        json={"headlines": [{"title": "Nouvelle alerte météo sur Rabat ce lundi"}]},
+        headers={"X-API-Key": "k"},
+    )
     assert c.get("/v1/clusters?stories_per_topic=3", headers={"If-None-Match": etag}).status_code == 200
 
 
@@ -60,8 +65,10 @@ def test_topic_ids_survive_a_refit_and_events_are_recorded(topical):
     members = {}
     for tid in before:
         members[tid] = {s["id"] for s in c.get(f"/v1/clusters/{tid}?stories=500").json()["stories"]}
-    extra = [{"title": row["title"], "lang": "fr", "source": "gnews", "id": row["id"]}
-             for row in read_jsonl(DATASETS / "gnews_fr" / "dev.jsonl")[200:230]]
+    extra = [
+        {"title": row["title"], "lang": "fr", "source": "gnews", "id": row["id"]}
+        for row in read_jsonl(DATASETS / "gnews_fr" / "dev.jsonl")[200:230]
+    ]
     c.post("/v1/headlines", json={"headlines": extra}, headers=auth)
     assert c.post("/v1/clusters/refit", headers=auth).status_code == 200
     after = {}
@@ -86,7 +93,10 @@ def test_the_sample_data_topics_carry_distinct_names(make_client):
 
     c = make_client(refit_every_seconds=3600.0, refit_every_stories=100_000, api_key="k")
     auth = {"X-API-Key": "k"}
-    assert c.post("/v1/headlines", json=shifted_batch(ROOT / "sample_data" / "batch.json"), headers=auth).status_code == 200
+    assert (
+        c.post("/v1/headlines", json=shifted_batch(ROOT / "sample_data" / "batch.json"), headers=auth).status_code
+        == 200
+    )
     assert c.post("/v1/clusters/refit", headers=auth).status_code == 200
     topics = c.get("/v1/clusters?stories_per_topic=50").json()["topics"]
     named = [t["label"] for t in topics]
@@ -105,8 +115,18 @@ def test_the_sample_data_topics_carry_distinct_names(make_client):
 
 def _count_store_calls(store) -> list[str]:
     calls: list[str] = []
-    for name in ("list_stories", "topic_story_pages", "story_briefs", "recent_counts", "topics", "topic_stats",
-                 "story_headlines", "stories_by_ids", "story", "headlines"):
+    for name in (
+        "list_stories",
+        "topic_story_pages",
+        "story_briefs",
+        "recent_counts",
+        "topics",
+        "topic_stats",
+        "story_headlines",
+        "stories_by_ids",
+        "story",
+        "headlines",
+    ):
         real = getattr(store, name)
         setattr(store, name, (lambda n, f: lambda *a, **k: calls.append(n) or f(*a, **k))(name, real))
     return calls
@@ -119,7 +139,10 @@ def test_clusters_ask_the_store_as_often_for_many_topics_as_for_one(make_client)
 
     c = make_client(refit_every_seconds=3600.0, refit_every_stories=100_000, api_key="k")
     auth = {"X-API-Key": "k"}
-    assert c.post("/v1/headlines", json=shifted_batch(ROOT / "sample_data" / "batch.json"), headers=auth).status_code == 200
+    assert (
+        c.post("/v1/headlines", json=shifted_batch(ROOT / "sample_data" / "batch.json"), headers=auth).status_code
+        == 200
+    )
     assert c.post("/v1/clusters/refit", headers=auth).status_code == 200
     store = c.app.state.ticker.store
     calls = _count_store_calls(store)
@@ -191,8 +214,9 @@ def test_topics_count_their_stories_and_page_through_them(topical):
     # one topic alone says the same
     t = body["topics"][0]
     one = c.get(f"/v1/clusters/{t['id']}?stories=3").json()
-    assert {k: one[k] for k in ("n_stories", "category", "label", "stories")} == \
-        {k: t[k] for k in ("n_stories", "category", "label", "stories")}
+    assert {k: one[k] for k in ("n_stories", "category", "label", "stories")} == {
+        k: t[k] for k in ("n_stories", "category", "label", "stories")
+    }
     # an unknown topic has no story; a topic id that is not a number is refused
     assert c.get("/v1/stories?topic_id=999999").json() == {"stories": [], "total": 0, "limit": 50, "offset": 0}
     r = c.get("/v1/stories?topic_id=sport")
@@ -207,8 +231,11 @@ def test_a_topics_category_is_served_with_its_label(topical):
     topics = store.topics()
     members = store.topic_members()
     # as the refit stores it (another part fills it in); what the API shows is what the store holds
-    store.replace_topics([replace(t, category="sport" if i == 0 else None) for i, t in enumerate(topics)],
-                         {sid: t for t, sids in members.items() for sid in sids}, [])
+    store.replace_topics(
+        [replace(t, category="sport" if i == 0 else None) for i, t in enumerate(topics)],
+        {sid: t for t, sids in members.items() for sid in sids},
+        [],
+    )
     body = c.get("/v1/clusters").json()
     by_id = {t["id"]: t for t in body["topics"]}
     assert by_id[topics[0].id]["category"] == "sport" and by_id[topics[0].id]["label"] == topics[0].label
@@ -224,8 +251,11 @@ def test_keywords_come_in_the_readers_language_first(topical):
     topics = store.topics()
     members = store.topic_members()
     words, langs = ["gobierno", "gouvernement", "Sánchez", "reforma", "réforme"], ["es", "fr", None, "es", "fr"]
-    store.replace_topics([replace(t, keywords=words, keyword_langs=langs) if i == 0 else t for i, t in enumerate(topics)],
-                         {sid: t for t, sids in members.items() for sid in sids}, [])
+    store.replace_topics(
+        [replace(t, keywords=words, keyword_langs=langs) if i == 0 else t for i, t in enumerate(topics)],
+        {sid: t for t, sids in members.items() for sid in sids},
+        [],
+    )
 
     def shown(path: str, **headers: str) -> tuple[list[str], list]:
         body = c.get(path, headers=headers).json()
@@ -233,8 +263,10 @@ def test_keywords_come_in_the_readers_language_first(topical):
         return t["keywords"], t["keyword_langs"]
 
     assert shown("/v1/clusters?lang=fr")[0] == ["gouvernement", "Sánchez", "réforme", "gobierno", "reforma"]
-    assert shown("/v1/clusters?lang=es") == (["gobierno", "Sánchez", "reforma", "gouvernement", "réforme"],
-                                             ["es", None, "es", "fr", "fr"])
+    assert shown("/v1/clusters?lang=es") == (
+        ["gobierno", "Sánchez", "reforma", "gouvernement", "réforme"],
+        ["es", None, "es", "fr", "fr"],
+    )
     # no lang: the browser's Accept-Language; each answer has its own ETag
     assert shown("/v1/clusters", **{"Accept-Language": "fr-MA,fr;q=0.9,en;q=0.5"})[0][0] == "gouvernement"
     assert c.get("/v1/clusters?lang=fr").headers["ETag"] != c.get("/v1/clusters?lang=es").headers["ETag"]
@@ -252,8 +284,14 @@ def test_the_next_view_after_a_write_shows_it_and_the_etag_moves(topical, monkey
     assert c.get("/v1/clusters", headers={"If-None-Match": etag}).status_code == 304
     assert c.get("/v1/clusters").content == first.content  # kept
     before = first.json()
-    posted = [{"title": "Un dromadaire élu maire de Tataouine, une première mondiale", "source": f"s{i}",
-               "id": f"dromadaire-{i}"} for i in range(3)]
+    posted = [
+        {
+            "title": "Un dromadaire élu maire de Tataouine, une première mondiale",
+            "source": f"s{i}",
+            "id": f"dromadaire-{i}",
+        }
+        for i in range(3)
+    ]
     r = c.post("/v1/headlines", json={"headlines": posted}, headers=auth).json()["results"]
     sid = r[0]["story_id"]
     assert {x["story_id"] for x in r} == {sid}
@@ -280,12 +318,18 @@ def test_between_refits_a_story_joins_only_a_topic_it_fits(make_client):
 
     c = make_client(refit_every_seconds=3600.0, refit_every_stories=100_000, api_key="k")
     auth = {"X-API-Key": "k"}
-    assert c.post("/v1/headlines", json=shifted_batch(ROOT / "sample_data" / "batch.json"), headers=auth).status_code == 200
+    assert (
+        c.post("/v1/headlines", json=shifted_batch(ROOT / "sample_data" / "batch.json"), headers=auth).status_code
+        == 200
+    )
     assert c.post("/v1/clusters/refit", headers=auth).status_code == 200
     sahara = next(t for t in c.get("/v1/clusters").json()["topics"] if t["category"] == "sahara")
     posted = [
-        {"title": "Sahara : le Polisario rejette le plan d'autonomie, le Maroc saisit l'ONU et la MINURSO",
-         "lang": "fr", "source": "s1"},
+        {
+            "title": "Sahara : le Polisario rejette le plan d'autonomie, le Maroc saisit l'ONU et la MINURSO",
+            "lang": "fr",
+            "source": "s1",
+        },
         {"title": "Un dromadaire élu maire de Tataouine, une première mondiale", "lang": "fr", "source": "s2"},
     ]
     r = c.post("/v1/headlines", json={"headlines": posted}, headers=auth)

@@ -27,8 +27,15 @@ def _ingest(c, items):
 
 @pytest.fixture()
 def stories(c):
-    res = _ingest(c, [{"title": A, "source": "le360", "lang": "fr"}, {"title": A, "source": "hespress", "lang": "fr"},
-                      {"title": B, "source": "le360", "lang": "fr"}, {"title": C, "source": "medias24", "lang": "fr"}])
+    res = _ingest(
+        c,
+        [
+            {"title": A, "source": "le360", "lang": "fr"},
+            {"title": A, "source": "hespress", "lang": "fr"},
+            {"title": B, "source": "le360", "lang": "fr"},
+            {"title": C, "source": "medias24", "lang": "fr"},
+        ],
+    )
     a, b, cc = res[0]["story_id"], res[2]["story_id"], res[3]["story_id"]
     assert res[1]["story_id"] == a and len({a, b, cc}) == 3
     return {"a": a, "b": b, "c": cc, "headlines": [r["headline_id"] for r in res]}
@@ -48,7 +55,9 @@ def test_merge_keeps_the_id_answering_and_listings_follow_and_undo_restores(c, s
     merge = r.json()
     assert merge["kind"] == "merge" and merge["actor"] == "Amina" and merge["request"] == {"story_id": b, "into": a}
     gone = c.get(f"/v1/stories/{b}", follow_redirects=False)
-    assert gone.status_code == 307 and gone.json()["merged_into"] == a and gone.headers["location"] == f"/v1/stories/{a}"
+    assert (
+        gone.status_code == 307 and gone.json()["merged_into"] == a and gone.headers["location"] == f"/v1/stories/{a}"
+    )
     assert _size(c, a) == 3
     assert c.get("/v1/stories").json()["total"] == total - 1
     assert b not in {s["id"] for s in c.get("/v1/stories").json()["stories"]}
@@ -88,7 +97,9 @@ def test_later_versions_follow_the_editor_not_the_story_they_were_split_from(c, 
     assert c.post("/v1/dedup/check", json={"title": A}).json()["story_id"] == new
     rewrite = A.replace("historique ", "")
     assert c.post("/v1/dedup/check", json={"title": rewrite}).json()["story_id"] in (new, None)
-    later = _ingest(c, [{"title": A, "source": "snrt", "lang": "fr"}, {"title": rewrite, "source": "snrt", "lang": "fr"}])
+    later = _ingest(
+        c, [{"title": A, "source": "snrt", "lang": "fr"}, {"title": rewrite, "source": "snrt", "lang": "fr"}]
+    )
     assert later[0]["story_id"] == new and later[1]["story_id"] != a
 
 
@@ -105,8 +116,7 @@ def test_stories_declared_different_are_never_merged(c, stories):
 
 def test_the_list_is_newest_first_with_who_and_when(c, stories):
     c.post("/v1/corrections/apart", json={"story_ids": [stories["a"], stories["b"]]}, headers=KEY)
-    c.post("/v1/corrections/merge", json={"story_id": stories["c"], "into": stories["a"]},
-           headers={"X-API-Key": "k"})
+    c.post("/v1/corrections/merge", json={"story_id": stories["c"], "into": stories["a"]}, headers={"X-API-Key": "k"})
     body = c.get("/v1/corrections").json()
     assert body["total"] == 2 and [x["kind"] for x in body["corrections"]] == ["merge", "apart"]
     assert body["corrections"][0]["actor"].startswith("key:") and body["corrections"][1]["actor"] == "Amina"
@@ -114,18 +124,21 @@ def test_the_list_is_newest_first_with_who_and_when(c, stories):
     assert c.get("/v1/corrections?limit=1&offset=1").json()["corrections"][0]["kind"] == "apart"
 
 
-@pytest.mark.parametrize("path, body, status, words", [
-    ("merge", {"story_id": "a", "into": "a"}, 422, "into itself"),
-    ("merge", {"story_id": 987654, "into": "a"}, 404, "no story 987654"),
-    ("merge", {"story_id": "a", "into": 987654}, 404, "no story 987654"),
-    ("move", {"headline_ids": [987654], "to_story_id": "a"}, 404, "no headline 987654"),
-    ("move", {"headline_ids": [], "to_story_id": "a"}, 422, "headline_ids"),
-    ("move", {"headline_ids": ["h0"], "to_story_id": "a"}, 422, "already in story"),
-    ("move", {"headline_ids": ["h0"], "to_story_id": 987654}, 404, "no story 987654"),
-    ("apart", {"story_ids": ["a", "a"]}, 422, "apart from itself"),
-    ("apart", {"story_ids": ["a"]}, 422, "story_ids"),
-    ("merge", {"story_id": "a", "into": "b", "by": "me"}, 422, "by"),
-])
+@pytest.mark.parametrize(
+    "path, body, status, words",
+    [
+        ("merge", {"story_id": "a", "into": "a"}, 422, "into itself"),
+        ("merge", {"story_id": 987654, "into": "a"}, 404, "no story 987654"),
+        ("merge", {"story_id": "a", "into": 987654}, 404, "no story 987654"),
+        ("move", {"headline_ids": [987654], "to_story_id": "a"}, 404, "no headline 987654"),
+        ("move", {"headline_ids": [], "to_story_id": "a"}, 422, "headline_ids"),
+        ("move", {"headline_ids": ["h0"], "to_story_id": "a"}, 422, "already in story"),
+        ("move", {"headline_ids": ["h0"], "to_story_id": 987654}, 404, "no story 987654"),
+        ("apart", {"story_ids": ["a", "a"]}, 422, "apart from itself"),
+        ("apart", {"story_ids": ["a"]}, 422, "story_ids"),
+        ("merge", {"story_id": "a", "into": "b", "by": "me"}, 422, "by"),
+    ],
+)
 def test_bad_corrections_get_a_clear_4xx(c, stories, path, body, status, words):
     def fill(v):
         if isinstance(v, list):
@@ -144,8 +157,10 @@ def test_bad_corrections_get_a_clear_4xx(c, stories, path, body, status, words):
 def test_a_merged_story_takes_no_more_corrections_and_unknown_corrections_are_404(c, stories):
     a, b, cc = stories["a"], stories["b"], stories["c"]
     assert c.post("/v1/corrections/merge", json={"story_id": b, "into": a}, headers=KEY).status_code == 201
-    for path, body in (("merge", {"story_id": cc, "into": b}), ("move", {"headline_ids": [stories["headlines"][3]],
-                                                                          "to_story_id": b})):
+    for path, body in (
+        ("merge", {"story_id": cc, "into": b}),
+        ("move", {"headline_ids": [stories["headlines"][3]], "to_story_id": b}),
+    ):
         r = c.post(f"/v1/corrections/{path}", json=body, headers=KEY)
         assert r.status_code == 409 and f"merged into story {a}" in r.json()["detail"]
     assert c.post("/v1/corrections/424242/undo", headers=KEY).status_code == 404
@@ -166,7 +181,9 @@ def test_two_editors_merging_two_stories_into_each_other_at_once_leave_one_story
 
     def merge(source, target):
         barrier.wait()
-        codes.append(c.post("/v1/corrections/merge", json={"story_id": source, "into": target}, headers=KEY).status_code)
+        codes.append(
+            c.post("/v1/corrections/merge", json={"story_id": source, "into": target}, headers=KEY).status_code
+        )
 
     threads = [threading.Thread(target=merge, args=pair) for pair in ((a, b), (b, a))]
     for t in threads:

@@ -15,11 +15,17 @@ def post(client, headlines, **kw):
 
 
 def test_batch_results_in_order_with_lang_and_story(client):
-    r = post(client, [
-        {"title": AID, "source": "a", "id": "1"},
-        {"title": "Sultana Khaya rompe el silencio y desmiente cualquier «ruptura» con el Polisario", "source": "b"},
-        {"title": AID, "source": "c", "id": "9"},
-    ])
+    r = post(
+        client,
+        [
+            {"title": AID, "source": "a", "id": "1"},
+            {
+                "title": "Sultana Khaya rompe el silencio y desmiente cualquier «ruptura» con el Polisario",
+                "source": "b",
+            },
+            {"title": AID, "source": "c", "id": "9"},
+        ],
+    )
     assert r.status_code == 200, r.text
     res = r.json()["results"]
     assert [x["lang"] for x in res] == ["fr", "es", "fr"]
@@ -52,8 +58,11 @@ def test_ticker_capture_yields_gold_headlines(client, seed_gold):
     seeds = SHARED / "seeds"
     titles: list[str] = []
     for path in sorted(seeds.glob("*.txt")):
-        r = client.post(f"/v1/ticker?source={path.stem[:3]}&published_at=2025-06-21T10:00:00Z",
-                        content=path.read_bytes(), headers={"Content-Type": "text/plain; charset=utf-8"})
+        r = client.post(
+            f"/v1/ticker?source={path.stem[:3]}&published_at=2025-06-21T10:00:00Z",
+            content=path.read_bytes(),
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+        )
         assert r.status_code == 200, r.text
         for x in r.json()["results"]:
             h = client.get(f"/v1/headlines/{x['headline_id']}").json()
@@ -80,7 +89,10 @@ def test_ticker_plain_newlines_and_pipes(client):
         ({"headlines": [{"title": "ok title"}, {"title": ""}]}, ["body", "headlines", 1, "title"]),
         ({"headlines": [{"title": "x" * 1001}]}, ["body", "headlines", 0, "title"]),
         ({"headlines": [{"title": "ok", "published_at": "not a date"}]}, ["body", "headlines", 0, "published_at"]),
-        ({"headlines": [{"title": "ok", "published_at": "2999-01-01T00:00:00Z"}]}, ["body", "headlines", 0, "published_at"]),
+        (
+            {"headlines": [{"title": "ok", "published_at": "2999-01-01T00:00:00Z"}]},
+            ["body", "headlines", 0, "published_at"],
+        ),
         ({"headlines": [{"title": "ok", "colour": "red"}]}, ["body", "headlines", 0, "colour"]),
         ({"headlines": [{"title": 12}]}, ["body", "headlines", 0, "title"]),
         ({"headlines": []}, ["body", "headlines"]),
@@ -113,8 +125,9 @@ def test_invalid_json_wrong_type_and_utf8(client):
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
     r = client.post("/v1/headlines", content=b"title=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 415 and "application/json" in r.json()["detail"]
-    r = client.post("/v1/headlines", content=b'{"headlines": [{"title": "\xff\xfe"}]}',
-                    headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/v1/headlines", content=b'{"headlines": [{"title": "\xff\xfe"}]}', headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and "UTF-8" in r.json()["detail"]
     r = client.post("/v1/ticker", content=b"x", headers={"Content-Type": "application/json"})
     assert r.status_code == 415

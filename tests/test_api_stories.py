@@ -28,8 +28,12 @@ def test_exact_repeat_and_cross_language_versions_share_a_story(loaded):
     client, headlines, results = loaded
     aid = [res for h, res in zip(headlines, results) if h["title"].startswith("Aïd Al Fitr : Grâce Royale")]
     assert len(aid) == 2 and aid[0]["story_id"] == aid[1]["story_id"] and aid[1]["match"] == "exact"
-    khaya_fr = _result_for(headlines, results, "Sultana Khaya sort du silence et dément toute «scission» avec le Polisario")
-    khaya_es = _result_for(headlines, results, "Sultana Khaya rompe el silencio y desmiente cualquier «ruptura» con el Polisario")
+    khaya_fr = _result_for(
+        headlines, results, "Sultana Khaya sort du silence et dément toute «scission» avec le Polisario"
+    )
+    khaya_es = _result_for(
+        headlines, results, "Sultana Khaya rompe el silencio y desmiente cualquier «ruptura» con el Polisario"
+    )
     assert khaya_fr["story_id"] == khaya_es["story_id"]
     assert khaya_es["match"] == "translation" and khaya_es["duplicate"] is True
     story = client.get(f"/v1/stories/{khaya_fr['story_id']}").json()
@@ -103,7 +107,9 @@ def test_dedup_check_is_read_only_and_explains_itself(loaded):
     assert body["matches"][0]["terms"] == {"exact": 1.0}
     assert any(m["lang"] == "en" for m in body["matches"][1:])
     # A translation the service never saw: English version of a French-only story.
-    r = client.post("/v1/dedup/check", json={"title": "Sultana Khaya breaks her silence and denies any split with the Polisario"})
+    r = client.post(
+        "/v1/dedup/check", json={"title": "Sultana Khaya breaks her silence and denies any split with the Polisario"}
+    )
     body = r.json()
     assert body["duplicate"] is True and body["match"] == "translation" and body["lang"] == "en"
     assert body["matches"][0]["score"] >= body["threshold"]
@@ -116,16 +122,20 @@ def test_dedup_check_is_read_only_and_explains_itself(loaded):
     top = body["matches"][0]["terms"]
     assert top["entity"] > 0 and top["cross_lang"] != 0 and top["lexical"] == 0  # no shared words across languages
     # Unrelated news is new.
-    r = client.post("/v1/dedup/check", json={"title": "Tokyo stock exchange closes higher on chip makers", "lang": "en"})
+    r = client.post(
+        "/v1/dedup/check", json={"title": "Tokyo stock exchange closes higher on chip makers", "lang": "en"}
+    )
     assert r.json()["duplicate"] is False and r.json()["story_id"] is None
     assert client.get("/v1/stories?limit=1").json()["total"] == before
 
 
 def test_a_restarted_service_reads_its_newest_headlines_into_memory_and_checks_alike(loaded, make_client):
     client, headlines, _ = loaded
-    titles = ["Sultana Khaya breaks her silence and denies any split with the Polisario",
-              "Alerte météo : averses orageuses et rafales de vent ce samedi",
-              "Tanger Med : saisie de près de 4 tonnes de chira"]
+    titles = [
+        "Sultana Khaya breaks her silence and denies any split with the Polisario",
+        "Alerte météo : averses orageuses et rafales de vent ce samedi",
+        "Tanger Med : saisie de près de 4 tonnes de chira",
+    ]
     before = [client.post("/v1/dedup/check", json={"title": t}).json() for t in titles]
     again = make_client()  # a second service on the same data directory: a restart
     state = again.app.state.ticker
@@ -153,18 +163,48 @@ def test_dedup_check_rate_limit(make_client):
 # --- search: GET /v1/stories?q= ---------------------------------------------------------------
 
 SEARCHABLE = [
-    {"title": "Côte d’Ivoire : Alassane Ouattara reçoit le Premier ministre", "lang": "fr", "source": "abidjan.net", "id": "s1",
-     "published_at": "2026-03-02T08:00:00Z"},
-    {"title": "Côte d’Ivoire : Alassane Ouattara reçoit le Premier ministre", "lang": "fr", "source": "fratmat", "id": "s2",
-     "published_at": "2026-03-02T08:05:00Z"},
-    {"title": "اَلْمَغْرِبُ يَفُوزُ بِكَأْسِ أَفْرِيقْيَا لِلْأُمَمِ", "lang": "ar", "source": "hespress", "id": "s3",
-     "published_at": "2026-03-03T10:00:00Z"},
-    {"title": "Sultana Khaya sort du silence et dément toute scission avec le Polisario", "lang": "fr",
-     "source": "le360", "id": "s4", "published_at": "2026-03-04T10:00:00Z"},
-    {"title": "Inflation : hausse de 50% du prix des tomates à Casablanca", "lang": "fr", "source": "le360", "id": "s5",
-     "published_at": "2026-03-05T10:00:00Z"},
-    {"title": "Séisme de magnitude 5,2 ressenti à Al Hoceima ce matin", "lang": "fr", "source": "snrtnews", "id": "s6",
-     "published_at": "2026-03-06T10:00:00Z"},
+    {
+        "title": "Côte d’Ivoire : Alassane Ouattara reçoit le Premier ministre",
+        "lang": "fr",
+        "source": "abidjan.net",
+        "id": "s1",
+        "published_at": "2026-03-02T08:00:00Z",
+    },
+    {
+        "title": "Côte d’Ivoire : Alassane Ouattara reçoit le Premier ministre",
+        "lang": "fr",
+        "source": "fratmat",
+        "id": "s2",
+        "published_at": "2026-03-02T08:05:00Z",
+    },
+    {
+        "title": "اَلْمَغْرِبُ يَفُوزُ بِكَأْسِ أَفْرِيقْيَا لِلْأُمَمِ",
+        "lang": "ar",
+        "source": "hespress",
+        "id": "s3",
+        "published_at": "2026-03-03T10:00:00Z",
+    },
+    {
+        "title": "Sultana Khaya sort du silence et dément toute scission avec le Polisario",
+        "lang": "fr",
+        "source": "le360",
+        "id": "s4",
+        "published_at": "2026-03-04T10:00:00Z",
+    },
+    {
+        "title": "Inflation : hausse de 50% du prix des tomates à Casablanca",
+        "lang": "fr",
+        "source": "le360",
+        "id": "s5",
+        "published_at": "2026-03-05T10:00:00Z",
+    },
+    {
+        "title": "Séisme de magnitude 5,2 ressenti à Al Hoceima ce matin",
+        "lang": "fr",
+        "source": "snrtnews",
+        "id": "s6",
+        "published_at": "2026-03-06T10:00:00Z",
+    },
 ]
 
 

@@ -37,12 +37,12 @@ def assert_clear_4xx(r, *codes: int) -> None:
 # --- bytes that are not UTF-8 ---------------------------------------------------------------------
 
 BAD_UTF8 = [
-    b"\xff",              # never valid
-    b"\xe9",              # Latin-1 e-acute
-    b"\xc0\x80",          # overlong NUL
-    b"\xed\xa0\x80",      # a UTF-16 surrogate encoded as UTF-8
+    b"\xff",  # never valid
+    b"\xe9",  # Latin-1 e-acute
+    b"\xc0\x80",  # overlong NUL
+    b"\xed\xa0\x80",  # a UTF-16 surrogate encoded as UTF-8
     b"\xf4\x90\x80\x80",  # beyond U+10FFFF
-    b"\xe2\x82",          # truncated sequence (at the very end of the body below)
+    b"\xe2\x82",  # truncated sequence (at the very end of the body below)
 ]
 
 
@@ -71,8 +71,9 @@ def test_a_byte_order_mark_is_not_part_of_the_first_headline(client):
     # Captures saved by Windows tools start with a BOM; it must not stick to the first title (it is
     # invisible, and the title would no longer equal the same headline sent without it).
     title = "Le Maroc et l'Espagne signent un accord sur l'eau"
-    r = client.post("/v1/ticker", content=b"\xef\xbb\xbf" + title.encode() + "\nDeuxième titre sur la CAF".encode(),
-                    headers=TEXT)
+    r = client.post(
+        "/v1/ticker", content=b"\xef\xbb\xbf" + title.encode() + "\nDeuxième titre sur la CAF".encode(), headers=TEXT
+    )
     assert r.status_code == 200, r.text
     first = r.json()["results"][0]
     assert read_back(client, first["headline_id"])["title"] == title
@@ -89,6 +90,7 @@ def test_a_byte_order_mark_before_json_is_a_clear_4xx(client):
 
 # --- NUL and lone surrogates ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("field", ["title", "source", "url", "id", "lang"])
 @pytest.mark.parametrize("evil", ["\x00", "\ud800", "\udfff"], ids=["nul", "high-surrogate", "low-surrogate"])
 def test_unstorable_characters_in_any_field_are_422(client, field, evil):
@@ -98,7 +100,9 @@ def test_unstorable_characters_in_any_field_are_422(client, field, evil):
     r = client.post("/v1/headlines", content=json.dumps({"headlines": [item]}).encode(), headers=JSON)
     assert_clear_4xx(r, 422)
     assert ["body", "headlines", 0, field] == r.json()["detail"][0]["loc"][:4]
-    r = client.post("/v1/dedup/check", content=json.dumps({"title": f"Le Maroc {evil} et la CAF"}).encode(), headers=JSON)
+    r = client.post(
+        "/v1/dedup/check", content=json.dumps({"title": f"Le Maroc {evil} et la CAF"}).encode(), headers=JSON
+    )
     assert_clear_4xx(r, 422)
     assert client.get("/v1/stories").json()["total"] == 0
 
@@ -114,6 +118,7 @@ def test_nul_in_a_capture_and_in_query_parameters(client):
 
 
 # --- size -----------------------------------------------------------------------------------------
+
 
 def test_ten_megabyte_bodies_are_413_everywhere(client):
     big_json = json.dumps({"headlines": [{"title": "Le Maroc et la CAF " * 50}] * 11_000}).encode()
@@ -177,10 +182,14 @@ def test_any_text_is_stored_byte_for_byte(client, title):
 
 
 def test_arabic_and_mixed_captures_split_and_store_exactly(client):
-    titles = ["المغرب يستضيف كأس أمم إفريقيا في الرباط", "Le Maroc et l'Espagne signent un accord sur l'eau",
-              "Marruecos y España firman un acuerdo sobre el agua"]
-    r = client.post("/v1/ticker?source=%D9%87%D8%B3%D8%A8%D8%B1%D9%8A%D8%B3",
-                    content=" | ".join(titles).encode(), headers=TEXT)
+    titles = [
+        "المغرب يستضيف كأس أمم إفريقيا في الرباط",
+        "Le Maroc et l'Espagne signent un accord sur l'eau",
+        "Marruecos y España firman un acuerdo sobre el agua",
+    ]
+    r = client.post(
+        "/v1/ticker?source=%D9%87%D8%B3%D8%A8%D8%B1%D9%8A%D8%B3", content=" | ".join(titles).encode(), headers=TEXT
+    )
     assert r.status_code == 200, r.text
     got = [read_back(client, x["headline_id"]) for x in r.json()["results"]]
     assert [g["title"] for g in got] == titles and {g["source"] for g in got} == {"هسبريس"}
@@ -189,39 +198,52 @@ def test_arabic_and_mixed_captures_split_and_store_exactly(client):
 
 # --- wrong shapes ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body, loc", [
-    ([{"title": "x"}], ["body"]),
-    ("headlines", ["body"]),
-    (None, ["body"]),
-    (42, ["body"]),
-    ({"headlines": None}, ["body", "headlines"]),
-    ({"headlines": {"title": "Le Maroc"}}, ["body", "headlines"]),
-    ({"headlines": "Le Maroc"}, ["body", "headlines"]),
-    ({"headlines": ["Le Maroc et la CAF"]}, ["body", "headlines", 0]),
-    ({"headlines": [None]}, ["body", "headlines", 0]),
-    ({"headlines": [{}]}, ["body", "headlines", 0, "title"]),
-    ({"headlines": [{"source": "a"}]}, ["body", "headlines", 0, "title"]),
-    ({"headlines": [{"title": None}]}, ["body", "headlines", 0, "title"]),
-    ({"headlines": [{"title": ["Le", "Maroc"]}]}, ["body", "headlines", 0, "title"]),
-    ({"headlines": [{"title": {"fr": "Le Maroc"}}]}, ["body", "headlines", 0, "title"]),
-    ({"headlines": [{"title": True}]}, ["body", "headlines", 0, "title"]),
-    ({"headlines": [{"title": "Le Maroc", "id": True}]}, ["body", "headlines", 0, "id"]),
-    ({"headlines": [{"title": "Le Maroc", "id": 1.5}]}, ["body", "headlines", 0, "id"]),
-    ({"headlines": [{"title": "Le Maroc", "id": [1]}]}, ["body", "headlines", 0, "id"]),
-    ({"headlines": [{"title": "Le Maroc", "id": "x" * 201}]}, ["body", "headlines", 0, "id"]),
-    ({"headlines": [{"title": "Le Maroc", "id": 10**201}]}, ["body", "headlines", 0, "id"]),
-    ({"headlines": [{"title": "Le Maroc", "source": 7}]}, ["body", "headlines", 0, "source"]),
-    ({"headlines": [{"title": "Le Maroc", "url": {"href": "x"}}]}, ["body", "headlines", 0, "url"]),
-    ({"headlines": [{"title": "Le Maroc", "lang": 12}]}, ["body", "headlines", 0, "lang"]),
-    ({"headlines": [{"title": "Le Maroc", "published_at": True}]}, ["body", "headlines", 0, "published_at"]),
-    ({"headlines": [{"title": "Le Maroc", "published_at": 1750500000}]}, ["body", "headlines", 0, "published_at"]),
-    ({"headlines": [{"title": "Le Maroc", "published_at": "20250621"}]}, ["body", "headlines", 0, "published_at"]),
-    ({"headlines": [{"title": "Le Maroc", "published_at": "2025-02-30T10:00:00Z"}]}, ["body", "headlines", 0, "published_at"]),
-    ({"headlines": [{"title": "Le Maroc", "published_at": "2025-06-21T10:00:00+25:00"}]}, ["body", "headlines", 0, "published_at"]),
-    ({"headlines": [{"title": "Le Maroc"}], "source": "top-level"}, ["body", "source"]),
-    ({"headlines": [{"title": "Le Maroc", "Title": "dup"}]}, ["body", "headlines", 0, "Title"]),
-    ({"headlines": [{"title": "Le Maroc", "publishedAt": "2025-06-21T10:00:00Z"}]}, ["body", "headlines", 0, "publishedAt"]),
-])
+
+@pytest.mark.parametrize(
+    "body, loc",
+    [
+        ([{"title": "x"}], ["body"]),
+        ("headlines", ["body"]),
+        (None, ["body"]),
+        (42, ["body"]),
+        ({"headlines": None}, ["body", "headlines"]),
+        ({"headlines": {"title": "Le Maroc"}}, ["body", "headlines"]),
+        ({"headlines": "Le Maroc"}, ["body", "headlines"]),
+        ({"headlines": ["Le Maroc et la CAF"]}, ["body", "headlines", 0]),
+        ({"headlines": [None]}, ["body", "headlines", 0]),
+        ({"headlines": [{}]}, ["body", "headlines", 0, "title"]),
+        ({"headlines": [{"source": "a"}]}, ["body", "headlines", 0, "title"]),
+        ({"headlines": [{"title": None}]}, ["body", "headlines", 0, "title"]),
+        ({"headlines": [{"title": ["Le", "Maroc"]}]}, ["body", "headlines", 0, "title"]),
+        ({"headlines": [{"title": {"fr": "Le Maroc"}}]}, ["body", "headlines", 0, "title"]),
+        ({"headlines": [{"title": True}]}, ["body", "headlines", 0, "title"]),
+        ({"headlines": [{"title": "Le Maroc", "id": True}]}, ["body", "headlines", 0, "id"]),
+        ({"headlines": [{"title": "Le Maroc", "id": 1.5}]}, ["body", "headlines", 0, "id"]),
+        ({"headlines": [{"title": "Le Maroc", "id": [1]}]}, ["body", "headlines", 0, "id"]),
+        ({"headlines": [{"title": "Le Maroc", "id": "x" * 201}]}, ["body", "headlines", 0, "id"]),
+        ({"headlines": [{"title": "Le Maroc", "id": 10**201}]}, ["body", "headlines", 0, "id"]),
+        ({"headlines": [{"title": "Le Maroc", "source": 7}]}, ["body", "headlines", 0, "source"]),
+        ({"headlines": [{"title": "Le Maroc", "url": {"href": "x"}}]}, ["body", "headlines", 0, "url"]),
+        ({"headlines": [{"title": "Le Maroc", "lang": 12}]}, ["body", "headlines", 0, "lang"]),
+        ({"headlines": [{"title": "Le Maroc", "published_at": True}]}, ["body", "headlines", 0, "published_at"]),
+        ({"headlines": [{"title": "Le Maroc", "published_at": 1750500000}]}, ["body", "headlines", 0, "published_at"]),
+        ({"headlines": [{"title": "Le Maroc", "published_at": "20250621"}]}, ["body", "headlines", 0, "published_at"]),
+        (
+            {"headlines": [{"title": "Le Maroc", "published_at": "2025-02-30T10:00:00Z"}]},
+            ["body", "headlines", 0, "published_at"],
+        ),
+        (
+            {"headlines": [{"title": "Le Maroc", "published_at": "2025-06-21T10:00:00+25:00"}]},
+            ["body", "headlines", 0, "published_at"],
+        ),
+        ({"headlines": [{"title": "Le Maroc"}], "source": "top-level"}, ["body", "source"]),
+        ({"headlines": [{"title": "Le Maroc", "Title": "dup"}]}, ["body", "headlines", 0, "Title"]),
+        (
+            {"headlines": [{"title": "Le Maroc", "publishedAt": "2025-06-21T10:00:00Z"}]},
+            ["body", "headlines", 0, "publishedAt"],
+        ),
+    ],
+)
 def test_wrong_types_missing_and_unknown_fields_are_422_at_the_field(client, body, loc):
     r = client.post("/v1/headlines", content=json.dumps(body).encode(), headers=JSON)
     assert_clear_4xx(r, 422)
@@ -230,22 +252,42 @@ def test_wrong_types_missing_and_unknown_fields_are_422_at_the_field(client, bod
     assert client.get("/v1/stories").json()["total"] == 0
 
 
-@pytest.mark.parametrize("body", [
-    {"title": None}, {"title": 5}, {"title": ["x"]}, {"lang": "fr"}, {"title": "Le Maroc", "extra": 1},
-    {"title": "Le Maroc", "lang": 3}, [], "Le Maroc",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"title": None},
+        {"title": 5},
+        {"title": ["x"]},
+        {"lang": "fr"},
+        {"title": "Le Maroc", "extra": 1},
+        {"title": "Le Maroc", "lang": 3},
+        [],
+        "Le Maroc",
+    ],
+)
 def test_dedup_check_wrong_shapes(client, body):
     assert_clear_4xx(client.post("/v1/dedup/check", content=json.dumps(body).encode(), headers=JSON), 422)
 
 
 def test_duplicate_keys_and_odd_json(client):
     # the last of duplicate keys wins (as in every JSON parser of note); the stored title says which
-    r = client.post("/v1/headlines", headers=JSON,
-                    content=b'{"headlines": [{"title": "Premier titre sur le Maroc", "title": "Second titre sur la CAF"}]}')
+    r = client.post(
+        "/v1/headlines",
+        headers=JSON,
+        content=b'{"headlines": [{"title": "Premier titre sur le Maroc", "title": "Second titre sur la CAF"}]}',
+    )
     assert r.status_code == 200
     assert read_back(client, r.json()["results"][0]["headline_id"])["title"] == "Second titre sur la CAF"
-    for raw in (b"", b"{", b"NaN", b'{"headlines": [{"title": NaN}]}', b"{'headlines': []}",
-                b'{"headlines": [{"title": "x",}]}', b"\x00", b" " * 1000):
+    for raw in (
+        b"",
+        b"{",
+        b"NaN",
+        b'{"headlines": [{"title": NaN}]}',
+        b"{'headlines': []}",
+        b'{"headlines": [{"title": "x",}]}',
+        b"\x00",
+        b" " * 1000,
+    ):
         assert_clear_4xx(client.post("/v1/headlines", content=raw, headers=JSON), 400, 422)
 
 
@@ -259,7 +301,10 @@ def test_deeply_nested_json(client, depth):
 
 # --- ids ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("ext_id", [0, -1, 2**63, 2**64 + 1, 10**30, -(10**40), "0", "۱۲۳", "🆔-1", " spaced id ", "x" * 200])
+
+@pytest.mark.parametrize(
+    "ext_id", [0, -1, 2**63, 2**64 + 1, 10**30, -(10**40), "0", "۱۲۳", "🆔-1", " spaced id ", "x" * 200]
+)
 def test_any_reasonable_id_is_stored_and_replays(client, ext_id):
     item = {"title": "Le Maroc et l'Espagne signent un accord sur l'eau", "source": "ids", "id": ext_id}
     first = post(client, item)
@@ -301,8 +346,12 @@ def _int_parameters(schema: dict) -> list[tuple[str, str, dict]]:
 def test_every_int_parameter_refuses_what_int64_cannot_hold(client):
     params = _int_parameters(client.app.openapi())
     assert {(path, p["name"]) for _, path, p in params} >= {
-        ("/v1/headlines/{headline_id}", "headline_id"), ("/v1/stories/{story_id}", "story_id"),
-        ("/v1/clusters/{topic_id}", "topic_id"), ("/v1/stories", "limit"), ("/v1/clusters/events", "limit")}
+        ("/v1/headlines/{headline_id}", "headline_id"),
+        ("/v1/stories/{story_id}", "story_id"),
+        ("/v1/clusters/{topic_id}", "topic_id"),
+        ("/v1/stories", "limit"),
+        ("/v1/clusters/events", "limit"),
+    }
     for method, path, p in params:
         # bounds in the schema keep every value a store is given within int64
         assert -(2**63) <= p["schema"]["minimum"] and p["schema"]["maximum"] <= 2**63 - 1, (path, p)
@@ -321,23 +370,49 @@ def test_every_int_parameter_refuses_what_int64_cannot_hold(client):
 
 # --- dates ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("when", [
-    "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+05:00", "0001-01-01T00:00:00-14:00", "1899-12-31T23:59:59Z",
-    "9999-12-31T23:59:59Z", "9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59+14:00", "2999-01-01T00:00:00",
-])
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+05:00",
+        "0001-01-01T00:00:00-14:00",
+        "1899-12-31T23:59:59Z",
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59-14:00",
+        "9999-12-31T23:59:59+14:00",
+        "2999-01-01T00:00:00",
+    ],
+)
 def test_far_past_and_future_dates_are_422(client, when):
     r = post(client, {"title": "Le Maroc et la CAF", "published_at": when})
     assert_clear_4xx(r, 422)
     assert r.json()["detail"][0]["loc"] == ["body", "headlines", 0, "published_at"]
     q = when.replace("+", "%2B")
-    assert_clear_4xx(client.post(f"/v1/ticker?published_at={q}", content="Le Maroc et la CAF".encode(), headers=TEXT), 422)
+    assert_clear_4xx(
+        client.post(f"/v1/ticker?published_at={q}", content="Le Maroc et la CAF".encode(), headers=TEXT), 422
+    )
     # as filters they are fine: nothing is that old or that new
     for path in ("/v1/stories?since=", "/v1/stories?until=", "/v1/clusters?since="):
         assert client.get(path + q).status_code == 200
 
 
-FLOATISH = ["2.0250621e7", "1.7e9", "1.7E+09", "1e9", "+1e9", "-1e9", " 1.7e9 ", "NaN", "nan", "inf", "-Infinity",
-            "1_700_000_000", "20250621", "1750500000.5"]
+FLOATISH = [
+    "2.0250621e7",
+    "1.7e9",
+    "1.7E+09",
+    "1e9",
+    "+1e9",
+    "-1e9",
+    " 1.7e9 ",
+    "NaN",
+    "nan",
+    "inf",
+    "-Infinity",
+    "1_700_000_000",
+    "20250621",
+    "1750500000.5",
+]
 
 
 @pytest.mark.parametrize("value", FLOATISH)
@@ -364,10 +439,12 @@ def test_time_zones_are_converted_to_utc(client):
     for hours in (14, 5.75, 1, 0, -3.5, -12):
         tz = timezone(timedelta(hours=hours))
         cases.append((base.astimezone(tz).isoformat(), base))
-    cases.append((base.replace(tzinfo=None).isoformat(), base))                     # naive = UTC
-    cases.append((base.strftime("%Y-%m-%dT%H:%M:%S.123456Z"), base))                # fractions dropped on output
+    cases.append((base.replace(tzinfo=None).isoformat(), base))  # naive = UTC
+    cases.append((base.strftime("%Y-%m-%dT%H:%M:%S.123456Z"), base))  # fractions dropped on output
     cases.append((base.strftime("%Y-%m-%d"), base.replace(hour=0, minute=0, second=0)))  # a date alone: midnight UTC
-    r = post(client, *({"title": f"Le Maroc et la CAF, dépêche {i}", "published_at": w} for i, (w, _) in enumerate(cases)))
+    r = post(
+        client, *({"title": f"Le Maroc et la CAF, dépêche {i}", "published_at": w} for i, (w, _) in enumerate(cases))
+    )
     assert r.status_code == 200, r.text
     for (sent, expected), res in zip(cases, r.json()["results"]):
         got = read_back(client, res["headline_id"])["published_at"]
@@ -384,6 +461,7 @@ def test_published_at_slightly_ahead_is_accepted(client):
 
 # --- lang -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("junk", ["🙂", " ", "e", "english", "12", "fr fr", "fr;", "<script>", "en-US-extra-long", "ف"])
 def test_lang_junk_is_422(client, junk):
     r = post(client, {"title": "Le Maroc et la CAF", "lang": junk})
@@ -392,8 +470,9 @@ def test_lang_junk_is_422(client, junk):
     assert_clear_4xx(client.post("/v1/dedup/check", json={"title": "Le Maroc et la CAF", "lang": junk}), 422)
 
 
-@pytest.mark.parametrize("given, stored", [("FR", "fr"), ("fra", "fr"), ("ara", "ar"), ("en-US", "en"), ("", "fr"),
-                                           ("ary", "ary")])
+@pytest.mark.parametrize(
+    "given, stored", [("FR", "fr"), ("fra", "fr"), ("ara", "ar"), ("en-US", "en"), ("", "fr"), ("ary", "ary")]
+)
 def test_lang_codes_are_normalised_or_kept(client, given, stored):
     r = post(client, {"title": "Le Maroc et l'Espagne signent un accord sur l'eau", "lang": given})
     assert r.status_code == 200, r.text

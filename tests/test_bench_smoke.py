@@ -23,7 +23,10 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], Pa
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     objs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -62,8 +65,12 @@ def test_ingest_figures_are_positive_and_consistent(smoke) -> None:
     assert ing["profile"]["top_self_time"], "the profile names where the time goes"
     beside = ing["encoder_beside_python"]
     assert beside["texts_per_s_alone"] > 0 and beside["texts_per_s_beside_python"] > 0
-    assert beside["slowdown"] == pytest.approx(beside["texts_per_s_alone"] / beside["texts_per_s_beside_python"], rel=1e-3)
-    assert smoke[0]["summary"]["figures"]["encoder_beside_python_slowdown"] == pytest.approx(beside["slowdown"], rel=1e-3)
+    assert beside["slowdown"] == pytest.approx(
+        beside["texts_per_s_alone"] / beside["texts_per_s_beside_python"], rel=1e-3
+    )
+    assert smoke[0]["summary"]["figures"]["encoder_beside_python_slowdown"] == pytest.approx(
+        beside["slowdown"], rel=1e-3
+    )
 
 
 def test_precision_reports_both_paths_with_the_cpu_flags(smoke, cpu_path) -> None:
@@ -78,7 +85,8 @@ def test_precision_reports_both_paths_with_the_cpu_flags(smoke, cpu_path) -> Non
         assert e["median"] > 0 and len(e["rounds"]) >= 1
     for name in expected - {"fp32"}:
         assert prec["ratios"][f"{name}_over_fp32"] == pytest.approx(
-            prec["texts_per_s"][name]["median"] / prec["texts_per_s"]["fp32"]["median"], rel=1e-3)
+            prec["texts_per_s"][name]["median"] / prec["texts_per_s"]["fp32"]["median"], rel=1e-3
+        )
         per_file = prec["cosine_to_fp32"][name]
         assert len(per_file) >= 4 and all(0.99 <= d["min"] <= d["mean"] <= 1.0 + 1e-6 for d in per_file.values())
     judged = [name for name in prec["targets"] if name.startswith("int8_w7_over_fp32")]
@@ -103,7 +111,10 @@ def test_latency_percentiles_are_ordered(smoke) -> None:
     assert lat["peak_rss_mib_at_largest"] > 0
     one = lat["sizes"][max(lat["sizes"], key=int)]["one_core"]  # the largest store, the server on one CPU
     for where in ("http", "http_stdlib_client"):
-        assert 0 < one[where]["p50_ms"] <= one[where]["p99_ms"] and one[where]["n_requests"] == lat["reps"] * lat["per_rep"]
+        assert (
+            0 < one[where]["p50_ms"] <= one[where]["p99_ms"]
+            and one[where]["n_requests"] == lat["reps"] * lat["per_rep"]
+        )
     assert "one_core_http_p50_ms<10_at_largest" in lat["targets"]
     rf = lat["sizes"][max(lat["sizes"], key=int)]["refit"]  # one refit at the largest size, checks meanwhile
     assert rf["n_stories"] > 0 and rf["in_child"] is False  # a smoke window is under refit_process_min_stories
@@ -139,8 +150,13 @@ def test_matcher_compares_the_rule_with_its_baseline_in_one_run(tmp_path: Path) 
     if not (root.parent / "shared" / "datasets" / "uci_news" / "dev.jsonl").exists():
         pytest.skip("shared datasets not available")
     out = tmp_path / "matcher.json"
-    proc = subprocess.run([sys.executable, "-m", "bench.matcher", "--reps", "2", "--limit", "300", "--checks", "20",
-                           "--out", str(out)], cwd=root, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.matcher", "--reps", "2", "--limit", "300", "--checks", "20", "--out", str(out)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(out.read_text())
     assert res["rows"] == 300 and res["checks"] == 20 and res["reps"] == 2
@@ -149,14 +165,20 @@ def test_matcher_compares_the_rule_with_its_baseline_in_one_run(tmp_path: Path) 
         assert res["median"][name]["check_p50_ms"] <= res["median"][name]["check_p95_ms"]
     ratios = res["ratios"]
     assert ratios["ingest_per_s_rule_over_baseline"] == round(
-        res["median"]["rule"]["ingest_per_s"] / res["median"]["baseline"]["ingest_per_s"], 3)
+        res["median"]["rule"]["ingest_per_s"] / res["median"]["baseline"]["ingest_per_s"], 3
+    )
 
 
 def test_corrections_bench_times_each_kind_and_a_refit(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "corrections.json"
-    proc = subprocess.run([sys.executable, "-m", "bench.corrections", "--stored", "1500", "--corrections", "12",
-                           "--out", str(out)], cwd=root, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.corrections", "--stored", "1500", "--corrections", "12", "--out", str(out)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(out.read_text())
     assert res["stored"] == 1500 and res["corrections"] == 12
@@ -169,8 +191,13 @@ def test_corrections_bench_times_each_kind_and_a_refit(tmp_path: Path) -> None:
 def test_clusters_bench_times_the_view_idle_and_while_ingesting(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "clusters.json"
-    proc = subprocess.run([sys.executable, "-m", "bench.clusters", "--stored", "600", "--requests", "5",
-                           "--out", str(out)], cwd=root, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.clusters", "--stored", "600", "--requests", "5", "--out", str(out)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(out.read_text())
     assert res["stories"] > 0 and res["store_calls_per_view"] > 0

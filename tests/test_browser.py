@@ -274,9 +274,14 @@ STORIES = """() => [...document.querySelectorAll('#board li.story')].map(li => (
 
 def api_summary(data: dict[str, Any]) -> list[dict[str, Any]]:
     """The board a fresh page draws from ``data``: "New, not yet grouped" first, then the topics in the API's order."""
-    cols = [{"id": str(t["id"]), "label": t["label"], "stories": [str(s["id"]) for s in t["stories"]]} for t in data["topics"]]
+    cols = [
+        {"id": str(t["id"]), "label": t["label"], "stories": [str(s["id"]) for s in t["stories"]]}
+        for t in data["topics"]
+    ]
     if data["unassigned"]:
-        cols.insert(0, {"id": "unassigned", "label": UNASSIGNED_LABEL, "stories": [str(s["id"]) for s in data["unassigned"]]})
+        cols.insert(
+            0, {"id": "unassigned", "label": UNASSIGNED_LABEL, "stories": [str(s["id"]) for s in data["unassigned"]]}
+        )
     return cols
 
 
@@ -459,10 +464,12 @@ def _assert_no_result(page: Any) -> None:
 
 # ---- 4. hostile headlines stay text ---------------------------------------------------------------
 def test_markup_in_headlines_is_shown_as_text(page: Any, api: Api) -> None:
-    api.post([
-        {"title": XSS_IMG, "source": "<b>evil</b>", "id": "xss-1", "lang": "en"},
-        {"title": XSS_SCRIPT, "source": "test-xss", "id": "xss-2", "lang": "fr", "url": "javascript:alert(2)"},
-    ])
+    api.post(
+        [
+            {"title": XSS_IMG, "source": "<b>evil</b>", "id": "xss-1", "lang": "en"},
+            {"title": XSS_SCRIPT, "source": "test-xss", "id": "xss-2", "lang": "fr", "url": "javascript:alert(2)"},
+        ]
+    )
     open_dashboard(page, api)
     for raw in (XSS_IMG, XSS_SCRIPT):
         el = title_element(page, raw)
@@ -501,7 +508,8 @@ def test_plugin_warns_on_translated_duplicate_and_stays_neutral_otherwise(page: 
     assert warning.is_visible() and warning.get_attribute("data-verdict") == "duplicate"
     # the verdict in words, with the calibrated confidence instead of raw scores
     assert warning.locator(".ticker-dedup-warning-title").text_content() == (
-        f"Already ran: this story has been published (confidence {round(result['confidence'] * 100)} %)")
+        f"Already ran: this story has been published (confidence {round(result['confidence'] * 100)} %)"
+    )
     assert box.locator(".ticker-dedup-score").count() == 0
     # the story's versions, by language, in the service's order
     same = [m for m in result["matches"] if m["same_story"]]
@@ -523,7 +531,8 @@ def test_plugin_warns_on_translated_duplicate_and_stays_neutral_otherwise(page: 
     assert ran.startswith("Ran ") and ran.endswith(f" on {m['source']}"), ran
     if minutes < 59:
         assert ran in {f"Ran {int(minutes) + d} min ago on {m['source']}" for d in (-1, 0, 1)} | (
-            {f"Ran just now on {m['source']}"} if minutes < 2 else set()), (ran, minutes)
+            {f"Ran just now on {m['source']}"} if minutes < 2 else set()
+        ), (ran, minutes)
     # what the score is made of, in words: the names the versions share carry across languages
     reasons = first.locator(".ticker-dedup-why").text_content()
     assert reasons.startswith("meaning 0.") and "names +" in reasons and "language pair" in reasons
@@ -552,14 +561,33 @@ def test_plugin_says_when_and_where_it_ran_links_only_http_and_reads_arabic_rtl(
     now = datetime.now(timezone.utc)
     linked = "Ouarzazate : un studio de doublage de films d'animation ouvre ses portes"
     hostile = "Chefchaouen : la coopérative de tapis bleus exporte vers le Japon"
-    api.post([
-        {"title": linked, "source": "le360", "id": "ran-1", "lang": "fr", "url": "https://fr.le360.ma/tanger-med?a=1&b=<2>",
-         "published_at": (now - timedelta(minutes=37)).isoformat()},
-        {"title": linked, "source": "hespress-fr", "id": "ran-2", "lang": "fr",
-         "published_at": (now - timedelta(minutes=50)).isoformat()},
-        {"title": hostile, "source": "<i>src</i>", "id": "ran-3", "lang": "fr", "url": "javascript:alert(3)",
-         "published_at": (now - timedelta(hours=3, minutes=5)).isoformat()},
-    ])
+    api.post(
+        [
+            {
+                "title": linked,
+                "source": "le360",
+                "id": "ran-1",
+                "lang": "fr",
+                "url": "https://fr.le360.ma/tanger-med?a=1&b=<2>",
+                "published_at": (now - timedelta(minutes=37)).isoformat(),
+            },
+            {
+                "title": linked,
+                "source": "hespress-fr",
+                "id": "ran-2",
+                "lang": "fr",
+                "published_at": (now - timedelta(minutes=50)).isoformat(),
+            },
+            {
+                "title": hostile,
+                "source": "<i>src</i>",
+                "id": "ran-3",
+                "lang": "fr",
+                "url": "javascript:alert(3)",
+                "published_at": (now - timedelta(hours=3, minutes=5)).isoformat(),
+            },
+        ]
+    )
     page.goto(api.url + "/plugin-demo")
     page.wait_for_function("window.TickerDedup && document.querySelector('.ticker-dedup-box')")
 
@@ -570,8 +598,12 @@ def test_plugin_says_when_and_where_it_ran_links_only_http_and_reads_arabic_rtl(
     assert titles.count(linked) == 1, "the same text once"
     shown = matches.filter(has_text=linked)
     ran = shown.locator(".ticker-dedup-ran").text_content()
-    assert ran in ("Ran 37 min ago on le360", "Ran 36 min ago on le360", "Ran 50 min ago on hespress-fr",
-                   "Ran 49 min ago on hespress-fr"), ran
+    assert ran in (
+        "Ran 37 min ago on le360",
+        "Ran 36 min ago on le360",
+        "Ran 50 min ago on hespress-fr",
+        "Ran 49 min ago on hespress-fr",
+    ), ran
     assert shown.locator(".ticker-dedup-copies").text_content() == "same text ×2"
     if "le360" in ran:
         link = shown.locator("a.ticker-dedup-link")
@@ -597,40 +629,86 @@ def test_plugin_shows_a_possible_verdict_in_words(page: Any, api: Api) -> None:
     """A `possible` answer (under the threshold, confidence over the bar), as the service sends it."""
     now = datetime.now(timezone.utc)
     answer = {
-        "duplicate": False, "story_id": None, "match": None, "score": 0.69, "threshold": 0.744, "lang": "fr",
-        "verdict": "possible", "confidence": 0.44, "closest_story_id": 7,
+        "duplicate": False,
+        "story_id": None,
+        "match": None,
+        "score": 0.69,
+        "threshold": 0.744,
+        "lang": "fr",
+        "verdict": "possible",
+        "confidence": 0.44,
+        "closest_story_id": 7,
         "matches": [
-            {"headline_id": 1, "story_id": 7, "title": KHAYA_FR, "lang": "fr", "source": "le360",
-             "published_at": (now - timedelta(minutes=12)).isoformat().replace("+00:00", "Z"), "received_at": None,
-             "url": None, "same_story": True, "copies": 1, "score": 0.69, "cosine": 0.7, "terms": {}},
-            {"headline_id": 2, "story_id": 9, "title": SEARCHED, "lang": "fr", "source": "snrt", "published_at": None,
-             "received_at": (now - timedelta(hours=5)).isoformat().replace("+00:00", "Z"), "url": None,
-             "same_story": False, "copies": 1, "score": 0.4, "cosine": 0.5, "terms": {}},
+            {
+                "headline_id": 1,
+                "story_id": 7,
+                "title": KHAYA_FR,
+                "lang": "fr",
+                "source": "le360",
+                "published_at": (now - timedelta(minutes=12)).isoformat().replace("+00:00", "Z"),
+                "received_at": None,
+                "url": None,
+                "same_story": True,
+                "copies": 1,
+                "score": 0.69,
+                "cosine": 0.7,
+                "terms": {},
+            },
+            {
+                "headline_id": 2,
+                "story_id": 9,
+                "title": SEARCHED,
+                "lang": "fr",
+                "source": "snrt",
+                "published_at": None,
+                "received_at": (now - timedelta(hours=5)).isoformat().replace("+00:00", "Z"),
+                "url": None,
+                "same_story": False,
+                "copies": 1,
+                "score": 0.4,
+                "cosine": 0.5,
+                "terms": {},
+            },
         ],
     }
     answer["related"] = [answer["matches"][1]]
-    page.route("**/v1/dedup/check", lambda r: r.fulfill(status=200, content_type="application/json",
-                                                          body=__import__("json").dumps(answer)))
+    page.route(
+        "**/v1/dedup/check",
+        lambda r: r.fulfill(status=200, content_type="application/json", body=__import__("json").dumps(answer)),
+    )
     page.goto(api.url + "/plugin-demo")
     page.fill("#headline", "Sultana Khaya parle enfin du Polisario")
     page.wait_for_selector(".ticker-dedup-box[data-state=possible]")
     warning = page.locator(".ticker-dedup-warning[data-verdict=possible]")
     assert warning.locator(".ticker-dedup-warning-title").text_content() == (
-        "Possibly the same story: check before publishing (confidence 44 %)")
+        "Possibly the same story: check before publishing (confidence 44 %)"
+    )
     assert warning.locator(".ticker-dedup-versions .ticker-dedup-ran").text_content() == "Ran 12 min ago on le360"
     assert warning.locator(".ticker-dedup-related-group .ticker-dedup-ran").text_content() == "Ran 5 h ago on snrt"
     page.click("#publish")
     page.wait_for_function("document.getElementById('publish-status').textContent.startsWith('Held')")
-    assert page.locator("#publish-status").text_content() == "Held for review (demo): possibly story 7 (confidence 44 %)."
+    assert (
+        page.locator("#publish-status").text_content() == "Held for review (demo): possibly story 7 (confidence 44 %)."
+    )
 
 
 # ---- 6. nothing leaves the server -----------------------------------------------------------------
 def test_pages_request_only_their_own_server(page: Any, api: Api) -> None:
-    api.post([{"title": "Lien externe : le port de Nador West Med reçoit son premier navire",
-               "source": "test-links", "id": "link-1", "url": "https://example.com/nador.png"}])
+    api.post(
+        [
+            {
+                "title": "Lien externe : le port de Nador West Med reçoit son premier navire",
+                "source": "test-links",
+                "id": "link-1",
+                "url": "https://example.com/nador.png",
+            }
+        ]
+    )
     open_dashboard(page, api)
-    page.wait_for_function("document.querySelectorAll('#status[data-state=live]').length && "
-                           "window.TickerDashboard.state.rawText.length > 0")
+    page.wait_for_function(
+        "document.querySelectorAll('#status[data-state=live]').length && "
+        "window.TickerDashboard.state.rawText.length > 0"
+    )
     page.wait_for_timeout(2_500)  # a few polls
     assert page.evaluate("window.__cspViolations") == []
     page.goto(api.url + "/plugin-demo")
@@ -640,8 +718,14 @@ def test_pages_request_only_their_own_server(page: Any, api: Api) -> None:
     urls = page.recorder.requests
     own = urllib.parse.urlsplit(api.url).netloc
     paths = {urllib.parse.urlsplit(u).path for u in urls}
-    assert {"/", "/static/dashboard.js", "/static/dashboard.css", "/v1/clusters", "/plugin.js",
-            "/v1/dedup/check"} <= paths, paths
+    assert {
+        "/",
+        "/static/dashboard.js",
+        "/static/dashboard.css",
+        "/v1/clusters",
+        "/plugin.js",
+        "/v1/dedup/check",
+    } <= paths, paths
     foreign = [u for u in urls if urllib.parse.urlsplit(u).scheme != "data" and urllib.parse.urlsplit(u).netloc != own]
     assert foreign == []
     assert page.evaluate("window.__cspViolations") == []
@@ -729,11 +813,13 @@ def test_story_panel_moves_merges_and_undoes_like_the_api(keyed_page: Any, keyed
     second = "Sécheresse : le barrage Al Massira descend sous les 3 % de remplissage"
     # one version says when it was published (an hour ago: inside the service's window), the others not
     published = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0).isoformat()
-    res = api.post([
-        {"title": first, "source": "desk-a", "id": "panel-1", "lang": "fr", "published_at": published},
-        {"title": first, "source": "desk-b", "id": "panel-2", "lang": "fr", "url": "https://desk-b.example/tanger"},
-        {"title": second, "source": "desk-c", "id": "panel-3", "lang": "fr"},
-    ])
+    res = api.post(
+        [
+            {"title": first, "source": "desk-a", "id": "panel-1", "lang": "fr", "published_at": published},
+            {"title": first, "source": "desk-b", "id": "panel-2", "lang": "fr", "url": "https://desk-b.example/tanger"},
+            {"title": second, "source": "desk-c", "id": "panel-3", "lang": "fr"},
+        ]
+    )
     a, b = res[0]["story_id"], res[2]["story_id"]
     h1, h2, h3 = (r["headline_id"] for r in res)
     assert res[1]["story_id"] == a and b != a
@@ -824,15 +910,21 @@ def test_story_panel_moves_merges_and_undoes_like_the_api(keyed_page: Any, keyed
 def test_api_key_is_asked_once_and_kept_for_the_tab_only(keyed_page: Any, keyed_api: Api) -> None:
     page, api = keyed_page, keyed_api
     title = "Coupe du Trône : le Wydad et le Raja se retrouvent en demi-finale à Rabat"
-    res = api.post([{"title": title, "source": "desk-d", "id": "key-1", "lang": "fr"},
-                    {"title": title, "source": "desk-e", "id": "key-2", "lang": "fr"}])
+    res = api.post(
+        [
+            {"title": title, "source": "desk-d", "id": "key-1", "lang": "fr"},
+            {"title": title, "source": "desk-e", "id": "key-2", "lang": "fr"},
+        ]
+    )
     story, moved = res[0]["story_id"], res[1]["headline_id"]
     assert res[1]["story_id"] == story
     # the key is in sessionStorage or nowhere: not in localStorage (which holds only the time the editor last
     # looked), not in a cookie
-    stored = (f"[sessionStorage.getItem('{KEY_STORAGE}'), "
-              f"Object.keys(localStorage).filter(k => k !== '{LOOKED_STORAGE}').length + "
-              f"Object.values(localStorage).filter(v => v.includes('{KEY}')).length, document.cookie]")
+    stored = (
+        f"[sessionStorage.getItem('{KEY_STORAGE}'), "
+        f"Object.keys(localStorage).filter(k => k !== '{LOOKED_STORAGE}').length + "
+        f"Object.values(localStorage).filter(v => v.includes('{KEY}')).length, document.cookie]"
+    )
     move = f'#panel-versions li[data-headline-id="{moved}"] button.panel-move'
 
     def move_and_undo() -> None:
@@ -886,11 +978,25 @@ def test_api_key_is_asked_once_and_kept_for_the_tab_only(keyed_page: Any, keyed_
 
 
 def test_story_panel_shows_markup_as_text_and_why_corrections_are_refused(page: Any, api: Api) -> None:
-    res = api.post([
-        {"title": XSS_PANEL, "source": "<b>evil</b>", "id": "panel-xss-1", "lang": "fr", "url": "javascript:alert(3)"},
-        {"title": XSS_PANEL, "source": "test-panel", "id": "panel-xss-2", "lang": "fr", "url": "https://example.com/rabat"},
-        {"title": ARABIC, "source": "panel-ar", "id": "panel-ar-1"},
-    ])
+    res = api.post(
+        [
+            {
+                "title": XSS_PANEL,
+                "source": "<b>evil</b>",
+                "id": "panel-xss-1",
+                "lang": "fr",
+                "url": "javascript:alert(3)",
+            },
+            {
+                "title": XSS_PANEL,
+                "source": "test-panel",
+                "id": "panel-xss-2",
+                "lang": "fr",
+                "url": "https://example.com/rabat",
+            },
+            {"title": ARABIC, "source": "panel-ar", "id": "panel-ar-1"},
+        ]
+    )
     story, arabic = res[0]["story_id"], res[2]["story_id"]
     assert res[1]["story_id"] == story
     open_dashboard(page, api)
@@ -989,7 +1095,11 @@ def test_paging_reaches_every_story_and_the_counts_match(page: Any, api: Api) ->
     assert col["more"] == f"{topic['n_stories'] - 2} more"
     # every column counts like the API, and the header counts every story the service holds
     for c in page.evaluate(COLUMNS):
-        want = data["unassigned_total"] if c["id"] == "unassigned" else next(t["n_stories"] for t in data["topics"] if str(t["id"]) == c["id"])
+        want = (
+            data["unassigned_total"]
+            if c["id"] == "unassigned"
+            else next(t["n_stories"] for t in data["topics"] if str(t["id"]) == c["id"])
+        )
         assert c["total"] == want and c["count"].startswith(f"{want} stor"), (c, want)
     loaded = page.locator("#board li.story").count()
     assert page.locator("#filter-count").text_content() == f"{loaded} of {server_total(data)} stories"
@@ -1003,8 +1113,11 @@ def test_paging_reaches_every_story_and_the_counts_match(page: Any, api: Api) ->
     assert all(s["topic_id"] == topic["id"] for s in every["stories"])
     assert _column(page, tid)["more"] is None
     # the pages were asked of the server: topic_id, offset and limit
-    asked = [urllib.parse.parse_qs(urllib.parse.urlsplit(u).query) for u in page.recorder.requests
-             if urllib.parse.urlsplit(u).path == "/v1/stories"]
+    asked = [
+        urllib.parse.parse_qs(urllib.parse.urlsplit(u).query)
+        for u in page.recorder.requests
+        if urllib.parse.urlsplit(u).path == "/v1/stories"
+    ]
     offsets = sorted(int(q["offset"][0]) for q in asked if q.get("topic_id") == [tid])
     assert offsets[:2] == [2, 5] and all(q["limit"] == ["3"] for q in asked if q.get("topic_id") == [tid])
 
@@ -1022,11 +1135,13 @@ def test_paging_reaches_every_story_and_the_counts_match(page: Any, api: Api) ->
 def test_search_asks_the_server_in_every_language(page: Any, api: Api) -> None:
     accented = "Séisme d'Al Haouz : les écoles rénovées de Amizmiz rouvrent leurs portes"
     arabic = "مهرجان موازين يعلن عن برنامج دورته الجديدة في الرباط"
-    res = api.post([
-        {"title": accented, "source": "search-fr", "id": "search-acc-1", "lang": "fr"},
-        {"title": arabic, "source": "search-ar", "id": "search-ar-1"},
-        {"title": XSS_SCRIPT, "source": "search-xss", "id": "search-xss-1", "lang": "fr"},
-    ])
+    res = api.post(
+        [
+            {"title": accented, "source": "search-fr", "id": "search-acc-1", "lang": "fr"},
+            {"title": arabic, "source": "search-ar", "id": "search-ar-1"},
+            {"title": XSS_SCRIPT, "source": "search-xss", "id": "search-xss-1", "lang": "fr"},
+        ]
+    )
     open_dashboard(page, api)
     board_count = page.locator("#filter-count").text_content()
 
@@ -1040,9 +1155,15 @@ def test_search_asks_the_server_in_every_language(page: Any, api: Api) -> None:
     want = api.stories(q=query)
     assert got["ids"] == [s["id"] for s in want["stories"]] and got["total"] == want["total"] >= 1
     assert page.locator("#search-count").text_content() == f"{want['total']} stor{'y' if want['total'] == 1 else 'ies'}"
-    assert page.locator("#filter-count").text_content() == f"{len(got['ids'])} of {want['total']} stor{'y' if want['total'] == 1 else 'ies'}"
-    searches = [urllib.parse.parse_qs(urllib.parse.urlsplit(u).query)["q"][0] for u in page.recorder.requests
-                if urllib.parse.urlsplit(u).path == "/v1/stories" and "q=" in u]
+    assert (
+        page.locator("#filter-count").text_content()
+        == f"{len(got['ids'])} of {want['total']} stor{'y' if want['total'] == 1 else 'ies'}"
+    )
+    searches = [
+        urllib.parse.parse_qs(urllib.parse.urlsplit(u).query)["q"][0]
+        for u in page.recorder.requests
+        if urllib.parse.urlsplit(u).path == "/v1/stories" and "q=" in u
+    ]
     assert searches[-1] == query
     assert len(searches) <= 2, f"not debounced: {searches}"
 
@@ -1077,8 +1198,12 @@ def _count_is(page: Any, text: str) -> None:
 
 
 def _unseen(page: Any) -> list[int]:
-    return sorted(int(i) for i in page.evaluate(
-        "() => [...document.querySelectorAll('#board li.story.story-unseen')].map(li => li.dataset.storyId)"))
+    return sorted(
+        int(i)
+        for i in page.evaluate(
+            "() => [...document.querySelectorAll('#board li.story.story-unseen')].map(li => li.dataset.storyId)"
+        )
+    )
 
 
 def _new_since(page: Any, n: int, ids: list[int]) -> None:
@@ -1101,18 +1226,36 @@ def test_new_since_you_looked_counts_later_stories_and_survives_a_reload(page: A
     time.sleep(1.2)  # "since" is to the second
 
     stamp = int(time.time())
-    res = api.post([
-        {"title": "La gare de Kénitra accueille son premier train à grande vitesse de nuit",
-         "source": "seen-a", "id": f"seen-1-{stamp}", "lang": "fr"},
-        {"title": "El puerto de Agadir estrena una terminal de cruceros",
-         "source": "seen-b", "id": f"seen-2-{stamp}", "lang": "es"},
-        {"title": "Marrakech hosts the African drone racing championship",
-         "source": "seen-c", "id": f"seen-3-{stamp}", "lang": "en"},
-        # published two days ago, received now: first seen before the editor looked, so not new
-        {"title": "Le barrage de Oued Ziz inauguré en présence du gouverneur",
-         "source": "seen-d", "id": f"seen-4-{stamp}", "lang": "fr",
-         "published_at": (datetime.now(timezone.utc) - timedelta(days=2)).replace(microsecond=0).isoformat()},
-    ])
+    res = api.post(
+        [
+            {
+                "title": "La gare de Kénitra accueille son premier train à grande vitesse de nuit",
+                "source": "seen-a",
+                "id": f"seen-1-{stamp}",
+                "lang": "fr",
+            },
+            {
+                "title": "El puerto de Agadir estrena una terminal de cruceros",
+                "source": "seen-b",
+                "id": f"seen-2-{stamp}",
+                "lang": "es",
+            },
+            {
+                "title": "Marrakech hosts the African drone racing championship",
+                "source": "seen-c",
+                "id": f"seen-3-{stamp}",
+                "lang": "en",
+            },
+            # published two days ago, received now: first seen before the editor looked, so not new
+            {
+                "title": "Le barrage de Oued Ziz inauguré en présence du gouverneur",
+                "source": "seen-d",
+                "id": f"seen-4-{stamp}",
+                "lang": "fr",
+                "published_at": (datetime.now(timezone.utc) - timedelta(days=2)).replace(microsecond=0).isoformat(),
+            },
+        ]
+    )
     fresh = [r["story_id"] for r in res[:3]]
     assert len(set(fresh)) == 3
     eventually(lambda: _new_since(page, 3, fresh), timeout=15.0)
@@ -1134,12 +1277,14 @@ def test_new_since_you_looked_counts_later_stories_and_survives_a_reload(page: A
 def test_unassigned_first_unique_names_and_outlets(page: Any, api: Api) -> None:
     stamp = int(time.time())
     title = "Le Maroc et le Portugal signent un accord sur l'hydrogène vert"
-    res = api.post([
-        {"title": title, "source": "outlet-a", "id": f"outlet-1-{stamp}", "lang": "fr"},
-        {"title": title, "source": "outlet-b", "id": f"outlet-2-{stamp}", "lang": "fr"},
-        {"title": title, "source": "outlet-a", "id": f"outlet-3-{stamp}", "lang": "fr"},
-        {"title": title, "source": "outlet-c", "id": f"outlet-4-{stamp}", "lang": "fr"},
-    ])
+    res = api.post(
+        [
+            {"title": title, "source": "outlet-a", "id": f"outlet-1-{stamp}", "lang": "fr"},
+            {"title": title, "source": "outlet-b", "id": f"outlet-2-{stamp}", "lang": "fr"},
+            {"title": title, "source": "outlet-a", "id": f"outlet-3-{stamp}", "lang": "fr"},
+            {"title": title, "source": "outlet-c", "id": f"outlet-4-{stamp}", "lang": "fr"},
+        ]
+    )
     story = res[0]["story_id"]
     assert {r["story_id"] for r in res} == {story}
     open_dashboard(page, api)
@@ -1191,13 +1336,23 @@ def test_a_card_keeps_its_place_when_a_new_batch_arrives(page: Any, api: Api) ->
     below_title, below_lang = below_story["canonical"]["title"], below_story["canonical"]["lang"]
 
     # a batch: two new stories, and a new version of the story below the card (the API now lists it first)
-    res = api.post([
-        {"title": "La Bourse de Casablanca termine la séance en hausse de 2 %",
-         "source": "keep-c", "id": f"keep-3-{stamp}", "lang": "fr"},
-        {"title": "Moroccan Royal Navy rescues 60 migrants off Tarfaya",
-         "source": "keep-d", "id": f"keep-4-{stamp}", "lang": "en"},
-        {"title": below_title, "source": "keep-e", "id": f"keep-5-{stamp}", "lang": below_lang},
-    ])
+    res = api.post(
+        [
+            {
+                "title": "La Bourse de Casablanca termine la séance en hausse de 2 %",
+                "source": "keep-c",
+                "id": f"keep-3-{stamp}",
+                "lang": "fr",
+            },
+            {
+                "title": "Moroccan Royal Navy rescues 60 migrants off Tarfaya",
+                "source": "keep-d",
+                "id": f"keep-4-{stamp}",
+                "lang": "en",
+            },
+            {"title": below_title, "source": "keep-e", "id": f"keep-5-{stamp}", "lang": below_lang},
+        ]
+    )
     new_ids = [str(r["story_id"]) for r in res[:2]]
     assert str(res[2]["story_id"]) == below_id, "the same title should join the story"
     size = below_story["size"] + 1
@@ -1207,11 +1362,14 @@ def test_a_card_keeps_its_place_when_a_new_batch_arrives(page: Any, api: Api) ->
         assert col_now.index(below_id) < col_now.index(target_id), "the API should list the updated story first"
 
     # the poll brings it, and holds it: "N updates — Show"; nothing on the board moved
-    page.wait_for_function("""ids => {
+    page.wait_for_function(
+        """ids => {
         const d = window.TickerDashboard.state.data;
         const all = d.topics.flatMap(t => t.stories).concat(d.unassigned).map(s => String(s.id));
         return ids.every(id => all.includes(id));
-    }""", arg=new_ids)
+    }""",
+        arg=new_ids,
+    )
     page.wait_for_selector("#updates:not([hidden])")
     assert int(page.locator("#updates").get_attribute("data-count")) >= 3
     assert page.locator("#updates-text").text_content().endswith("updates")
@@ -1244,8 +1402,16 @@ def test_a_card_keeps_its_place_when_a_new_batch_arrives(page: Any, api: Api) ->
 
     # when the pointer is elsewhere, the next batch goes on the board at once, still without reordering
     page.mouse.move(5, 5)
-    later = api.post([{"title": "Tanger accueille le sommet méditerranéen de l'eau",
-                       "source": "keep-f", "id": f"keep-6-{stamp}", "lang": "fr"}])
+    later = api.post(
+        [
+            {
+                "title": "Tanger accueille le sommet méditerranéen de l'eau",
+                "source": "keep-f",
+                "id": f"keep-6-{stamp}",
+                "lang": "fr",
+            }
+        ]
+    )
     page.locator(f'#board li.story[data-story-id="{later[0]["story_id"]}"]').wait_for(state="attached", timeout=10_000)
     assert page.locator("#updates").is_hidden()
     final = page.evaluate(BOARD_SUMMARY)
@@ -1267,10 +1433,12 @@ def _feed_server() -> Iterator[str]:
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    good = ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
-            "<item><title>Fès : la médina accueille le festival des musiques sacrées</title><guid>bf-1</guid></item>"
-            "<item><title>Oujda : la nouvelle gare routière ouvre ses portes</title><guid>bf-2</guid></item>"
-            "</channel></rss>").encode()
+    good = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>Fès : la médina accueille le festival des musiques sacrées</title><guid>bf-1</guid></item>"
+        "<item><title>Oujda : la nouvelle gare routière ouvre ses portes</title><guid>bf-2</guid></item>"
+        "</channel></rss>"
+    ).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
@@ -1322,7 +1490,11 @@ def test_feeds_panel_shows_each_feeds_health_and_hides_without_feeds(page: Any, 
             assert page.locator("#feeds-panel").is_visible()
             assert (good["label"], good["source"], good["error"]) == ("OK", XSS_IMG, None)  # markup shown as text
             assert good["meta"].startswith("2 stored · fetched ")
-            assert (bad["label"], bad["source"], bad["error"]) == ("Error", "broken-desk", "HTTP 500 Internal Server Error")
+            assert (bad["label"], bad["source"], bad["error"]) == (
+                "Error",
+                "broken-desk",
+                "HTTP 500 Internal Server Error",
+            )
             assert page.locator("#feeds-summary").text_content() == "2 feeds · 1 failing"
             assert page.locator("#feeds-list img").count() == 0
         finally:

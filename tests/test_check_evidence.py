@@ -24,12 +24,32 @@ def _iso(minutes_ago: float) -> str:
 
 
 def _seed(client, translation: bool = True) -> list[dict]:
-    r = client.post("/v1/headlines", json={"headlines": [
-        {"title": KHAYA_FR, "source": "le360", "url": "https://fr.le360.ma/khaya", "published_at": _iso(37), "lang": "fr"},
-        {"title": KHAYA_FR, "source": "hespress-fr", "published_at": _iso(20), "lang": "fr"},  # the same text again
-        *([{"title": KHAYA_ES, "source": "le360-es", "url": "https://es.le360.ma/khaya", "lang": "es"}] if translation else []),
-        {"title": OTHER_FR, "source": "alyaoum24", "published_at": _iso(90), "lang": "fr"},
-    ]})
+    r = client.post(
+        "/v1/headlines",
+        json={
+            "headlines": [
+                {
+                    "title": KHAYA_FR,
+                    "source": "le360",
+                    "url": "https://fr.le360.ma/khaya",
+                    "published_at": _iso(37),
+                    "lang": "fr",
+                },
+                {
+                    "title": KHAYA_FR,
+                    "source": "hespress-fr",
+                    "published_at": _iso(20),
+                    "lang": "fr",
+                },  # the same text again
+                *(
+                    [{"title": KHAYA_ES, "source": "le360-es", "url": "https://es.le360.ma/khaya", "lang": "es"}]
+                    if translation
+                    else []
+                ),
+                {"title": OTHER_FR, "source": "alyaoum24", "published_at": _iso(90), "lang": "fr"},
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     return r.json()["results"]
 
@@ -147,12 +167,18 @@ def test_calibration_holds_on_the_held_out_half(encoder) -> None:
 
 # --- languages --------------------------------------------------------------------------------------
 
+
 def test_unknown_lang_is_422_naming_the_item_and_the_accepted_codes(client) -> None:
-    r = client.post("/v1/headlines", json={"headlines": [
-        {"title": KHAYA_FR, "lang": "fr"},
-        {"title": "Le Maroc et la CAF signent un accord", "lang": "de"},
-        {"title": "Le Maroc et la CAF signent un accord", "lang": "xx"},
-    ]})
+    r = client.post(
+        "/v1/headlines",
+        json={
+            "headlines": [
+                {"title": KHAYA_FR, "lang": "fr"},
+                {"title": "Le Maroc et la CAF signent un accord", "lang": "de"},
+                {"title": "Le Maroc et la CAF signent un accord", "lang": "xx"},
+            ]
+        },
+    )
     assert r.status_code == 422, r.text
     detail = r.json()["detail"]
     assert [d["loc"] for d in detail] == [["body", "headlines", 1, "lang"], ["body", "headlines", 2, "lang"]]
@@ -177,38 +203,54 @@ def test_accepted_languages_follow_ticker_languages(make_client) -> None:
 
 # --- a refused batch lists every bad item -----------------------------------------------------------
 
+
 def test_refused_batch_lists_every_bad_item(client) -> None:
     r = client.post("/v1/headlines", json={"headlines": [{"title": ""}, {"title": "  "}, {"source": "x"}]})
     assert r.status_code == 422
     locs = [d["loc"] for d in r.json()["detail"]]
     assert locs == [["body", "headlines", i, "title"] for i in range(3)]
 
-    r = client.post("/v1/headlines", json={"headlines": [
-        {"title": "Le Maroc et la CAF", "lang": "de"},
-        {"title": "…"},
-        {"title": 12},
-        {"title": "Le Maroc et la CAF", "publishedAt": "2026-01-01"},
-        {"title": "Le Maroc", "published_at": (datetime.now(timezone.utc) + timedelta(days=5)).isoformat()},
-        "not an object",
-        {"title": "Tout va bien au Maroc"},
-    ]})
+    r = client.post(
+        "/v1/headlines",
+        json={
+            "headlines": [
+                {"title": "Le Maroc et la CAF", "lang": "de"},
+                {"title": "…"},
+                {"title": 12},
+                {"title": "Le Maroc et la CAF", "publishedAt": "2026-01-01"},
+                {"title": "Le Maroc", "published_at": (datetime.now(timezone.utc) + timedelta(days=5)).isoformat()},
+                "not an object",
+                {"title": "Tout va bien au Maroc"},
+            ]
+        },
+    )
     assert r.status_code == 422
     locs = [tuple(d["loc"]) for d in r.json()["detail"]]
     assert locs == [
-        ("body", "headlines", 0, "lang"), ("body", "headlines", 1, "title"), ("body", "headlines", 2, "title"),
-        ("body", "headlines", 3, "publishedAt"), ("body", "headlines", 4, "published_at"), ("body", "headlines", 5),
+        ("body", "headlines", 0, "lang"),
+        ("body", "headlines", 1, "title"),
+        ("body", "headlines", 2, "title"),
+        ("body", "headlines", 3, "publishedAt"),
+        ("body", "headlines", 4, "published_at"),
+        ("body", "headlines", 5),
     ], locs
     assert client.get("/v1/stories").json()["total"] == 0
 
     r = client.post("/v1/dedup/check", json={"title": " ", "lang": "xx", "extra": 1})
     assert r.status_code == 422
-    assert sorted(tuple(d["loc"]) for d in r.json()["detail"]) == [("body", "extra"), ("body", "lang"), ("body", "title")]
+    assert sorted(tuple(d["loc"]) for d in r.json()["detail"]) == [
+        ("body", "extra"),
+        ("body", "lang"),
+        ("body", "title"),
+    ]
 
 
 # --- HEAD on the pages ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path, kind", [("/", "text/html"), ("/plugin.js", "application/javascript"),
-                                        ("/plugin-demo", "text/html")])
+
+@pytest.mark.parametrize(
+    "path, kind", [("/", "text/html"), ("/plugin.js", "application/javascript"), ("/plugin-demo", "text/html")]
+)
 def test_head_on_the_pages(client, path: str, kind: str) -> None:
     got = client.get(path)
     head = client.head(path)

@@ -22,7 +22,9 @@ def _pipeline(encoder, tmp_path, memory: bool = False) -> Pipeline:
 
 def _items(n: int, offset: int = 0) -> list[HeadlineInput]:
     rows = read_jsonl(DATASETS / "gnews_fr" / "dev.jsonl")[offset : offset + n]
-    return [HeadlineInput(title=r["title"], lang="fr", ext_id=f"{offset}-{i}", source="feed") for i, r in enumerate(rows)]
+    return [
+        HeadlineInput(title=r["title"], lang="fr", ext_id=f"{offset}-{i}", source="feed") for i, r in enumerate(rows)
+    ]
 
 
 def _wait_until(condition, timeout: float = 30.0) -> bool:
@@ -49,7 +51,9 @@ class _HeldCheck:
             return real(hashes)
 
         monkeypatch.setattr(pipeline.store, "embeddings_by_hash", held)
-        self.thread = threading.Thread(target=pipeline.check, args=("Le Maroc accueille la réunion",), name="held-check")
+        self.thread = threading.Thread(
+            target=pipeline.check, args=("Le Maroc accueille la réunion",), name="held-check"
+        )
 
 
 def test_ingest_waits_for_a_check_under_way(encoder, tmp_path, monkeypatch):

@@ -92,17 +92,35 @@ def _fake_app(state: FakeState) -> Any:
         matches = []
         if story is not None:
             matches = [
-                {"headline_id": 70, "story_id": story, "title": "Sahara : <b>soutien</b> renouvelé",
-                 "lang": "fr", "source": "Hespress FR", "published_at": "2025-03-01T10:00:00Z",
-                 "score": 0.91, "terms": {"cosine": 0.62, "entity": 0.29}, "extra_field_from_future": True},
-                {"headline_id": 71, "story_id": story, "title": "الصحراء: دعم متجدد", "lang": "ar",
-                 "source": "Le360", "published_at": "2025-03-01T11:00:00Z", "score": 0.77},
+                {
+                    "headline_id": 70,
+                    "story_id": story,
+                    "title": "Sahara : <b>soutien</b> renouvelé",
+                    "lang": "fr",
+                    "source": "Hespress FR",
+                    "published_at": "2025-03-01T10:00:00Z",
+                    "score": 0.91,
+                    "terms": {"cosine": 0.62, "entity": 0.29},
+                    "extra_field_from_future": True,
+                },
+                {
+                    "headline_id": 71,
+                    "story_id": story,
+                    "title": "الصحراء: دعم متجدد",
+                    "lang": "ar",
+                    "source": "Le360",
+                    "published_at": "2025-03-01T11:00:00Z",
+                    "score": 0.77,
+                },
             ]
         return {
-            "duplicate": story is not None, "story_id": story,
+            "duplicate": story is not None,
+            "story_id": story,
             "match": "translation" if story is not None else None,
-            "score": 0.91 if story is not None else 0.12, "threshold": 0.5,
-            "lang": body.get("lang") or "fr", "matches": matches,
+            "score": 0.91 if story is not None else 0.12,
+            "threshold": 0.5,
+            "lang": body.get("lang") or "fr",
+            "matches": matches,
         }
 
     @app.post("/v1/headlines")
@@ -115,11 +133,17 @@ def _fake_app(state: FakeState) -> Any:
             key = h["title"].casefold().strip()
             dup = key in state.seen
             story = state.seen.setdefault(key, 100 + len(state.seen))
-            results.append({
-                "headline_id": 1000 + len(state.requests) * 100 + i, "lang": h.get("lang") or "fr",
-                "story_id": story, "duplicate": dup, "match": "exact" if dup else None,
-                "score": 1.0 if dup else None, "idempotent_replay": False,
-            })
+            results.append(
+                {
+                    "headline_id": 1000 + len(state.requests) * 100 + i,
+                    "lang": h.get("lang") or "fr",
+                    "story_id": story,
+                    "duplicate": dup,
+                    "match": "exact" if dup else None,
+                    "score": 1.0 if dup else None,
+                    "idempotent_replay": False,
+                }
+            )
         return {"results": results}
 
     return app
@@ -262,8 +286,15 @@ def _mock_client(handler: Any, **kw: Any) -> tuple[TickerClient, list[float]]:
     return client, slept
 
 
-CHECK_OK = {"duplicate": False, "story_id": None, "match": None, "score": None,
-            "threshold": 0.5, "lang": "fr", "matches": []}
+CHECK_OK = {
+    "duplicate": False,
+    "story_id": None,
+    "match": None,
+    "score": None,
+    "threshold": 0.5,
+    "lang": "fr",
+    "matches": [],
+}
 
 
 def test_connect_error_then_success() -> None:
@@ -288,9 +319,23 @@ def test_read_timeout_retried_only_when_idempotent() -> None:
         if len(calls) == 1:
             raise httpx.ReadTimeout("slow", request=request)
         body = json.loads(request.content)
-        return httpx.Response(200, json={"results": [
-            {"headline_id": 1, "lang": "fr", "story_id": 1, "duplicate": False, "match": None,
-             "score": None, "idempotent_replay": True} for _ in body["headlines"]]})
+        return httpx.Response(
+            200,
+            json={
+                "results": [
+                    {
+                        "headline_id": 1,
+                        "lang": "fr",
+                        "story_id": 1,
+                        "duplicate": False,
+                        "match": None,
+                        "score": None,
+                        "idempotent_replay": True,
+                    }
+                    for _ in body["headlines"]
+                ]
+            },
+        )
 
     client, _ = _mock_client(handler)
     with pytest.raises(TickerConnectionError):
@@ -340,19 +385,54 @@ def test_format_check_one_line_per_match() -> None:
     from app.client.cli import format_check
 
     now = datetime(2025, 3, 1, 10, 37, tzinfo=timezone.utc)
-    result = CheckResult.from_json({
-        "duplicate": False, "story_id": None, "match": None, "score": 0.7, "threshold": 0.744, "lang": "fr",
-        "verdict": "possible", "confidence": 0.41, "closest_story_id": 7,
-        "matches": [
-            {"headline_id": 1, "story_id": 7, "title": "Sahara : soutien", "lang": "fr", "source": "le360",
-             "published_at": "2025-03-01T10:00:00Z", "url": "https://le360.ma/x", "score": 0.7, "same_story": True,
-             "copies": 3},
-            {"headline_id": 2, "story_id": 8, "title": "Autre chose", "lang": "fr", "source": "x",
-             "published_at": None, "received_at": "2025-03-01T08:37:00Z", "score": 0.5, "same_story": False},
-            {"headline_id": 3, "story_id": 7, "title": "الصحراء", "lang": "ar", "source": "Hespress",
-             "published_at": "2025-02-27T10:37:00Z", "score": 0.6, "same_story": True},
-        ],
-    })
+    result = CheckResult.from_json(
+        {
+            "duplicate": False,
+            "story_id": None,
+            "match": None,
+            "score": 0.7,
+            "threshold": 0.744,
+            "lang": "fr",
+            "verdict": "possible",
+            "confidence": 0.41,
+            "closest_story_id": 7,
+            "matches": [
+                {
+                    "headline_id": 1,
+                    "story_id": 7,
+                    "title": "Sahara : soutien",
+                    "lang": "fr",
+                    "source": "le360",
+                    "published_at": "2025-03-01T10:00:00Z",
+                    "url": "https://le360.ma/x",
+                    "score": 0.7,
+                    "same_story": True,
+                    "copies": 3,
+                },
+                {
+                    "headline_id": 2,
+                    "story_id": 8,
+                    "title": "Autre chose",
+                    "lang": "fr",
+                    "source": "x",
+                    "published_at": None,
+                    "received_at": "2025-03-01T08:37:00Z",
+                    "score": 0.5,
+                    "same_story": False,
+                },
+                {
+                    "headline_id": 3,
+                    "story_id": 7,
+                    "title": "الصحراء",
+                    "lang": "ar",
+                    "source": "Hespress",
+                    "published_at": "2025-02-27T10:37:00Z",
+                    "score": 0.6,
+                    "same_story": True,
+                },
+            ],
+        }
+    )
     head, *lines = format_check(result, now=now).splitlines()
     assert head.startswith("POSSIBLE  maybe story 7  confidence 0.41")
     assert lines == [
@@ -393,13 +473,18 @@ def test_cli_url_and_key_from_environment(
 
 
 def test_cli_ingest_file_and_stdin(
-    fake: tuple[str, FakeState], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    fake: tuple[str, FakeState],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     url, state = fake
     path = tmp_path / "batch.json"
-    path.write_text(json.dumps({"headlines": [
-        {"title": "Tempête sur le Rif", "source": "SNRTnews"}, {"title": "Tempête sur le Rif"}]}))
+    path.write_text(
+        json.dumps(
+            {"headlines": [{"title": "Tempête sur le Rif", "source": "SNRTnews"}, {"title": "Tempête sur le Rif"}]}
+        )
+    )
     assert main(["ingest", str(path), "--url", url, "--source", "CLI"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("2 headlines: 1 new, 1 duplicates (1 exact)")
@@ -433,7 +518,11 @@ def test_cli_process_exit_code(fake: tuple[str, FakeState]) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "TICKER_URL": url}
     proc = subprocess.run(
         [sys.executable, "-m", "app.client.cli", "check", "Sahara : soutien renouvelé", "--json"],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
     )
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["duplicate"] is True
@@ -446,18 +535,45 @@ def test_cli_against_the_real_service(tmp_path: Path, capsys: pytest.CaptureFixt
     from server import Server
 
     now = datetime.now(timezone.utc)
-    env = {"TICKER_DATA_DIR": str(tmp_path / "data"), "TICKER_LOAD_SAMPLE_DATA": "0", "TICKER_API_KEY": "",
-           "TICKER_LOG_LEVEL": "warning"}
+    env = {
+        "TICKER_DATA_DIR": str(tmp_path / "data"),
+        "TICKER_LOAD_SAMPLE_DATA": "0",
+        "TICKER_API_KEY": "",
+        "TICKER_LOG_LEVEL": "warning",
+    }
     fr = "Sultana Khaya sort du silence et dément toute «scission» avec le Polisario"
     with Server(env).start(90.0) as srv:
-        r = httpx.post(srv.url + "/v1/headlines", timeout=30, json={"headlines": [
-            {"title": fr, "source": "le360", "url": "https://fr.le360.ma/khaya",
-             "published_at": (now - timedelta(minutes=37)).isoformat(), "lang": "fr"},
-            {"title": fr, "source": "hespress-fr", "published_at": (now - timedelta(minutes=20)).isoformat(), "lang": "fr"},
-            {"title": "Sultana Khaya rompe el silencio y desmiente cualquier «ruptura» con el Polisario",
-             "source": "le360-es", "lang": "es"},
-            {"title": "Le Polisario accuse le Maroc lors d'une réunion à Alger", "source": "alyaoum24", "lang": "fr"},
-        ]})
+        r = httpx.post(
+            srv.url + "/v1/headlines",
+            timeout=30,
+            json={
+                "headlines": [
+                    {
+                        "title": fr,
+                        "source": "le360",
+                        "url": "https://fr.le360.ma/khaya",
+                        "published_at": (now - timedelta(minutes=37)).isoformat(),
+                        "lang": "fr",
+                    },
+                    {
+                        "title": fr,
+                        "source": "hespress-fr",
+                        "published_at": (now - timedelta(minutes=20)).isoformat(),
+                        "lang": "fr",
+                    },
+                    {
+                        "title": "Sultana Khaya rompe el silencio y desmiente cualquier «ruptura» con el Polisario",
+                        "source": "le360-es",
+                        "lang": "es",
+                    },
+                    {
+                        "title": "Le Polisario accuse le Maroc lors d'une réunion à Alger",
+                        "source": "alyaoum24",
+                        "lang": "fr",
+                    },
+                ]
+            },
+        )
         assert r.status_code == 200, r.text
         title = "Sultana Khaya breaks her silence and denies any split with the Polisario"
         assert main(["check", title, "--url", srv.url]) == 1
@@ -469,8 +585,10 @@ def test_cli_against_the_real_service(tmp_path: Path, capsys: pytest.CaptureFixt
         assert sum(fr[:60] in line for line in lines) == 1, "the same text once (titles are clipped to 70)"
         fr_line = next(line for line in lines if fr[:60] in line)
         assert fr_line.startswith("  [FR] · same story · Ran ") and "same text x2" in fr_line
-        assert ("Ran 37 min ago on le360 · https://fr.le360.ma/khaya" in fr_line
-                or "Ran 20 min ago on hespress-fr" in fr_line), fr_line
+        assert (
+            "Ran 37 min ago on le360 · https://fr.le360.ma/khaya" in fr_line
+            or "Ran 20 min ago on hespress-fr" in fr_line
+        ), fr_line
         assert any(line.startswith("  [ES] · same story · Ran just now on le360-es") for line in same)
         assert any("alyaoum24" in line for line in related)
 

@@ -100,15 +100,26 @@ def _writer(url: str, n: int, stop: threading.Event, tally: Tally) -> None:
                     batch.append({"title": SHARED[t], "source": src, "id": f"{src}-{t}"})
                 elif roll < 0.5:  # one wire item that every client relays at once: same (source, id)
                     w = rng.randrange(30)
-                    batch.append({"title": f"Dépêche MAP n° {w} : le Conseil de gouvernement se réunit jeudi ({w})",
-                                  "source": "map-wire", "id": f"w{w}"})
+                    batch.append(
+                        {
+                            "title": f"Dépêche MAP n° {w} : le Conseil de gouvernement se réunit jeudi ({w})",
+                            "source": "map-wire",
+                            "id": f"w{w}",
+                        }
+                    )
                 elif roll < 0.65 and mine:  # a replay of something this client had acknowledged
                     batch.append(rng.choice(mine))
                 elif roll < 0.75:  # no id: every post is a new headline (an exact duplicate of the text)
                     batch.append({"title": SHARED[rng.randrange(len(SHARED))]})
                 else:  # fresh
-                    batch.append({"title": f"Flash {n}-{k}-{len(batch)} : le port de Nador reçoit {rng.randint(2, 900)} navires",
-                                  "source": f"client{n}", "id": f"{k}-{len(batch)}", "lang": "fr"})
+                    batch.append(
+                        {
+                            "title": f"Flash {n}-{k}-{len(batch)} : le port de Nador reçoit {rng.randint(2, 900)} navires",
+                            "source": f"client{n}",
+                            "id": f"{k}-{len(batch)}",
+                            "lang": "fr",
+                        }
+                    )
             start = time.perf_counter()
             try:
                 r = c.post("/v1/headlines", json={"headlines": batch})
@@ -166,11 +177,14 @@ def _rude(url: str, stop: threading.Event, tally: Tally) -> None:
     with httpx.Client(base_url=url, timeout=120, headers=AUTH) as c:
         while not stop.wait(0.1):
             k += 1
-            batch = [{"title": f"Coupure de courant n° {k} dans le quartier Hassan à Rabat", "source": "rude",
-                      "id": str(k)}]
+            batch = [
+                {"title": f"Coupure de courant n° {k} dans le quartier Hassan à Rabat", "source": "rude", "id": str(k)}
+            ]
             body = json.dumps({"headlines": batch}).encode()
-            head = (f"POST /v1/headlines HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+            head = (
+                f"POST /v1/headlines HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode()
             sent = [head + body[: len(body) // 2], head + body, b"\x16\x03\x01\x02\x00 not http at all\r\n\r\n"][k % 3]
             with socket.create_connection((host, int(port)), timeout=10) as sock:
                 sock.sendall(sent)
@@ -190,13 +204,21 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def test_concurrent_writers_pollers_and_refits(tmp_path):
-    env = {"TICKER_DATA_DIR": str(tmp_path / "data"), "TICKER_API_KEY": KEY, "TICKER_REFIT_EVERY_SECONDS": "5",
-           "TICKER_REFIT_EVERY_STORIES": "50", "TICKER_REFIT_MIN_SECONDS": "0", "TICKER_DEDUP_RATE_PER_MINUTE": "100000"}
+    env = {
+        "TICKER_DATA_DIR": str(tmp_path / "data"),
+        "TICKER_API_KEY": KEY,
+        "TICKER_REFIT_EVERY_SECONDS": "5",
+        "TICKER_REFIT_EVERY_STORIES": "50",
+        "TICKER_REFIT_MIN_SECONDS": "0",
+        "TICKER_DEDUP_RATE_PER_MINUTE": "100000",
+    }
     tally = Tally()
     stop = threading.Event()
     with Server(env) as server:
         threads = [threading.Thread(target=_writer, args=(server.url, n, stop, tally)) for n in range(WRITERS)]
-        threads += [threading.Thread(target=f, args=(server.url, stop, tally)) for f in (_poller, _refitter, _checker, _rude)]
+        threads += [
+            threading.Thread(target=f, args=(server.url, stop, tally)) for f in (_poller, _refitter, _checker, _rude)
+        ]
         failures: list[BaseException] = []
 
         def guarded(t: threading.Thread) -> threading.Thread:
@@ -236,8 +258,15 @@ def test_concurrent_writers_pollers_and_refits(tmp_path):
                 assert r.status_code == 200, (hid, r.status_code)
                 h = r.json()
                 assert h["title"] == title and h["source"] == source, (hid, h)
-            stored = int(float(next(line.split()[1] for line in c.get("/metrics").text.splitlines()
-                                    if line.startswith("ticker_store_headlines "))))
+            stored = int(
+                float(
+                    next(
+                        line.split()[1]
+                        for line in c.get("/metrics").text.splitlines()
+                        if line.startswith("ticker_store_headlines ")
+                    )
+                )
+            )
             total_stories = c.get("/v1/stories?limit=1").json()["total"]
             story_sizes = 0
             for offset in range(0, total_stories, 500):
@@ -247,10 +276,16 @@ def test_concurrent_writers_pollers_and_refits(tmp_path):
     writes = sum(n for (kind, _), n in tally.codes.items() if kind == "write")
     five = {k: n for k, n in tally.codes.items() if k[1] >= 500}
     report = {
-        "seconds": round(elapsed, 1), "writer_threads": WRITERS, "requests": sum(tally.codes.values()),
-        "write_requests": writes, "headlines_sent": tally.headlines_sent, "headlines_stored": stored,
-        "stories": total_stories, "status_codes": {f"{k} {c}": n for (k, c), n in sorted(tally.codes.items())},
-        "5xx": sum(five.values()), "unanswered_headlines": tally.uncertain,
+        "seconds": round(elapsed, 1),
+        "writer_threads": WRITERS,
+        "requests": sum(tally.codes.values()),
+        "write_requests": writes,
+        "headlines_sent": tally.headlines_sent,
+        "headlines_stored": stored,
+        "stories": total_stories,
+        "status_codes": {f"{k} {c}": n for (k, c), n in sorted(tally.codes.items())},
+        "5xx": sum(five.values()),
+        "unanswered_headlines": tally.uncertain,
         "write_p50_ms": round(1000 * _pct(tally.latencies["write"], 0.5), 1),
         "write_p95_ms": round(1000 * _pct(tally.latencies["write"], 0.95), 1),
         "clusters_p95_ms": round(1000 * _pct(tally.latencies["clusters"], 0.95), 1),
@@ -285,6 +320,7 @@ def test_concurrent_writers_pollers_and_refits(tmp_path):
 
 # --- faults at start-up: the process stays up and says what is wrong --------------------------------
 
+
 def _app(tmp_path, **overrides):
     from app.config import load_settings
     from app.main import create_app
@@ -309,9 +345,13 @@ def test_requests_while_the_encoder_loads_get_503_then_succeed(tmp_path, encoder
         assert c.get("/livez").status_code == 200
         r = c.get("/readyz")
         assert r.status_code == 503 and r.json()["status"] == "starting"
-        for r in (c.post("/v1/headlines", json={"headlines": [{"title": "Le Maroc et la CAF"}]}),
-                  c.post("/v1/dedup/check", json={"title": "Le Maroc et la CAF"}), c.get("/v1/stories"),
-                  c.get("/v1/clusters"), c.post("/v1/clusters/refit")):
+        for r in (
+            c.post("/v1/headlines", json={"headlines": [{"title": "Le Maroc et la CAF"}]}),
+            c.post("/v1/dedup/check", json={"title": "Le Maroc et la CAF"}),
+            c.get("/v1/stories"),
+            c.get("/v1/clusters"),
+            c.post("/v1/clusters/refit"),
+        ):
             assert r.status_code == 503 and int(r.headers["Retry-After"]) >= 1, (r.request.url, r.text)
         gate.set()
         deadline = time.monotonic() + 60
@@ -329,6 +369,7 @@ def test_a_failed_start_is_reported_not_a_crash(tmp_path, monkeypatch, fault):
 
     overrides = {}
     if fault == "encoder":
+
         def broken(spec, **kw):
             raise OSError("model file is corrupt")
 
@@ -348,8 +389,11 @@ def test_a_failed_start_is_reported_not_a_crash(tmp_path, monkeypatch, fault):
         assert secret not in r.text  # the exception's own text (a path, say) goes to the log only
         assert c.get("/livez").status_code == 200
         assert "ticker_ready 0" in c.get("/metrics").text
-        for r in (c.post("/v1/headlines", json={"headlines": [{"title": "Le Maroc et la CAF"}]}),
-                  c.get("/v1/stories"), c.post("/v1/dedup/check", json={"title": "Le Maroc"})):
+        for r in (
+            c.post("/v1/headlines", json={"headlines": [{"title": "Le Maroc et la CAF"}]}),
+            c.get("/v1/stories"),
+            c.post("/v1/dedup/check", json={"title": "Le Maroc"}),
+        ):
             assert r.status_code == 503 and "start-up failed" in r.json()["detail"], r.text
 
 
@@ -379,8 +423,9 @@ def test_the_served_app_freezes_what_start_up_built(tmp_path, encoder):
         plain = create_app(load_settings(env={}, data_dir=tmp_path / "a"), encoder=encoder, wait_ready=True)
         with TestClient(plain):
             assert gc.get_freeze_count() == 0
-        served = create_app(load_settings(env={}, data_dir=tmp_path / "b"), encoder=encoder, wait_ready=True,
-                            freeze_gc=True)
+        served = create_app(
+            load_settings(env={}, data_dir=tmp_path / "b"), encoder=encoder, wait_ready=True, freeze_gc=True
+        )
         with TestClient(served) as client:
             assert client.app.state.ticker.ready.is_set()
             assert gc.get_freeze_count() > 10_000

@@ -28,16 +28,24 @@ CHECK = {"title": "Le Maroc et l'Espagne signent un accord sur l'eau"}
 
 def _server(tmp_path_factory: pytest.TempPathFactory, **env: str) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("data")
-    with Server({"TICKER_DATA_DIR": str(data), "TICKER_DEDUP_RATE_PER_MINUTE": str(RATE),
-                 "TICKER_REFIT_EVERY_SECONDS": "3600", "TICKER_LOG_LEVEL": "warning", **env}) as srv:
+    with Server(
+        {
+            "TICKER_DATA_DIR": str(data),
+            "TICKER_DEDUP_RATE_PER_MINUTE": str(RATE),
+            "TICKER_REFIT_EVERY_SECONDS": "3600",
+            "TICKER_LOG_LEVEL": "warning",
+            **env,
+        }
+    ) as srv:
         yield srv
 
 
 @pytest.fixture(scope="module")
 def bounded(tmp_path_factory) -> Iterator[Server]:
     """Default proxy trust (none), deadlines of TIMEOUT seconds."""
-    yield from _server(tmp_path_factory, TICKER_BODY_TIMEOUT_SECONDS=str(TIMEOUT),
-                       TICKER_HEADER_TIMEOUT_SECONDS=str(TIMEOUT))
+    yield from _server(
+        tmp_path_factory, TICKER_BODY_TIMEOUT_SECONDS=str(TIMEOUT), TICKER_HEADER_TIMEOUT_SECONDS=str(TIMEOUT)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +74,14 @@ def _read_until_closed(sock: socket.socket, deadline: float) -> bytes:
 
 # --- 5. the dedup rate limit and X-Forwarded-For ---------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_a_fresh_x_forwarded_for_does_not_escape_the_rate_limit(bounded):
     with httpx.Client(base_url=bounded.url, timeout=30) as c:
-        codes = [c.post("/v1/dedup/check", json=CHECK, headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
-                 for i in range(RATE + 1)]
+        codes = [
+            c.post("/v1/dedup/check", json=CHECK, headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+            for i in range(RATE + 1)
+        ]
     # no proxy is trusted by default: the header is the client's word, and every check is 127.0.0.1's
     assert codes == [200] * RATE + [429], codes
 
@@ -94,14 +105,18 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(proxied):
 
 # --- 6. slow bodies, slow heads, idle connections --------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_slow_bodies_get_408_within_the_deadline_and_livez_keeps_answering(bounded):
     paths = ["/v1/dedup/check", "/v1/headlines"]
     socks = []
     for i in range(50):
         s = _connect(bounded)
-        s.sendall(f"POST {paths[i % 2]} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                  "Content-Length: 500\r\n\r\n".encode() + b"{" * 95)
+        s.sendall(
+            f"POST {paths[i % 2]} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            "Content-Length: 500\r\n\r\n".encode()
+            + b"{" * 95
+        )
         socks.append(s)
     t0 = time.monotonic()
     try:
@@ -177,9 +192,12 @@ def test_bodies_and_pipelined_requests_are_not_counted_as_head(bounded):
     body = b'{"headlines": [{"title": "' + b"x" * 1_500_000 + b'"}]}'
     s = _connect(bounded)
     try:
-        s.sendall(b"POST /v1/headlines HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-                  + b"GET /livez HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        s.sendall(
+            b"POST /v1/headlines HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s"
+            % (len(body), body)
+            + b"GET /livez HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
         answer = _read_until_closed(s, time.monotonic() + 20)
     finally:
         s.close()
@@ -188,6 +206,7 @@ def test_bodies_and_pipelined_requests_are_not_counted_as_head(bounded):
 
 
 # --- in-process: settings and the middleware alone --------------------------------------------------------------
+
 
 def test_trusted_proxies_are_addresses_or_networks():
     s = load_settings(env={"TICKER_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8,::1 ,fd00::/8"})
@@ -240,8 +259,13 @@ def test_body_timeout_answers_408_once_the_deadline_passes_and_not_before():
     app = BodyTimeout(reader, seconds=0.2)
     slow = _run_asgi(app, [{"type": "http.request", "body": b"{", "more_body": True}])
     assert slow[0]["status"] == 408 and (b"connection", b"close") in slow[0]["headers"]
-    whole = _run_asgi(app, [{"type": "http.request", "body": b"{", "more_body": True},
-                            {"type": "http.request", "body": b"}", "more_body": False}])
+    whole = _run_asgi(
+        app,
+        [
+            {"type": "http.request", "body": b"{", "more_body": True},
+            {"type": "http.request", "body": b"}", "more_body": False},
+        ],
+    )
     assert [m.get("status") for m in whole] == [200, None]
 
     async def late_reader(scope, receive, send):  # busy past the deadline before it reads a body already there

@@ -77,8 +77,12 @@ def _one(final: list[Instruction], op: str) -> Instruction:
 
 def test_parser_understands_continuations_and_comments():
     got = parse("# c\nFROM a:1 AS b\nRUN x \\\n  # inside\n  && y\n\nFROM c\nCMD [\"u\"]\n")
-    assert [(i.op, i.args, i.stage) for i in got] == [("FROM", "a:1 AS b", 0), ("RUN", "x && y", 0),
-                                                      ("FROM", "c", 1), ("CMD", '["u"]', 1)]
+    assert [(i.op, i.args, i.stage) for i in got] == [
+        ("FROM", "a:1 AS b", 0),
+        ("RUN", "x && y", 0),
+        ("FROM", "c", 1),
+        ("CMD", '["u"]', 1),
+    ]
 
 
 def test_slim_base_images(instructions):
@@ -96,7 +100,9 @@ def test_runs_as_a_non_root_user(final):
     created = " ".join(i.args for i in final if i.op == "RUN")
     assert re.search(rf"useradd\b.*\b{re.escape(user)}\b", created), created
     data_dir = re.search(r"TICKER_DATA_DIR=(\S+)", " ".join(i.args for i in final if i.op == "ENV")).group(1)
-    assert re.search(rf"chown\s+\S*{re.escape(user)}\S*\s+{re.escape(data_dir)}", created), "data dir not owned by the user"
+    assert re.search(rf"chown\s+\S*{re.escape(user)}\S*\s+{re.escape(data_dir)}", created), (
+        "data dir not owned by the user"
+    )
     volumes = " ".join(i.args for i in final if i.op == "VOLUME")
     assert data_dir in volumes
     # USER comes after the RUNs that need root, and before CMD
@@ -157,8 +163,11 @@ def _ignored(rel: str, patterns: list[str]) -> bool:
 
 def test_every_copied_path_exists_and_is_in_the_build_context(instructions):
     ignore_file = ROOT / ".dockerignore"
-    patterns = [p.strip() for p in ignore_file.read_text().splitlines() if p.strip() and not p.startswith("#")] \
-        if ignore_file.exists() else []
+    patterns = (
+        [p.strip() for p in ignore_file.read_text().splitlines() if p.strip() and not p.startswith("#")]
+        if ignore_file.exists()
+        else []
+    )
     copies = _copies(instructions)
     assert copies
     for src, ins in copies:

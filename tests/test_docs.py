@@ -20,8 +20,14 @@ def test_readme_lists_every_setting():
 
 
 def test_settings_parse_and_validate():
-    s = load_settings(env={"TICKER_WINDOW_HOURS": "24", "TICKER_LANGUAGES": "fr, ar", "TICKER_PROTECT_READS": "yes",
-                           "TICKER_MATCH_THRESHOLD": "0.7"})
+    s = load_settings(
+        env={
+            "TICKER_WINDOW_HOURS": "24",
+            "TICKER_LANGUAGES": "fr, ar",
+            "TICKER_PROTECT_READS": "yes",
+            "TICKER_MATCH_THRESHOLD": "0.7",
+        }
+    )
     assert s.window_hours == 24.0 and s.languages == ("fr", "ar") and s.protect_reads is True
     assert s.match_threshold == 0.7
     with pytest.raises(ConfigError, match="TICKER_MAX_BATCH_SIZE"):
@@ -61,8 +67,15 @@ def test_postgres_settings_reach_the_backend(monkeypatch):
             seen.update(dsn=dsn, dim=dim, options=options)
 
     monkeypatch.setattr(postgres, "PostgresStore", Recorder)
-    s = load_settings(env={"TICKER_DATABASE_URL": "postgresql://db/ticker", "TICKER_PG_POOL_MAX_SIZE": "3",
-                           "TICKER_PG_POOL_TIMEOUT": "5", "TICKER_PG_EF_SEARCH": "64", "TICKER_PG_EXACT_SCAN_MAX_ROWS": "0"})
+    s = load_settings(
+        env={
+            "TICKER_DATABASE_URL": "postgresql://db/ticker",
+            "TICKER_PG_POOL_MAX_SIZE": "3",
+            "TICKER_PG_POOL_TIMEOUT": "5",
+            "TICKER_PG_EF_SEARCH": "64",
+            "TICKER_PG_EXACT_SCAN_MAX_ROWS": "0",
+        }
+    )
     open_store(s, 512)
     o = seen["options"]
     assert seen["dsn"] == "postgresql://db/ticker" and seen["dim"] == 512

@@ -19,11 +19,17 @@ def _env(tmp_path) -> dict[str, str]:
 def test_restart_keeps_everything(tmp_path):
     env = _env(tmp_path)
     with Server(env) as s:
-        r = httpx.post(s.url + "/v1/headlines", json={"headlines": [
-            {"title": "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes", "source": "a", "id": "1"},
-            {"title": "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes", "source": "b", "id": "2"},
-            {"title": "Sultana Khaya rompe el silencio y desmiente cualquier «ruptura» con el Polisario"},
-        ]}, timeout=30)
+        r = httpx.post(
+            s.url + "/v1/headlines",
+            json={
+                "headlines": [
+                    {"title": "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes", "source": "a", "id": "1"},
+                    {"title": "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes", "source": "b", "id": "2"},
+                    {"title": "Sultana Khaya rompe el silencio y desmiente cualquier «ruptura» con el Polisario"},
+                ]
+            },
+            timeout=30,
+        )
         assert r.status_code == 200, r.text
         before = r.json()["results"]
     with Server(env) as s:
@@ -33,8 +39,14 @@ def test_restart_keeps_everything(tmp_path):
         stories = httpx.get(s.url + "/v1/stories").json()
         assert stories["total"] == 2
         # replaying after the restart is still idempotent
-        again = httpx.post(s.url + "/v1/headlines", json={"headlines": [
-            {"title": "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes", "source": "a", "id": "1"}]}).json()
+        again = httpx.post(
+            s.url + "/v1/headlines",
+            json={
+                "headlines": [
+                    {"title": "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes", "source": "a", "id": "1"}
+                ]
+            },
+        ).json()
         assert again["results"][0]["headline_id"] == before[0]["headline_id"]
         assert again["results"][0]["idempotent_replay"] is True
 
@@ -49,8 +61,14 @@ def test_sigkill_mid_stream_loses_no_acknowledged_headline(tmp_path):
         n = 0
         with httpx.Client(timeout=10) as client:
             while not stop.is_set() and n < 5000:
-                batch = [{"title": f"Dépêche numéro {n + i} sur la météo à Rabat et la CAF", "source": "feed",
-                          "id": str(n + i)} for i in range(5)]
+                batch = [
+                    {
+                        "title": f"Dépêche numéro {n + i} sur la météo à Rabat et la CAF",
+                        "source": "feed",
+                        "id": str(n + i),
+                    }
+                    for i in range(5)
+                ]
                 try:
                     r = client.post(server.url + "/v1/headlines", json={"headlines": batch})
                 except httpx.HTTPError:
@@ -80,9 +98,15 @@ def test_sigkill_mid_stream_loses_no_acknowledged_headline(tmp_path):
             ids = list(acked)
             for i in range(0, len(ids), 200):
                 chunk = ids[i : i + 200]
-                r = client.post(s.url + "/v1/headlines", json={"headlines": [
-                    {"title": f"Dépêche numéro {x} sur la météo à Rabat et la CAF", "source": "feed", "id": x}
-                    for x in chunk]})
+                r = client.post(
+                    s.url + "/v1/headlines",
+                    json={
+                        "headlines": [
+                            {"title": f"Dépêche numéro {x} sur la météo à Rabat et la CAF", "source": "feed", "id": x}
+                            for x in chunk
+                        ]
+                    },
+                )
                 res = r.json()["results"]
                 assert all(x["idempotent_replay"] for x in res)
                 assert [x["headline_id"] for x in res] == [acked[x] for x in chunk]
@@ -94,5 +118,9 @@ def test_sigkill_mid_stream_loses_no_acknowledged_headline(tmp_path):
                 sizes += sum(x["size"] for x in page["stories"])
                 offset += 500
             metrics = client.get(s.url + "/metrics").text
-            stored = int(float(next(line.split()[1] for line in metrics.splitlines() if line.startswith("ticker_store_headlines "))))
+            stored = int(
+                float(
+                    next(line.split()[1] for line in metrics.splitlines() if line.startswith("ticker_store_headlines "))
+                )
+            )
             assert sizes == stored >= len(acked)

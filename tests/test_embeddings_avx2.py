@@ -63,7 +63,11 @@ def test_an_avx2_only_cpu_encodes_in_float32_or_with_7_bit_weights_as_any_other_
     out = tmp_path / "vectors.npy"
     run = subprocess.run(
         [qemu, "-cpu", CPU_MODEL, sys.executable, "-c", SCRIPT, json.dumps(titles), str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert run.returncode == 0, run.stderr[-2000:]
     seen = json.loads(run.stdout.strip().splitlines()[-1])
@@ -75,5 +79,7 @@ def test_an_avx2_only_cpu_encodes_in_float32_or_with_7_bit_weights_as_any_other_
     native = USEEncoder(threads=1, weight_bits=7).encode(titles)
     emulated = np.load(out)
     assert np.abs(emulated - native).max() < 1e-6
-    cpu_path(f"under an emulated {CPU_MODEL} (AVX2 only): the probe says 8-bit int8 saturates, the default is float32, "
-             f"7-bit int8 vectors equal this CPU's (max |diff| {np.abs(emulated - native).max():.1e})")
+    cpu_path(
+        f"under an emulated {CPU_MODEL} (AVX2 only): the probe says 8-bit int8 saturates, the default is float32, "
+        f"7-bit int8 vectors equal this CPU's (max |diff| {np.abs(emulated - native).max():.1e})"
+    )

@@ -90,8 +90,13 @@ def test_stories_out_pairs_by_lang_and_largest_clusters(tmp_path: Path, shared_e
     lines = [json.loads(line) for line in out_file.read_text(encoding="utf-8").splitlines()]
     assert [set(r) for r in lines] == [{"id", "story_id", "match", "score", "gold"}] * 7
     assert [(r["id"], r["gold"], r["match"], r["score"]) for r in lines] == [
-        ("r1", "A", None, None), ("r2", "A", "exact", 1.0), ("r3", "B", None, None), ("r4", "B", "exact", 1.0),
-        ("r5", "A", None, None), ("r6", "C", None, None), ("r7", "D", "exact", 1.0),
+        ("r1", "A", None, None),
+        ("r2", "A", "exact", 1.0),
+        ("r3", "B", None, None),
+        ("r4", "B", "exact", 1.0),
+        ("r5", "A", None, None),
+        ("r6", "C", None, None),
+        ("r7", "D", "exact", 1.0),
     ]
     s = [r["story_id"] for r in lines]
     assert s[0] == s[1] and s[2] == s[3] and s[5] == s[6] and len({s[0], s[2], s[4], s[5]}) == 4
@@ -109,7 +114,9 @@ def test_stories_without_the_flags(tmp_path: Path, shared_encoder, capsys) -> No
 def test_contains_keeps_the_rows_naming_one_thing(tmp_path: Path, shared_encoder, capsys) -> None:
     """A one-topic stress stream from any file: the rows whose title holds a word, in any case."""
     data, out_file = _write(tmp_path / "tiny.jsonl", TINY), tmp_path / "pred.jsonl"
-    assert cli.main(["stories", str(data), "--gold", "story", "--contains", "CENTRAL BANK", "--out", str(out_file)]) == 0
+    assert (
+        cli.main(["stories", str(data), "--gold", "story", "--contains", "CENTRAL BANK", "--out", str(out_file)]) == 0
+    )
     assert _last_json(capsys)["n_items"] == 2
     assert [json.loads(line)["id"] for line in out_file.read_text(encoding="utf-8").splitlines()] == ["r3", "r4"]
     assert cli.main(["stories", str(data), "--gold", "story", "--contains", "tech giant", "--limit", "1"]) == 0
@@ -127,7 +134,12 @@ def test_out_into_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_pairs_by_lang_groups_by_the_rows_own_language() -> None:
     assert cli.row_langs([{"lang": "fra"}, {"lang": "en-US"}, {"lang": "ary"}, {}, {"lang": ""}]) == [
-        "fr", "en", "ary", "und", "und"]
+        "fr",
+        "en",
+        "ary",
+        "und",
+        "und",
+    ]
 
 
 def test_topics_out_one_line_per_row_with_taxonomy_ids(tmp_path: Path, shared_encoder, capsys) -> None:
@@ -137,8 +149,12 @@ def test_topics_out_one_line_per_row_with_taxonomy_ids(tmp_path: Path, shared_en
 
     rows = [json.loads(line) for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
     out_file = tmp_path / "topics.jsonl"
-    assert cli.main(["topics", str(SEED), "--gold", "topic", "--out", str(out_file), "--pairs-by-lang",
-                     "--label-map", "same"]) == 0
+    assert (
+        cli.main(
+            ["topics", str(SEED), "--gold", "topic", "--out", str(out_file), "--pairs-by-lang", "--label-map", "same"]
+        )
+        == 0
+    )
     out = _last_json(capsys)
     lines = [json.loads(line) for line in out_file.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in lines] == [r["id"] for r in rows]

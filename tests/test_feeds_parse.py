@@ -37,10 +37,19 @@ JSON_FEED = {
     "title": "JSON",
     "language": "ar",
     "items": [
-        {"id": 7, "url": "https://example.org/j7", "title": "وزارة التربية تعلن مواعيد الامتحانات",
-         "date_published": "2026-03-21T08:00:00Z"},
+        {
+            "id": 7,
+            "url": "https://example.org/j7",
+            "title": "وزارة التربية تعلن مواعيد الامتحانات",
+            "date_published": "2026-03-21T08:00:00Z",
+        },
         {"id": "j8", "content_text": "a micro-post without a title"},
-        {"id": "j9", "title": "Élections : le scrutin reporté", "language": "fr", "date_modified": "2026-03-21T07:30:00+00:00"},
+        {
+            "id": "j9",
+            "title": "Élections : le scrutin reporté",
+            "language": "fr",
+            "date_modified": "2026-03-21T07:30:00+00:00",
+        },
         "not an object",
     ],
 }
@@ -51,7 +60,11 @@ def test_rss_entries_keys_titles_times_and_the_feeds_language():
     assert feed.format == "rss20" and feed.lang == "fr-FR" and feed.malformed is None
     first, second = feed.entries
     assert (first.key, first.title, first.url, first.lang) == (
-        "le360-1", "Sahara : l\u2019ONU salue & soutient", "https://fr.le360.ma/a/1", "fr-FR")
+        "le360-1",
+        "Sahara : l\u2019ONU salue & soutient",
+        "https://fr.le360.ma/a/1",
+        "fr-FR",
+    )
     assert first.published_at == calendar.timegm((2026, 3, 21, 8, 12, 0))  # +0100 read as such
     # no guid: the link is the key, as written (made absolute, it would change if the feed moved); the URL
     # stored is absolute; markup escaped twice is cleaned
@@ -89,7 +102,9 @@ def test_a_relative_guid_stays_as_written_whatever_the_feeds_url():
 
 
 def test_an_empty_feed_is_a_feed():
-    feed = parse_feed(b'<rss version="2.0"><channel><title>quiet</title></channel></rss>', "application/rss+xml", now=NOW)
+    feed = parse_feed(
+        b'<rss version="2.0"><channel><title>quiet</title></channel></rss>', "application/rss+xml", now=NOW
+    )
     assert (feed.entries, feed.skipped, feed.malformed) == ([], 0, None)
 
 
@@ -117,11 +132,14 @@ def test_malformed_xml_is_recovered_when_it_can_be_and_refused_when_it_is_no_fee
     broken = b'<rss version="2.0"><channel><title>x</title><item><title>kept & fine</title><guid>b1</guid></item><item><title>cut'
     feed = parse_feed(broken, "application/rss+xml", now=NOW)
     assert [e.title for e in feed.entries][:1] == ["kept & fine"] and feed.malformed
-    for junk, ctype in ((b"<?xml version=\"1.0\"?>\n<rss><channel><<<this is &&& not xml", "application/rss+xml"),(b"<html><body><p>Not a feed</p></body></html>", "text/html"),
-                        (b"\x00\x01garbage<<<", "application/xml"),
-                        (b'{"not": "a json feed"}', "application/json"),
-                        (b"{broken json", "application/feed+json"),
-                        (b"", "application/rss+xml")):
+    for junk, ctype in (
+        (b"<?xml version=\"1.0\"?>\n<rss><channel><<<this is &&& not xml", "application/rss+xml"),
+        (b"<html><body><p>Not a feed</p></body></html>", "text/html"),
+        (b"\x00\x01garbage<<<", "application/xml"),
+        (b'{"not": "a json feed"}', "application/json"),
+        (b"{broken json", "application/feed+json"),
+        (b"", "application/rss+xml"),
+    ):
         with pytest.raises(FeedParseError):
             parse_feed(junk, ctype, now=NOW)
 
@@ -134,17 +152,20 @@ def test_a_body_that_looks_like_a_url_or_a_path_is_never_opened(tmp_path):
             parse_feed(body, "application/rss+xml", now=NOW)
 
 
-@pytest.mark.parametrize("raw, clean", [
-    ("<![CDATA[<b>Hello</b> &amp; world &eacute;]]>", "Hello & world é"),
-    ("&amp;eacute;t&amp;eacute;", "été"),
-    ("<script>alert(1)</script>Rabat", "Rabat"),
-    ("a < b and 5<10", "a < b and 5<10"),
-    ("Q&A: R&D", "Q&A: R&D"),
-    (" line\none\u0000\u200b ", "line one\u200b"),
-    ("Sultana Khaya", "Sultana Khaya"),
-    ("", ""),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("<![CDATA[<b>Hello</b> &amp; world &eacute;]]>", "Hello & world é"),
+        ("&amp;eacute;t&amp;eacute;", "été"),
+        ("<script>alert(1)</script>Rabat", "Rabat"),
+        ("a < b and 5<10", "a < b and 5<10"),
+        ("Q&A: R&D", "Q&A: R&D"),
+        (" line\none\u0000\u200b ", "line one\u200b"),
+        ("Sultana Khaya", "Sultana Khaya"),
+        ("", ""),
+        (None, ""),
+    ],
+)
 def test_clean_title(raw, clean):
     assert clean_title(raw, 1000) == clean
 

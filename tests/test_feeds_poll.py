@@ -34,12 +34,17 @@ MB = 1024 * 1024
 
 # ---- the feeds server -----------------------------------------------------------------------------
 
+
 def rss(items: list[tuple[str, str]], lang: str = "fr") -> bytes:
-    body = "".join(f"<item><title>{t}</title><guid isPermaLink=\"false\">{g}</guid>"
-                   f"<link>https://news.example/{g}</link><pubDate>Sat, 21 Mar 2026 09:00:00 GMT</pubDate></item>"
-                   for g, t in items)
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>RSS</title>'
-            f"<language>{lang}</language>{body}</channel></rss>").encode()
+    body = "".join(
+        f"<item><title>{t}</title><guid isPermaLink=\"false\">{g}</guid>"
+        f"<link>https://news.example/{g}</link><pubDate>Sat, 21 Mar 2026 09:00:00 GMT</pubDate></item>"
+        for g, t in items
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>RSS</title>'
+        f"<language>{lang}</language>{body}</channel></rss>"
+    ).encode()
 
 
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -51,20 +56,34 @@ ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <updated>2026-03-21T08:30:00Z</updated></entry>
 </feed>"""
 
-JSON_FEED = json.dumps({
-    "version": "https://jsonfeed.org/version/1.1", "title": "JSON", "language": "en",
-    "items": [{"id": "j1", "url": "https://news.example/j1", "title": "Heavy rain expected across northern Morocco",
-               "date_published": "2026-03-21T07:00:00Z"},
-              {"id": "j2", "title": "Central bank keeps its key rate unchanged at 2.5 percent"}],
-}).encode()
+JSON_FEED = json.dumps(
+    {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "JSON",
+        "language": "en",
+        "items": [
+            {
+                "id": "j1",
+                "url": "https://news.example/j1",
+                "title": "Heavy rain expected across northern Morocco",
+                "date_published": "2026-03-21T07:00:00Z",
+            },
+            {"id": "j2", "title": "Central bank keeps its key rate unchanged at 2.5 percent"},
+        ],
+    }
+).encode()
 
-RSS_ITEMS = [("r1", "Le Maroc remporte la Coupe d&#8217;Afrique des nations de futsal"),
-             ("r2", "<![CDATA[Séisme : une secousse de <b>magnitude 4,2</b> ressentie à Al Hoceima]]>"),
-             ("r3", "Casablanca : la ligne T5 du tramway entre en service")]
-NO_TITLE = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
-            b"<item><description>an entry with no title</description><guid>nt-1</guid></item>"
-            b"<item><title>Rabat accueille le forum africain de l&apos;investissement</title><guid>nt-2</guid></item>"
-            b"</channel></rss>")
+RSS_ITEMS = [
+    ("r1", "Le Maroc remporte la Coupe d&#8217;Afrique des nations de futsal"),
+    ("r2", "<![CDATA[Séisme : une secousse de <b>magnitude 4,2</b> ressentie à Al Hoceima]]>"),
+    ("r3", "Casablanca : la ligne T5 du tramway entre en service"),
+]
+NO_TITLE = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+    b"<item><description>an entry with no title</description><guid>nt-1</guid></item>"
+    b"<item><title>Rabat accueille le forum africain de l&apos;investissement</title><guid>nt-2</guid></item>"
+    b"</channel></rss>"
+)
 MALFORMED = b"<?xml version=\"1.0\"?>\n<rss><channel><<<this is &&& not xml at all"
 
 
@@ -120,8 +139,13 @@ def _handler(feeds: Feeds) -> type[BaseHTTPRequestHandler]:
                 if self.headers.get("If-None-Match") == etag:
                     self.send(304, ETag=etag)
                 else:
-                    self.send(200, body, "application/rss+xml; charset=utf-8", ETag=etag,
-                              Last_Modified="Sat, 21 Mar 2026 09:00:00 GMT")
+                    self.send(
+                        200,
+                        body,
+                        "application/rss+xml; charset=utf-8",
+                        ETag=etag,
+                        Last_Modified="Sat, 21 Mar 2026 09:00:00 GMT",
+                    )
             elif path == "/atom":
                 if self.headers.get("If-Modified-Since") == "Sat, 21 Mar 2026 09:00:00 GMT":
                     self.send(304)
@@ -132,8 +156,11 @@ def _handler(feeds: Feeds) -> type[BaseHTTPRequestHandler]:
             elif path == "/notitle":
                 self.send(200, NO_TITLE, "application/rss+xml")
             elif path == "/says-german":
-                self.send(200, rss([("de1", "Le Maroc inaugure une nouvelle ligne de train entre Rabat et Fès")], lang="de"),
-                          "application/rss+xml")
+                self.send(
+                    200,
+                    rss([("de1", "Le Maroc inaugure une nouvelle ligne de train entre Rabat et Fès")], lang="de"),
+                    "application/rss+xml",
+                )
             elif path == "/limited":
                 self.send(429, b"slow down", "text/plain", Retry_After="3600")
             elif path == "/unavailable":
@@ -149,8 +176,11 @@ def _handler(feeds: Feeds) -> type[BaseHTTPRequestHandler]:
             elif path == "/moved":
                 self.send(301, Location="/moved-here")
             elif path == "/moved-here":
-                self.send(200, rss([("mv1", "Tanger Med bat son record de conteneurs traités en un mois")]),
-                          "application/rss+xml")
+                self.send(
+                    200,
+                    rss([("mv1", "Tanger Med bat son record de conteneurs traités en un mois")]),
+                    "application/rss+xml",
+                )
             elif path == "/temporary":
                 self.send(302, Location="/rss")
             elif path == "/malformed":
@@ -216,14 +246,21 @@ def feeds() -> Iterator[Feeds]:
 
 # ---- the app --------------------------------------------------------------------------------------
 
-FAST = {"feeds_poll": False, "feeds_allow_private": True, "feeds_max_bytes": 1 * MB, "feeds_timeout_seconds": 5.0,
-        "feeds_min_interval_seconds": 10.0, "feeds_default_interval_seconds": 300.0}
+FAST = {
+    "feeds_poll": False,
+    "feeds_allow_private": True,
+    "feeds_max_bytes": 1 * MB,
+    "feeds_timeout_seconds": 5.0,
+    "feeds_min_interval_seconds": 10.0,
+    "feeds_default_interval_seconds": 300.0,
+}
 
 
 @pytest.fixture
 def app_client(make_client) -> Callable[..., Any]:
     def build(**overrides: Any) -> Any:
         return make_client(**{**FAST, **overrides})
+
     return build
 
 
@@ -255,17 +292,26 @@ def stored(client: Any, source: str, key: str) -> Any:
 
 # ---- the formats, the conditional GET, the API --------------------------------------------------
 
+
 def test_rss_atom_and_json_feed_are_stored_once_each_then_a_304_changes_nothing(app_client, feeds):
     client = app_client()
     r1 = add(client, feeds.url + "/rss", source="le360")
     a1 = add(client, feeds.url + "/atom", source="atom-desk", interval_seconds=60)
     j1 = add(client, feeds.url + "/feed.json")
-    assert (r1["status"], r1["source"], r1["interval_seconds"], a1["interval_seconds"]) == ("pending", "le360", 300.0, 60.0)
+    assert (r1["status"], r1["source"], r1["interval_seconds"], a1["interval_seconds"]) == (
+        "pending",
+        "le360",
+        300.0,
+        60.0,
+    )
     assert j1["source"] == "127.0.0.1"  # the URL's host when none is given
     now = time.time()
     reports = poller(client).poll_once(now)
     assert sorted((r.feed_id, r.status, r.items_stored, r.error) for r in reports) == [
-        (r1["id"], 200, 3, None), (a1["id"], 200, 2, None), (j1["id"], 200, 2, None)]
+        (r1["id"], 200, 3, None),
+        (a1["id"], 200, 2, None),
+        (j1["id"], 200, 2, None),
+    ]
 
     h = stored(client, "le360", "r2")
     assert h.title == "Séisme : une secousse de magnitude 4,2 ressentie à Al Hoceima"  # CDATA and markup gone
@@ -279,7 +325,12 @@ def test_rss_atom_and_json_feed_are_stored_once_each_then_a_304_changes_nothing(
 
     state = feed(client, r1["id"])
     assert (state["status"], state["last_status"], state["items_seen"], state["items_stored"], state["fetches"]) == (
-        "ok", 200, 3, 3, 1)
+        "ok",
+        200,
+        3,
+        3,
+        1,
+    )
     assert epoch(state["next_poll_at"]) == pytest.approx(now + 300, abs=1)
     assert feed(client, a1["id"])["next_poll_at"] < state["next_poll_at"]  # its own interval
 
@@ -288,7 +339,10 @@ def test_rss_atom_and_json_feed_are_stored_once_each_then_a_304_changes_nothing(
     # due again: conditional GETs; the server answers 304 and nothing is stored
     reports = poller(client).poll_once(now + 301)
     assert sorted((r.feed_id, r.status, r.items_stored) for r in reports) == [
-        (r1["id"], 304, 0), (a1["id"], 304, 0), (j1["id"], 200, 0)]  # the JSON feed has no validators: read again
+        (r1["id"], 304, 0),
+        (a1["id"], 304, 0),
+        (j1["id"], 200, 0),
+    ]  # the JSON feed has no validators: read again
     assert feeds.hits("/rss")[-1]["if-none-match"] == '"v3"'
     assert feeds.hits("/atom")[-1]["if-modified-since"] == "Sat, 21 Mar 2026 09:00:00 GMT"
     assert "if-none-match" not in feeds.hits("/rss")[0]
@@ -337,7 +391,12 @@ def test_retry_after_is_honoured_on_429_and_503(app_client, feeds):
     reports = {r.feed_id: r for r in poller(client).poll_once(now)}
     assert reports[limited["id"]].status == 429 and reports[unavailable["id"]].status == 503
     a, b = feed(client, limited["id"]), feed(client, unavailable["id"])
-    assert (a["status"], a["last_error"], a["consecutive_errors"], a["errors"]) == ("error", "HTTP 429 Too Many Requests", 1, 1)
+    assert (a["status"], a["last_error"], a["consecutive_errors"], a["errors"]) == (
+        "error",
+        "HTTP 429 Too Many Requests",
+        1,
+        1,
+    )
     assert epoch(a["next_poll_at"]) >= now + 3600 - 1  # seconds
     assert epoch(b["next_poll_at"]) >= now + 7200 - 5  # an HTTP date
     assert poller(client).poll_once(now + 3000) == []  # not before
@@ -364,7 +423,11 @@ def test_errors_back_off_with_jitter_and_a_success_ends_the_streak(app_client, f
     [report] = poller(client).poll_once(t)
     state = feed(client, f["id"])
     assert (report.error, state["status"], state["consecutive_errors"], state["last_error"]) == (
-        None, "ok", 0, "HTTP 500 Internal Server Error")
+        None,
+        "ok",
+        0,
+        "HTTP 500 Internal Server Error",
+    )
     assert epoch(state["next_poll_at"]) == pytest.approx(t + 100, abs=1)
 
 
@@ -438,13 +501,19 @@ def test_410_disables_the_feed(app_client, feeds):
     now = time.time()
     poller(client).poll_once(now)
     state = feed(client, f["id"])
-    assert (state["status"], state["enabled"], state["next_poll_at"], state["last_status"]) == ("disabled", False, None, 410)
+    assert (state["status"], state["enabled"], state["next_poll_at"], state["last_status"]) == (
+        "disabled",
+        False,
+        None,
+        410,
+    )
     assert "410" in state["disabled_reason"]
     assert poller(client).poll_once(now + 10 * 86400) == [] and len(feeds.hits("/gone")) == 1
     assert "ticker_feeds_disabled 1" in client.get("/metrics").text
 
 
 # ---- the API ------------------------------------------------------------------------------------
+
 
 def test_api_validation_auth_conflicts_and_not_found(app_client, feeds):
     client = app_client(api_key=KEY, feeds_max=2)
@@ -488,8 +557,15 @@ def test_api_validation_auth_conflicts_and_not_found(app_client, feeds):
 
 def test_private_addresses_are_refused_unless_allowed(app_client, feeds):
     client = app_client(feeds_allow_private=False)
-    for url in (feeds.url + "/rss", "http://localhost/rss", "http://10.1.2.3/rss", "http://169.254.169.254/latest",
-                "http://[::1]/rss", "http://[::ffff:127.0.0.1]/rss", "http://0.0.0.0/rss"):
+    for url in (
+        feeds.url + "/rss",
+        "http://localhost/rss",
+        "http://10.1.2.3/rss",
+        "http://169.254.169.254/latest",
+        "http://[::1]/rss",
+        "http://[::ffff:127.0.0.1]/rss",
+        "http://0.0.0.0/rss",
+    ):
         r = client.post("/v1/feeds", json={"url": url})
         assert r.status_code == 422, (url, r.text)
         [error] = r.json()["detail"]
@@ -530,10 +606,13 @@ def test_every_redirect_hop_and_every_connection_is_checked(feeds, monkeypatch):
 
 # ---- leases, restarts, crashes --------------------------------------------------------------------
 
+
 def test_two_pollers_on_one_store_fetch_each_feed_once(app_client, feeds):
     client = app_client()
-    ids = [add(client, feeds.url + path, source=f"s{i}")["id"]
-           for i, path in enumerate(("/rss", "/atom", "/feed.json", "/notitle", "/error", "/limited"))]
+    ids = [
+        add(client, feeds.url + path, source=f"s{i}")["id"]
+        for i, path in enumerate(("/rss", "/atom", "/feed.json", "/notitle", "/error", "/limited"))
+    ]
     state = client.app.state.ticker
     other = FeedPoller(state.settings, state.store, state.pipeline.ingest, owner="replica-2")
     try:
@@ -574,8 +653,10 @@ def test_nothing_is_lost_or_stored_twice_across_restarts_and_a_crash(app_client,
     assert report.status == 304 and feeds.hits("/rss")[-1]["if-none-match"] == '"v3"'
 
     # new entries arrive; the process dies after they are committed, before the feed's state is written
-    feeds.rss_items += [("r4", "Marrakech : le festival du film ouvre ses portes"),
-                        ("r5", "Agadir : la saison touristique bat un record")]
+    feeds.rss_items += [
+        ("r4", "Marrakech : le festival du film ouvre ses portes"),
+        ("r5", "Agadir : la saison touristique bat un record"),
+    ]
     store = client.app.state.ticker.store
 
     def crash(*args: Any, **kwargs: Any) -> bool:
@@ -642,8 +723,12 @@ def test_pg_replicas_poll_each_feed_once_and_take_over_a_dead_ones_feeds(feeds):
     def ingest(items: Any) -> list[IngestResult]:
         with lock:
             ingested.extend((i.source, i.ext_id) for i in items)
-        return [IngestResult(headline_id=n, lang=None, story_id=n, duplicate=False, match=None, score=None,
-                             matched_headline_id=None) for n, _ in enumerate(items)]
+        return [
+            IngestResult(
+                headline_id=n, lang=None, story_id=n, duplicate=False, match=None, score=None, matched_headline_id=None
+            )
+            for n, _ in enumerate(items)
+        ]
 
     pollers = [FeedPoller(settings, s, ingest, owner=f"replica-{k}") for k, s in enumerate(stores)]
     try:

@@ -45,9 +45,14 @@ def fuzz_app(tmp_path_factory, encoder):
     from app.main import create_app
 
     s = load_settings(
-        env={}, data_dir=tmp_path_factory.mktemp("fuzz") / "data", api_key=KEY,
+        env={},
+        data_dir=tmp_path_factory.mktemp("fuzz") / "data",
+        api_key=KEY,
         # small limits so that the fuzzer reaches them; a generous rate so that 429 stays rare
-        max_batch_size=20, max_title_chars=300, max_body_bytes=200_000, dedup_rate_per_minute=100_000,
+        max_batch_size=20,
+        max_title_chars=300,
+        max_body_bytes=200_000,
+        dedup_rate_per_minute=100_000,
         refit_every_seconds=3600,
     )
     # schemathesis runs the ASGI lifespan itself, once per operation, so start-up and shut-down run each time
@@ -76,8 +81,10 @@ def semantic_rejection_only(ctx, response, case) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 def test_every_response_is_documented_and_never_5xx(case, fuzz_app):
-    case.call_and_validate(app=fuzz_app, headers={"Authorization": f"Bearer {KEY}"},
-                           additional_checks=[semantic_rejection_only])
+    case.call_and_validate(
+        app=fuzz_app, headers={"Authorization": f"Bearer {KEY}"}, additional_checks=[semantic_rejection_only]
+    )

@@ -69,15 +69,15 @@ def test_pgvector_hnsw_cosine_nearest(pg_conn) -> None:
 def test_headless_chromium_reads_data_url(tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not installed (run scripts/install_browser.sh)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (run scripts/install_browser.sh)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright not installed (run scripts/install_browser.sh)"
+    )
 
     text = "Séisme au Maroc — زلزال في المغرب"
     url = "data:text/html;charset=utf-8," + urllib.parse.quote(f"<title>smoke</title><h1 id=h>{text}</h1>")
     shot = tmp_path / "smoke.png"
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=60_000
-        )
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=60_000)
         try:
             page = browser.new_page(viewport={"width": 480, "height": 120})
             page.goto(url, timeout=30_000)
@@ -88,4 +88,3 @@ def test_headless_chromium_reads_data_url(tmp_path: Path) -> None:
             browser.close()
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 1000  # a blank page would compress to far less
-

@@ -179,7 +179,7 @@ def test_what_the_vote_cannot_settle_goes_to_lingua(detector: LanguageDetector) 
             return inner.compute_language_confidence_values(text)
 
     lingua._detector = Recording()  # type: ignore[assignment]
-    assert lingua.detect_many(["Ounahi Aguerd Regragui", "Les prix du pétrole et des céréales"]) [1] == "fr"
+    assert lingua.detect_many(["Ounahi Aguerd Regragui", "Les prix du pétrole et des céréales"])[1] == "fr"
     assert seen == ["Ounahi Aguerd Regragui"]
 
 

@@ -29,13 +29,22 @@ GOLD = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "see
 @pytest.mark.parametrize(
     ("title", "kicker", "rest"),
     [
-        ("Officiel : Rayane Bounida dit NON à la Belgique et choisit le Maroc !", "Officiel",
-         "Rayane Bounida dit NON à la Belgique et choisit le Maroc !"),
+        (
+            "Officiel : Rayane Bounida dit NON à la Belgique et choisit le Maroc !",
+            "Officiel",
+            "Rayane Bounida dit NON à la Belgique et choisit le Maroc !",
+        ),
         ("Rabat. SM le Roi accomplit la prière de l'Aïd", "Rabat", "SM le Roi accomplit la prière de l'Aïd"),
-        ("Exclusif. Réformes sociales. Younès Sekkouri : « Chaque dirham compte »", "Exclusif",
-         'Réformes sociales. Younès Sekkouri : "Chaque dirham compte"'),
-        ("Célébration. Le peuple marocain célèbre le 55e anniversaire", "Célébration",
-         "Le peuple marocain célèbre le 55e anniversaire"),
+        (
+            "Exclusif. Réformes sociales. Younès Sekkouri : « Chaque dirham compte »",
+            "Exclusif",
+            'Réformes sociales. Younès Sekkouri : "Chaque dirham compte"',
+        ),
+        (
+            "Célébration. Le peuple marocain célèbre le 55e anniversaire",
+            "Célébration",
+            "Le peuple marocain célèbre le 55e anniversaire",
+        ),
         ("Désintox : De l'agence de presse aux sites à buzz", "Désintox", "De l'agence de presse aux sites à buzz"),
         ("URGENT - Séisme de magnitude 5 au large d'Agadir", "URGENT", "Séisme de magnitude 5 au large d'Agadir"),
         ("URGENT – Séisme de magnitude 5 au large d'Agadir", "URGENT", "Séisme de magnitude 5 au large d'Agadir"),
@@ -141,7 +150,20 @@ def test_fold_accents() -> None:
 
 def test_tokens_french_elisions_and_numbers() -> None:
     got = tokens(normalise("L'ONDH engage 15,8 MDH ; 12.341 entreprises créées d'ici 2028, jusqu'au 31 décembre"), "fr")
-    assert got == ["ondh", "engage", "15,8", "mdh", "12.341", "entreprises", "créées", "ici", "2028", "au", "31", "décembre"]
+    assert got == [
+        "ondh",
+        "engage",
+        "15,8",
+        "mdh",
+        "12.341",
+        "entreprises",
+        "créées",
+        "ici",
+        "2028",
+        "au",
+        "31",
+        "décembre",
+    ]
     assert tokens("qu'il fera aujourd'hui", "fr") == ["il", "fera", "aujourd'hui"]
     assert tokens("Aïd Al-Fitr : Grâce Royale au profit de 1201 personnes", "fr")[:3] == ["aïd", "al", "fitr"]
     assert tokens("De la 2G à la 6G, U23, 45%", "fr") == ["de", "la", "2g", "à", "la", "6g", "u23", "45"]
@@ -150,7 +172,15 @@ def test_tokens_french_elisions_and_numbers() -> None:
 def test_tokens_english_spanish_arabic() -> None:
     assert tokens("Morocco's €370 million IFC loan", "en") == ["morocco", "370", "million", "ifc", "loan"]
     assert tokens("Sultana Khaya rompe el silencio y desmiente cualquier «ruptura»", "es")[-1] == "ruptura"
-    assert tokens("نقدر جهودَ المغرب في مكافحة الإرهاب ٢٠٢٢", "ar") == ["نقدر", "جهود", "المغرب", "في", "مكافحة", "الإرهاب", "2022"]
+    assert tokens("نقدر جهودَ المغرب في مكافحة الإرهاب ٢٠٢٢", "ar") == [
+        "نقدر",
+        "جهود",
+        "المغرب",
+        "في",
+        "مكافحة",
+        "الإرهاب",
+        "2022",
+    ]
 
 
 # --- stop words ---------------------------------------------------------------------------------
@@ -199,7 +229,20 @@ def test_unify_punctuation_skips_no_character_it_should_change():
         text = " ".join(unicodedata.normalize("NFKC", text).split())
         return _SPACE_INSIDE_GUILLEMETS.sub(lambda m: m.group(1) or m.group(2), text).translate(_PUNCT_TABLE)
 
-    cases = ["plain ascii - title", "« Il » a dit", "‹ a › b", "it`s ´x´", "‘y’ – z — w − v", "a\u00a0b\u2009c",
-             "ﬁn de « match »", "عاجل | خبر", "", "   ", "x«y»z", "l’État “fort”", "1 ‐ 2 ‑ 3 ﹣ 4 － 5"]
+    cases = [
+        "plain ascii - title",
+        "« Il » a dit",
+        "‹ a › b",
+        "it`s ´x´",
+        "‘y’ – z — w − v",
+        "a\u00a0b\u2009c",
+        "ﬁn de « match »",
+        "عاجل | خبر",
+        "",
+        "   ",
+        "x«y»z",
+        "l’État “fort”",
+        "1 ‐ 2 ‑ 3 ﹣ 4 － 5",
+    ]
     for text in cases:
         assert unify_punctuation(text) == full(text), text

@@ -54,8 +54,19 @@ def test_all_seeds_together_give_the_96_ticker_headlines_and_5_titles() -> None:
 
 def test_no_furniture_survives_in_seed_output() -> None:
     _gold_rows()
-    furniture = ("Merci d'avoir", "Cette image sera", "Cliquez ici", "Publié dans", "Ces articles",
-                 "À lire", "Aller plus loin", "(@", "Avec MAP", "Commentaires", "pic.twitter.com")
+    furniture = (
+        "Merci d'avoir",
+        "Cette image sera",
+        "Cliquez ici",
+        "Publié dans",
+        "Ces articles",
+        "À lire",
+        "Aller plus loin",
+        "(@",
+        "Avec MAP",
+        "Commentaires",
+        "pic.twitter.com",
+    )
     for seed in _seed_names():
         for title in split_capture((SEEDS / seed).read_text(encoding="utf-8")):
             assert not any(marker in title for marker in furniture), title
@@ -70,8 +81,11 @@ def test_no_furniture_survives_in_seed_output() -> None:
 
 @pytest.mark.parametrize("separator", [NBSP4, "\u00a0\u00a0", "\n", " | ", " • ", " · ", "\r\n", " \u00a0 \u00a0 "])
 def test_every_separator_splits_a_ticker(separator: str) -> None:
-    headlines = ["Le Maroc bat le Portugal en quart de finale", "Alerte météo : fortes pluies ce vendredi",
-                 "Morocco Telecom secures a new loan in Chad"]
+    headlines = [
+        "Le Maroc bat le Portugal en quart de finale",
+        "Alerte météo : fortes pluies ce vendredi",
+        "Morocco Telecom secures a new loan in Chad",
+    ]
     assert split_capture(separator.join(headlines)) == headlines
     assert split_headlines(separator.join(headlines) + separator) == headlines
 
@@ -89,8 +103,15 @@ def test_exact_repeats_in_a_ticker_are_kept() -> None:
 
 
 def test_ticker_items_that_are_furniture_or_empty_are_dropped() -> None:
-    items = ["Le FC Séville s'intéresse à Azzedine Ounahi", "Lire aussi : un autre article", "Publicité",
-             "   ", "2025", "Read more", "Le Maroc exporte des câbles coaxiaux"]
+    items = [
+        "Le FC Séville s'intéresse à Azzedine Ounahi",
+        "Lire aussi : un autre article",
+        "Publicité",
+        "   ",
+        "2025",
+        "Read more",
+        "Le Maroc exporte des câbles coaxiaux",
+    ]
     assert split_capture(NBSP4.join(items)) == [items[0], items[-1]]
 
 
@@ -104,17 +125,19 @@ BODY2 = "Les participants ont adopté une déclaration commune qui réaffirme le
 
 
 def test_article_without_byline_yields_its_first_headline_like_line_only() -> None:
-    capture = "\n".join([
-        "Casablanca",
-        "Le Maroc accueille la réunion de la coalition contre Daech",
-        "",
-        BODY,
-        "Lire aussi : Un autre titre sans rapport avec l'article",
-        "Un intertitre au milieu de l'article",
-        BODY2,
-        "Avec AFP",
-        "Comments",
-    ])
+    capture = "\n".join(
+        [
+            "Casablanca",
+            "Le Maroc accueille la réunion de la coalition contre Daech",
+            "",
+            BODY,
+            "Lire aussi : Un autre titre sans rapport avec l'article",
+            "Un intertitre au milieu de l'article",
+            BODY2,
+            "Avec AFP",
+            "Comments",
+        ]
+    )
     pieces = split_capture_pieces(capture)
     assert [(piece.text, piece.kind, piece.line) for piece in pieces] == [
         ("Le Maroc accueille la réunion de la coalition contre Daech", "article_title", 1)
@@ -122,23 +145,25 @@ def test_article_without_byline_yields_its_first_headline_like_line_only() -> No
 
 
 def test_byline_marks_the_title_above_it_even_after_other_lines() -> None:
-    capture = "\n".join([
-        "Merci d'avoir signalé!",
-        "Cette image sera automatiquement bloquée après qu'elle soit signalée par plusieurs personnes.",
-        "",
-        "",
-        "Le Maroc plaide pour une mobilisation accrue contre Daesh au Sahel",
-        "Publié dans Le Matin le 04 - 06 - 2020",
-        "",
-        BODY,
-        BODY2,
-        "Le Maroc et l'Espagne renforcent leur coopération sécuritaire",
-        "Publié dans 2M le 05 - 06 - 2020",
-        BODY,
-        "",
-        "",
-        "Cliquez ici pour lire l'article depuis sa source.",
-    ])
+    capture = "\n".join(
+        [
+            "Merci d'avoir signalé!",
+            "Cette image sera automatiquement bloquée après qu'elle soit signalée par plusieurs personnes.",
+            "",
+            "",
+            "Le Maroc plaide pour une mobilisation accrue contre Daesh au Sahel",
+            "Publié dans Le Matin le 04 - 06 - 2020",
+            "",
+            BODY,
+            BODY2,
+            "Le Maroc et l'Espagne renforcent leur coopération sécuritaire",
+            "Publié dans 2M le 05 - 06 - 2020",
+            BODY,
+            "",
+            "",
+            "Cliquez ici pour lire l'article depuis sa source.",
+        ]
+    )
     assert split_capture(capture) == [
         "Le Maroc plaide pour une mobilisation accrue contre Daesh au Sahel",
         "Le Maroc et l'Espagne renforcent leur coopération sécuritaire",
@@ -146,43 +171,57 @@ def test_byline_marks_the_title_above_it_even_after_other_lines() -> None:
 
 
 def test_embedded_tweets_and_excerpts_are_not_titles() -> None:
-    capture = "\n".join([
-        "Le monde affûte ses armes au Maroc contre le terrorisme",
-        BODY,
-        "نقدر جهود المغرب في مكافحة الإرهاب في إفريقيا",
-        "— سكاي نيوز عربية (@SkyNewsArabia) May 10, 2022",
-        "Bourita reçoit ses homologues à Marrakech pic.twitter.com/abc123",
-        "— Maroc Diplomatie (@MarocDiplomatie) May 10, 2022",
-        "Les éléments constitutifs de la singularité du modèle sécuritaire marocain dans la lutte contre le terrorisme ont été analysés par...",
-    ])
+    capture = "\n".join(
+        [
+            "Le monde affûte ses armes au Maroc contre le terrorisme",
+            BODY,
+            "نقدر جهود المغرب في مكافحة الإرهاب في إفريقيا",
+            "— سكاي نيوز عربية (@SkyNewsArabia) May 10, 2022",
+            "Bourita reçoit ses homologues à Marrakech pic.twitter.com/abc123",
+            "— Maroc Diplomatie (@MarocDiplomatie) May 10, 2022",
+            "Les éléments constitutifs de la singularité du modèle sécuritaire marocain dans la lutte contre le terrorisme ont été analysés par...",
+        ]
+    )
     assert split_capture(capture) == ["Le monde affûte ses armes au Maroc contre le terrorisme"]
 
 
 @pytest.mark.parametrize(
     "teaser",
-    ["À lire : Daech en Afrique : le Maroc appelle à une mutualisation",
-     "Read also: Morocco and Spain sign a new deal",
-     "Lee también: Marruecos y España firman un acuerdo",
-     "اقرأ أيضا: المغرب وإسبانيا يوقعان اتفاقا",
-     "Ces articles devraient vous intéresser :",
-     "Noticias relacionadas", "Related articles", "مواضيع ذات صلة", "Tous droits réservés 2025"],
+    [
+        "À lire : Daech en Afrique : le Maroc appelle à une mutualisation",
+        "Read also: Morocco and Spain sign a new deal",
+        "Lee también: Marruecos y España firman un acuerdo",
+        "اقرأ أيضا: المغرب وإسبانيا يوقعان اتفاقا",
+        "Ces articles devraient vous intéresser :",
+        "Noticias relacionadas",
+        "Related articles",
+        "مواضيع ذات صلة",
+        "Tous droits réservés 2025",
+    ],
 )
 def test_teasers_and_labels_in_four_languages_are_dropped(teaser: str) -> None:
     assert split_capture(teaser) == []
-    assert split_capture("Le Maroc signe un accord avec l'Espagne\n" + teaser) == ["Le Maroc signe un accord avec l'Espagne"]
+    assert split_capture("Le Maroc signe un accord avec l'Espagne\n" + teaser) == [
+        "Le Maroc signe un accord avec l'Espagne"
+    ]
 
 
 def test_plain_newline_list_keeps_every_headline_in_order() -> None:
-    lines = ["Rabat. SM le Roi accomplit la prière de l'Aïd Al-Fitr", "Le temps qu'il fera ce samedi 21 mars 2026",
-             "Exclusif. Réformes sociales. Younès Sekkouri : \"Chaque dirham investi doit créer de la dignité\"",
-             "Le prince à la fois digne et discret... Le Maroc célèbre l'anniversaire du prince"]
+    lines = [
+        "Rabat. SM le Roi accomplit la prière de l'Aïd Al-Fitr",
+        "Le temps qu'il fera ce samedi 21 mars 2026",
+        "Exclusif. Réformes sociales. Younès Sekkouri : \"Chaque dirham investi doit créer de la dignité\"",
+        "Le prince à la fois digne et discret... Le Maroc célèbre l'anniversaire du prince",
+    ]
     assert split_capture("\n\n".join(lines)) == lines
 
 
 def test_list_headline_ending_with_a_full_stop_does_not_turn_the_list_into_an_article() -> None:
-    lines = ["Le roi Mohammed VI reçoit le président français au palais royal de Rabat.",
-             "Mondial des clubs : Flamengo terrasse Chelsea",
-             "Marruecos y España firman un acuerdo migratorio en Madrid."]
+    lines = [
+        "Le roi Mohammed VI reçoit le président français au palais royal de Rabat.",
+        "Mondial des clubs : Flamengo terrasse Chelsea",
+        "Marruecos y España firman un acuerdo migratorio en Madrid.",
+    ]
     assert split_capture("\n".join(lines)) == lines
     # The same sentence under a title and above a paragraph is body text.
     article = "\n".join(["Le Maroc accueille la coalition contre Daech", lines[0], BODY, BODY2])
@@ -226,9 +265,13 @@ def test_headline_lists_from_other_sources_are_kept_whole(name: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    [BODY, BODY2, "Sales a également exprimé le souhait de son pays d'intensifier cette coopération à l'avenir.",
-     "Le Maroc mène depuis quelques années une lutte acharnée contre le terrorisme. Dans ce cadre, il a noué des partenariats avec...",
-     " ".join(["mot"] * 45)],
+    [
+        BODY,
+        BODY2,
+        "Sales a également exprimé le souhait de son pays d'intensifier cette coopération à l'avenir.",
+        "Le Maroc mène depuis quelques années une lutte acharnée contre le terrorisme. Dans ce cadre, il a noué des partenariats avec...",
+        " ".join(["mot"] * 45),
+    ],
 )
 def test_body_shapes(line: str) -> None:
     assert is_body_text(line)
@@ -236,9 +279,12 @@ def test_body_shapes(line: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["Le roi reçoit le président français.", "CDM. Clubs 25 : Mbappé de retour, mais incertain pour le choc",
-     "Après une absence due au service militaire... le groupe coréen BTS signe un retour en force",
-     "M. Bourita reçoit son homologue espagnol à Rabat pour discuter de la coopération"],
+    [
+        "Le roi reçoit le président français.",
+        "CDM. Clubs 25 : Mbappé de retour, mais incertain pour le choc",
+        "Après une absence due au service militaire... le groupe coréen BTS signe un retour en force",
+        "M. Bourita reçoit son homologue espagnol à Rabat pour discuter de la coopération",
+    ],
 )
 def test_headline_shapes(line: str) -> None:
     assert not is_body_text(line)

@@ -100,8 +100,19 @@ def test_two_stores_serialise_story_assignment(schema):
     def ingest(store: Any, text_hash: str, who: str) -> None:
         emb = rng.normal(size=DIM).astype(np.float32)
         row = NewHeadline(
-            title=who, norm=who, text_hash=text_hash, lang="fr", source=who, ext_id=None, url=None,
-            published_at=100.0, received_at=100.0, story_id=0, match=None, score=None, features="{}",
+            title=who,
+            norm=who,
+            text_hash=text_hash,
+            lang="fr",
+            source=who,
+            ext_id=None,
+            url=None,
+            published_at=100.0,
+            received_at=100.0,
+            story_id=0,
+            match=None,
+            score=None,
+            features="{}",
             embedding=emb / np.linalg.norm(emb),
         )
         barrier.wait()
@@ -175,8 +186,13 @@ def _seed_batch() -> list[dict[str, Any]]:
         pytest.skip("neither sample_data/batch.json nor the shared seed gold is there")
     base = 1_750_492_800  # 2025-06-21 08:00 UTC; one minute per ticker position
     return [
-        {"title": g["title"], "id": g["id"], "source": "ticker-" + g["id"].split("-")[0], "lang": g["lang"],
-         "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(base + 60 * (i % 60)))}
+        {
+            "title": g["title"],
+            "id": g["id"],
+            "source": "ticker-" + g["id"].split("-")[0],
+            "lang": g["lang"],
+            "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(base + 60 * (i % 60))),
+        }
         for i, g in enumerate(read_jsonl(gold_path))
     ]
 
@@ -197,9 +213,22 @@ class Replica:
         self.name, self.url, self.log = name, f"http://127.0.0.1:{port}", log
         self._log_file = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
         )
 
     def tail(self) -> str:
@@ -308,8 +337,15 @@ def test_two_replicas_ingesting_at_once_agree(replicas, schema):
             # 2. identical new headlines without ids, one to each replica at the same moment
             fresh: list[tuple[dict, dict]] = []
             for title in FRESH:
-                ra, rb = _post_both(pool, clients, {"headlines": [
-                    {"title": title, "source": "wire-a", "lang": "fr", "published_at": "2026-03-20T09:00:00Z"}]})
+                ra, rb = _post_both(
+                    pool,
+                    clients,
+                    {
+                        "headlines": [
+                            {"title": title, "source": "wire-a", "lang": "fr", "published_at": "2026-03-20T09:00:00Z"}
+                        ]
+                    },
+                )
                 fresh.append((ra[0], rb[0]))
 
         # every (source, id) stored once: one replica stored it, the other answered with a replay
@@ -366,8 +402,9 @@ class _HashEncoder:
     def encode(self, texts):
         import hashlib
 
-        out = np.stack([np.random.default_rng(int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)).normal(size=DIM)
-                        for t in texts]).astype(np.float32)
+        out = np.stack(
+            [np.random.default_rng(int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)).normal(size=DIM) for t in texts]
+        ).astype(np.float32)
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
@@ -385,8 +422,9 @@ def test_replicas_count_each_others_stories_in_the_rarity_of_names(schema):
         settings = load_settings(env={})
         a, b = Pipeline(settings, a_store, _HashEncoder()), Pipeline(settings, b_store, _HashEncoder())
         names = ["Rabat", "Dakhla", "Agadir", "Tanger", "Oujda", "Fès"]
-        a.ingest([HeadlineInput(title=f"Kardashian visite {n} pour la {i}e fois", lang="fr")
-                  for i, n in enumerate(names)])
+        a.ingest(
+            [HeadlineInput(title=f"Kardashian visite {n} pour la {i}e fois", lang="fr") for i, n in enumerate(names)]
+        )
         assert a.rarity.frequencies("fr").get("karda") == len(a.rarity) > 0
         b.check("Kardashian à Marrakech")  # a check reads what the other replica stored
         assert b.rarity.frequencies("fr") == a.rarity.frequencies("fr")
@@ -413,8 +451,13 @@ def test_two_replicas_correcting_at_once_leave_a_consistent_store(schema):
     try:
         settings = load_settings(env={})
         a, b = Pipeline(settings, a_store, _HashEncoder()), Pipeline(settings, b_store, _HashEncoder())
-        first = a.ingest([HeadlineInput(title="Séisme à Al Haouz", lang="fr"), HeadlineInput(title="Séisme à Al Haouz", lang="fr"),
-                          HeadlineInput(title="Pluies à Tanger", lang="fr")])
+        first = a.ingest(
+            [
+                HeadlineInput(title="Séisme à Al Haouz", lang="fr"),
+                HeadlineInput(title="Séisme à Al Haouz", lang="fr"),
+                HeadlineInput(title="Pluies à Tanger", lang="fr"),
+            ]
+        )
         s1, s2 = first[0].story_id, first[2].story_id
         assert first[1].story_id == s1 and s1 != s2
         assert b.check("Pluies à Tanger").story_id == s2  # b's cache now holds s2's headline

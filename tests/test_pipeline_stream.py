@@ -132,6 +132,7 @@ def test_a_check_looks_up_exact_repeats_only_of_stored_texts(encoder, monkeypatc
 def _always_ask(assign):
     def wrapped(self, p, vec, pending, maybe_exact=True, found=None):
         return assign(self, p, vec, pending, True, found)
+
     return wrapped
 
 
@@ -200,7 +201,12 @@ def test_a_check_encodes_its_title_in_the_requests_own_thread_then_detects_the_l
     reference.ingest(items[:-1])
     want = reference.check(items[-1].title)  # languages detected, then encoding: one after the other
     assert (got.duplicate, got.story_id, got.match, got.score, got.lang) == (
-        want.duplicate, want.story_id, want.match, want.score, want.lang)
+        want.duplicate,
+        want.story_id,
+        want.match,
+        want.score,
+        want.lang,
+    )
     assert [(m.headline_id, m.score) for m in got.matches] == [(m.headline_id, m.score) for m in want.matches]
 
 
@@ -211,9 +217,13 @@ def test_keys_give_what_normalise_and_embedding_text_give():
     from app.stories._text import embedding_text
 
     titles = [it.title for it in _rows(200)] + [
-        "URGENT - Rabat. Le « Roi » reçoit l'ambassadeur (vidéo)", "Officiel : Rayane Bounida dit oui !",
-        "عاجل | المغرب يستضيف الاجتماع", "Madrid, 3 mars (AFP) - Marruecos acoge la reunión…", "  x  ",
-        "Tanger-Med : 10 % de hausse — record", "`Quote´ and ‘this’ – dash",
+        "URGENT - Rabat. Le « Roi » reçoit l'ambassadeur (vidéo)",
+        "Officiel : Rayane Bounida dit oui !",
+        "عاجل | المغرب يستضيف الاجتماع",
+        "Madrid, 3 mars (AFP) - Marruecos acoge la reunión…",
+        "  x  ",
+        "Tanger-Med : 10 % de hausse — record",
+        "`Quote´ and ‘this’ – dash",
     ]
     pipeline = _pipeline(CountingEncoder(type("E", (), {"name": "x", "dim": 4})()))
     for p, title in zip(pipeline._keys([HeadlineInput(title=t) for t in titles]), titles):
@@ -353,7 +363,10 @@ def test_rarity_counts_each_story_once_and_a_restart_counts_the_stored_window_ag
         assert restarted.rarity.frequencies("fr") == counts
         after = restarted.check(title)
         assert (after.story_id, after.score, [m.terms for m in after.matches]) == (
-            before.story_id, before.score, [m.terms for m in before.matches])
+            before.story_id,
+            before.score,
+            [m.terms for m in before.matches],
+        )
     finally:
         store.close()
 
@@ -385,11 +398,20 @@ def test_a_publication_time_in_the_future_does_not_slide_the_rarity_window(encod
 
     pipeline = _pipeline(encoder)
     now = _time.time()
-    pipeline.ingest([HeadlineInput(title=f"Titre numéro {i} sur la région de {city}", lang="fr", published_at=now)
-                     for i, city in enumerate(["Rabat", "Fès", "Oujda", "Tanger"])])
+    pipeline.ingest(
+        [
+            HeadlineInput(title=f"Titre numéro {i} sur la région de {city}", lang="fr", published_at=now)
+            for i, city in enumerate(["Rabat", "Fès", "Oujda", "Tanger"])
+        ]
+    )
     before = len(pipeline.rarity)
-    pipeline.ingest([HeadlineInput(title="Un titre daté de la semaine prochaine à Agadir", lang="fr",
-                                   published_at=now + 100 * 3600.0)])
+    pipeline.ingest(
+        [
+            HeadlineInput(
+                title="Un titre daté de la semaine prochaine à Agadir", lang="fr", published_at=now + 100 * 3600.0
+            )
+        ]
+    )
     assert len(pipeline.rarity) == before + 1  # the four stories of now are still counted
 
 

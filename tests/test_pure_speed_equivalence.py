@@ -21,28 +21,65 @@ from conftest import DATASETS, read_jsonl
 N = importlib.import_module("app.ingest.normalise")  # the package re-exports a function of that name
 
 EDGE_TITLES = [
-    "Officiel : Rayane Bounida dit oui", "URGENT - Rabat. SM le Roi reçoit", "[Vidéo] Le match en direct",
-    "(Officiel) Transfert acté - Foot", "Rabat (MAP) - Le Chef du gouvernement", "Madrid, 3 mars (AFP) - Hola amigos",
-    "New York. Les marchés chutent", "CDM. Clubs 25 : le Wydad", "M. Bourita reçoit son homologue",
-    "Saisie de plus de 3,9 tonnes de chira", "Marrakech-Safi : 12.341 entreprises créées en 2025",
-    "Grâce Royale au profit de ١٢٠١ personnes", "Le 55e anniversaire", "11:20 le 26 30 juin 1 000 000 et 0,50",
+    "Officiel : Rayane Bounida dit oui",
+    "URGENT - Rabat. SM le Roi reçoit",
+    "[Vidéo] Le match en direct",
+    "(Officiel) Transfert acté - Foot",
+    "Rabat (MAP) - Le Chef du gouvernement",
+    "Madrid, 3 mars (AFP) - Hola amigos",
+    "New York. Les marchés chutent",
+    "CDM. Clubs 25 : le Wydad",
+    "M. Bourita reçoit son homologue",
+    "Saisie de plus de 3,9 tonnes de chira",
+    "Marrakech-Safi : 12.341 entreprises créées en 2025",
+    "Grâce Royale au profit de ١٢٠١ personnes",
+    "Le 55e anniversaire",
+    "11:20 le 26 30 juin 1 000 000 et 0,50",
     "12 341 habitants ; 1\u00a0234 ; 1\u202f234,56 ; 007 ; 3,90 ; 3.0 ; 10,000 ; 1,2,3 ; 0.05 ; 3.000,5",
-    "٢٠٢٥ ۱۲۳ ٣٫٥ إلى أين؟ ٣ أسئلة", "عاجل | الملك محمد السادس يستقبل", "Les prévisions du samedi 21 juin",
-    "Previsión del sábado 21 de junio", "Forecast for Saturday 21 June", "iPhone eBay OneDrive McDonald CAF OMDH",
-    "« Le Maroc » — l’Équipe – d’Al-Mouminine … “test” ‹x› `y`", "Mort de Chuck Norris, légende (vidéo)",
-    "L'iran et l'Irak jusqu'à aujourd'hui qu'il", "LORSQU'IL L'İRAN ſ'il Qu'on", "Trump's plan: the U.S.'S tariffs !",
-    "   lots    of \t spaces \n  ", "a", "", "-", " - ", "Œuvre cœur Ærø łódź Đakovo", "x" * 300, "Été ÉTÉ été",
-    "Sahara : La Mauritanie défend - Le Polisario; «ruptura» / fin", "A-B -C- D - E", "Alerte météo : Ça va",
-    "ﬁnance ＡＢＣ ①②③ ½ ² ㎏", "L'«Équipe» n'a pas d'«idée»", "“Breaking”: X wins", "BREAKING NEWS: Big. Thing",
-    "2024 2025 1899 2101 0001 9999", "1.5 1,5 1.50 01.5", "Le 1er mai, 2ème fois, 4G et 24H", "Fin (photos) ",
-    "Le prix ? 5 % ! Oui ; non :", "Titre\u00a0: espace insécable\u2009!", "x\u200by soft\u00adhyphen",
+    "٢٠٢٥ ۱۲۳ ٣٫٥ إلى أين؟ ٣ أسئلة",
+    "عاجل | الملك محمد السادس يستقبل",
+    "Les prévisions du samedi 21 juin",
+    "Previsión del sábado 21 de junio",
+    "Forecast for Saturday 21 June",
+    "iPhone eBay OneDrive McDonald CAF OMDH",
+    "« Le Maroc » — l’Équipe – d’Al-Mouminine … “test” ‹x› `y`",
+    "Mort de Chuck Norris, légende (vidéo)",
+    "L'iran et l'Irak jusqu'à aujourd'hui qu'il",
+    "LORSQU'IL L'İRAN ſ'il Qu'on",
+    "Trump's plan: the U.S.'S tariffs !",
+    "   lots    of \t spaces \n  ",
+    "a",
+    "",
+    "-",
+    " - ",
+    "Œuvre cœur Ærø łódź Đakovo",
+    "x" * 300,
+    "Été ÉTÉ été",
+    "Sahara : La Mauritanie défend - Le Polisario; «ruptura» / fin",
+    "A-B -C- D - E",
+    "Alerte météo : Ça va",
+    "ﬁnance ＡＢＣ ①②③ ½ ² ㎏",
+    "L'«Équipe» n'a pas d'«idée»",
+    "“Breaking”: X wins",
+    "BREAKING NEWS: Big. Thing",
+    "2024 2025 1899 2101 0001 9999",
+    "1.5 1,5 1.50 01.5",
+    "Le 1er mai, 2ème fois, 4G et 24H",
+    "Fin (photos) ",
+    "Le prix ? 5 % ! Oui ; non :",
+    "Titre\u00a0: espace insécable\u2009!",
+    "x\u200by soft\u00adhyphen",
 ]
 
 
 def _titles() -> list[tuple[str, str | None]]:
     out = [(t, lang) for t in EDGE_TITLES for lang in ("fr", "en", "es", "ar", None)]
-    for name, limit in (("gnews_fr/dev.jsonl", None), ("seed_ticker/gold.jsonl", None),
-                        ("sib200/dev.jsonl", 300), ("masakhanews/dev.jsonl", 200)):
+    for name, limit in (
+        ("gnews_fr/dev.jsonl", None),
+        ("seed_ticker/gold.jsonl", None),
+        ("sib200/dev.jsonl", 300),
+        ("masakhanews/dev.jsonl", 200),
+    ):
         path = DATASETS / name
         if path.exists():
             out += [(row["title"], row.get("lang")) for row in read_jsonl(path)[:limit]]
@@ -281,9 +318,13 @@ class ReferenceFeatures:
         text = unicodedata.normalize("NFKC", title)
         words = ReferenceFeatures.words(key, lang)
         content = [
-            w for w in words
-            if w[0].isalpha() and len(w) > 1 and not text_module.is_stopword(w)
-            and w not in F._DAY_CODE and w not in F._MONTH_CODE
+            w
+            for w in words
+            if w[0].isalpha()
+            and len(w) > 1
+            and not text_module.is_stopword(w)
+            and w not in F._DAY_CODE
+            and w not in F._MONTH_CODE
         ]
         numbers: set[str] = set()
         for raw in F._NUMBER_RE.findall(text):
@@ -368,8 +409,10 @@ def test_the_fast_constructor_builds_what_the_dataclass_does():
     import dataclasses
 
     assert not hasattr(Features, "__post_init__") and not hasattr(Features, "__slots__")
-    fields = {f.name: f.name.encode().hex() if f.name in ("key", "lang") else frozenset({f.name})
-              for f in dataclasses.fields(Features)}
+    fields = {
+        f.name: f.name.encode().hex() if f.name in ("key", "lang") else frozenset({f.name})
+        for f in dataclasses.fields(Features)
+    }
     assert _same_features(F._new_features(**fields), Features(**fields))
     # a subclass (if ever) is built through its own __init__
     sub = type("Sub", (Features,), {})
@@ -417,7 +460,8 @@ class ReferenceScore:
         terms = {
             "cosine": cosine,
             "cross_lang": params.cross_lang_offset + (params.cross_lang_scale - 1.0) * cosine if cross else 0.0,
-            "entity": params.w_entity * min(1.0, ReferenceScore.shared_names(a, b, params.lead_weight) / params.entity_cap),
+            "entity": params.w_entity
+            * min(1.0, ReferenceScore.shared_names(a, b, params.lead_weight) / params.entity_cap),
             "number": 0.0,
             "lexical": 0.0 if cross else params.w_lexical * min(1.0, len(a.tokens & b.tokens) / params.lexical_cap),
             "gram": params.w_gram * S._jaccard(a.grams, b.grams),
@@ -447,8 +491,11 @@ def _sample_features(n: int) -> list[Features]:
 def test_pair_score_is_the_sum_of_score_terms_to_the_last_bit_on_every_pair():
     feats = _sample_features(300)
     rng = random.Random(5)
-    params = [MatchParams(), MatchParams(w_time=0.0),
-              MatchParams(lead_weight=0.3, entity_cap=3, number_tolerance=0.2, lexical_cap=1, w_gram=-0.5)]
+    params = [
+        MatchParams(),
+        MatchParams(w_time=0.0),
+        MatchParams(lead_weight=0.3, entity_cap=3, number_tolerance=0.2, lexical_cap=1, w_gram=-0.5),
+    ]
     n = 0
     for i, a in enumerate(feats):
         for j, b in enumerate(feats):
@@ -467,11 +514,34 @@ def test_pair_score_is_the_sum_of_score_terms_to_the_last_bit_on_every_pair():
     assert n >= len(feats) ** 2
 
 
-NUMBER_SETS = [frozenset(x) for x in [
-    (), ("2024",), ("2025",), ("3.9",), ("4",), ("21",), ("22",), ("21", "2026"), ("1201",), ("0.05",), ("0",),
-    ("1900",), ("2100",), ("1899",), ("2101",), ("3.9", "2024"), ("4", "2024"), ("12.5", "100"), ("12", "99.9"),
-    ("2024", "2025"), ("1.5", "2.5"), ("٢٠٢٥",), ("0.5", "21"),
-]]
+NUMBER_SETS = [
+    frozenset(x)
+    for x in [
+        (),
+        ("2024",),
+        ("2025",),
+        ("3.9",),
+        ("4",),
+        ("21",),
+        ("22",),
+        ("21", "2026"),
+        ("1201",),
+        ("0.05",),
+        ("0",),
+        ("1900",),
+        ("2100",),
+        ("1899",),
+        ("2101",),
+        ("3.9", "2024"),
+        ("4", "2024"),
+        ("12.5", "100"),
+        ("12", "99.9"),
+        ("2024", "2025"),
+        ("1.5", "2.5"),
+        ("٢٠٢٥",),
+        ("0.5", "21"),
+    ]
+]
 
 
 @pytest.mark.parametrize("tolerance", [0.0, 0.05, 0.2])

@@ -29,8 +29,14 @@ OLD = [
     {"title": "Séisme de magnitude 4,1 ressenti à Al Hoceima", "source": "a", "id": "1", "published_at": _iso(30)},
     {"title": "Séisme de magnitude 4,1 ressenti à Al Hoceima", "source": "b", "id": "2", "published_at": _iso(30)},
 ]
-NEW = [{"title": "Le Wydad s'impose face au Raja dans le derby de Casablanca", "source": "a", "id": "3",
-        "published_at": _iso(0.01)}]
+NEW = [
+    {
+        "title": "Le Wydad s'impose face au Raja dans le derby de Casablanca",
+        "source": "a",
+        "id": "3",
+        "published_at": _iso(0.01),
+    }
+]
 
 
 def test_run_now_deletes_due_stories_and_says_what_it_did(make_client):

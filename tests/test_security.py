@@ -32,8 +32,11 @@ def _auth(kind: str, key: str | None) -> dict[str, str]:
 def _writes(client, headers: dict[str, str]) -> list[httpx.Response]:
     return [
         client.post("/v1/headlines", json={"headlines": [HEADLINE]}, headers=headers),
-        client.post("/v1/ticker?source=sec", content="Un titre de dépêche sur la CAF à Rabat".encode(),
-                    headers={"Content-Type": "text/plain", **headers}),
+        client.post(
+            "/v1/ticker?source=sec",
+            content="Un titre de dépêche sur la CAF à Rabat".encode(),
+            headers={"Content-Type": "text/plain", **headers},
+        ),
         client.post("/v1/clusters/refit", headers=headers),
     ]
 
@@ -50,6 +53,7 @@ def _reads(client, headers: dict[str, str]) -> list[httpx.Response]:
 
 
 # --- access ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["bearer", "x-api-key"])
 def test_writes_need_the_key(make_client, kind):
@@ -141,7 +145,9 @@ def test_a_request_without_the_key_is_401_before_its_body_is_looked_at(make_clie
     # with the key, the body checks answer as before
     h = _auth("bearer", KEY)
     bad_json = BAD_BODIES[0][2]
-    assert c.post("/v1/headlines", content=bad_json, headers={"Content-Type": "application/json", **h}).status_code == 422
+    assert (
+        c.post("/v1/headlines", content=bad_json, headers={"Content-Type": "application/json", **h}).status_code == 422
+    )
     assert c.post("/v1/headlines", content=b"x", headers={"Content-Type": "text/plain", **h}).status_code == 415
     assert c.post("/v1/ticker", content=b"\xff", headers={"Content-Type": "text/plain", **h}).status_code == 400
     assert c.post("/v1/ticker", content=b"x" * 30_000, headers={"Content-Type": "text/plain", **h}).status_code == 413
@@ -150,9 +156,12 @@ def test_a_request_without_the_key_is_401_before_its_body_is_looked_at(make_clie
 
 # --- CORS -----------------------------------------------------------------------------------------
 
+
 def _preflight(c, origin: str, method: str = "POST", headers: str = "content-type, x-api-key"):
-    return c.options("/v1/dedup/check", headers={
-        "Origin": origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": headers})
+    return c.options(
+        "/v1/dedup/check",
+        headers={"Origin": origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": headers},
+    )
 
 
 def test_cors_preflight_allowed_origin_only(make_client):
@@ -182,8 +191,11 @@ def test_cors_actual_requests(make_client):
 def test_cors_headers_on_errors_from_the_body_guard(make_client):
     # The CMS plugin must be able to read a 413/415 (not see an opaque CORS failure), like any other error.
     c = make_client(cors_origins=(ORIGIN,), max_body_bytes=1000)
-    r = c.post("/v1/dedup/check", content=b'{"title": "' + b"x" * 2000 + b'"}',
-               headers={"Origin": ORIGIN, "Content-Type": "application/json"})
+    r = c.post(
+        "/v1/dedup/check",
+        content=b'{"title": "' + b"x" * 2000 + b'"}',
+        headers={"Origin": ORIGIN, "Content-Type": "application/json"},
+    )
     assert r.status_code == 413 and r.headers.get("access-control-allow-origin") == ORIGIN
     r = c.post("/v1/dedup/check", content=b"x", headers={"Origin": ORIGIN, "Content-Type": "text/plain"})
     assert r.status_code == 415 and r.headers.get("access-control-allow-origin") == ORIGIN
@@ -197,13 +209,16 @@ def test_no_cors_origins_means_no_cors_headers(client):
 
 # --- limits ---------------------------------------------------------------------------------------
 
+
 def _chunks(data: bytes, size: int = 4096):
     for i in range(0, len(data), size):
         yield data[i : i + size]
 
 
-@pytest.mark.parametrize("path, ctype", [("/v1/headlines", "application/json"), ("/v1/ticker", "text/plain"),
-                                         ("/v1/dedup/check", "application/json")])
+@pytest.mark.parametrize(
+    "path, ctype",
+    [("/v1/headlines", "application/json"), ("/v1/ticker", "text/plain"), ("/v1/dedup/check", "application/json")],
+)
 def test_body_limit_with_and_without_content_length(make_client, path, ctype):
     c = make_client(max_body_bytes=20_000)
     body = json.dumps({"headlines": [{"title": "z" * 500}] * 60}).encode()  # ~32 kB
@@ -220,7 +235,10 @@ def test_body_just_under_the_limit_is_read(make_client):
     c = make_client(max_body_bytes=20_000)
     body = json.dumps({"headlines": [{"title": f"Titre numéro {i} sur le Maroc"} for i in range(10)]}).encode()
     padded = body + b" " * (20_000 - len(body))
-    assert c.post("/v1/headlines", content=_chunks(padded), headers={"Content-Type": "application/json"}).status_code == 200
+    assert (
+        c.post("/v1/headlines", content=_chunks(padded), headers={"Content-Type": "application/json"}).status_code
+        == 200
+    )
 
 
 def test_title_length_limit_everywhere(make_client):
@@ -232,7 +250,9 @@ def test_title_length_limit_everywhere(make_client):
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "headlines", 0, "title"]
     r = c.post("/v1/dedup/check", json={"title": long})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "title"]
-    r = c.post("/v1/ticker", content=f"Un titre court sur la CAF\n{long}".encode(), headers={"Content-Type": "text/plain"})
+    r = c.post(
+        "/v1/ticker", content=f"Un titre court sur la CAF\n{long}".encode(), headers={"Content-Type": "text/plain"}
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", 1]
     # the limit counts characters, not bytes: 50 Arabic letters (100 bytes of UTF-8) pass
     assert c.post("/v1/dedup/check", json={"title": "ب" * 50}).status_code == 200
@@ -250,8 +270,10 @@ def test_batch_limit_for_captures(make_client):
 
 def test_rate_limit_counts_per_client_address_not_per_key(make_client):
     c = make_client(dedup_rate_per_minute=2, api_key=KEY)
-    codes = [c.post("/v1/dedup/check", json={"title": "Un titre sur la CAF"}, headers={"X-API-Key": k}).status_code
-             for k in (KEY, "fresh-1", "fresh-2")]
+    codes = [
+        c.post("/v1/dedup/check", json={"title": "Un titre sur la CAF"}, headers={"X-API-Key": k}).status_code
+        for k in (KEY, "fresh-1", "fresh-2")
+    ]
     assert codes == [200, 200, 429]
     r = c.post("/v1/dedup/check", json={"title": "Un titre sur la CAF"})
     assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 30
@@ -277,17 +299,40 @@ def test_rate_limiter_refills_and_keeps_clients_apart():
 
 # --- logs of the real server ----------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_the_key_never_reaches_the_logs(tmp_path: Path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TICKER_DATA_DIR": str(tmp_path / "data"), "TICKER_API_KEY": KEY,
-           "TICKER_LOG_LEVEL": "debug", "TICKER_REFIT_EVERY_SECONDS": "3600"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TICKER_DATA_DIR": str(tmp_path / "data"),
+        "TICKER_API_KEY": KEY,
+        "TICKER_LOG_LEVEL": "debug",
+        "TICKER_REFIT_EVERY_SECONDS": "3600",
+    }
     out, err = tmp_path / "stdout.log", tmp_path / "stderr.log"
     with open(out, "wb") as fo, open(err, "wb") as fe:
         # trace is uvicorn's most verbose level (below debug): it logs every ASGI message of every request
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-                                 "--port", str(port), "--log-level", "trace"], cwd=ROOT, env=env, stdout=fo, stderr=fe)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "trace",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=fo,
+            stderr=fe,
+        )
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -299,8 +344,12 @@ def test_the_key_never_reaches_the_logs(tmp_path: Path):
                 except httpx.HTTPError:
                     time.sleep(0.2)
             with httpx.Client(base_url=url, timeout=30) as c:
-                codes = [r.status_code for kind in ("bearer", "x-api-key") for k in (KEY, KEY[:-1], "x" + KEY)
-                         for r in _writes(c, _auth(kind, k))]
+                codes = [
+                    r.status_code
+                    for kind in ("bearer", "x-api-key")
+                    for k in (KEY, KEY[:-1], "x" + KEY)
+                    for r in _writes(c, _auth(kind, k))
+                ]
                 codes += [r.status_code for r in _reads(c, _auth("bearer", KEY))]
                 # a key in the wrong place (a query string is logged by the access log) is simply not accepted
                 codes.append(c.post(f"/v1/clusters/refit?api_key={KEY[:4]}").status_code)
@@ -315,8 +364,8 @@ def test_the_key_never_reaches_the_logs(tmp_path: Path):
         assert secret not in logs
 
 
-
 # --- what a caller is told and sent ---------------------------------------------------------------
+
 
 def test_a_failed_start_up_says_what_failed_not_where(tmp_path: Path, encoder):
     from fastapi.testclient import TestClient
@@ -329,9 +378,15 @@ def test_a_failed_start_up_says_what_failed_not_where(tmp_path: Path, encoder):
     app = create_app(load_settings(env={}, data_dir=blocker / "ticker-data-subdir"), encoder=encoder, wait_ready=True)
     with TestClient(app) as c:
         assert app.state.ticker.startup_error
-        responses = [c.get("/readyz"), c.get("/v1/stories"), c.get("/v1/stories/1"), c.get("/v1/headlines/1"),
-                     c.get("/v1/clusters"), c.post("/v1/headlines", json={"headlines": [HEADLINE]}),
-                     c.post("/v1/dedup/check", json={"title": HEADLINE["title"]})]
+        responses = [
+            c.get("/readyz"),
+            c.get("/v1/stories"),
+            c.get("/v1/stories/1"),
+            c.get("/v1/headlines/1"),
+            c.get("/v1/clusters"),
+            c.post("/v1/headlines", json={"headlines": [HEADLINE]}),
+            c.post("/v1/dedup/check", json={"title": HEADLINE["title"]}),
+        ]
     assert [r.status_code for r in responses] == [503] * len(responses)
     parts = [part for part in blocker.parts if len(part) > 3] + ["ticker-data-subdir", "sqlite3"]
     for r in responses:
@@ -344,8 +399,10 @@ def test_api_docs_load_nothing_from_other_hosts(client):
     import re
     from urllib.parse import urljoin
 
-    for page, asset_types in (("/docs", {".js": "javascript", ".css": "text/css", ".png": "image/png"}),
-                              ("/redoc", {".js": "javascript", ".png": "image/png"})):
+    for page, asset_types in (
+        ("/docs", {".js": "javascript", ".css": "text/css", ".png": "image/png"}),
+        ("/redoc", {".js": "javascript", ".png": "image/png"}),
+    ):
         r = client.get(page)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), page
         html = r.text

@@ -74,13 +74,32 @@ def unit(rng: np.random.Generator, dim: int = DIM) -> np.ndarray:
 
 
 def row(
-    emb: np.ndarray, *, ts: float, title: str = "t", text_hash: str | None = None, lang: str | None = "fr",
-    source: str | None = "src", ext_id: str | None = None, story_id: int = 0, received_at: float | None = None,
+    emb: np.ndarray,
+    *,
+    ts: float,
+    title: str = "t",
+    text_hash: str | None = None,
+    lang: str | None = "fr",
+    source: str | None = "src",
+    ext_id: str | None = None,
+    story_id: int = 0,
+    received_at: float | None = None,
 ) -> NewHeadline:
     return NewHeadline(
-        title=title, norm=title.lower(), text_hash=text_hash or f"h-{title}", lang=lang, source=source,
-        ext_id=ext_id, url=None, published_at=ts, received_at=ts if received_at is None else received_at,
-        story_id=story_id, match=None, score=None, features='{"k":1}', embedding=emb,
+        title=title,
+        norm=title.lower(),
+        text_hash=text_hash or f"h-{title}",
+        lang=lang,
+        source=source,
+        ext_id=ext_id,
+        url=None,
+        published_at=ts,
+        received_at=ts if received_at is None else received_at,
+        story_id=story_id,
+        match=None,
+        score=None,
+        features='{"k":1}',
+        embedding=emb,
     )
 
 
@@ -120,9 +139,22 @@ def test_headline_round_trip(store):
     assert list(got) == [hid]
     h = got[hid]
     assert (h.title, h.norm, h.text_hash, h.lang, h.source, h.ext_id, h.url) == (
-        r.title, r.norm, r.text_hash, "fr", "ticker", "a-1", "https://example.org/x")
+        r.title,
+        r.norm,
+        r.text_hash,
+        "fr",
+        "ticker",
+        "a-1",
+        "https://example.org/x",
+    )
     assert (h.published_at, h.received_at, h.story_id, h.match, h.score, h.features) == (
-        1000.0, 1000.0, sid, "near", 0.8, '{"k":1}')
+        1000.0,
+        1000.0,
+        sid,
+        "near",
+        0.8,
+        '{"k":1}',
+    )
     assert h.ts == 1000.0
     # embeddings come back exactly as written (float32), by id and by text hash
     np.testing.assert_array_equal(store.embeddings([hid])[hid], emb)
@@ -335,11 +367,30 @@ def _dump(store: Store, hids: list[int], sids: list[int]) -> tuple:
     ids, mat = store.story_centroids_for(sids)
     embs = store.embeddings(hids)
     return (
-        [(rel(h.id, h0), h.title, h.text_hash, h.lang, h.source, h.ext_id[1:], rel(h.story_id, s0), h.match,
-          h.score, h.features, h.published_at, h.received_at, h.matched_headline_id) for h in (hs[i] for i in hids)],
-        [(rel(s.id, s0), rel(s.canonical_headline_id, h0), s.first_seen, s.last_seen, s.size, s.languages, s.sources)
-         for s in (stories[i] for i in sids)],
-        sorted((rel(i, s0), m) for i, m in zip(ids, mat.tolist())), [embs[i].tolist() for i in hids],
+        [
+            (
+                rel(h.id, h0),
+                h.title,
+                h.text_hash,
+                h.lang,
+                h.source,
+                h.ext_id[1:],
+                rel(h.story_id, s0),
+                h.match,
+                h.score,
+                h.features,
+                h.published_at,
+                h.received_at,
+                h.matched_headline_id,
+            )
+            for h in (hs[i] for i in hids)
+        ],
+        [
+            (rel(s.id, s0), rel(s.canonical_headline_id, h0), s.first_seen, s.last_seen, s.size, s.languages, s.sources)
+            for s in (stories[i] for i in sids)
+        ],
+        sorted((rel(i, s0), m) for i, m in zip(ids, mat.tolist())),
+        [embs[i].tolist() for i in hids],
     )
 
 
@@ -348,8 +399,15 @@ def _write_script(store: Store, one_transaction: bool, tag: str) -> tuple[list[i
     one transaction or one per headline."""
     rng = np.random.default_rng(40)
     vecs = [unit(rng) for _ in range(7)]
-    plan = [(0, None, 300.0, "fr", "s1"), (1, 0, 100.0, "en", "s2"), (2, None, 50.0, "ar", None),
-            (3, 0, 200.0, "fr", "s1"), (4, 2, 60.0, None, "s3"), (5, None, 10.0, "es", "s1"), (6, 0, 400.0, "es", "s4")]
+    plan = [
+        (0, None, 300.0, "fr", "s1"),
+        (1, 0, 100.0, "en", "s2"),
+        (2, None, 50.0, "ar", None),
+        (3, 0, 200.0, "fr", "s1"),
+        (4, 2, 60.0, None, "s3"),
+        (5, None, 10.0, "es", "s1"),
+        (6, 0, 400.0, "es", "s4"),
+    ]
     hids: list[int] = []
     sids: list[int] = []
     with store.transaction() if one_transaction else contextlib.nullcontext():
@@ -618,20 +676,36 @@ def test_topics_replace_and_read(store):
     _, s3 = add(store, row(unit(rng), ts=300.0, title="c", lang="es"))
     c1, c2 = unit(rng), unit(rng)
     topics = [
-        TopicRow(id=3, label="economy", label_score=0.7, keywords=["maroc", "dirhams"], centroid=c1, size=2,
-                 created_at=10.0, updated_at=20.0),
-        TopicRow(id=8, label="sport", label_score=0.5, keywords=[], centroid=c2, size=1, created_at=11.0,
-                 updated_at=21.0),
+        TopicRow(
+            id=3,
+            label="economy",
+            label_score=0.7,
+            keywords=["maroc", "dirhams"],
+            centroid=c1,
+            size=2,
+            created_at=10.0,
+            updated_at=20.0,
+        ),
+        TopicRow(
+            id=8, label="sport", label_score=0.5, keywords=[], centroid=c2, size=1, created_at=11.0, updated_at=21.0
+        ),
     ]
     store.replace_topics(topics, {s1: 3, s2: 3, s3: 8}, [{"event": "born", "topic": 3}, {"event": "born", "topic": 8}])
     got = store.topics()
     assert [(t.id, t.label, t.label_score, t.keywords, t.size, t.created_at, t.updated_at) for t in got] == [
-        (3, "economy", 0.7, ["maroc", "dirhams"], 2, 10.0, 20.0), (8, "sport", 0.5, [], 1, 11.0, 21.0)]
+        (3, "economy", 0.7, ["maroc", "dirhams"], 2, 10.0, 20.0),
+        (8, "sport", 0.5, [], 1, 11.0, 21.0),
+    ]
     np.testing.assert_array_equal(got[0].centroid, c1)
     assert store.topic_members() == {3: {s1, s2}, 8: {s3}}
     stats = store.topic_stats()
-    assert stats[3] == {"n_stories": 2, "n_headlines": 3, "first_seen": 100.0, "last_seen": 250.0,
-                        "languages": ["ar", "en", "fr"]}
+    assert stats[3] == {
+        "n_stories": 2,
+        "n_headlines": 3,
+        "first_seen": 100.0,
+        "last_seen": 250.0,
+        "languages": ["ar", "en", "fr"],
+    }
     assert stats[8]["n_headlines"] == 1 and stats[8]["n_stories"] == 1 and stats[8]["languages"] == ["es"]
     events = store.topic_events()
     assert [e["topic"] for e in events] == [8, 3] and all(e["event"] == "born" and e["at"] > 0 for e in events)
@@ -714,7 +788,8 @@ def test_pg_nearest_through_the_hnsw_index():
             with conn.transaction():
                 conn.execute("SET LOCAL enable_seqscan = off")
                 plan = "\n".join(
-                    r[0] for r in conn.execute(
+                    r[0]
+                    for r in conn.execute(
                         "EXPLAIN " + _index_nearest_sql(DIM), {"lo": 0.0, "hi": 5000.0, "k": 10, "q": Vec(vecs[0])}
                     ).fetchall()
                 )
@@ -814,16 +889,18 @@ def test_sqlite_kept_story_aggregates_follow_writes_by_another_connection(tmp_pa
         for s in (a, b):
             st = s.story(sid)
             assert (st.size, st.canonical_headline_id, st.languages) == (3, h2, ["fr", "en", "ar"])
-        np.testing.assert_allclose(b.story_centroids_for([sid])[1][0], (e1 + e2 + e3) / np.linalg.norm(e1 + e2 + e3),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            b.story_centroids_for([sid])[1][0], (e1 + e2 + e3) / np.linalg.norm(e1 + e2 + e3), atol=1e-6
+        )
         # a rolled-back change is not kept either
         with pytest.raises(RuntimeError):
             with a.transaction():
                 add(a, row(unit(rng), ts=300.0, title="lost", lang="es"), story_id=sid)
                 raise RuntimeError
         with a.transaction():
-            np.testing.assert_allclose(a.story_centroids_for([sid])[1][0], (e1 + e2 + e3) / np.linalg.norm(e1 + e2 + e3),
-                                       atol=1e-6)
+            np.testing.assert_allclose(
+                a.story_centroids_for([sid])[1][0], (e1 + e2 + e3) / np.linalg.norm(e1 + e2 + e3), atol=1e-6
+            )
         h4, _ = add(a, row(e1, ts=400.0, title="a3", lang="es"), story_id=sid)
         assert a.story(sid).size == 4 and a.story(sid).languages == ["fr", "en", "ar", "es"]
     finally:
@@ -845,16 +922,25 @@ def test_sqlite_schema_1_is_migrated_in_place(tmp_path, monkeypatch):
     monkeypatch.undo()
     # rows as schema 1's code wrote them (today's writes fill columns schema 1 does not have)
     with sqlite3.connect(tmp_path / "store.sqlite3") as conn:
-        conn.execute("INSERT INTO stories (id, canonical_headline_id, canonical_ts, first_seen, last_seen, size, "
-                     "languages, sources, centroid_sum, updated_at) VALUES (1, 2, 100.0, 100.0, 200.0, 2, '[\"fr\"]', "
-                     "'[\"src\"]', ?, 1.0)", (unit(rng).tobytes(),))
+        conn.execute(
+            "INSERT INTO stories (id, canonical_headline_id, canonical_ts, first_seen, last_seen, size, "
+            "languages, sources, centroid_sum, updated_at) VALUES (1, 2, 100.0, 100.0, 200.0, 2, '[\"fr\"]', "
+            "'[\"src\"]', ?, 1.0)",
+            (unit(rng).tobytes(),),
+        )
         for hid, title, lang, ts in ((1, "Côte d\u2019Ivoire : la CAN", "fr", 200.0), (2, "Elecciones", None, 100.0)):
-            conn.execute("INSERT INTO headlines (id, title, norm, text_hash, lang, source, source_key, ext_id, url, "
-                         "published_at, received_at, ts, story_id, match, score, matched_headline_id, features, "
-                         "embedding) VALUES (?, ?, ?, ?, ?, 'src', 'src', NULL, NULL, ?, ?, ?, 1, NULL, NULL, NULL, "
-                         "'{}', ?)", (hid, title, title.lower(), f"h{hid}", lang, ts, ts, ts, unit(rng).tobytes()))
-        conn.execute("INSERT INTO topics (id, label, label_score, keywords, centroid, size, created_at, updated_at) "
-                     "VALUES (7, 'Sport', 0.5, '[]', ?, 1, 1.0, 1.0)", (unit(rng).tobytes(),))
+            conn.execute(
+                "INSERT INTO headlines (id, title, norm, text_hash, lang, source, source_key, ext_id, url, "
+                "published_at, received_at, ts, story_id, match, score, matched_headline_id, features, "
+                "embedding) VALUES (?, ?, ?, ?, ?, 'src', 'src', NULL, NULL, ?, ?, ?, 1, NULL, NULL, NULL, "
+                "'{}', ?)",
+                (hid, title, title.lower(), f"h{hid}", lang, ts, ts, ts, unit(rng).tobytes()),
+            )
+        conn.execute(
+            "INSERT INTO topics (id, label, label_score, keywords, centroid, size, created_at, updated_at) "
+            "VALUES (7, 'Sport', 0.5, '[]', ?, 1, 1.0, 1.0)",
+            (unit(rng).tobytes(),),
+        )
     first, second, sid = 1, 2, 1
 
     store = sqlite_store.SQLiteStore(tmp_path / "store.sqlite3", DIM)
@@ -930,8 +1016,13 @@ def test_reassign_moves_headlines_and_works_out_both_stories_again(store):
     a = [add(store, row(unit(rng), ts=100.0 + i, title=f"a{i}", lang="fr", source=f"s{i}"))[0] for i in range(1)]
     sa = _story_of(store, a[0])
     for i in range(1, 4):
-        a.append(add(store, row(unit(rng), ts=100.0 + i, title=f"a{i}", lang=("fr", "en", "es")[i - 1],
-                                source=f"s{i}"), story_id=sa)[0])
+        a.append(
+            add(
+                store,
+                row(unit(rng), ts=100.0 + i, title=f"a{i}", lang=("fr", "en", "es")[i - 1], source=f"s{i}"),
+                story_id=sa,
+            )[0]
+        )
     b0, sb = add(store, row(unit(rng), ts=50.0, title="b0", lang="ar", source="sb"))
     with store.transaction():
         target, left = store.reassign([a[0], a[2]], sb)
@@ -1007,12 +1098,21 @@ def test_retention_forgets_the_apart_pairs_of_the_stories_it_deletes(store):
 def test_topic_story_pages_are_each_topics_newest_stories_in_one_go(store):
     rng = np.random.default_rng(41)
     sids = [add(store, row(unit(rng), ts=100.0 + 10 * i, title=f"p{i}"))[1] for i in range(7)]
-    topics = [TopicRow(id=tid, label="x", label_score=0.5, keywords=[], centroid=unit(rng), size=1, created_at=1.0,
-                       updated_at=1.0) for tid in (4, 9, 11)]
-    store.replace_topics(topics, {sids[0]: 4, sids[1]: 4, sids[2]: 4, sids[3]: 9, sids[4]: 9, sids[5]: None,
-                                  sids[6]: 4}, [])
+    topics = [
+        TopicRow(
+            id=tid, label="x", label_score=0.5, keywords=[], centroid=unit(rng), size=1, created_at=1.0, updated_at=1.0
+        )
+        for tid in (4, 9, 11)
+    ]
+    store.replace_topics(
+        topics, {sids[0]: 4, sids[1]: 4, sids[2]: 4, sids[3]: 9, sids[4]: 9, sids[5]: None, sids[6]: 4}, []
+    )
     pages = store.topic_story_pages([4, 9, 11], 2)
-    assert {t: [s.id for s in rows] for t, rows in pages.items()} == {4: [sids[6], sids[2]], 9: [sids[4], sids[3]], 11: []}
+    assert {t: [s.id for s in rows] for t, rows in pages.items()} == {
+        4: [sids[6], sids[2]],
+        9: [sids[4], sids[3]],
+        11: [],
+    }
     assert [s.id for s in store.topic_story_pages([4], 10, since=115.0)[4]] == [sids[6], sids[2]]
     # what list_stories gives topic by topic, and what the interface's default gives
     for tid in (4, 9):
@@ -1031,7 +1131,9 @@ def test_list_stories_search_folds_case_accents_and_arabic_marks(store):
     rng = np.random.default_rng(51)
     _, ivoire = add(store, row(unit(rng), ts=100.0, title="Côte d’Ivoire : la CAN s'ouvre à Abidjan", lang="fr"))
     _, khaya = add(store, row(unit(rng), ts=200.0, title="Sultana Khaya sort du silence", lang="fr", source="s1"))
-    add(store, row(unit(rng), ts=210.0, title="Sultana Khaya rompe el silencio", lang="es", source="s2"), story_id=khaya)
+    add(
+        store, row(unit(rng), ts=210.0, title="Sultana Khaya rompe el silencio", lang="es", source="s2"), story_id=khaya
+    )
     _, arabic = add(store, row(unit(rng), ts=300.0, title="الأَمِيرُ يَسْتَقْبِلُ الوَفْدَ الرَّسْمِيَّ", lang="ar"))
     _, tatweel = add(store, row(unit(rng), ts=310.0, title="جـــلالة الملك", lang="ar"))
     _, percent = add(store, row(unit(rng), ts=400.0, title="Inflation : +50% sur un an", lang="fr"))
@@ -1092,10 +1194,28 @@ def test_topic_category_round_trips_and_stats_count_stories(store):
     with store.transaction():
         store.create_story(row(unit(rng), ts=999.0))  # empty: in no count
     topics = [
-        TopicRow(id=2, label="Football", label_score=0.6, keywords=["but", "Raja", "مباراة"], centroid=unit(rng), size=3,
-                 created_at=1.0, updated_at=2.0, category="sport", keyword_langs=["fr", None, "ar"]),
-        TopicRow(id=5, label="other", label_score=0.1, keywords=[], centroid=unit(rng), size=1, created_at=1.0,
-                 updated_at=2.0),  # no category given: None
+        TopicRow(
+            id=2,
+            label="Football",
+            label_score=0.6,
+            keywords=["but", "Raja", "مباراة"],
+            centroid=unit(rng),
+            size=3,
+            created_at=1.0,
+            updated_at=2.0,
+            category="sport",
+            keyword_langs=["fr", None, "ar"],
+        ),
+        TopicRow(
+            id=5,
+            label="other",
+            label_score=0.1,
+            keywords=[],
+            centroid=unit(rng),
+            size=1,
+            created_at=1.0,
+            updated_at=2.0,
+        ),  # no category given: None
     ]
     store.replace_topics(topics, {sids[0]: 2, sids[1]: 2, sids[2]: 2, sids[3]: 5}, [])
     assert [(t.id, t.label, t.category) for t in store.topics()] == [(2, "Football", "sport"), (5, "other", None)]
@@ -1103,8 +1223,12 @@ def test_topic_category_round_trips_and_stats_count_stories(store):
     np.testing.assert_array_equal(store.topics()[0].centroid, topics[0].centroid)
     # without the centroids (a listing): the same rows, every centroid empty
     lean = store.topics(centroids=False)
-    assert [(t.id, t.label, t.label_score, t.keywords, t.size, t.created_at, t.updated_at, t.category) for t in lean] == [
-        (2, "Football", 0.6, ["but", "Raja", "مباراة"], 3, 1.0, 2.0, "sport"), (5, "other", 0.1, [], 1, 1.0, 2.0, None)]
+    assert [
+        (t.id, t.label, t.label_score, t.keywords, t.size, t.created_at, t.updated_at, t.category) for t in lean
+    ] == [
+        (2, "Football", 0.6, ["but", "Raja", "مباراة"], 3, 1.0, 2.0, "sport"),
+        (5, "other", 0.1, [], 1, 1.0, 2.0, None),
+    ]
     assert all(t.centroid.size == 0 for t in lean)
     stats = store.topic_stats()
     for tid, n in ((2, 3), (5, 1)):
@@ -1136,8 +1260,10 @@ def test_pg_schema_2_is_migrated_with_the_search_text_filled_in():
             finally:
                 pg_migrations.MIGRATIONS, pg_migrations.LATEST = original, original[-1].version
             conn.execute("SELECT set_config('search_path', %s, false)", (pg_migrations._search_path(schema),))
-            conn.execute("INSERT INTO stories (id, first_seen, last_seen, size, updated_at, canonical_headline_id)"
-                         " VALUES (1, 100, 100, 1, 1, 1)")
+            conn.execute(
+                "INSERT INTO stories (id, first_seen, last_seen, size, updated_at, canonical_headline_id)"
+                " VALUES (1, 100, 100, 1, 1, 1)"
+            )
             conn.execute(
                 "INSERT INTO headlines (id, title, norm, text_hash, source_key, received_at, ts, story_id, features,"
                 " embedding) VALUES (1, %s, 'n', 'h', '', 100, 100, 1, '{}', %s::vector)",
@@ -1176,8 +1302,21 @@ def test_feeds_are_added_listed_read_and_deleted(open_store):
     version = store.data_version()
     a = store.add_feed("http://a.example/rss", "a.example", "fr", 300.0, 1000.0, max_feeds=2)
     assert (a.url, a.source, a.lang, a.interval_seconds, a.created_at, a.next_poll_at) == (
-        "http://a.example/rss", "a.example", "fr", 300.0, 1000.0, 1000.0)
-    assert (a.enabled, a.last_fetch_at, a.fetches, a.items_stored, a.leased_by, a.etag) == (True, None, 0, 0, None, None)
+        "http://a.example/rss",
+        "a.example",
+        "fr",
+        300.0,
+        1000.0,
+        1000.0,
+    )
+    assert (a.enabled, a.last_fetch_at, a.fetches, a.items_stored, a.leased_by, a.etag) == (
+        True,
+        None,
+        0,
+        0,
+        None,
+        None,
+    )
     with pytest.raises(DuplicateFeed):
         store.add_feed("http://a.example/rss", "other", None, 300.0, 1000.0, max_feeds=2)
     b = store.add_feed("http://b.example/atom", "b", None, 60.0, 1001.0, max_feeds=2)
@@ -1221,8 +1360,9 @@ def test_a_feed_is_leased_to_one_owner_until_its_lease_runs_out(open_store):
 
 def test_replicas_claiming_at_once_take_each_feed_once(open_store):
     stores = [open_store(), open_store()]
-    ids = {stores[0].add_feed(f"http://f{i}.example/rss", f"f{i}", None, 60.0, 1000.0, max_feeds=100).id
-           for i in range(30)}
+    ids = {
+        stores[0].add_feed(f"http://f{i}.example/rss", f"f{i}", None, 60.0, 1000.0, max_feeds=100).id for i in range(30)
+    }
     barrier = threading.Barrier(6)
     taken: list[list[int]] = []
     lock = threading.Lock()
@@ -1259,20 +1399,40 @@ def test_a_poll_outcome_sets_state_adds_counts_and_moves_or_disables(open_store)
     assert [g.id for g in store.claim_feeds("O", 1000.0, 60.0, 10)] == [f.id, other.id]
     assert store.record_feed_poll(other.id, "O", _poll(1000.0, 1e9)) is True  # the other one is due much later
     assert store.release_feeds("O") == 1
-    row = poll(1000.0, etag='"e1"', last_modified="Sat, 21 Mar 2026 09:00:00 GMT", keep_validators=False,
-               items_seen=5, items_stored=4)
+    row = poll(
+        1000.0,
+        etag='"e1"',
+        last_modified="Sat, 21 Mar 2026 09:00:00 GMT",
+        keep_validators=False,
+        items_seen=5,
+        items_stored=4,
+    )
     assert (row.etag, row.last_modified, row.items_seen, row.items_stored, row.last_status) == (
-        '"e1"', "Sat, 21 Mar 2026 09:00:00 GMT", 5, 4, 200)
+        '"e1"',
+        "Sat, 21 Mar 2026 09:00:00 GMT",
+        5,
+        4,
+        200,
+    )
     row = poll(1001.0, last_status=304)  # a 304 keeps the validators
     assert (row.etag, row.last_status, row.fetches, row.items_seen) == ('"e1"', 304, 2, 5)
     row = poll(1002.0, last_status=503, error="HTTP 503", consecutive_errors=1)
     assert (row.last_error, row.last_error_at, row.consecutive_errors, row.errors, row.etag) == (
-        "HTTP 503", 1002.0, 1, 1, '"e1"')
+        "HTTP 503",
+        1002.0,
+        1,
+        1,
+        '"e1"',
+    )
     row = poll(1003.0, last_status=None, error="timed out", consecutive_errors=2)
     assert (row.last_status, row.consecutive_errors, row.errors) == (None, 2, 2)
     row = poll(1004.0, new_url="http://a.example/moved")  # success after errors; a permanent redirect
     assert (row.url, row.consecutive_errors, row.last_error, row.last_error_at) == (
-        "http://a.example/moved", 0, "timed out", 1003.0)  # the last error is kept, with its time
+        "http://a.example/moved",
+        0,
+        "timed out",
+        1003.0,
+    )  # the last error is kept, with its time
     row = poll(1005.0, new_url="http://taken.example/rss")  # another feed has that URL: kept as is
     assert row.url == "http://a.example/moved"
     row = poll(1006.0, last_status=410, error="HTTP 410 Gone", consecutive_errors=1, disable="410 Gone")

@@ -90,7 +90,8 @@ def test_a_story_far_in_time_stops_attracting():
     assert stale.story_id is None and stale.score < fresh.score
     # without times there is no age
     assert decide(f, None, [_cand(1, 10, title, 0.8, None)], P).score == pytest.approx(
-        decide(f, now, [_cand(1, 10, title, 0.8, now)], P).score)
+        decide(f, now, [_cand(1, 10, title, 0.8, now)], P).score
+    )
     assert age_decay(0.0, 3.0) == 0.0 and age_decay(3 * 86400.0, 3.0) == pytest.approx(1 - math.exp(-1))
     # ``at`` is the headline's time when it has no publication time of its own
     assert decide(f, None, [_cand(1, 10, title, 0.8, now - 4 * 86400.0)], P, at=now).story_id is None
@@ -110,7 +111,9 @@ def test_a_lone_story_pays_no_rivals_penalty():
     f = feats("Morocco opens a new port in Dakhla")
     c = _cand(1, 10, "Dakhla: Morocco inaugurates its new Atlantic port", 0.7)
     with_rivals = replace(P, w_rivals=5.0)
-    assert decide(f, None, [c], with_rivals).score == pytest.approx(decide(f, None, [c], replace(P, w_rivals=0.0)).score)
+    assert decide(f, None, [c], with_rivals).score == pytest.approx(
+        decide(f, None, [c], replace(P, w_rivals=0.0)).score
+    )
 
 
 def test_weights_are_term_weight_of_each_term():

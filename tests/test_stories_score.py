@@ -58,8 +58,10 @@ def test_numbers_are_canonical():
 
 
 def test_weekdays_and_months_become_language_free_codes():
-    fr, es, en = feats("Les prévisions du samedi 21 juin"), feats("Previsión del sábado 21 de junio", "es"), feats(
-        "Forecast for Saturday 21 June", "en"
+    fr, es, en = (
+        feats("Les prévisions du samedi 21 juin"),
+        feats("Previsión del sábado 21 de junio", "es"),
+        feats("Forecast for Saturday 21 June", "en"),
     )
     assert fr.days == es.days == en.days == {"d6"}
     assert fr.months == es.months == en.months == {"m6"}
@@ -305,8 +307,11 @@ def test_default_params_keep_same_topic_stories_apart(embed, a, b):
 
 def test_two_weather_alerts_of_one_friday_merge_by_default_and_stay_apart_for_a_strict_desk(embed):
     # One of the default's known wrong merges on sparse streams (docs/stories.md).
-    fa, fb, cos = _pair(embed, ("Alerte météo: Averses orageuses et fortes rafales de vent ce vendredi", "fr"),
-                        ("Alerte météo. Nouvelle vague de chaleur dès ce vendredi", "fr"))
+    fa, fb, cos = _pair(
+        embed,
+        ("Alerte météo: Averses orageuses et fortes rafales de vent ce vendredi", "fr"),
+        ("Alerte météo. Nouvelle vague de chaleur dès ce vendredi", "fr"),
+    )
     assert decide(fa, None, [Candidate(1, 1, cos, fb)]).story_id == 1
     assert decide(fa, None, [Candidate(1, 1, cos, fb)], dataclasses.replace(P, threshold=1.0)).story_id is None
 
@@ -317,8 +322,9 @@ def test_crowded_neighbourhood_asks_for_more():
     rival = feats("Le Maroc signe un accord agricole avec l'Union européenne")
     params = dataclasses.replace(P, w_rivals=1.0, rivals=2)
     alone = decide(f, None, [Candidate(1, 1, 0.7, c)], params)
-    crowded = decide(f, None, [Candidate(1, 1, 0.7, c), Candidate(2, 2, 0.65, rival), Candidate(3, 3, 0.6, rival)],
-                     params)
+    crowded = decide(
+        f, None, [Candidate(1, 1, 0.7, c), Candidate(2, 2, 0.65, rival), Candidate(3, 3, 0.6, rival)], params
+    )
     # alone: rivals are padded with min_cosine (0.3); crowded: their mean cosine is 0.625
     assert alone.score - crowded.score == pytest.approx(0.625 - params.min_cosine)
 
@@ -342,8 +348,10 @@ def _served_stories(encoder, rows: list[dict], **env: str) -> list[int]:
     pipeline = Pipeline(settings, open_store(settings, encoder.dim, memory=True), encoder)
     out: list[int] = []
     for i in range(0, len(rows), 100):
-        out += [r.story_id for r in pipeline.ingest([HeadlineInput(title=r["title"], lang=r["lang"])
-                                                     for r in rows[i : i + 100]])]
+        out += [
+            r.story_id
+            for r in pipeline.ingest([HeadlineInput(title=r["title"], lang=r["lang"]) for r in rows[i : i + 100]])
+        ]
     return out
 
 
@@ -385,16 +393,26 @@ def test_precomputed_candidate_scores_and_sorted_rivals_give_the_same_decisions(
     from app.stories.decide import _rivals_mean, candidate_scores, rival_reference
 
     titles = [
-        "Alerte météo: Averses orageuses dans plusieurs provinces", "Alerte météo. Nouvelle vague de chaleur",
-        "Sahara : La Mauritanie défend la fermeture de ses frontières", "Mauritania defends Lebriga closure",
-        "Le FC Séville s'intéresse à Azzedine Ounahi", "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes",
-        "Tanger Med: Mise en échec d'un trafic de 3,9 tonnes de chira", "CAF : la FSF tente d'éteindre la polémique",
+        "Alerte météo: Averses orageuses dans plusieurs provinces",
+        "Alerte météo. Nouvelle vague de chaleur",
+        "Sahara : La Mauritanie défend la fermeture de ses frontières",
+        "Mauritania defends Lebriga closure",
+        "Le FC Séville s'intéresse à Azzedine Ounahi",
+        "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes",
+        "Tanger Med: Mise en échec d'un trafic de 3,9 tonnes de chira",
+        "CAF : la FSF tente d'éteindre la polémique",
     ]
     rng = random.Random(3)
     for _ in range(200):
         f = feats(rng.choice(titles))
         cands = [
-            Candidate(i, rng.randrange(6), rng.uniform(0.1, 0.95), feats(rng.choice(titles)), story_cosine=rng.uniform(0.2, 0.9))
+            Candidate(
+                i,
+                rng.randrange(6),
+                rng.uniform(0.1, 0.95),
+                feats(rng.choice(titles)),
+                story_cosine=rng.uniform(0.2, 0.9),
+            )
             for i in range(rng.randrange(1, 12))
         ]
         cands = [c for c in cands if c.features.key != f.key]
@@ -404,7 +422,9 @@ def test_precomputed_candidate_scores_and_sorted_rivals_give_the_same_decisions(
         top = {c.story_id: c.cosine for c in cands}
         ranked = sorted(top.items(), key=lambda sc: -sc[1])
         for sid in top:
-            assert _rivals_mean(ranked, sid, P.rivals, P.min_cosine) == rival_reference(top, sid, P.rivals, P.min_cosine)
+            assert _rivals_mean(ranked, sid, P.rivals, P.min_cosine) == rival_reference(
+                top, sid, P.rivals, P.min_cosine
+            )
 
 
 def test_the_arabic_version_of_a_sample_story_is_found_as_a_translation(encoder):

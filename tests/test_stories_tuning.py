@@ -61,4 +61,3 @@ def test_the_fit_replays_the_service_on_a_dated_stream():
     _, served = run_pipeline(rows)
     # the same partition (story ids differ: the harness names a story by its first row)
     assert len(set(zip(replayed, served))) == len(set(replayed)) == len(set(served))
-

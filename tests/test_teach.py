@@ -16,8 +16,10 @@ KEY = {"X-API-Key": "k", "X-Editor": "Amina"}
 
 def test_the_threshold_moves_toward_what_the_corrections_say_within_a_bounded_step():
     # editors said "same story" of pairs scoring 0.55-0.65 and "not the same" of pairs at 0.40-0.50
-    samples = [Sample(0.55 + 0.01 * (i % 10), True) if (i // 2) % 2 else Sample(0.40 + 0.01 * (i % 10), False)
-               for i in range(40)]
+    samples = [
+        Sample(0.55 + 0.01 * (i % 10), True) if (i // 2) % 2 else Sample(0.40 + 0.01 * (i % 10), False)
+        for i in range(40)
+    ]
     fit = fit_threshold(samples, current=0.744, max_step=0.2)
     assert fit.changed and 0.544 <= fit.threshold < 0.744  # down, but no more than the step
     assert fit.validation_accuracy > fit.previous_validation_accuracy
@@ -47,18 +49,29 @@ def test_matcher_shows_the_rule_and_a_refit_from_corrections_is_shared_and_kept(
     rule = c.get("/v1/matcher").json()
     assert rule["origin"] == "default" and rule["threshold"] == rule["params"]["threshold"] > 0
     assert rule["corrections"] == 0 and rule["fitted_at"] is None
-    titles = [A, A.replace("historique ", ""), "Le Nigeria et le Maroc signent un accord sur le gaz",
-              "Accord gazier Maroc-Nigeria signé à Rabat", "Inondations à Tétouan : routes coupées",
-              "Tétouan : des routes coupées par les inondations", "La Bourse de Casablanca finit en hausse",
-              "Casablanca : la Bourse termine la semaine dans le vert"]
-    res = c.post("/v1/headlines", json={"headlines": [{"title": t, "lang": "fr", "source": f"s{i}"}
-                                                      for i, t in enumerate(titles)]}, headers=KEY).json()["results"]
+    titles = [
+        A,
+        A.replace("historique ", ""),
+        "Le Nigeria et le Maroc signent un accord sur le gaz",
+        "Accord gazier Maroc-Nigeria signé à Rabat",
+        "Inondations à Tétouan : routes coupées",
+        "Tétouan : des routes coupées par les inondations",
+        "La Bourse de Casablanca finit en hausse",
+        "Casablanca : la Bourse termine la semaine dans le vert",
+    ]
+    res = c.post(
+        "/v1/headlines",
+        json={"headlines": [{"title": t, "lang": "fr", "source": f"s{i}"} for i, t in enumerate(titles)]},
+        headers=KEY,
+    ).json()["results"]
     joined = [r["headline_id"] for r in res if r["duplicate"]]
     assert len(joined) >= 2
     # a strict desk splits every joined headline out: from the second correction on, the rule is refitted
     for hid in joined:
-        assert c.post("/v1/corrections/move", json={"headline_ids": [hid], "to_story_id": None},
-                      headers=KEY).status_code == 201
+        assert (
+            c.post("/v1/corrections/move", json={"headline_ids": [hid], "to_story_id": None}, headers=KEY).status_code
+            == 201
+        )
     body = c.get("/v1/matcher").json()
     assert body["corrections"] == len(joined) and body["fitted_at"] is not None
     assert body["pairs"] == body["figures"]["pairs"] and body["figures"]["seconds"] >= 0

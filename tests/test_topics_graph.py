@@ -12,7 +12,9 @@ def _unit(X: np.ndarray) -> np.ndarray:
     return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
 
 
-def _blobs(n_per: int, centres: int, dim: int = 32, spread: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _blobs(
+    n_per: int, centres: int, dim: int = 32, spread: float = 0.15, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     C = _unit(rng.standard_normal((centres, dim)))
     y = np.repeat(np.arange(centres), n_per)
@@ -117,7 +119,9 @@ def test_bridges_connect_components_of_duplicates() -> None:
 def test_exact_bridges_are_the_shortest_edges_between_components() -> None:
     X, _ = _blobs(30, 5, dim=16, spread=0.05, seed=9)
     nb = nearest_neighbours(X, 5)
-    knn = csr_matrix((np.ones(nb.indices.size), (np.repeat(np.arange(len(X)), 5), nb.indices.ravel())), shape=(len(X),) * 2)
+    knn = csr_matrix(
+        (np.ones(nb.indices.size), (np.repeat(np.arange(len(X)), 5), nb.indices.ravel())), shape=(len(X),) * 2
+    )
     n_comp, comp = csgraph.connected_components(knn, directed=False)
     assert n_comp == 5
     G = distance_graph(X, 5, neighbours=nb, exact_pairs=10**9)

@@ -58,7 +58,10 @@ def test_sentence_initial_capital_is_not_a_name_unless_the_corpus_says_so() -> N
 
 def test_arabic_words_and_language_codes() -> None:
     docs = {
-        1: [("المنتخب الوطني يفوز على الجزائر في المباراة", "ar"), ("المنتخب الوطني يتأهل إلى نهائي كأس إفريقيا", "ar")],
+        1: [
+            ("المنتخب الوطني يفوز على الجزائر في المباراة", "ar"),
+            ("المنتخب الوطني يتأهل إلى نهائي كأس إفريقيا", "ar"),
+        ],
         2: [("الحكومة تصادق على مشروع قانون المالية", "ar"), ("الحكومة تعلن عن إصلاح جديد", "ar")],
     }
     kw = keywords(docs, top_n=4)
@@ -80,11 +83,15 @@ def test_empty_and_tiny_topics() -> None:
 def test_filler_and_one_headline_words_are_not_chips() -> None:
     # Each story's other words are its own; only what stories share, or a story's names, make chips.
     docs = {
-        1: [("Ligue des champions : le Wydad attendu au tournant cette année", "fr", 1),
+        1: [
+            ("Ligue des champions : le Wydad attendu au tournant cette année", "fr", 1),
             ("Le Raja se qualifie en Ligue des champions après cinq ans d'attente", "fr", 2),
-            ("Ligue des champions : accrue, l'attention se porte sur le tirage", "fr", 3)],
-        2: [("Prix du carburant : nouvelle hausse annoncée à la pompe", "fr", 4),
-            ("Le prix du carburant recule pour la première fois en un an", "fr", 5)],
+            ("Ligue des champions : accrue, l'attention se porte sur le tirage", "fr", 3),
+        ],
+        2: [
+            ("Prix du carburant : nouvelle hausse annoncée à la pompe", "fr", 4),
+            ("Le prix du carburant recule pour la première fois en un an", "fr", 5),
+        ],
     }
     kw = keywords(docs, top_n=6)
     assert kw[1][0] == "Ligue des champions"
@@ -95,17 +102,29 @@ def test_filler_and_one_headline_words_are_not_chips() -> None:
 
 def test_versions_of_one_story_do_not_make_a_shared_term() -> None:
     # "grève" is in two headlines of one story, "Khaya" in two stories: only the latter is the topic's.
-    docs = {1: [("Sultana Khaya libérée, selon ses proches", "fr", 1), ("Sultana Khaya reçue à Madrid", "fr", 2),
-                ("grève des enseignants à Laâyoune", "fr", 3), ("grève à Laâyoune : les enseignants", "fr", 3)]}
+    docs = {
+        1: [
+            ("Sultana Khaya libérée, selon ses proches", "fr", 1),
+            ("Sultana Khaya reçue à Madrid", "fr", 2),
+            ("grève des enseignants à Laâyoune", "fr", 3),
+            ("grève à Laâyoune : les enseignants", "fr", 3),
+        ]
+    }
     kw = keyword_terms(docs, top_n=1)
     assert [k.text for k in kw[1]] == ["Khaya"] or [k.text for k in kw[1]] == ["Sultana Khaya"]
 
 
 def test_keywords_carry_their_language() -> None:
-    docs = {1: [("Le gouvernement adopte la réforme des retraites", "fr", 1),
-                ("Retraites : le gouvernement recule", "fr", 2),
-                ("El gobierno aprueba la reforma", "es", 3), ("El gobierno cede", "es", 4),
-                ("La réforme selon Macron", "fr", 5), ("Macron en Madrid", "es", 6)]}
+    docs = {
+        1: [
+            ("Le gouvernement adopte la réforme des retraites", "fr", 1),
+            ("Retraites : le gouvernement recule", "fr", 2),
+            ("El gobierno aprueba la reforma", "es", 3),
+            ("El gobierno cede", "es", 4),
+            ("La réforme selon Macron", "fr", 5),
+            ("Macron en Madrid", "es", 6),
+        ]
+    }
     by_text = {k.text: k.lang for k in keyword_terms(docs, top_n=8)[1]}
     assert by_text["gouvernement"] == "fr" and by_text["gobierno"] == "es"
     assert by_text["Macron"] is None  # a name reads the same in every language

@@ -82,7 +82,10 @@ def test_masakhanews_through_the_eval_cli_meets_the_topic_targets() -> None:
         pytest.skip(f"{path} is not there (../shared missing)")
     out = subprocess.run(
         [sys.executable, "-m", "app.eval", "topics", str(path), "--gold", "label", "--langs", "fra,eng"],
-        capture_output=True, text=True, timeout=600, check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     )
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert figures["n_items"] == 683

@@ -61,7 +61,8 @@ def test_stories_that_left_the_window_do_not_count_against_a_topic() -> None:
     old = {4: set(range(40))}
     new = [set(range(30, 40)) | {100, 101, 102}]  # 30 stories expired, the 10 left are all here
     without, _ = match_ids(old, new, next_id=5, params=MatchParams(min_share=0.8))
-    within, events = match_ids(old, new, next_id=5, universe=set(range(30, 40)) | {100, 101, 102},
-                               params=MatchParams(min_share=0.8))
+    within, events = match_ids(
+        old, new, next_id=5, universe=set(range(30, 40)) | {100, 101, 102}, params=MatchParams(min_share=0.8)
+    )
     assert without == [5]
     assert within == [4] and events == []

@@ -34,8 +34,20 @@ class BagOfWordsEncoder:
 def test_default_file_has_every_label_in_four_languages() -> None:
     data = json.loads(Path(DEFAULT_PATH).read_text(encoding="utf-8"))
     ids = [e["id"] for e in data["labels"]]
-    assert ids == ["sport", "politics", "sahara", "weather", "economy", "security", "culture", "society",
-                   "health", "technology", "monarchy", "international"]
+    assert ids == [
+        "sport",
+        "politics",
+        "sahara",
+        "weather",
+        "economy",
+        "security",
+        "culture",
+        "society",
+        "health",
+        "technology",
+        "monarchy",
+        "international",
+    ]
     for entry in data["labels"]:
         assert set(entry["descriptions"]) == {"fr", "en", "es", "ar"}
         assert all(len(p) >= 3 for p in entry["descriptions"].values())
@@ -47,12 +59,21 @@ def test_default_file_has_every_label_in_four_languages() -> None:
 SMALL = {
     "threshold": 0.3,
     "labels": [
-        {"id": "sport", "names": {"en": "Sport", "fr": "Sport"},
-         "descriptions": {"en": ["football match goal", "league cup team"], "fr": ["match de football but"]}},
-        {"id": "weather", "names": {"en": "Weather", "fr": "Météo"},
-         "descriptions": {"en": ["rain storm forecast", "heat wave temperatures"], "fr": ["pluie orage prévisions"]}},
-        {"id": "economy", "names": {"en": "Economy"},
-         "descriptions": {"en": ["inflation growth bank", "exports trade deficit"]}},
+        {
+            "id": "sport",
+            "names": {"en": "Sport", "fr": "Sport"},
+            "descriptions": {"en": ["football match goal", "league cup team"], "fr": ["match de football but"]},
+        },
+        {
+            "id": "weather",
+            "names": {"en": "Weather", "fr": "Météo"},
+            "descriptions": {"en": ["rain storm forecast", "heat wave temperatures"], "fr": ["pluie orage prévisions"]},
+        },
+        {
+            "id": "economy",
+            "names": {"en": "Economy"},
+            "descriptions": {"en": ["inflation growth bank", "exports trade deficit"]},
+        },
     ],
 }
 
@@ -60,12 +81,14 @@ SMALL = {
 def test_topics_get_the_nearest_label_or_other() -> None:
     enc = BagOfWordsEncoder()
     tax = Taxonomy.from_dict(SMALL, enc)
-    topics = enc.encode([
-        "football match goal team",          # sport
-        "rain storm forecast heat",           # weather
-        "inflation bank exports growth",      # economy
-        "poetry festival novel",              # nothing in the taxonomy
-    ])
+    topics = enc.encode(
+        [
+            "football match goal team",  # sport
+            "rain storm forecast heat",  # weather
+            "inflation bank exports growth",  # economy
+            "poetry festival novel",  # nothing in the taxonomy
+        ]
+    )
     labels = tax.label(topics)
     assert [name for name, _ in labels] == ["Sport", "Weather", "Economy", OTHER]
     assert [eid for eid, _ in tax.classify(topics)][:3] == ["sport", "weather", "economy"]
@@ -104,12 +127,15 @@ def test_invalid_taxonomies_are_refused(tmp_path: Path) -> None:
 def test_a_topic_whose_best_name_is_taken_takes_a_close_free_one() -> None:
     from app.topics.taxonomy import assign_entries
 
-    S = np.array([
-        [0.25, 0.24, 0.10],   # best is entry 0, but row 1 holds it more confidently; entry 1 is close
-        [0.36, 0.20, 0.05],
-        [0.40, 0.05, 0.30],   # entry 0 taken, entry 2 is 0.10 behind: keeps the shared name
-        [0.12, 0.11, 0.10],   # under the threshold: other
-    ], dtype=np.float32)
+    S = np.array(
+        [
+            [0.25, 0.24, 0.10],  # best is entry 0, but row 1 holds it more confidently; entry 1 is close
+            [0.36, 0.20, 0.05],
+            [0.40, 0.05, 0.30],  # entry 0 taken, entry 2 is 0.10 behind: keeps the shared name
+            [0.12, 0.11, 0.10],  # under the threshold: other
+        ],
+        dtype=np.float32,
+    )
     got = assign_entries(S, threshold=0.15, margin=0.05)
     assert [j for j, _ in got] == [1, 0, 0, -1]
     assert got[0][1] == pytest.approx(0.24) and got[2][1] == pytest.approx(0.40)
@@ -135,10 +161,25 @@ def test_display_names_never_repeat() -> None:
     names = distinct_names(
         ["sport", "sport", "other", "other", "culture", "sport", "sport"],
         [0.5, 0.4, 0.1, 0.05, 0.3, 0.2, 0.15],
-        [["Wydad", "derby"], ["Wydad", "Raja", "Botola"], ["Gnaoua", "Mawazine"], [], ["cinéma"],
-         ["Wydad", "Raja", "derby"], ["wydad", "raja"]],
-        lambda eid: {"sport": "Sport", "culture": "Culture"}[eid], other="Other",
+        [
+            ["Wydad", "derby"],
+            ["Wydad", "Raja", "Botola"],
+            ["Gnaoua", "Mawazine"],
+            [],
+            ["cinéma"],
+            ["Wydad", "Raja", "derby"],
+            ["wydad", "raja"],
+        ],
+        lambda eid: {"sport": "Sport", "culture": "Culture"}[eid],
+        other="Other",
     )
     # the most confident sport topic is "Sport"; the others are told apart by keywords, then by number
-    assert names == ["Sport", "Wydad · Raja", "Gnaoua · Mawazine", "Other", "Culture", "Wydad · Raja · derby",
-                     "wydad · raja (2)"]
+    assert names == [
+        "Sport",
+        "Wydad · Raja",
+        "Gnaoua · Mawazine",
+        "Other",
+        "Culture",
+        "Wydad · Raja · derby",
+        "wydad · raja (2)",
+    ]

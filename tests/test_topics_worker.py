@@ -106,7 +106,9 @@ def _topics_after_refit(encoder, rows, tmp_path, min_stories: int):
     store = open_store(settings, encoder.dim)
     try:
         pipeline = Pipeline(settings, store, encoder)
-        pipeline.ingest([HeadlineInput(title=r["title"], lang="fr", published_at=1.7e9 + i) for i, r in enumerate(rows)])
+        pipeline.ingest(
+            [HeadlineInput(title=r["title"], lang="fr", published_at=1.7e9 + i) for i, r in enumerate(rows)]
+        )
         service = TopicService(settings, store, encoder)
         report = service.refit()
         topics = sorted((t.label, t.size, tuple(t.keywords), t.centroid.round(5).tobytes()) for t in store.topics())
@@ -155,8 +157,14 @@ def test_a_failed_child_refit_keeps_the_previous_topics_and_says_why_over_http(m
 def test_titles_travel_as_columns_and_come_back_as_rows():
     from app.topics.refit_job import Titles
 
-    rows = [(7, "Sahara : la Mauritanie défend", "fr"), (7, "Mauritania defends", "en"), (9, "المغرب", "ar"),
-            (9, "no language", None), (11, "a NUL\x00inside", "fr"), (11, "", None)]
+    rows = [
+        (7, "Sahara : la Mauritanie défend", "fr"),
+        (7, "Mauritania defends", "en"),
+        (9, "المغرب", "ar"),
+        (9, "no language", None),
+        (11, "a NUL\x00inside", "fr"),
+        (11, "", None),
+    ]
     cols = Titles.from_rows(rows)
     assert cols.story_ids.dtype == np.int64 and isinstance(cols.text, bytes)
     back = cols.rows()

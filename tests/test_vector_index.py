@@ -207,8 +207,9 @@ def test_recall_above_the_ivf_size(big):
     # a stored headline sent again is always its own best match
     for i in range(0, len(vecs), 997):
         assert index.search(vecs[i], K, lo, hi)[0] == (int(ids[i]), pytest.approx(1.0, abs=1e-5))
-    assert [i for i, _ in index.search_exact(queries[0], K, lo, hi)] == \
-        [i for i, _ in brute(vecs, ids, ts, queries[0], K, lo, hi)]
+    assert [i for i, _ in index.search_exact(queries[0], K, lo, hi)] == [
+        i for i, _ in brute(vecs, ids, ts, queries[0], K, lo, hi)
+    ]
 
 
 def test_window_filter_on_the_ivf(big):

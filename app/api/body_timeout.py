@@ -62,11 +62,16 @@ class BodyTimeout:
 
 async def _request_timeout(send: Send, seconds: float) -> None:
     body = json.dumps({"detail": f"the request body did not arrive within {seconds:g} s"}).encode()
-    await send({
-        "type": "http.response.start",
-        "status": 408,
-        # close: the rest of the body may still come, and would be read as the next request
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close")],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 408,
+            # close: the rest of the body may still come, and would be read as the next request
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

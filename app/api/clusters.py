@@ -34,9 +34,15 @@ router = APIRouter(prefix="/v1/clusters", tags=["topics"])
 STORIES_PER_TOPIC = 5
 
 
-def _topic_dicts(store: Store, topics: list[TopicRow], stats: dict, n: int, since: float | None,
-                 also: Sequence[StoryRow] = (), reader: str | None = None
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _topic_dicts(
+    store: Store,
+    topics: list[TopicRow],
+    stats: dict,
+    n: int,
+    since: float | None,
+    also: Sequence[StoryRow] = (),
+    reader: str | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The topics as ``TopicOut`` shows them (plain dicts, its field order) with their newest stories, and
     the cards of the stories ``also`` (in no topic), in a number of store calls that does not grow with
     the topics (one ``story_cards`` for all: under load every query is a wait for the GIL)."""
@@ -51,13 +57,23 @@ def _topic_dicts(store: Store, topics: list[TopicRow], stats: dict, n: int, sinc
     for t in topics:
         st = stats.get(t.id, {})
         words, langs = reader_first(t.keywords, t.keyword_langs, reader)
-        out.append({
-            "id": t.id, "label": t.label, "category": t.category, "label_score": round(t.label_score, 4),
-            "keywords": words, "keyword_langs": langs, "size": t.size, "n_stories": st.get("n_stories", 0),
-            "n_headlines": st.get("n_headlines", 0), "languages": st.get("languages", []),
-            "first_seen": iso(st.get("first_seen")), "last_seen": iso(st.get("last_seen")),
-            "stories": by_topic.get(t.id, []),
-        })
+        out.append(
+            {
+                "id": t.id,
+                "label": t.label,
+                "category": t.category,
+                "label_score": round(t.label_score, 4),
+                "keywords": words,
+                "keyword_langs": langs,
+                "size": t.size,
+                "n_stories": st.get("n_stories", 0),
+                "n_headlines": st.get("n_headlines", 0),
+                "languages": st.get("languages", []),
+                "first_seen": iso(st.get("first_seen")),
+                "last_seen": iso(st.get("last_seen")),
+                "stories": by_topic.get(t.id, []),
+            }
+        )
     return out, [cards[s.id] for s in also if s.id in cards]
 
 
@@ -110,20 +126,33 @@ def _kept(state: AppState) -> _Kept:
     return kept
 
 
-@router.get("", response_model=ClustersOut, dependencies=[Depends(require_read)],
-            summary="Topics with their newest stories",
-            responses={304: {"description": "unchanged since If-None-Match"}, **error_responses(401, 503)})
+@router.get(
+    "",
+    response_model=ClustersOut,
+    dependencies=[Depends(require_read)],
+    summary="Topics with their newest stories",
+    responses={304: {"description": "unchanged since If-None-Match"}, **error_responses(401, 503)},
+)
 async def clusters(
     state: StateDep,
     request: Request,
     since: IsoDateTime | None = Query(None, description="Only stories seen at or after this time."),
-    stories_per_topic: int = Query(STORIES_PER_TOPIC, ge=1, le=200,
-                                   description="Newest stories shown per topic; `n_stories` says how many it "
-                                               "holds, `GET /v1/stories?topic_id=` pages through them."),
+    stories_per_topic: int = Query(
+        STORIES_PER_TOPIC,
+        ge=1,
+        le=200,
+        description="Newest stories shown per topic; `n_stories` says how many it "
+        "holds, `GET /v1/stories?topic_id=` pages through them.",
+    ),
     unassigned_limit: int = Query(30, ge=0, le=500),
-    lang: str | None = Query(None, min_length=2, max_length=8, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
-                             description="The reader's language: keywords in it come first (default: the first "
-                                         "language of Accept-Language)."),
+    lang: str | None = Query(
+        None,
+        min_length=2,
+        max_length=8,
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
+        description="The reader's language: keywords in it come first (default: the first "
+        "language of Accept-Language).",
+    ),
 ):
     store = state.require_store()
     reader = reader_lang(request, lang)
@@ -141,10 +170,15 @@ async def clusters(
         out, unassigned = _topic_dicts(store, topics, stats, stories_per_topic, since_ts, also=rows, reader=reader)
         out = [t for t in out if t["stories"] or since_ts is None]
         out.sort(key=lambda t: (t["last_seen"] or "", t["size"]), reverse=True)
-        return _json({
-            "version": etag.strip('"'), "generated_at": iso(time.time()) or "", "topics": out,
-            "unassigned": unassigned, "unassigned_total": unassigned_total,
-        })
+        return _json(
+            {
+                "version": etag.strip('"'),
+                "generated_at": iso(time.time()) or "",
+                "topics": out,
+                "unassigned": unassigned,
+                "unassigned_total": unassigned_total,
+            }
+        )
 
     def work() -> bytes:
         with kept.lock:
@@ -164,8 +198,12 @@ async def clusters(
     return Response(content=body, media_type="application/json", headers=headers)
 
 
-@router.get("/events", response_model=TopicEventsOut, dependencies=[Depends(require_read)],
-            summary="How topic ids moved across refits: new, merge, split, retired (newest first)")
+@router.get(
+    "/events",
+    response_model=TopicEventsOut,
+    dependencies=[Depends(require_read)],
+    summary="How topic ids moved across refits: new, merge, split, retired (newest first)",
+)
 async def events(state: StateDep, limit: int = Query(100, ge=1, le=1000)) -> TopicEventsOut:
     store = state.require_store()
     rows = await run_in_threadpool(store.topic_events, limit)
@@ -173,11 +211,26 @@ async def events(state: StateDep, limit: int = Query(100, ge=1, le=1000)) -> Top
 
 
 # ":digits" so that /v1/clusters/refit is not taken for a topic id: GET or OPTIONS on it get 405 "Allow: POST".
-@router.get("/{topic_id:digits}", response_model=TopicOut, dependencies=[Depends(require_read)],
-            summary="One topic", responses=error_responses(401, 503, not_found="no such topic"))
-async def cluster(state: StateDep, request: Request, topic_id: RowId, stories: int = Query(50, ge=1, le=500),
-                  lang: str | None = Query(None, min_length=2, max_length=8, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
-                                           description="The reader's language: keywords in it come first.")) -> TopicOut:
+@router.get(
+    "/{topic_id:digits}",
+    response_model=TopicOut,
+    dependencies=[Depends(require_read)],
+    summary="One topic",
+    responses=error_responses(401, 503, not_found="no such topic"),
+)
+async def cluster(
+    state: StateDep,
+    request: Request,
+    topic_id: RowId,
+    stories: int = Query(50, ge=1, le=500),
+    lang: str | None = Query(
+        None,
+        min_length=2,
+        max_length=8,
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
+        description="The reader's language: keywords in it come first.",
+    ),
+) -> TopicOut:
     store = state.require_store()
     reader = reader_lang(request, lang)
 
@@ -185,7 +238,9 @@ async def cluster(state: StateDep, request: Request, topic_id: RowId, stories: i
         t = next((t for t in store.topics(centroids=False) if t.id == topic_id), None)
         if t is None:
             return None
-        return TopicOut.model_validate(_topic_dicts(store, [t], store.topic_stats(), stories, None, reader=reader)[0][0])
+        return TopicOut.model_validate(
+            _topic_dicts(store, [t], store.topic_stats(), stories, None, reader=reader)[0][0]
+        )
 
     out = await run_in_threadpool(work)
     if out is None:
@@ -193,8 +248,13 @@ async def cluster(state: StateDep, request: Request, topic_id: RowId, stories: i
     return out
 
 
-@router.post("/refit", response_model=RefitOut, dependencies=[Depends(require_write)], summary="Refit topics now",
-             responses=error_responses(401, 409, 500, 503))
+@router.post(
+    "/refit",
+    response_model=RefitOut,
+    dependencies=[Depends(require_write)],
+    summary="Refit topics now",
+    responses=error_responses(401, 409, 500, 503),
+)
 async def refit(state: StateDep) -> RefitOut:
     state.require_pipeline()
     assert state.topics is not None
@@ -204,6 +264,12 @@ async def refit(state: StateDep) -> RefitOut:
         raise HTTPException(status_code=500, detail=f"topic refit failed: {exc}") from None
     if report.skipped:
         raise HTTPException(status_code=409, detail="a refit is already running")
-    return RefitOut(n_stories=report.n_stories, n_topics=report.n_topics, noise_fraction=round(report.noise_fraction, 4),
-                    seconds=round(report.seconds, 3), events=report.events, in_child=report.in_child,
-                    worker_peak_rss_mib=None if report.worker_peak_rss_mib is None else round(report.worker_peak_rss_mib, 1))
+    return RefitOut(
+        n_stories=report.n_stories,
+        n_topics=report.n_topics,
+        noise_fraction=round(report.noise_fraction, 4),
+        seconds=round(report.seconds, 3),
+        events=report.events,
+        in_child=report.in_child,
+        worker_peak_rss_mib=None if report.worker_peak_rss_mib is None else round(report.worker_peak_rss_mib, 1),
+    )

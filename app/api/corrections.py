@@ -24,6 +24,7 @@ from .views import iso
 
 router = APIRouter(prefix="/v1/corrections", tags=["corrections"])
 
+
 def _stored_id(value: int) -> int:
     # a ValueError (not a schema bound): ids above int64 are a rule of ours, refused as value_error
     if not 0 <= value <= MAX_ID:
@@ -76,8 +77,16 @@ class CorrectionList(BaseModel):
 
 
 def correction_out(c: CorrectionRow) -> CorrectionOut:
-    return CorrectionOut(id=c.id, kind=c.kind, request=c.payload, effect=c.undo, actor=c.actor, at=iso(c.at),
-                         undone_at=iso(c.undone_at), undone_by=c.undone_by)
+    return CorrectionOut(
+        id=c.id,
+        kind=c.kind,
+        request=c.payload,
+        effect=c.undo,
+        actor=c.actor,
+        at=iso(c.at),
+        undone_at=iso(c.undone_at),
+        undone_by=c.undone_by,
+    )
 
 
 def editor(request: Request, state: AppState, x_editor: str | None) -> str:
@@ -91,19 +100,25 @@ def editor(request: Request, state: AppState, x_editor: str | None) -> str:
     return "key:" + hashlib.sha256((presented_key(request) or "").encode()).hexdigest()[:8]
 
 
-EditorName = Annotated[str | None, Header(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$",
-                                          description="The editor's name, kept with the correction.")]
+EditorName = Annotated[
+    str | None,
+    Header(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$", description="The editor's name, kept with the correction."),
+]
 
 
 def _service(state: AppState) -> Corrections:
     """The corrections of this app's store (built per request: a restart opens another store)."""
     pipeline = state.pipeline
-    return Corrections(state.require_store(),
-                       on_change=pipeline.forget_assignments if pipeline is not None else None)
+    return Corrections(state.require_store(), on_change=pipeline.forget_assignments if pipeline is not None else None)
 
 
-async def _correct(request: Request, state: AppState, x_editor: str | None,
-                   act: Callable[[Corrections, str], CorrectionRow], teach: bool = True) -> CorrectionOut:
+async def _correct(
+    request: Request,
+    state: AppState,
+    x_editor: str | None,
+    act: Callable[[Corrections, str], CorrectionRow],
+    teach: bool = True,
+) -> CorrectionOut:
     """Who corrects, then the correction in a worker thread (then, unless ``teach`` is off, a refit of the
     rule when it is due), its refusal as the HTTP error it stands for."""
     actor, service = editor(request, state, x_editor), _service(state)
@@ -119,43 +134,71 @@ async def _correct(request: Request, state: AppState, x_editor: str | None,
     except CorrectionError as exc:
         if exc.status == 422:
             # the shape of every 422 here: a list of errors, each with where, what and which rule
-            raise HTTPException(status_code=422, detail=[
-                {"loc": ["body", exc.field], "msg": exc.message, "type": "value_error.correction"}]) from None
+            raise HTTPException(
+                status_code=422,
+                detail=[{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error.correction"}],
+            ) from None
         raise HTTPException(status_code=exc.status, detail=f"{exc.field}: {exc.message}") from None
 
 
-@router.post("/merge", status_code=201, response_model=CorrectionOut, summary="Merge one story into another",
-             responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED})
+@router.post(
+    "/merge",
+    status_code=201,
+    response_model=CorrectionOut,
+    summary="Merge one story into another",
+    responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED},
+)
 async def merge(state: StateDep, body: MergeIn, request: Request, x_editor: EditorName = None) -> CorrectionOut:
-    return await _correct(request, state, x_editor,
-                          lambda service, actor: service.merge(body.story_id, body.into, actor))
+    return await _correct(
+        request, state, x_editor, lambda service, actor: service.merge(body.story_id, body.into, actor)
+    )
 
 
-@router.post("/move", status_code=201, response_model=CorrectionOut,
-             summary="Move headlines to another story, or out to a new one (a split)",
-             responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED})
+@router.post(
+    "/move",
+    status_code=201,
+    response_model=CorrectionOut,
+    summary="Move headlines to another story, or out to a new one (a split)",
+    responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED},
+)
 async def move(state: StateDep, body: MoveIn, request: Request, x_editor: EditorName = None) -> CorrectionOut:
-    return await _correct(request, state, x_editor,
-                          lambda service, actor: service.move(body.headline_ids, body.to_story_id, actor))
+    return await _correct(
+        request, state, x_editor, lambda service, actor: service.move(body.headline_ids, body.to_story_id, actor)
+    )
 
 
-@router.post("/apart", status_code=201, response_model=CorrectionOut,
-             summary="Two stories are not the same story: they are never merged",
-             responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED})
+@router.post(
+    "/apart",
+    status_code=201,
+    response_model=CorrectionOut,
+    summary="Two stories are not the same story: they are never merged",
+    responses={**error_responses(400, 401, 413, 415, 503), **_REFUSED},
+)
 async def apart(state: StateDep, body: ApartIn, request: Request, x_editor: EditorName = None) -> CorrectionOut:
-    return await _correct(request, state, x_editor,
-                          lambda service, actor: service.apart(body.story_ids[0], body.story_ids[1], actor))
+    return await _correct(
+        request, state, x_editor, lambda service, actor: service.apart(body.story_ids[0], body.story_ids[1], actor)
+    )
 
 
-@router.post("/{correction_id:digits}/undo", response_model=CorrectionOut, summary="Undo a correction",
-             responses={**error_responses(401, 503), **_REFUSED})
+@router.post(
+    "/{correction_id:digits}/undo",
+    response_model=CorrectionOut,
+    summary="Undo a correction",
+    responses={**error_responses(401, 503), **_REFUSED},
+)
 async def undo(state: StateDep, correction_id: RowId, request: Request, x_editor: EditorName = None) -> CorrectionOut:
-    return await _correct(request, state, x_editor, lambda service, actor: service.undo(correction_id, actor),
-                          teach=False)
+    return await _correct(
+        request, state, x_editor, lambda service, actor: service.undo(correction_id, actor), teach=False
+    )
 
 
-@router.get("", response_model=CorrectionList, summary="Corrections, newest first",
-            dependencies=[Depends(require_read)], responses=error_responses(401, 503))
+@router.get(
+    "",
+    response_model=CorrectionList,
+    summary="Corrections, newest first",
+    dependencies=[Depends(require_read)],
+    responses=error_responses(401, 503),
+)
 async def list_corrections(state: StateDep, limit: int = Query(50, ge=1, le=500), offset: Offset = 0) -> CorrectionList:
     store = state.require_store()
     rows, total = await run_in_threadpool(store.corrections, limit, offset)

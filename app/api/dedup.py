@@ -44,17 +44,33 @@ def _answer(state: AppState, result: CheckResult) -> Response:
     about = result.story_id if result.duplicate else result.closest_story_id
     matches = [
         CheckMatchOut(
-            headline_id=m.headline_id, story_id=m.story_id, title=m.title, lang=m.lang, source=m.source,
-            published_at=iso(m.published_at), received_at=iso(m.received_at), url=m.url,
-            same_story=about is not None and m.story_id == about, copies=m.copies,
-            score=m.score, cosine=m.cosine, terms=m.terms,
+            headline_id=m.headline_id,
+            story_id=m.story_id,
+            title=m.title,
+            lang=m.lang,
+            source=m.source,
+            published_at=iso(m.published_at),
+            received_at=iso(m.received_at),
+            url=m.url,
+            same_story=about is not None and m.story_id == about,
+            copies=m.copies,
+            score=m.score,
+            cosine=m.cosine,
+            terms=m.terms,
         )
         for m in result.matches
     ]
     out = CheckOut(
-        duplicate=result.duplicate, story_id=result.story_id, match=result.match, score=result.score,  # type: ignore[arg-type]
-        threshold=result.threshold, lang=result.lang, matches=matches,
-        verdict=verdict(result.duplicate, conf), confidence=conf, closest_story_id=result.closest_story_id,
+        duplicate=result.duplicate,
+        story_id=result.story_id,
+        match=result.match,  # type: ignore[arg-type]  # the pipeline's match types are MatchType's
+        score=result.score,
+        threshold=result.threshold,
+        lang=result.lang,
+        matches=matches,
+        verdict=verdict(result.duplicate, conf),
+        confidence=conf,
+        closest_story_id=result.closest_story_id,
         related=[m for m in matches if not m.same_story],
     )
     # Serialised here, once: the model was validated as it was built, and FastAPI would validate a

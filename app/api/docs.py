@@ -20,8 +20,10 @@ from fastapi.staticfiles import StaticFiles
 ASSETS_URL = "/docs-assets"
 #: the browser fetches nothing from another host for these pages, whatever their scripts hold (ReDoc's footer
 #: loads its logo from its maker's CDN); inline script and styles, data: images and blob: workers are theirs
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; "
-            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:")
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:"
+)
 #: Swagger UI's validator badge would send the schema's address to the public validator.swagger.io
 SWAGGER_PARAMETERS = {"validatorUrl": None}
 
@@ -48,19 +50,26 @@ def add_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc") -
     @app.get(docs_url, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = _root(request)
-        return _self_only(get_swagger_ui_html(
-            openapi_url=root + openapi_url, title=f"{app.title} - API",
-            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            swagger_ui_parameters={**SWAGGER_PARAMETERS, **(app.swagger_ui_parameters or {})},
-        ))
+        return _self_only(
+            get_swagger_ui_html(
+                openapi_url=root + openapi_url,
+                title=f"{app.title} - API",
+                swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+                swagger_ui_parameters={**SWAGGER_PARAMETERS, **(app.swagger_ui_parameters or {})},
+            )
+        )
 
     @app.get(redoc_url, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = _root(request)
-        return _self_only(get_redoc_html(
-            openapi_url=root + openapi_url, title=f"{app.title} - API",
-            redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png", with_google_fonts=False,
-        ))
+        return _self_only(
+            get_redoc_html(
+                openapi_url=root + openapi_url,
+                title=f"{app.title} - API",
+                redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+                with_google_fonts=False,
+            )
+        )

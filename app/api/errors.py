@@ -37,8 +37,10 @@ def listed_errors(errors: Sequence[Any]) -> list[Any]:
     if len(errors) <= MAX_LISTED_ERRORS:
         return list(errors)
     more = len(errors) - MAX_LISTED_ERRORS
-    return [*errors[:MAX_LISTED_ERRORS],
-            {"type": "too_many_errors", "loc": ["body"], "msg": f"{more} more errors, not listed"}]
+    return [
+        *errors[:MAX_LISTED_ERRORS],
+        {"type": "too_many_errors", "loc": ["body"], "msg": f"{more} more errors, not listed"},
+    ]
 
 
 def _loc_key(error: Any) -> tuple[str, ...]:
@@ -87,8 +89,11 @@ def _documented_methods(app: Any, path: str) -> set[str]:
     patterns = getattr(app.state, "allow_patterns", None)
     if patterns is None:
         patterns = [
-            (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"), "{" not in template,
-             {m.upper() for m in ops})
+            (
+                re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"),
+                "{" not in template,
+                {m.upper() for m in ops},
+            )
             for template, ops in app.openapi().get("paths", {}).items()
         ]
         app.state.allow_patterns = patterns

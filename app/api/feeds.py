@@ -34,19 +34,32 @@ FeedStatus = Literal["pending", "ok", "error", "disabled"]
 
 
 class FeedIn(_Input):
-    url: str = Field(max_length=MAX_URL_CHARS, description="The feed's http(s) URL (RSS, Atom or JSON Feed).",
-                     examples=["https://fr.le360.ma/rss"])
+    url: str = Field(
+        max_length=MAX_URL_CHARS,
+        description="The feed's http(s) URL (RSS, Atom or JSON Feed).",
+        examples=["https://fr.le360.ma/rss"],
+    )
     source: StorableStr | None = Field(
-        default=None, min_length=1, max_length=200,
+        default=None,
+        min_length=1,
+        max_length=200,
         description="The outlet its headlines are stored under (with each entry's guid or link, what makes an "
-                    "entry stored once); default: the URL's host without 'www.'.")
+        "entry stored once); default: the URL's host without 'www.'.",
+    )
     interval_seconds: float | None = Field(
-        default=None, strict=True, allow_inf_nan=False,
+        default=None,
+        strict=True,
+        allow_inf_nan=False,
         description="Seconds between polls; default TICKER_FEEDS_DEFAULT_INTERVAL_SECONDS, within "
-                    "TICKER_FEEDS_MIN_INTERVAL_SECONDS and TICKER_FEEDS_MAX_INTERVAL_SECONDS.")
-    lang: str | None = Field(default=None, max_length=8, pattern=LANG_PATTERN,
-                             description="Language of every entry, over what the feed declares; default: the "
-                                         "entry's or feed's own declaration, else detection.")
+        "TICKER_FEEDS_MIN_INTERVAL_SECONDS and TICKER_FEEDS_MAX_INTERVAL_SECONDS.",
+    )
+    lang: str | None = Field(
+        default=None,
+        max_length=8,
+        pattern=LANG_PATTERN,
+        description="Language of every entry, over what the feed declares; default: the "
+        "entry's or feed's own declaration, else detection.",
+    )
 
 
 class FeedOut(BaseModel):
@@ -86,12 +99,25 @@ def feed_status(f: FeedRow) -> FeedStatus:
 
 def feed_out(f: FeedRow) -> FeedOut:
     return FeedOut(
-        id=f.id, url=f.url, source=f.source, lang=f.lang, interval_seconds=f.interval_seconds, status=feed_status(f),
-        enabled=f.enabled, disabled_reason=f.disabled_reason, created_at=iso(f.created_at) or "",
-        last_fetch_at=iso(f.last_fetch_at), last_status=f.last_status, last_error=f.last_error,
-        last_error_at=iso(f.last_error_at), consecutive_errors=f.consecutive_errors,
-        next_poll_at=iso(f.next_poll_at) if f.enabled else None, fetches=f.fetches, errors=f.errors,
-        items_seen=f.items_seen, items_stored=f.items_stored,
+        id=f.id,
+        url=f.url,
+        source=f.source,
+        lang=f.lang,
+        interval_seconds=f.interval_seconds,
+        status=feed_status(f),
+        enabled=f.enabled,
+        disabled_reason=f.disabled_reason,
+        created_at=iso(f.created_at) or "",
+        last_fetch_at=iso(f.last_fetch_at),
+        last_status=f.last_status,
+        last_error=f.last_error,
+        last_error_at=iso(f.last_error_at),
+        consecutive_errors=f.consecutive_errors,
+        next_poll_at=iso(f.next_poll_at) if f.enabled else None,
+        fetches=f.fetches,
+        errors=f.errors,
+        items_seen=f.items_seen,
+        items_stored=f.items_stored,
     )
 
 
@@ -111,8 +137,9 @@ def _checked_url(raw: str, allow_private: bool) -> str:
     except (httpx.InvalidURL, ValueError) as exc:
         raise _invalid("url", f"not a URL: {exc}") from None
     if parsed.scheme not in ("http", "https"):
-        raise _invalid("url", f"the URL's scheme must be http or https, not {parsed.scheme or 'none'!r}",
-                       "value_error.url_scheme")
+        raise _invalid(
+            "url", f"the URL's scheme must be http or https, not {parsed.scheme or 'none'!r}", "value_error.url_scheme"
+        )
     try:
         check_url(url, allow_private)
     except ValueError as exc:
@@ -120,46 +147,72 @@ def _checked_url(raw: str, allow_private: bool) -> str:
     return url
 
 
-_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "a feed with this URL is followed already, or TICKER_FEEDS_MAX are",
-                   "model": ErrorOut}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "a feed with this URL is followed already, or TICKER_FEEDS_MAX are", "model": ErrorOut}
+}
 
 
-@router.post("", response_model=FeedOut, status_code=201, dependencies=[Depends(require_write)],
-             summary="Follow a feed", responses={**error_responses(400, 401, 413, 415, 503), **_CONFLICT})
+@router.post(
+    "",
+    response_model=FeedOut,
+    status_code=201,
+    dependencies=[Depends(require_write)],
+    summary="Follow a feed",
+    responses={**error_responses(400, 401, 413, 415, 503), **_CONFLICT},
+)
 async def add_feed(body: FeedIn, state: StateDep) -> FeedOut:
     store = state.require_store()
     s = state.settings
     interval = s.feeds_default_interval_seconds if body.interval_seconds is None else float(body.interval_seconds)
     if not s.feeds_min_interval_seconds <= interval <= s.feeds_max_interval_seconds:
-        raise _invalid("interval_seconds", f"must lie between {s.feeds_min_interval_seconds:g} and "
-                                           f"{s.feeds_max_interval_seconds:g} seconds, got {interval:g}",
-                       "value_error.out_of_range")
+        raise _invalid(
+            "interval_seconds",
+            f"must lie between {s.feeds_min_interval_seconds:g} and "
+            f"{s.feeds_max_interval_seconds:g} seconds, got {interval:g}",
+            "value_error.out_of_range",
+        )
     # resolving the host blocks: in a thread
     url = await run_in_threadpool(_checked_url, body.url, s.feeds_allow_private)
     source = body.source.strip() if body.source and body.source.strip() else _default_source(url)
     try:
-        row = await run_in_threadpool(store.add_feed, url, source, body.lang or None, interval, time.time(), s.feeds_max)
+        row = await run_in_threadpool(
+            store.add_feed, url, source, body.lang or None, interval, time.time(), s.feeds_max
+        )
     except DuplicateFeed:
         same = [f.id for f in await run_in_threadpool(store.feeds) if f.url == url]
-        raise HTTPException(status_code=409, detail=f"this URL is followed already, as feed {same[0] if same else '?'}") from None
+        raise HTTPException(
+            status_code=409, detail=f"this URL is followed already, as feed {same[0] if same else '?'}"
+        ) from None
     except TooManyFeeds:
-        raise HTTPException(status_code=409, detail=f"the service follows {s.feeds_max} feeds already "
-                                                    "(TICKER_FEEDS_MAX); delete one first") from None
+        raise HTTPException(
+            status_code=409,
+            detail=f"the service follows {s.feeds_max} feeds already (TICKER_FEEDS_MAX); delete one first",
+        ) from None
     if state.feeds is not None:
         state.feeds.wake()
     return feed_out(row)
 
 
-@router.get("", response_model=FeedList, dependencies=[Depends(require_read)], summary="Every followed feed and its state",
-            responses=error_responses(401, 503))
+@router.get(
+    "",
+    response_model=FeedList,
+    dependencies=[Depends(require_read)],
+    summary="Every followed feed and its state",
+    responses=error_responses(401, 503),
+)
 async def list_feeds(state: StateDep) -> FeedList:
     store = state.require_store()
     rows = await run_in_threadpool(store.feeds)
     return FeedList(feeds=[feed_out(f) for f in rows], total=len(rows))
 
 
-@router.get("/{feed_id}", response_model=FeedOut, dependencies=[Depends(require_read)], summary="One followed feed",
-            responses=error_responses(401, 503, not_found="no such feed"))
+@router.get(
+    "/{feed_id}",
+    response_model=FeedOut,
+    dependencies=[Depends(require_read)],
+    summary="One followed feed",
+    responses=error_responses(401, 503, not_found="no such feed"),
+)
 async def get_feed(feed_id: RowId, state: StateDep) -> FeedOut:
     store = state.require_store()
     row = await run_in_threadpool(store.feed, feed_id)
@@ -168,9 +221,13 @@ async def get_feed(feed_id: RowId, state: StateDep) -> FeedOut:
     return feed_out(row)
 
 
-@router.delete("/{feed_id}", status_code=204, dependencies=[Depends(require_write)],
-               summary="Stop following a feed (its headlines stay)",
-               responses=error_responses(401, 503, not_found="no such feed"))
+@router.delete(
+    "/{feed_id}",
+    status_code=204,
+    dependencies=[Depends(require_write)],
+    summary="Stop following a feed (its headlines stay)",
+    responses=error_responses(401, 503, not_found="no such feed"),
+)
 async def delete_feed(feed_id: RowId, state: StateDep) -> Response:
     store = state.require_store()
     if not await run_in_threadpool(store.delete_feed, feed_id):

@@ -51,8 +51,13 @@ def validate_title(title: str, max_chars: int, loc: list[Any]) -> list[dict[str,
     if "\x00" in title:
         return [_err(loc, "title contains a NUL character", "value_error.nul")]
     if not has_content(title):
-        return [_err(loc, "title has no letter or digit: only spaces, punctuation, symbols or invisible characters",
-                     "value_error.no_content")]
+        return [
+            _err(
+                loc,
+                "title has no letter or digit: only spaces, punctuation, symbols or invisible characters",
+                "value_error.no_content",
+            )
+        ]
     return []
 
 
@@ -68,8 +73,14 @@ def validate_time(ts: float | None, loc: list[Any], now: float) -> list[dict[str
 
 def _out(r: IngestResult) -> IngestResultOut:
     return IngestResultOut(
-        headline_id=r.headline_id, lang=r.lang, story_id=r.story_id, duplicate=r.duplicate, match=r.match,  # type: ignore[arg-type]
-        score=r.score, matched_headline_id=r.matched_headline_id, idempotent_replay=r.idempotent_replay,
+        headline_id=r.headline_id,
+        lang=r.lang,
+        story_id=r.story_id,
+        duplicate=r.duplicate,
+        match=r.match,  # type: ignore[arg-type]
+        score=r.score,
+        matched_headline_id=r.matched_headline_id,
+        idempotent_replay=r.idempotent_replay,
     )
 
 
@@ -85,7 +96,9 @@ async def _ingest(state: AppState, items: list[HeadlineInput]) -> Response:
     stored = sum(1 for r in results if not r.idempotent_replay)
     state.metrics.inc("ticker_headlines_ingested_total", stored)
     state.metrics.inc("ticker_headlines_replayed_total", len(results) - stored)
-    state.metrics.inc("ticker_headlines_duplicate_total", sum(1 for r in results if r.duplicate and not r.idempotent_replay))
+    state.metrics.inc(
+        "ticker_headlines_duplicate_total", sum(1 for r in results if r.duplicate and not r.idempotent_replay)
+    )
     return Response(body, media_type="application/json")
 
 
@@ -122,10 +135,16 @@ def _batch_items(batch: HeadlineBatch, s: Settings) -> tuple[list[HeadlineInput]
         errors += validate_time(ts, [*loc, "published_at"], now)
         errors += check_lang(h.lang, s.languages, [*loc, "lang"])
         lang = h.lang.lower() if h.lang else None
-        items.append(HeadlineInput(
-            title=h.title.strip(), ext_id=str(h.id) if h.id is not None else None, source=h.source, url=h.url,
-            published_at=ts, lang=lang,
-        ))
+        items.append(
+            HeadlineInput(
+                title=h.title.strip(),
+                ext_id=str(h.id) if h.id is not None else None,
+                source=h.source,
+                url=h.url,
+                published_at=ts,
+                lang=lang,
+            )
+        )
     return items, errors
 
 
@@ -199,7 +218,9 @@ post_headlines.semantic_errors = raw_item_errors  # type: ignore[attr-defined]
 )
 async def post_ticker(
     request: Request,
-    source: StorableStr | None = Query(default=None, max_length=200, description="Outlet or feed name for every headline."),
+    source: StorableStr | None = Query(
+        default=None, max_length=200, description="Outlet or feed name for every headline."
+    ),
     published_at: IsoDateTime | None = Query(default=None, description="ISO-8601 time of the capture."),
     state: AppState = Depends(get_state),
 ) -> Response:
@@ -214,9 +235,13 @@ async def post_ticker(
     return await _ingest(state, [HeadlineInput(title=t, source=source, published_at=ts) for t in titles])
 
 
-
-@router.get("/headlines/{headline_id}", response_model=HeadlineOut, dependencies=[Depends(require_read)],
-            summary="One stored headline", responses=error_responses(401, 503, not_found="no such headline"))
+@router.get(
+    "/headlines/{headline_id}",
+    response_model=HeadlineOut,
+    dependencies=[Depends(require_read)],
+    summary="One stored headline",
+    responses=error_responses(401, 503, not_found="no such headline"),
+)
 async def get_headline(headline_id: RowId, state: AppState = Depends(get_state)) -> HeadlineOut:
     store = state.require_store()
 

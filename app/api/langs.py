@@ -20,10 +20,12 @@ def check_lang(lang: str | None, configured: Sequence[str], loc: list[Any]) -> l
     accepted = accepted_langs(tuple(configured))
     if canonical_lang(lang) in accepted:
         return []
-    return [{
-        "loc": loc,
-        "msg": f"unknown language {lang!r}: accepted are {', '.join(accepted)} (a region may follow, as in en-US), "
-               "or none to detect it (TICKER_LANGUAGES sets the languages)",
-        "type": "value_error.lang",
-        "ctx": {"accepted": list(accepted)},
-    }]
+    return [
+        {
+            "loc": loc,
+            "msg": f"unknown language {lang!r}: accepted are {', '.join(accepted)} (a region may follow, as in en-US), "
+            "or none to detect it (TICKER_LANGUAGES sets the languages)",
+            "type": "value_error.lang",
+            "ctx": {"accepted": list(accepted)},
+        }
+    ]

@@ -38,14 +38,24 @@ def _out(state: AppState) -> MatcherOut:
     return MatcherOut(**asdict(rule), params=asdict(pipeline.params))
 
 
-@router.get("", response_model=MatcherOut, summary="The story rule in force", dependencies=[Depends(require_read)],
-            responses=error_responses(401, 503))
+@router.get(
+    "",
+    response_model=MatcherOut,
+    summary="The story rule in force",
+    dependencies=[Depends(require_read)],
+    responses=error_responses(401, 503),
+)
 async def get_matcher(state: StateDep) -> MatcherOut:
     return await run_in_threadpool(_out, state)
 
 
-@router.post("/refit", response_model=MatcherOut, summary="Refit the threshold from the corrections now (API key)",
-             dependencies=[Depends(require_write)], responses=error_responses(401, 503))
+@router.post(
+    "/refit",
+    response_model=MatcherOut,
+    summary="Refit the threshold from the corrections now (API key)",
+    dependencies=[Depends(require_write)],
+    responses=error_responses(401, 503),
+)
 async def refit(state: StateDep) -> MatcherOut:
     pipeline = state.require_pipeline()
 

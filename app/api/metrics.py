@@ -56,7 +56,9 @@ class Metrics:
             for (route, method), buckets in sorted(self.hist.items()):
                 base = {"route": route, "method": method}
                 for edge, count in zip(_BUCKETS, buckets):
-                    lines.append(f"ticker_request_duration_seconds_bucket{_labels({**base, 'le': f'{edge:g}'})} {count:g}")
+                    lines.append(
+                        f"ticker_request_duration_seconds_bucket{_labels({**base, 'le': f'{edge:g}'})} {count:g}"
+                    )
                 lines.append(
                     f"ticker_request_duration_seconds_bucket{_labels({**base, 'le': '+Inf'})} {self.hist_count[(route, method)]}"
                 )

@@ -28,12 +28,17 @@ BODY_TYPES: dict[str, tuple[str, ...]] = {
 
 async def _respond(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    *(headers or [])],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -58,7 +63,9 @@ class BodyGuard:
         if accepted is not None:
             media = _media_type(scope)
             if not any(media == a or (a == "application/json" and media.endswith("+json")) for a in accepted):
-                await _respond(send, 415, f"{path} takes a {' or '.join(accepted)} body, got {media or 'no content type'!r}")
+                await _respond(
+                    send, 415, f"{path} takes a {' or '.join(accepted)} body, got {media or 'no content type'!r}"
+                )
                 return
         for name, value in scope.get("headers", []):
             if name == b"content-length":
@@ -68,7 +75,9 @@ class BodyGuard:
                     await _respond(send, 400, "Content-Length is not a number")
                     return
                 if declared > self.max_body_bytes:
-                    await _respond(send, 413, f"request body of {declared} bytes is over the limit of {self.max_body_bytes} bytes")
+                    await _respond(
+                        send, 413, f"request body of {declared} bytes is over the limit of {self.max_body_bytes} bytes"
+                    )
                     return
         # Read the whole (bounded) body, then replay it to the app.
         chunks: list[bytes] = []
@@ -90,7 +99,11 @@ class BodyGuard:
             try:
                 body.decode("utf-8")
             except UnicodeDecodeError as exc:
-                await _respond(send, 400, f"request body is not valid UTF-8: byte {exc.start} ({body[exc.start:exc.start+1]!r})")
+                await _respond(
+                    send,
+                    400,
+                    f"request body is not valid UTF-8: byte {exc.start} ({body[exc.start : exc.start + 1]!r})",
+                )
                 return
         sent = False
 

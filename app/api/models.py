@@ -77,15 +77,23 @@ class _Input(BaseModel):
 class HeadlineIn(_Input):
     """One headline from a feed."""
 
-    title: str = Field(description="The headline as published (kept verbatim).", examples=["Aïd Al Fitr : Grâce Royale au profit de 1201 personnes"])
+    title: str = Field(
+        description="The headline as published (kept verbatim).",
+        examples=["Aïd Al Fitr : Grâce Royale au profit de 1201 personnes"],
+    )
     # Strict: lax mode would store `true` as id "1" and `false` as "0".
     id: Annotated[StrictStr, Field(max_length=MAX_EXT_ID_CHARS)] | StrictInt | None = Field(
-        default=None, description="The feed's own id; (source, id) makes re-posting idempotent.")
+        default=None, description="The feed's own id; (source, id) makes re-posting idempotent."
+    )
     source: str | None = Field(default=None, max_length=200, description="Outlet or feed name.")
     url: str | None = Field(default=None, max_length=2000)
     published_at: IsoDateTime | None = Field(default=None, description="ISO-8601; naive times are taken as UTC.")
-    lang: str | None = Field(default=None, max_length=8, pattern=LANG_PATTERN,
-                             description="ISO 639-1/639-3 code; detected when absent or empty.")
+    lang: str | None = Field(
+        default=None,
+        max_length=8,
+        pattern=LANG_PATTERN,
+        description="ISO 639-1/639-3 code; detected when absent or empty.",
+    )
 
 
 class HeadlineBatch(_Input):
@@ -119,12 +127,22 @@ class CheckMatchOut(BaseModel):
     lang: str | None
     source: str | None
     published_at: str | None = Field(description="When it ran (ISO-8601, from the feed); null when the feed gave none.")
-    received_at: str | None = Field(None, description="When the service received it: when it ran, for a feed without times.")
-    url: str | None = Field(None, description="Where it ran, as the feed gave it (not checked: a client links only http/https).")
-    same_story: bool = Field(False, description="It belongs to the story the check is about (`story_id`, else "
-                             "`closest_story_id`); false: related, not the same story (also listed in `related`).")
-    copies: int = Field(1, description="Stored headlines with this same text (normalised) among those scored, "
-                        "itself included: the same text is listed once.")
+    received_at: str | None = Field(
+        None, description="When the service received it: when it ran, for a feed without times."
+    )
+    url: str | None = Field(
+        None, description="Where it ran, as the feed gave it (not checked: a client links only http/https)."
+    )
+    same_story: bool = Field(
+        False,
+        description="It belongs to the story the check is about (`story_id`, else "
+        "`closest_story_id`); false: related, not the same story (also listed in `related`).",
+    )
+    copies: int = Field(
+        1,
+        description="Stored headlines with this same text (normalised) among those scored, "
+        "itself included: the same text is listed once.",
+    )
     score: float
     cosine: float
     terms: dict[str, float] = Field(
@@ -147,15 +165,21 @@ class CheckOut(BaseModel):
     matches: list[CheckMatchOut]
     verdict: Literal["duplicate", "possible", "new"] = Field(
         description="`duplicate` exactly when `duplicate` is true; `possible` when not, but `confidence` reaches "
-        "the bar (0.3, app/stories/confidence.py); `new` otherwise.")
+        "the bar (0.3, app/stories/confidence.py); `new` otherwise."
+    )
     confidence: float = Field(
-        ge=0.0, le=1.0, description="Probability that the headline is the same story as the closest stored one, "
-        "calibrated on the shared labelled sets from `score - threshold` (docs/evidence.md); 0 when nothing was close.")
+        ge=0.0,
+        le=1.0,
+        description="Probability that the headline is the same story as the closest stored one, "
+        "calibrated on the shared labelled sets from `score - threshold` (docs/evidence.md); 0 when nothing was close.",
+    )
     closest_story_id: int | None = Field(
         description="The story `score` and `confidence` are about: `story_id` for a duplicate, else the best-scoring "
-        "story under the threshold; null when no stored headline was close enough to be scored.")
+        "story under the threshold; null when no stored headline was close enough to be scored."
+    )
     related: list[CheckMatchOut] = Field(
-        default_factory=list, description="The `matches` of other stories than that one: related, not the same story.")
+        default_factory=list, description="The `matches` of other stories than that one: related, not the same story."
+    )
 
 
 class HeadlineBrief(BaseModel):
@@ -205,18 +229,27 @@ class StoryList(BaseModel):
 
 class TopicOut(BaseModel):
     id: int
-    label: str = Field(description="The topic's display name, never another topic's: its category's name for the "
-                                   "category's most confident topic, else its first keywords.")
-    category: str | None = Field(None, description='The taxonomy entry it belongs to ("sport", "other"...); '
-                                                    "null when not known.")
+    label: str = Field(
+        description="The topic's display name, never another topic's: its category's name for the "
+        "category's most confident topic, else its first keywords."
+    )
+    category: str | None = Field(
+        None, description='The taxonomy entry it belongs to ("sport", "other"...); null when not known.'
+    )
     label_score: float
-    keywords: list[str] = Field(description="Best first, the reader's language (`lang`, else Accept-Language) "
-                                "and names before other languages' words.")
-    keyword_langs: list[str | None] = Field(default_factory=list,
-                                            description="Each keyword's language; null for a name or a term of several.")
+    keywords: list[str] = Field(
+        description="Best first, the reader's language (`lang`, else Accept-Language) "
+        "and names before other languages' words."
+    )
+    keyword_langs: list[str | None] = Field(
+        default_factory=list, description="Each keyword's language; null for a name or a term of several."
+    )
     size: int = Field(description="Stories the last refit put in it.")
-    n_stories: int = Field(0, description="Stories it holds now (the refit's and those assigned since): the "
-                                          "`total` of `GET /v1/stories?topic_id=` this id.")
+    n_stories: int = Field(
+        0,
+        description="Stories it holds now (the refit's and those assigned since): the "
+        "`total` of `GET /v1/stories?topic_id=` this id.",
+    )
     n_headlines: int
     languages: list[str]
     first_seen: str | None
@@ -229,8 +262,11 @@ class ClustersOut(BaseModel):
     generated_at: str
     topics: list[TopicOut]
     unassigned: list[StoryOut] = Field(description="The newest stories in no topic.")
-    unassigned_total: int = Field(0, description="How many stories are in no topic: the `total` of "
-                                                 "`GET /v1/stories?unassigned=true` (with the same `since`).")
+    unassigned_total: int = Field(
+        0,
+        description="How many stories are in no topic: the `total` of "
+        "`GET /v1/stories?unassigned=true` (with the same `since`).",
+    )
 
 
 class TopicEventsOut(BaseModel):
@@ -243,16 +279,19 @@ class RefitOut(BaseModel):
     noise_fraction: float
     seconds: float
     events: list[dict]
-    in_child: bool = Field(False, description="Computed in a child process (windows of at least "
-                                              "TICKER_REFIT_PROCESS_MIN_STORIES stories).")
+    in_child: bool = Field(
+        False, description="Computed in a child process (windows of at least TICKER_REFIT_PROCESS_MIN_STORIES stories)."
+    )
     worker_peak_rss_mib: float | None = Field(None, description="That child's peak resident memory, MiB.")
 
 
 class RetentionOut(BaseModel):
     stories: int = Field(description="Stories deleted, with all their headlines.")
     headlines: int
-    cutoff: str | None = Field(description="Stories whose last headline is older than this were deleted; "
-                                            "null when retention is off or the store is empty.")
+    cutoff: str | None = Field(
+        description="Stories whose last headline is older than this were deleted; "
+        "null when retention is off or the store is empty."
+    )
     retention_days: float
     seconds: float
 

@@ -18,13 +18,19 @@ async def livez() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Health, summary="Ready once storage is open and the encoder is loaded",
-            responses={503: {"model": Health}})
+@router.get(
+    "/readyz",
+    response_model=Health,
+    summary="Ready once storage is open and the encoder is loaded",
+    responses={503: {"model": Health}},
+)
 async def readyz(state: StateDep):
     if state.ready.is_set() and state.pipeline is not None:
         return Health(status="ready", encoder=EncoderInfo.model_validate(state.encoder_info))
     detail = state.startup_error or "loading the encoder"
-    return JSONResponse(status_code=503, content={"status": "starting" if not state.startup_error else "failed", "detail": detail})
+    return JSONResponse(
+        status_code=503, content={"status": "starting" if not state.startup_error else "failed", "detail": detail}
+    )
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
@@ -41,10 +47,16 @@ async def metrics(state: StateDep) -> PlainTextResponse:
     return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
 
-@router.post("/v1/retention/run", response_model=RetentionOut, dependencies=[Depends(require_write)],
-             summary="Delete the stories TICKER_RETENTION_DAYS says are due, now",
-             responses={**error_responses(401, 503),
-                        409: {"description": "retention is off (TICKER_RETENTION_DAYS=0)", "model": ErrorOut}})
+@router.post(
+    "/v1/retention/run",
+    response_model=RetentionOut,
+    dependencies=[Depends(require_write)],
+    summary="Delete the stories TICKER_RETENTION_DAYS says are due, now",
+    responses={
+        **error_responses(401, 503),
+        409: {"description": "retention is off (TICKER_RETENTION_DAYS=0)", "model": ErrorOut},
+    },
+)
 async def run_retention(state: StateDep) -> RetentionOut:
     state.require_pipeline()  # retention starts with the rest of the service
     retention = state.retention
@@ -52,6 +64,9 @@ async def run_retention(state: StateDep) -> RetentionOut:
         raise HTTPException(status_code=409, detail="retention is off: set TICKER_RETENTION_DAYS to a number of days")
     report = await run_in_threadpool(retention.run)
     return RetentionOut(
-        stories=report.stories, headlines=report.headlines, cutoff=iso(report.cutoff),
-        retention_days=state.settings.retention_days, seconds=round(report.seconds, 4),
+        stories=report.stories,
+        headlines=report.headlines,
+        cutoff=iso(report.cutoff),
+        retention_days=state.settings.retention_days,
+        seconds=round(report.seconds, 4),
     )

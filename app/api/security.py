@@ -112,8 +112,11 @@ class KeyGate:
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and needs_key_early(scope["method"], scope["path"], self.settings)
-                and not _key_ok(self.settings.api_key, presented_key(Request(scope)))):
+        if (
+            scope["type"] == "http"
+            and needs_key_early(scope["method"], scope["path"], self.settings)
+            and not _key_ok(self.settings.api_key, presented_key(Request(scope)))
+        ):
             exc = _unauthorized()
             await JSONResponse({"detail": exc.detail}, status_code=401, headers=exc.headers)(scope, receive, send)
             return

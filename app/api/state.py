@@ -45,8 +45,9 @@ class AppState:
 
     def require_store(self) -> "Store":
         if self.store is None:
-            raise HTTPException(status_code=503, detail=self.startup_error or "storage is not open yet",
-                                headers={"Retry-After": "2"})
+            raise HTTPException(
+                status_code=503, detail=self.startup_error or "storage is not open yet", headers={"Retry-After": "2"}
+            )
         return self.store
 
 

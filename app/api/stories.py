@@ -31,8 +31,9 @@ def _few_words(value: str) -> str:
 
 
 #: a search: at most MAX_SEARCH_CHARS characters and MAX_SEARCH_WORDS words, storable text
-SearchText = Annotated[str, StringConstraints(max_length=MAX_SEARCH_CHARS), AfterValidator(storable),
-                       AfterValidator(_few_words)]
+SearchText = Annotated[
+    str, StringConstraints(max_length=MAX_SEARCH_CHARS), AfterValidator(storable), AfterValidator(_few_words)
+]
 
 
 @router.get("", response_model=StoryList, summary="Stories, newest first", responses=error_responses(401, 503))
@@ -49,28 +50,46 @@ async def list_stories(
         description=f"Only stories one of whose headlines (any language) holds every word of this, ignoring case, "
         f"accents and Arabic short vowels and tatweel: \"cote d'ivoire\" finds \"Côte d’Ivoire\", \"sulta\" finds "
         f"\"Sultana\" (words are substrings). At most {MAX_SEARCH_CHARS} characters and {MAX_SEARCH_WORDS} words "
-        f"(more: 422); punctuation around a word is dropped; % and _ are plain characters."),
+        f"(more: 422); punctuation around a word is dropped; % and _ are plain characters.",
+    ),
     # declared an int (its schema an integer with its bounds, as every id parameter's); absent, it is None
-    topic_id: int = Query(None, ge=0, le=MAX_ID,
-                          description="Only the stories of this topic (the clusters view's `n_stories` of them, "
-                                      "in the same order); an unknown topic has none."),
+    topic_id: int = Query(
+        None,
+        ge=0,
+        le=MAX_ID,
+        description="Only the stories of this topic (the clusters view's `n_stories` of them, "
+        "in the same order); an unknown topic has none.",
+    ),
     unassigned: bool = Query(False, description="Only stories in no topic (`unassigned_total` of the clusters view)."),
 ) -> StoryList:
     store = state.require_store()
 
     def work() -> StoryList:
         rows, total = store.list_stories(
-            limit=limit, offset=offset, lang=lang, source=source, since=to_epoch(since), until=to_epoch(until),
-            topic_id=topic_id, unassigned=unassigned, q=q,
+            limit=limit,
+            offset=offset,
+            lang=lang,
+            source=source,
+            since=to_epoch(since),
+            until=to_epoch(until),
+            topic_id=topic_id,
+            unassigned=unassigned,
+            q=q,
         )
         return StoryList(stories=stories_out(store, rows), total=total, limit=limit, offset=offset)
 
     return await run_in_threadpool(work)
 
 
-@router.get("/{story_id}", response_model=StoryDetailOut, summary="One story with a page of its headlines",
-            responses={**error_responses(401, 503, not_found="no such story"),
-                       307: {"description": "an editor merged this story: `merged_into` (and Location) name where"}})
+@router.get(
+    "/{story_id}",
+    response_model=StoryDetailOut,
+    summary="One story with a page of its headlines",
+    responses={
+        **error_responses(401, 503, not_found="no such story"),
+        307: {"description": "an editor merged this story: `merged_into` (and Location) name where"},
+    },
+)
 async def get_story(
     state: StateDep,
     story_id: RowId,
@@ -84,9 +103,11 @@ async def get_story(
         if story_id in merged:
             # an editor merged it: its id keeps answering, with where its headlines went
             target = merged[story_id]
-            return JSONResponse(status_code=307, headers={"Location": f"/v1/stories/{target}"},
-                                content={"detail": f"story {story_id} was merged into story {target}",
-                                         "merged_into": target})
+            return JSONResponse(
+                status_code=307,
+                headers={"Location": f"/v1/stories/{target}"},
+                content={"detail": f"story {story_id} was merged into story {target}", "merged_into": target},
+            )
     if story is None or story.size == 0:
         raise HTTPException(status_code=404, detail=f"story {story_id} does not exist")
     return await run_in_threadpool(story_detail, store, story, limit, offset)

@@ -54,8 +54,13 @@ def _iso_reference(ts: float) -> str:
 
 
 def brief_dict(h: HeadlineRow) -> dict[str, Any]:
-    return {"headline_id": h.id, "title": h.title, "lang": h.lang, "source": h.source,
-            "published_at": iso(h.published_at)}
+    return {
+        "headline_id": h.id,
+        "title": h.title,
+        "lang": h.lang,
+        "source": h.source,
+        "published_at": iso(h.published_at),
+    }
 
 
 def brief(h: HeadlineRow) -> HeadlineBrief:
@@ -83,8 +88,14 @@ def _card_fields(s: StoryRow, canonical: dict[str, Any], versions: list[dict[str
     """A story's card but for its ``recent_count`` and ``topic_id`` (the last two fields): what its members
     alone decide."""
     return {
-        "id": s.id, "canonical": canonical, "versions": versions, "languages": s.languages, "sources": s.sources,
-        "n_sources": len(set(s.sources)), "size": s.size, "first_seen": iso(s.first_seen) or "",
+        "id": s.id,
+        "canonical": canonical,
+        "versions": versions,
+        "languages": s.languages,
+        "sources": s.sources,
+        "n_sources": len(set(s.sources)),
+        "size": s.size,
+        "first_seen": iso(s.first_seen) or "",
         "last_seen": iso(s.last_seen) or "",
     }
 
@@ -156,8 +167,15 @@ def story_detail(store: Store, story: StoryRow, limit: int, offset: int) -> Stor
 def headline_out(h: HeadlineRow, canonical_vec: np.ndarray | None, vec: np.ndarray | None) -> HeadlineOut:
     sim = float(np.dot(vec, canonical_vec)) if canonical_vec is not None and vec is not None else 0.0
     return HeadlineOut(
-        headline_id=h.id, title=h.title, lang=h.lang, source=h.source, published_at=iso(h.published_at),
-        url=h.url, received_at=iso(h.received_at) or "", match=h.match, similarity=round(sim, 4),  # type: ignore[arg-type]
+        headline_id=h.id,
+        title=h.title,
+        lang=h.lang,
+        source=h.source,
+        published_at=iso(h.published_at),
+        url=h.url,
+        received_at=iso(h.received_at) or "",
+        match=h.match,  # type: ignore[arg-type]  # the store holds what MatchType allows
+        similarity=round(sim, 4),
     )
 
 

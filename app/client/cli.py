@@ -53,7 +53,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def ago(iso: str | None, now: datetime | None = None) -> str | None:
-    """"37 min ago", "3 h ago", "2 days ago" (None when ``iso`` is missing or not a date)."""
+    """ "37 min ago", "3 h ago", "2 days ago" (None when ``iso`` is missing or not a date)."""
     if not iso:
         return None
     try:

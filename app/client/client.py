@@ -259,9 +259,7 @@ class TickerClient:
             # The server reads X-API-Key; the Bearer form is sent too for proxies that expect it.
             headers["X-API-Key"] = api_key
             headers["Authorization"] = f"Bearer {api_key}"
-        self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
-        )
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
 
     # -- lifecycle --
     def close(self) -> None:
@@ -342,4 +340,3 @@ class TickerClient:
                 raise TickerError(f"{path}: expected a JSON object", status_code=response.status_code)
             return data
         raise TickerError(last_error or "request failed")  # unreachable: the loop returns or raises
-

@@ -57,23 +57,30 @@ def read_rows(path: Path, gold: str, langs: Sequence[str] | None, limit: int | N
     return rows
 
 
-def run_pipeline(rows: list[dict[str, Any]], encoder_spec: str | None = None, detect_lang: bool = False
-                 ) -> tuple[Pipeline, list[int]]:
+def run_pipeline(
+    rows: list[dict[str, Any]], encoder_spec: str | None = None, detect_lang: bool = False
+) -> tuple[Pipeline, list[int]]:
     """Ingest ``rows`` in file order; returns the pipeline and each row's story id. ``detect_lang``: the
     rows go in without their ``lang``, so the service detects it (a feed that sends none)."""
     pipeline, results = ingest_rows(rows, encoder_spec, detect_lang)
     return pipeline, [res.story_id for res in results]
 
 
-def ingest_rows(rows: list[dict[str, Any]], encoder_spec: str | None = None, detect_lang: bool = False,
-                pipeline: Pipeline | None = None) -> tuple[Pipeline, list[IngestResult]]:
+def ingest_rows(
+    rows: list[dict[str, Any]],
+    encoder_spec: str | None = None,
+    detect_lang: bool = False,
+    pipeline: Pipeline | None = None,
+) -> tuple[Pipeline, list[IngestResult]]:
     """``run_pipeline`` with each row's whole ingest result (story, match type, score). ``pipeline``:
     ingest into this one (its store) instead of a fresh one."""
     if pipeline is None:
         from embeddings import load_encoder
 
         settings = load_settings(encoder=encoder_spec) if encoder_spec else load_settings()
-        encoder = load_encoder(settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size)
+        encoder = load_encoder(
+            settings.encoder, threads=settings.encoder_threads, batch_size=settings.encoder_batch_size
+        )
         store = open_store(settings, encoder.dim, memory=True)
         pipeline = Pipeline(settings, store, encoder)
     results: list[IngestResult] = []
@@ -81,7 +88,8 @@ def ingest_rows(rows: list[dict[str, Any]], encoder_spec: str | None = None, det
         chunk = rows[i : i + BATCH]
         items = [
             HeadlineInput(
-                title=r["title"], lang=None if detect_lang else canonical_lang(r.get("lang")),
+                title=r["title"],
+                lang=None if detect_lang else canonical_lang(r.get("lang")),
                 published_at=_epoch(r.get("date") or r.get("published_at")),
             )
             for r in chunk
@@ -101,15 +109,27 @@ def _cluster_sizes(truth: list[str], pred: list[Any]) -> dict[str, int]:
 
 def _pairs_json(counts: dict[str, PairCounts]) -> dict[str, dict[str, float | int]]:
     return {
-        key: {"recall": c.recall, "precision": c.precision, "gold_pairs": c.gold_pairs, "pred_pairs": c.pred_pairs,
-              "correct_pairs": c.correct_pairs}
+        key: {
+            "recall": c.recall,
+            "precision": c.precision,
+            "gold_pairs": c.gold_pairs,
+            "pred_pairs": c.pred_pairs,
+            "correct_pairs": c.correct_pairs,
+        }
         for key, c in counts.items()
     }
 
 
-def eval_stories(rows: list[dict[str, Any]], gold: str, encoder: str | None, detect_lang: bool = False, *,
-                 by_lang: bool = False, records: list[dict[str, Any]] | None = None, feedback: int = 0
-                 ) -> dict[str, Any]:
+def eval_stories(
+    rows: list[dict[str, Any]],
+    gold: str,
+    encoder: str | None,
+    detect_lang: bool = False,
+    *,
+    by_lang: bool = False,
+    records: list[dict[str, Any]] | None = None,
+    feedback: int = 0,
+) -> dict[str, Any]:
     """The metrics. ``by_lang``: add ``pairs_by_lang``. ``records``: a list to which each row's
     prediction is appended (what ``--out`` writes). ``feedback``: add the second half's metrics with and
     without a simulated editor's corrections (``app/eval/feedback.py``)."""
@@ -124,8 +144,11 @@ def eval_stories(rows: list[dict[str, Any]], gold: str, encoder: str | None, det
     if feedback:
         from .feedback import eval_with_feedback
 
-        out.update(eval_with_feedback(
-            rows, gold, feedback, lambda p, part: ingest_rows(part, encoder, detect_lang, pipeline=p)))
+        out.update(
+            eval_with_feedback(
+                rows, gold, feedback, lambda p, part: ingest_rows(part, encoder, detect_lang, pipeline=p)
+            )
+        )
     if records is not None:
         records += [
             {"id": r.get("id"), "story_id": res.story_id, "match": res.match, "score": res.score, "gold": r[gold]}
@@ -134,9 +157,16 @@ def eval_stories(rows: list[dict[str, Any]], gold: str, encoder: str | None, det
     return out
 
 
-def eval_topics(rows: list[dict[str, Any]], gold: str, encoder: str | None, detect_lang: bool = False, *,
-                by_lang: bool = False, records: list[dict[str, Any]] | None = None,
-                label_map: dict[str, str] | None = None) -> dict[str, Any]:
+def eval_topics(
+    rows: list[dict[str, Any]],
+    gold: str,
+    encoder: str | None,
+    detect_lang: bool = False,
+    *,
+    by_lang: bool = False,
+    records: list[dict[str, Any]] | None = None,
+    label_map: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """As ``eval_stories``, for the topics of one refit after the stories. ``label_map`` (gold value ->
     taxonomy entry id) adds ``label_accuracy``: the share of the mapped rows whose topic has that entry."""
     from ..topics.service import TopicService
@@ -161,26 +191,39 @@ def eval_topics(rows: list[dict[str, Any]], gold: str, encoder: str | None, dete
     truth = [str(r[gold]) for r in rows]
     b = bcubed(truth, pred)
     out: dict[str, Any] = {
-        "nmi": nmi(truth, pred), "ari": ari(truth, pred),
-        "bcubed_precision": b.precision, "bcubed_recall": b.recall, "bcubed_f1": b.f1,
+        "nmi": nmi(truth, pred),
+        "ari": ari(truth, pred),
+        "bcubed_precision": b.precision,
+        "bcubed_recall": b.recall,
+        "bcubed_f1": b.f1,
         "n_topics": len({p for p in pred if not p.startswith("noise-")}),
         "noise_fraction": round(noise / len(rows), 4) if rows else 0.0,
-        "n_items": len(rows), **_cluster_sizes(truth, pred), "seconds": round(seconds, 3),
+        "n_items": len(rows),
+        **_cluster_sizes(truth, pred),
+        "seconds": round(seconds, 3),
     }
     if by_lang:
         out["pairs_by_lang"] = _pairs_json(pairs_by_lang(truth, pred, row_langs(rows)))
     rows_topics = {t.id: t for t in pipeline.store.topics()}
     if label_map:
         # rows left without a topic count as wrong: "the share of rows whose topic's label is their category's"
-        right = [label_map[str(r[gold])] == (rows_topics[tid].category if tid is not None else None)
-                 for r, tid in zip(rows, topic_ids) if str(r[gold]) in label_map]
+        right = [
+            label_map[str(r[gold])] == (rows_topics[tid].category if tid is not None else None)
+            for r, tid in zip(rows, topic_ids)
+            if str(r[gold]) in label_map
+        ]
         out["label_accuracy"] = round(sum(right) / len(right), 4) if right else 0.0
         out["label_rows"] = len(right)
     if records is not None:
         records += [
-            {"id": r.get("id"), "story_id": sid, "topic_id": tid,
-             "label": rows_topics[tid].category if tid is not None else None,
-             "label_name": rows_topics[tid].label if tid is not None else None, "gold": r[gold]}
+            {
+                "id": r.get("id"),
+                "story_id": sid,
+                "topic_id": tid,
+                "label": rows_topics[tid].category if tid is not None else None,
+                "label_name": rows_topics[tid].label if tid is not None else None,
+                "gold": r[gold],
+            }
             for r, sid, tid in zip(rows, story_ids, topic_ids)
         ]
     return out
@@ -216,26 +259,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--gold", required=True, help="the gold field (e.g. story, label, parallel_id, topic)")
     parser.add_argument("--langs", default=None, help="keep only these languages, e.g. en,fr,es,ar (639-1 or 639-3)")
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--contains", default=None,
-                        help="keep only the rows whose title holds this text (any case): a one-topic stress stream, "
-                             "such as every uci_news headline naming one person")
+    parser.add_argument(
+        "--contains",
+        default=None,
+        help="keep only the rows whose title holds this text (any case): a one-topic stress stream, "
+        "such as every uci_news headline naming one person",
+    )
     parser.add_argument("--encoder", default=None, help="encoder spec (default: TICKER_ENCODER or use-m3)")
-    parser.add_argument("--detect-lang", action="store_true",
-                        help="ingest the rows without their lang, so that the service detects it (--langs still filters on it)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="write one JSON line per evaluated row, in file order: stories: id, story_id, match, "
-                             "score, gold; topics: id, story_id, topic_id, label (taxonomy entry id), label_name, gold")
-    parser.add_argument("--feedback", type=int, default=0, metavar="N",
-                        help="stories: a simulated editor corrects up to N wrong decisions of the first half, with the "
-                             "gold labels, through the corrections API's code; adds after_feedback and "
-                             "without_feedback, the second half's metrics")
-    parser.add_argument("--label-map", default=None, metavar="GOLD=ENTRY,...",
-                        help="topics: add label_accuracy, the share of rows whose topic's taxonomy entry is their gold "
-                             "value's entry, e.g. business=economy,sports=sport (rows of unmapped values are left out; "
-                             "rows left without a topic count as wrong); 'same' when gold values are entry ids")
-    parser.add_argument("--pairs-by-lang", action="store_true",
-                        help="add pairs_by_lang: pair recall and precision, with their counts, "
-                             "per pair of the rows' languages")
+    parser.add_argument(
+        "--detect-lang",
+        action="store_true",
+        help="ingest the rows without their lang, so that the service detects it (--langs still filters on it)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write one JSON line per evaluated row, in file order: stories: id, story_id, match, "
+        "score, gold; topics: id, story_id, topic_id, label (taxonomy entry id), label_name, gold",
+    )
+    parser.add_argument(
+        "--feedback",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stories: a simulated editor corrects up to N wrong decisions of the first half, with the "
+        "gold labels, through the corrections API's code; adds after_feedback and "
+        "without_feedback, the second half's metrics",
+    )
+    parser.add_argument(
+        "--label-map",
+        default=None,
+        metavar="GOLD=ENTRY,...",
+        help="topics: add label_accuracy, the share of rows whose topic's taxonomy entry is their gold "
+        "value's entry, e.g. business=economy,sports=sport (rows of unmapped values are left out; "
+        "rows left without a topic count as wrong); 'same' when gold values are entry ids",
+    )
+    parser.add_argument(
+        "--pairs-by-lang",
+        action="store_true",
+        help="add pairs_by_lang: pair recall and precision, with their counts, per pair of the rows' languages",
+    )
     args = parser.parse_args(argv)
     if not args.file.exists():
         parser.error(f"{args.file} does not exist")
@@ -256,11 +320,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.feedback < 0:
         parser.error("--feedback: a number of corrections, 0 or more")
     if args.task == "stories":
-        result = eval_stories(rows, args.gold, args.encoder, args.detect_lang, by_lang=args.pairs_by_lang,
-                              records=records, feedback=args.feedback)
+        result = eval_stories(
+            rows,
+            args.gold,
+            args.encoder,
+            args.detect_lang,
+            by_lang=args.pairs_by_lang,
+            records=records,
+            feedback=args.feedback,
+        )
     else:
-        result = eval_topics(rows, args.gold, args.encoder, args.detect_lang, by_lang=args.pairs_by_lang,
-                             records=records, label_map=label_map)
+        result = eval_topics(
+            rows,
+            args.gold,
+            args.encoder,
+            args.detect_lang,
+            by_lang=args.pairs_by_lang,
+            records=records,
+            label_map=label_map,
+        )
     if args.out is not None and records is not None:
         write_jsonl(args.out, records)
     print(json.dumps(_rounded(result)))

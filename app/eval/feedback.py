@@ -30,8 +30,9 @@ def _stories_now(pipeline: Pipeline, headline_ids: list[int]) -> list[int]:
     return [rows[h].story_id for h in headline_ids]
 
 
-def correct_batch(pipeline: Pipeline, editor: Corrections, truth: list[str], hids: list[int],
-                  batch: range, budget: int) -> int:
+def correct_batch(
+    pipeline: Pipeline, editor: Corrections, truth: list[str], hids: list[int], batch: range, budget: int
+) -> int:
     """Correct the wrong decisions of the rows in ``batch`` (indices into ``truth`` / ``hids``, every
     earlier row already stored), at most ``budget`` of them; returns how many were made."""
     made = 0
@@ -69,8 +70,9 @@ def eval_with_feedback(rows: list[dict[str, Any]], gold: str, budget: int, inges
     half = len(rows) // 2
     plain, plain_results = ingest(None, rows)
     second = list(range(half, len(rows)))
-    without = story_metrics([truth[i] for i in second],
-                       _stories_now(plain, [plain_results[i].headline_id for i in second]))
+    without = story_metrics(
+        [truth[i] for i in second], _stories_now(plain, [plain_results[i].headline_id for i in second])
+    )
     pipeline: Pipeline | None = None
     results: list[IngestResult] = []
     editor: Corrections | None = None
@@ -81,13 +83,23 @@ def eval_with_feedback(rows: list[dict[str, Any]], gold: str, budget: int, inges
         results += got
         if editor is None:
             editor = Corrections(pipeline.store, on_change=pipeline.forget_assignments)
-        made += correct_batch(pipeline, editor, truth, [r.headline_id for r in results],
-                              range(start, start + len(got)), budget - made)
+        made += correct_batch(
+            pipeline, editor, truth, [r.headline_id for r in results], range(start, start + len(got)), budget - made
+        )
     pipeline, got = ingest(pipeline, rows[half:])
     results += got
     assert pipeline is not None
     after = story_metrics([truth[i] for i in second], _stories_now(pipeline, [results[i].headline_id for i in second]))
     rule = current_rule(pipeline)
-    return {"after_feedback": after, "without_feedback": without,
-            "feedback": {"budget": budget, "corrections": made, "threshold": rule.threshold, "origin": rule.origin,
-                         "pairs": rule.pairs, "figures": rule.figures}}
+    return {
+        "after_feedback": after,
+        "without_feedback": without,
+        "feedback": {
+            "budget": budget,
+            "corrections": made,
+            "threshold": rule.threshold,
+            "origin": rule.origin,
+            "pairs": rule.pairs,
+            "figures": rule.figures,
+        },
+    }

@@ -16,7 +16,15 @@ from typing import Any, Hashable, Sequence
 import numpy as np
 
 __all__ = [
-    "PRF", "PairCounts", "pairwise", "bcubed", "nmi", "ari", "cluster_metrics", "largest_cluster", "pairs_by_lang",
+    "PRF",
+    "PairCounts",
+    "pairwise",
+    "bcubed",
+    "nmi",
+    "ari",
+    "cluster_metrics",
+    "largest_cluster",
+    "pairs_by_lang",
 ]
 
 
@@ -94,9 +102,7 @@ def _pairs_by_lang_of(groups: np.ndarray, langs: np.ndarray, n_langs: int) -> np
     return out
 
 
-def pairs_by_lang(
-    gold: Sequence[Hashable], pred: Sequence[Hashable], langs: Sequence[str]
-) -> dict[str, PairCounts]:
+def pairs_by_lang(gold: Sequence[Hashable], pred: Sequence[Hashable], langs: Sequence[str]) -> dict[str, PairCounts]:
     """Pair counts per unordered language pair ("en-fr", "en-en": the two codes sorted, joined by "-"),
     for the language pairs that have a gold or a predicted pair. Summed over the language pairs, the
     counts are those ``pairwise`` works from."""
@@ -125,7 +131,7 @@ def bcubed(gold: Sequence[Hashable], pred: Sequence[Hashable]) -> PRF:
     if n == 0:
         return PRF(1.0, 1.0, 1.0)
     # Every item in cell (i, j) sees table[i, j] items (itself included) in both clusters.
-    cell_sq = (table.astype(np.float64) ** 2)
+    cell_sq = table.astype(np.float64) ** 2
     p = float((cell_sq / table.sum(axis=0, keepdims=True).clip(min=1)).sum() / n)
     r = float((cell_sq / table.sum(axis=1, keepdims=True).clip(min=1)).sum() / n)
     return PRF(p, r, _f1(p, r))
@@ -157,8 +163,15 @@ def story_metrics(truth: Sequence[Hashable], pred: Sequence[Hashable]) -> dict[s
     """The stories task's metrics of one prediction (what the last line reports, and each half of --feedback)."""
     p, b = pairwise(truth, pred), bcubed(truth, pred)
     return {
-        "pairwise_precision": p.precision, "pairwise_recall": p.recall, "pairwise_f1": p.f1,
-        "bcubed_precision": b.precision, "bcubed_recall": b.recall, "bcubed_f1": b.f1,
-        "n_items": len(truth), "n_gold_clusters": len(set(truth)), "n_pred_clusters": len(set(pred)),
-        "largest_pred_cluster": largest_cluster(pred), "largest_gold_cluster": largest_cluster(truth),
+        "pairwise_precision": p.precision,
+        "pairwise_recall": p.recall,
+        "pairwise_f1": p.f1,
+        "bcubed_precision": b.precision,
+        "bcubed_recall": b.recall,
+        "bcubed_f1": b.f1,
+        "n_items": len(truth),
+        "n_gold_clusters": len(set(truth)),
+        "n_pred_clusters": len(set(pred)),
+        "largest_pred_cluster": largest_cluster(pred),
+        "largest_gold_cluster": largest_cluster(truth),
     }

@@ -28,10 +28,14 @@ import httpcore
 import httpx
 
 USER_AGENT = "ticker-dedup-feeds/0.1 (RSS, Atom and JSON Feed poller)"
-ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
-          "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
 REDIRECTS = (301, 302, 303, 307, 308)
 PERMANENT = (301, 308)
+
+
 class BlockedAddress(Exception):
     """The host resolves to an address feeds may not reach (loopback, private, link-local, ...)."""
 
@@ -98,15 +102,22 @@ class GuardedBackend(httpcore.SyncBackend):
     def __init__(self, allow_private: bool) -> None:
         self.allow_private = allow_private
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.NetworkStream:
         addresses = resolve_host(host, port)
         check_addresses(host, addresses, self.allow_private)
         error: Exception | None = None
         for ip in addresses:  # TLS still verifies the certificate against ``host`` (httpcore passes it as SNI)
             try:
-                return super().connect_tcp(ip, port, timeout=timeout, local_address=local_address,
-                                           socket_options=socket_options)
+                return super().connect_tcp(
+                    ip, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except httpcore.ConnectError as exc:
                 error = exc
         raise error or httpcore.ConnectError(f"{host}: no address to connect to")
@@ -118,8 +129,11 @@ class _GuardedTransport(httpx.HTTPTransport):
         self._pool.close()
         ctx: ssl.SSLContext = httpx.create_ssl_context(trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=ctx, max_connections=max_connections, max_keepalive_connections=max_connections,
-            keepalive_expiry=5.0, network_backend=GuardedBackend(allow_private),
+            ssl_context=ctx,
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=5.0,
+            network_backend=GuardedBackend(allow_private),
         )
 
 
@@ -161,14 +175,24 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
 class Fetcher:
     """One HTTP client (connection pool) shared by the poller's workers; ``fetch`` is thread-safe."""
 
-    def __init__(self, *, max_bytes: int, timeout: float, max_redirects: int, allow_private: bool,
-                 max_connections: int = 8, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_bytes: int,
+        timeout: float,
+        max_redirects: int,
+        allow_private: bool,
+        max_connections: int = 8,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.max_bytes = max_bytes
         self.timeout = timeout
         self.max_redirects = max_redirects
         self.client = httpx.Client(
             transport=transport or _GuardedTransport(allow_private, max_connections),
-            follow_redirects=False, trust_env=False, headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
         )
 
     def close(self) -> None:
@@ -189,8 +213,11 @@ class Fetcher:
             for _hop in range(self.max_redirects + 1):
                 scheme = urlsplit(current).scheme
                 if scheme not in ("http", "https"):
-                    return FetchResult(url=current, permanent_url=permanent,
-                                       error=f"redirected to a {scheme or 'schemeless'} URL; only http and https are fetched")
+                    return FetchResult(
+                        url=current,
+                        permanent_url=permanent,
+                        error=f"redirected to a {scheme or 'schemeless'} URL; only http and https are fetched",
+                    )
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return FetchResult(url=current, permanent_url=permanent, error=self._too_slow())
@@ -208,26 +235,37 @@ class Fetcher:
                     if status == 304:
                         return FetchResult(**common)
                     if status in (429, 503):
-                        return FetchResult(**common, retry_after=retry_after_seconds(r.headers.get("retry-after"),
-                                                                                   time.time()),
-                                           error=f"HTTP {status} {r.reason_phrase or ''}".rstrip())
+                        return FetchResult(
+                            **common,
+                            retry_after=retry_after_seconds(r.headers.get("retry-after"), time.time()),
+                            error=f"HTTP {status} {r.reason_phrase or ''}".rstrip(),
+                        )
                     if status != 200:
                         return FetchResult(**common, error=f"HTTP {status} {r.reason_phrase or ''}".rstrip())
                     body, size, error = self._read(r, deadline)
                     if error is not None:
                         return FetchResult(**common, error=error, bytes_read=size)
-                    return FetchResult(**common, body=body, content_type=r.headers.get("content-type"),
-                                       etag=r.headers.get("etag"), last_modified=r.headers.get("last-modified"),
-                                       bytes_read=len(body))
-            return FetchResult(url=current, permanent_url=permanent,
-                               error=f"more than {self.max_redirects} redirects (a redirect loop?)")
+                    return FetchResult(
+                        **common,
+                        body=body,
+                        content_type=r.headers.get("content-type"),
+                        etag=r.headers.get("etag"),
+                        last_modified=r.headers.get("last-modified"),
+                        bytes_read=len(body),
+                    )
+            return FetchResult(
+                url=current,
+                permanent_url=permanent,
+                error=f"more than {self.max_redirects} redirects (a redirect loop?)",
+            )
         except BlockedAddress as exc:
             return FetchResult(url=current, permanent_url=permanent, error=str(exc))
         except httpx.TimeoutException:
             return FetchResult(url=current, permanent_url=permanent, error=self._too_slow())
         except httpx.HTTPError as exc:
-            return FetchResult(url=current, permanent_url=permanent,
-                               error=f"fetch failed: {type(exc).__name__}: {exc}"[:500])
+            return FetchResult(
+                url=current, permanent_url=permanent, error=f"fetch failed: {type(exc).__name__}: {exc}"[:500]
+            )
 
     def _too_slow(self) -> str:
         return f"the fetch took longer than {self.timeout:g} s"

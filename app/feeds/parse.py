@@ -141,8 +141,16 @@ def _sane_time(ts: float | None, now: float) -> float | None:
     return ts
 
 
-def _entry(guid: Any, link: Any, raw_title: Any, ts: float | None, lang: str | None, max_chars: int,
-           now: float, base_url: str | None = None) -> FeedEntry | None:
+def _entry(
+    guid: Any,
+    link: Any,
+    raw_title: Any,
+    ts: float | None,
+    lang: str | None,
+    max_chars: int,
+    now: float,
+    base_url: str | None = None,
+) -> FeedEntry | None:
     title = clean_title(raw_title if isinstance(raw_title, str) else None, max_chars)
     if not title or not has_content(title):
         return None
@@ -193,15 +201,28 @@ def _parse_json(body: bytes, max_chars: int, now: float, base_url: str | None) -
             continue
         link = item.get("url") or item.get("external_url")
         ts = _iso_time(item.get("date_published")) or _iso_time(item.get("date_modified"))
-        e = _entry(item.get("id"), link, item.get("title"), ts, _lang(item.get("language")) or feed_lang, max_chars, now,
-                   base_url)
+        e = _entry(
+            item.get("id"),
+            link,
+            item.get("title"),
+            ts,
+            _lang(item.get("language")) or feed_lang,
+            max_chars,
+            now,
+            base_url,
+        )
         if e is None:
             skipped += 1
         else:
             entries.append(e)
     title = doc.get("title") if isinstance(doc.get("title"), str) else None
-    return ParsedFeed(format="json" + version.rstrip("/").rsplit("/", 1)[-1].split(".")[0], title=title,
-                      lang=feed_lang, entries=entries, skipped=skipped)
+    return ParsedFeed(
+        format="json" + version.rstrip("/").rsplit("/", 1)[-1].split(".")[0],
+        title=title,
+        lang=feed_lang,
+        entries=entries,
+        skipped=skipped,
+    )
 
 
 def _struct_time(value: Any) -> float | None:
@@ -215,8 +236,9 @@ def _parse_xml(body: bytes, content_type: str | None, base_url: str | None, max_
     # No base URL for feedparser: it would make a relative guid absolute too (and the key would change when
     # the feed moves); links are made absolute below. A stream, never the bytes themselves: feedparser would
     # take a string that looks like a URL or a path for one and open it.
-    d = feedparser.parse(io.BytesIO(body), response_headers={"content-type": content_type or "application/xml"},
-                         sanitize_html=True)
+    d = feedparser.parse(
+        io.BytesIO(body), response_headers={"content-type": content_type or "application/xml"}, sanitize_html=True
+    )
     why = d.get("bozo_exception") if d.get("bozo") else None
     if isinstance(why, feedparser.CharacterEncodingOverride):
         why = None  # a wrong charset declaration, read anyway: not an error
@@ -228,22 +250,40 @@ def _parse_xml(body: bytes, content_type: str | None, base_url: str | None, max_
     for e in d.entries:
         detail = e.get("title_detail") or {}
         ts = _struct_time(e.get("published_parsed")) or _struct_time(e.get("updated_parsed"))
-        entry = _entry(e.get("id"), e.get("link"), e.get("title"), ts, _lang(detail.get("language")) or feed_lang,
-                       max_chars, now, base_url)
+        entry = _entry(
+            e.get("id"),
+            e.get("link"),
+            e.get("title"),
+            ts,
+            _lang(detail.get("language")) or feed_lang,
+            max_chars,
+            now,
+            base_url,
+        )
         if entry is None:
             skipped += 1
         else:
             entries.append(entry)
-    return ParsedFeed(format=d.get("version") or "unknown", title=d.feed.get("title"), lang=feed_lang,
-                      entries=entries, skipped=skipped, malformed=str(why) if why is not None else None)
+    return ParsedFeed(
+        format=d.get("version") or "unknown",
+        title=d.feed.get("title"),
+        lang=feed_lang,
+        entries=entries,
+        skipped=skipped,
+        malformed=str(why) if why is not None else None,
+    )
 
 
-def parse_feed(body: bytes, content_type: str | None, *, base_url: str | None = None, max_title_chars: int = 1000,
-               now: float) -> ParsedFeed:
+def parse_feed(
+    body: bytes, content_type: str | None, *, base_url: str | None = None, max_title_chars: int = 1000, now: float
+) -> ParsedFeed:
     """The entries of a feed document, in document order, one per key (the first wins: a feed that lists
     an item twice stores it once). FeedParseError when it is no feed at all."""
-    parsed = (_parse_json(body, max_title_chars, now, base_url) if _is_json(body, content_type)
-              else _parse_xml(body, content_type, base_url, max_title_chars, now))
+    parsed = (
+        _parse_json(body, max_title_chars, now, base_url)
+        if _is_json(body, content_type)
+        else _parse_xml(body, content_type, base_url, max_title_chars, now)
+    )
     seen: set[str] = set()
     unique = []
     for e in parsed.entries:
@@ -252,5 +292,11 @@ def parse_feed(body: bytes, content_type: str | None, *, base_url: str | None = 
             unique.append(e)
     if len(unique) == len(parsed.entries):
         return parsed
-    return ParsedFeed(format=parsed.format, title=parsed.title, lang=parsed.lang, entries=unique,
-                      skipped=parsed.skipped, malformed=parsed.malformed)
+    return ParsedFeed(
+        format=parsed.format,
+        title=parsed.title,
+        lang=parsed.lang,
+        entries=unique,
+        skipped=parsed.skipped,
+        malformed=parsed.malformed,
+    )

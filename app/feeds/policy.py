@@ -42,22 +42,35 @@ def backoff_seconds(streak: int, interval: float, max_backoff: float, rng: rando
     return max(interval, min(base, max_backoff)) * rng.uniform(JITTER_LOW, JITTER_HIGH)
 
 
-def next_poll(feed: FeedRow, outcome: Outcome, now: float, *, max_backoff: float,
-              rng: random.Random) -> FeedPoll:
+def next_poll(feed: FeedRow, outcome: Outcome, now: float, *, max_backoff: float, rng: random.Random) -> FeedPoll:
     f = outcome.fetch
     error = f.error or outcome.error
-    common: dict[str, Any] = {"last_fetch_at": now, "last_status": f.status, "items_seen": outcome.items_seen,
-              "items_stored": outcome.items_stored}
+    common: dict[str, Any] = {
+        "last_fetch_at": now,
+        "last_status": f.status,
+        "items_seen": outcome.items_seen,
+        "items_stored": outcome.items_stored,
+    }
     if error is None:
         body = f.status == 200
         return FeedPoll(
-            **common, next_poll_at=now + feed.interval_seconds, error=None, consecutive_errors=0,
-            etag=f.etag if body else None, last_modified=f.last_modified if body else None, keep_validators=not body,
+            **common,
+            next_poll_at=now + feed.interval_seconds,
+            error=None,
+            consecutive_errors=0,
+            etag=f.etag if body else None,
+            last_modified=f.last_modified if body else None,
+            keep_validators=not body,
             new_url=f.permanent_url if f.permanent_url and f.permanent_url != feed.url else None,
         )
     if f.status == 410:
-        return FeedPoll(**common, next_poll_at=now, error=error, consecutive_errors=feed.consecutive_errors + 1,
-                        disable="410 Gone: the publisher removed the feed")
+        return FeedPoll(
+            **common,
+            next_poll_at=now,
+            error=error,
+            consecutive_errors=feed.consecutive_errors + 1,
+            disable="410 Gone: the publisher removed the feed",
+        )
     streak = feed.consecutive_errors + 1
     delay = backoff_seconds(streak, feed.interval_seconds, max_backoff, rng)
     if f.retry_after is not None and f.status in (429, 503):

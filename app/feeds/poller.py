@@ -84,8 +84,10 @@ class FeedPoller:
         self.ingest = ingest
         self.metrics = metrics
         self.fetcher = fetcher or Fetcher(
-            max_bytes=settings.feeds_max_bytes, timeout=settings.feeds_timeout_seconds,
-            max_redirects=settings.feeds_max_redirects, allow_private=settings.feeds_allow_private,
+            max_bytes=settings.feeds_max_bytes,
+            timeout=settings.feeds_timeout_seconds,
+            max_redirects=settings.feeds_max_redirects,
+            allow_private=settings.feeds_allow_private,
             max_connections=max(2, settings.feeds_workers * 2),
         )
         self.owner = owner or owner_id()
@@ -154,15 +156,24 @@ class FeedPoller:
         seen = stored = skipped = 0
         if fetched.error is None and fetched.status == 200 and fetched.body is not None:
             try:
-                parsed = parse_feed(fetched.body, fetched.content_type, base_url=fetched.url,
-                                    max_title_chars=self.settings.max_title_chars, now=now)
+                parsed = parse_feed(
+                    fetched.body,
+                    fetched.content_type,
+                    base_url=fetched.url,
+                    max_title_chars=self.settings.max_title_chars,
+                    now=now,
+                )
             except FeedParseError as exc:
                 error = f"unreadable feed: {exc}"[:500]
             else:
                 seen, skipped = len(parsed.entries) + parsed.skipped, parsed.skipped
                 if parsed.malformed:
-                    log.info("feeds: feed %d is not well formed (%s); %d entries recovered", feed.id,
-                             parsed.malformed, len(parsed.entries))
+                    log.info(
+                        "feeds: feed %d is not well formed (%s); %d entries recovered",
+                        feed.id,
+                        parsed.malformed,
+                        len(parsed.entries),
+                    )
                 # the fetch took some of the lease: renewed from this moment for the ingest (``now`` is the
                 # pass's clock; a test's may run ahead of the wall clock)
                 until = max(time.time(), now) + self.settings.feeds_lease_seconds
@@ -181,8 +192,9 @@ class FeedPoller:
         recorded = self.store.record_feed_poll(feed.id, self.owner, poll)
         if poll.error is not None:
             self._inc("ticker_feed_errors_total", 1, label)
-            log.info("feeds: feed %d (%s): %s; next try in %.0f s", feed.id, feed.url, poll.error,
-                     poll.next_poll_at - now)
+            log.info(
+                "feeds: feed %d (%s): %s; next try in %.0f s", feed.id, feed.url, poll.error, poll.next_poll_at - now
+            )
         if seen:
             self._inc("ticker_feed_items_seen_total", seen, label)
         if stored:
@@ -200,11 +212,18 @@ class FeedPoller:
         known = self.store.get_by_externals((feed.source, e.key) for e in parsed.entries)
         accepted = accepted_langs(tuple(self.settings.languages))
         items = [
-            HeadlineInput(title=e.title, ext_id=e.key, source=feed.source, url=e.url, published_at=e.published_at,
-                          # the language given when the feed was added wins over what the feed declares; a
-                          # language the service does not take ("de") is detected instead, as the API refuses it
-                          lang=lang if canonical_lang(lang := feed.lang or e.lang) in accepted else None)
-            for e in parsed.entries if (feed.source, e.key) not in known
+            HeadlineInput(
+                title=e.title,
+                ext_id=e.key,
+                source=feed.source,
+                url=e.url,
+                published_at=e.published_at,
+                # the language given when the feed was added wins over what the feed declares; a
+                # language the service does not take ("de") is detected instead, as the API refuses it
+                lang=lang if canonical_lang(lang := feed.lang or e.lang) in accepted else None,
+            )
+            for e in parsed.entries
+            if (feed.source, e.key) not in known
         ]
         stored = 0
         step = self.settings.max_batch_size
@@ -219,8 +238,10 @@ class FeedPoller:
                 # the same counters a POST moves
                 self.metrics.inc("ticker_headlines_ingested_total", fresh)
                 self.metrics.inc("ticker_headlines_replayed_total", len(results) - fresh)
-                self.metrics.inc("ticker_headlines_duplicate_total",
-                                 sum(1 for r in results if r.duplicate and not r.idempotent_replay))
+                self.metrics.inc(
+                    "ticker_headlines_duplicate_total",
+                    sum(1 for r in results if r.duplicate and not r.idempotent_replay),
+                )
         return stored
 
     def _inc(self, name: str, value: float, feed: str) -> None:

@@ -32,8 +32,17 @@ __all__ = ["LanguageDetector", "to_iso639_1"]
 
 # Codes lingua does not know that belong to a language it does (macrolanguage members).
 _ALIASES = {
-    "ary": "ar", "arb": "ar", "arq": "ar", "arz": "ar", "apc": "ar", "acm": "ar", "aeb": "ar",
-    "fre": "fr", "spa": "es", "eng": "en", "ara": "ar",
+    "ary": "ar",
+    "arb": "ar",
+    "arq": "ar",
+    "arz": "ar",
+    "apc": "ar",
+    "acm": "ar",
+    "aeb": "ar",
+    "fre": "fr",
+    "spa": "es",
+    "eng": "en",
+    "ara": "ar",
 }
 
 
@@ -202,7 +211,8 @@ class LanguageDetector:
             values = []
             for start in range(0, len(batch), self.parallel_chunk):
                 values += self._detector.compute_language_confidence_values_in_parallel(
-                    batch[start : start + self.parallel_chunk])
+                    batch[start : start + self.parallel_chunk]
+                )
         else:
             values = [self._detector.compute_language_confidence_values(text) for text in batch]
         for index, confidences in zip(todo, values):

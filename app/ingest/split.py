@@ -161,11 +161,7 @@ def split_capture_pieces(text: str, params: SplitParams = DEFAULT_PARAMS) -> lis
         items = [item.strip() for item in _split_items(line)]
         if len(items) > 1:
             flush()
-            pieces.extend(
-                Piece(item, "ticker", number)
-                for item in items
-                if _is_ticker_item(item, params)
-            )
+            pieces.extend(Piece(item, "ticker", number) for item in items if _is_ticker_item(item, params))
             continue
         block.append((number, line))
     flush()
@@ -195,7 +191,7 @@ def _word_count(text: str) -> int:
 
 
 def line_shape(line: str, params: SplitParams = DEFAULT_PARAMS) -> Shape:
-    """"paragraph": too long for any headline; "sentence": shaped like body text (a full stop,
+    """ "paragraph": too long for any headline; "sentence": shaped like body text (a full stop,
     several sentences, or a long line cut with "...") — body inside an article, yet still a
     headline in a plain list, where aggregators cut titles and some outlets end them with a full
     stop; "headline": anything else."""
@@ -230,8 +226,11 @@ def _classify(lines: list[tuple[int, str]], params: SplitParams) -> list[LineKin
             kinds.append("publication")
         elif is_boilerplate(line) or is_tweet_attribution(line) or is_tweet_text(line):
             kinds.append("furniture")
-        elif (index + 1 < len(lines) and len(lines[index + 1][1]) <= params.max_line_chars
-              and is_tweet_attribution(lines[index + 1][1])):
+        elif (
+            index + 1 < len(lines)
+            and len(lines[index + 1][1]) <= params.max_line_chars
+            and is_tweet_attribution(lines[index + 1][1])
+        ):
             kinds.append("furniture")  # the text of an embedded tweet sits above its attribution
         elif (shape := line_shape(line, params)) != "headline":
             kinds.append(shape)
@@ -251,9 +250,7 @@ def _is_article(lines: list[tuple[int, str]], kinds: list[LineKind], params: Spl
     if "publication" in kinds or "paragraph" in kinds:
         return True
     content = [(line, kind) for (_, line), kind in zip(lines, kinds) if kind in ("headline", "sentence")]
-    body = sum(
-        1 for line, kind in content if kind == "sentence" and _word_count(line) >= params.min_body_words
-    )
+    body = sum(1 for line, kind in content if kind == "sentence" and _word_count(line) >= params.min_body_words)
     return body > 0 and body >= params.article_body_share * len(content)
 
 

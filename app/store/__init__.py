@@ -17,8 +17,10 @@ def open_store(settings: Settings, dim: int, *, memory: bool = False) -> Store:
         from .postgres import PgOptions, PostgresStore
 
         options = PgOptions(
-            pool_max_size=settings.pg_pool_max_size, pool_timeout=settings.pg_pool_timeout,
-            ef_search=settings.pg_ef_search, exact_scan_max_rows=settings.pg_exact_scan_max_rows,
+            pool_max_size=settings.pg_pool_max_size,
+            pool_timeout=settings.pg_pool_timeout,
+            ef_search=settings.pg_ef_search,
+            exact_scan_max_rows=settings.pg_exact_scan_max_rows,
         )
         return PostgresStore(settings.database_url, dim, options=options)
     from .sqlite import SQLiteStore

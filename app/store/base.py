@@ -230,11 +230,23 @@ FEED_POLL_SQL = (
 def feed_poll_params(feed_id: int, owner: str, poll: FeedPoll) -> dict[str, Any]:
     failed = poll.error is not None
     return {
-        "id": int(feed_id), "owner": owner, "at": float(poll.last_fetch_at), "next": float(poll.next_poll_at),
-        "status": poll.last_status, "failed": failed, "error": poll.error, "streak": int(poll.consecutive_errors),
-        "keep_validators": bool(poll.keep_validators), "etag": poll.etag, "last_modified": poll.last_modified,
-        "move": poll.new_url is not None, "new_url": poll.new_url, "keep_enabled": poll.disable is None,
-        "disable": poll.disable, "error_count": 1 if failed else 0, "seen": int(poll.items_seen),
+        "id": int(feed_id),
+        "owner": owner,
+        "at": float(poll.last_fetch_at),
+        "next": float(poll.next_poll_at),
+        "status": poll.last_status,
+        "failed": failed,
+        "error": poll.error,
+        "streak": int(poll.consecutive_errors),
+        "keep_validators": bool(poll.keep_validators),
+        "etag": poll.etag,
+        "last_modified": poll.last_modified,
+        "move": poll.new_url is not None,
+        "new_url": poll.new_url,
+        "keep_enabled": poll.disable is None,
+        "disable": poll.disable,
+        "error_count": 1 if failed else 0,
+        "seen": int(poll.items_seen),
         "stored": int(poll.items_stored),
     }
 
@@ -242,11 +254,28 @@ def feed_poll_params(feed_id: int, owner: str, poll: FeedPoll) -> dict[str, Any]
 def feed_row(r: Sequence[Any]) -> FeedRow:
     """A ``FEED_COLS`` row as a FeedRow (both backends)."""
     return FeedRow(
-        id=int(r[0]), url=r[1], source=r[2], lang=r[3], interval_seconds=float(r[4]), created_at=float(r[5]),
-        next_poll_at=float(r[6]), enabled=bool(r[7]), disabled_reason=r[8], etag=r[9], last_modified=r[10],
-        last_fetch_at=r[11], last_status=r[12], last_error=r[13], last_error_at=r[14],
-        consecutive_errors=int(r[15]), fetches=int(r[16]), errors=int(r[17]), items_seen=int(r[18]),
-        items_stored=int(r[19]), leased_by=r[20], lease_until=r[21],
+        id=int(r[0]),
+        url=r[1],
+        source=r[2],
+        lang=r[3],
+        interval_seconds=float(r[4]),
+        created_at=float(r[5]),
+        next_poll_at=float(r[6]),
+        enabled=bool(r[7]),
+        disabled_reason=r[8],
+        etag=r[9],
+        last_modified=r[10],
+        last_fetch_at=r[11],
+        last_status=r[12],
+        last_error=r[13],
+        last_error_at=r[14],
+        consecutive_errors=int(r[15]),
+        fetches=int(r[16]),
+        errors=int(r[17]),
+        items_seen=int(r[18]),
+        items_stored=int(r[19]),
+        leased_by=r[20],
+        lease_until=r[21],
     )
 
 
@@ -303,7 +332,10 @@ def story_filter_sql(
             where.append(member_of(column))
             params.append(value)
     bounds: tuple[tuple[str, float | int | None], ...] = (
-        ("last_seen >= ", since), ("first_seen <= ", until), ("topic_id = ", topic_id))
+        ("last_seen >= ", since),
+        ("first_seen <= ", until),
+        ("topic_id = ", topic_id),
+    )
     for condition, bound in bounds:
         if bound is not None:
             where.append(condition + placeholder)
@@ -415,8 +447,9 @@ class Store(abc.ABC):
         """Newest first (by last_seen, then id), and how many match. ``unassigned``: only stories without a
         topic; ``q``: only stories with a headline holding every word of it (see ``story_filter_sql``)."""
 
-    def topic_story_pages(self, topic_ids: Sequence[int], limit: int, since: float | None = None
-                          ) -> dict[int, list[StoryRow]]:
+    def topic_story_pages(
+        self, topic_ids: Sequence[int], limit: int, since: float | None = None
+    ) -> dict[int, list[StoryRow]]:
         """Each topic's newest ``limit`` stories (by last_seen, as ``list_stories``), seen at or after
         ``since``: the clusters view's stories. A backend should override this with one query; this
         default asks ``list_stories`` once per topic."""
@@ -547,8 +580,9 @@ class Store(abc.ABC):
         """{story id: the story it was merged into} for those of ``story_ids`` that were merged."""
 
     @abc.abstractmethod
-    def add_correction(self, kind: str, payload: dict[str, Any], undo: dict[str, Any], actor: str | None,
-                       at: float) -> int:
+    def add_correction(
+        self, kind: str, payload: dict[str, Any], undo: dict[str, Any], actor: str | None, at: float
+    ) -> int:
         """Store a correction (in the caller's transaction); returns its id."""
 
     @abc.abstractmethod
@@ -578,8 +612,9 @@ class Store(abc.ABC):
     # Feed rows are polling state, not news: their writes do not move ``data_version`` and do not wait for
     # (nor hold up) the ingest write lock of a shared backend.
     @abc.abstractmethod
-    def add_feed(self, url: str, source: str, lang: str | None, interval_seconds: float, now: float,
-                 max_feeds: int) -> FeedRow:
+    def add_feed(
+        self, url: str, source: str, lang: str | None, interval_seconds: float, now: float, max_feeds: int
+    ) -> FeedRow:
         """Follow a feed, first polled at ``now``. DuplicateFeed when one has this URL; TooManyFeeds when
         ``max_feeds`` are followed already (checked in the same transaction as the insert)."""
 

@@ -82,8 +82,11 @@ def _trigram_index(conn: psycopg.Connection) -> None:
             if row is None:
                 log.warning("pg_trgm has no gin_trgm_ops: story searches will scan the headlines")
                 return
-            conn.execute(sql.SQL("CREATE INDEX headlines_search ON headlines USING gin (search_text {}.gin_trgm_ops)")
-                         .format(sql.Identifier(row[0])))
+            conn.execute(
+                sql.SQL("CREATE INDEX headlines_search ON headlines USING gin (search_text {}.gin_trgm_ops)").format(
+                    sql.Identifier(row[0])
+                )
+            )
     except psycopg.Error as exc:
         log.warning("no trigram index for story searches (%s): they will scan the headlines", exc)
 

@@ -133,8 +133,20 @@ _HEADLINE_COLS = (
 
 def _headline(r: Sequence[Any]) -> HeadlineRow:
     return HeadlineRow(
-        id=r[0], title=r[1], norm=r[2], text_hash=r[3], lang=r[4], source=r[5], ext_id=r[6], url=r[7],
-        published_at=r[8], received_at=r[9], story_id=r[10], match=r[11], score=r[12], features=r[13],
+        id=r[0],
+        title=r[1],
+        norm=r[2],
+        text_hash=r[3],
+        lang=r[4],
+        source=r[5],
+        ext_id=r[6],
+        url=r[7],
+        published_at=r[8],
+        received_at=r[9],
+        story_id=r[10],
+        match=r[11],
+        score=r[12],
+        features=r[13],
         matched_headline_id=r[14],
     )
 
@@ -144,8 +156,15 @@ _STORY_COLS = "id, canonical_headline_id, first_seen, last_seen, size, topic_id,
 
 def _story(r: Sequence[Any]) -> StoryRow:
     return StoryRow(
-        id=r[0], canonical_headline_id=r[1], first_seen=r[2], last_seen=r[3], size=r[4], topic_id=r[5],
-        languages=list(r[6]), sources=list(r[7]), updated_at=r[8],
+        id=r[0],
+        canonical_headline_id=r[1],
+        first_seen=r[2],
+        last_seen=r[3],
+        size=r[4],
+        topic_id=r[5],
+        languages=list(r[6]),
+        sources=list(r[7]),
+        updated_at=r[8],
     )
 
 
@@ -154,8 +173,9 @@ _CORRECTION_COLS = "id, kind, payload, undo, actor, at, undone_at, undone_by"
 
 def _correction(r: Sequence[Any]) -> CorrectionRow:
     # jsonb columns come back already decoded
-    return CorrectionRow(id=r[0], kind=r[1], payload=r[2], undo=r[3], actor=r[4], at=r[5], undone_at=r[6],
-                         undone_by=r[7])
+    return CorrectionRow(
+        id=r[0], kind=r[1], payload=r[2], undo=r[3], actor=r[4], at=r[5], undone_at=r[6], undone_by=r[7]
+    )
 
 
 # --- nearest(): two ways to search a time window ------------------------------------------
@@ -343,8 +363,14 @@ class PostgresStore(Store):
     def nearest(self, vector: np.ndarray, k: int, ts_lo: float, ts_hi: float) -> list[tuple[int, float]]:
         if k <= 0:
             return []
-        params = {"lo": ts_lo, "hi": ts_hi, "k": int(k), "q": Vec(vector),
-                  "min": self.options.exact_scan_max_rows, "scan": self.options.max_scan_tuples}
+        params = {
+            "lo": ts_lo,
+            "hi": ts_hi,
+            "k": int(k),
+            "q": Vec(vector),
+            "min": self.options.exact_scan_max_rows,
+            "scan": self.options.max_scan_tuples,
+        }
         with self._conn() as conn:
             exact = conn.execute(_WINDOW_IS_SMALL_SQL, params).fetchone()[0]  # type: ignore[index]
             if exact:
@@ -382,9 +408,24 @@ class PostgresStore(Store):
                 "published_at, received_at, ts, story_id, match, score, matched_headline_id, features, embedding, "
                 "search_text) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                 (
-                    row.title, row.norm, row.text_hash, row.lang, row.source, row.source or "", row.ext_id,
-                    row.url, row.published_at, row.received_at, row.ts, row.story_id, row.match, row.score,
-                    row.matched_headline_id, row.features, Vec(emb), search_fold(row.title),
+                    row.title,
+                    row.norm,
+                    row.text_hash,
+                    row.lang,
+                    row.source,
+                    row.source or "",
+                    row.ext_id,
+                    row.url,
+                    row.published_at,
+                    row.received_at,
+                    row.ts,
+                    row.story_id,
+                    row.match,
+                    row.score,
+                    row.matched_headline_id,
+                    row.features,
+                    Vec(emb),
+                    search_fold(row.title),
                 ),
             ).fetchone()
             return int(r[0])  # type: ignore[index]
@@ -422,8 +463,13 @@ class PostgresStore(Store):
                 " updated_at = %(now)s"
                 " WHERE id = %(sid)s RETURNING id",
                 {
-                    "ts": row.ts, "hid": headline_id, "lang": row.lang or None, "source": row.source or None,
-                    "emb": emb, "now": time.time(), "sid": story_id,
+                    "ts": row.ts,
+                    "hid": headline_id,
+                    "lang": row.lang or None,
+                    "source": row.source or None,
+                    "emb": emb,
+                    "now": time.time(),
+                    "sid": story_id,
                 },
             ).fetchone()
             if r is None:
@@ -440,8 +486,9 @@ class PostgresStore(Store):
         rows = self._q(f"SELECT {_STORY_COLS} FROM stories WHERE id = ANY(%s::bigint[])", (ids,))
         return {r[0]: _story(r) for r in rows}
 
-    def topic_story_pages(self, topic_ids: Sequence[int], limit: int, since: float | None = None
-                          ) -> dict[int, list[StoryRow]]:
+    def topic_story_pages(
+        self, topic_ids: Sequence[int], limit: int, since: float | None = None
+    ) -> dict[int, list[StoryRow]]:
         ids = list(dict.fromkeys(int(t) for t in topic_ids))
         out: dict[int, list[StoryRow]] = {t: [] for t in ids}
         if not ids:
@@ -455,7 +502,8 @@ class PostgresStore(Store):
                 f"SELECT {cols} FROM unnest(%s::bigint[]) AS t(id) CROSS JOIN LATERAL (SELECT {_STORY_COLS} "
                 f"FROM stories WHERE topic_id = t.id AND size > 0 {since_sql} ORDER BY last_seen DESC, id DESC "
                 f"LIMIT %s) AS s ORDER BY s.topic_id, s.last_seen DESC, s.id DESC",
-                [ids, *params, int(limit)], binary=True,
+                [ids, *params, int(limit)],
+                binary=True,
             ).fetchall()
         for r in rows:
             out[int(r[5])].append(_story(r))
@@ -475,8 +523,15 @@ class PostgresStore(Store):
         q: str | None = None,
     ) -> tuple[list[StoryRow], int]:
         clause, params = story_filter_sql(
-            "%s", lambda column: f"%s::text = ANY({column})",
-            lang=lang, source=source, since=since, until=until, topic_id=topic_id, unassigned=unassigned, q=q,
+            "%s",
+            lambda column: f"%s::text = ANY({column})",
+            lang=lang,
+            source=source,
+            since=since,
+            until=until,
+            topic_id=topic_id,
+            unassigned=unassigned,
+            q=q,
         )
         with self._conn() as conn:
             total = conn.execute(f"SELECT COUNT(*) FROM stories WHERE {clause}", params).fetchone()[0]  # type: ignore[index]
@@ -500,14 +555,17 @@ class PostgresStore(Store):
     def recent_features(self, limit: int) -> list[tuple[int, int, float | None, str]]:
         if limit <= 0:
             return []
-        return self._q("SELECT id, story_id, published_at, features FROM headlines ORDER BY id DESC LIMIT %s",
-                       (int(limit),))
+        return self._q(
+            "SELECT id, story_id, published_at, features FROM headlines ORDER BY id DESC LIMIT %s", (int(limit),)
+        )
 
     def story_openers_since(self, after_id: int, ts_lo: float, limit: int) -> list[tuple[int, float, str]]:
         if limit <= 0:
             return []
-        return self._q("SELECT id, ts, features FROM headlines WHERE id > %s AND ts >= %s AND match IS NULL ORDER BY id LIMIT %s",
-                       (int(after_id), float(ts_lo), int(limit)))
+        return self._q(
+            "SELECT id, ts, features FROM headlines WHERE id > %s AND ts >= %s AND match IS NULL ORDER BY id LIMIT %s",
+            (int(after_id), float(ts_lo), int(limit)),
+        )
 
     def story_titles(self, story_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
         if not story_ids:
@@ -523,9 +581,12 @@ class PostgresStore(Store):
         if not self._q("SELECT 1 FROM stories WHERE last_seen < %s LIMIT 1", (cutoff,)):
             return 0, 0
         with self._write() as c:
-            sids = [r[0] for r in c.execute(
-                "SELECT id FROM stories WHERE last_seen < %s ORDER BY last_seen, id LIMIT %s", (cutoff, limit)
-            ).fetchall()]
+            sids = [
+                r[0]
+                for r in c.execute(
+                    "SELECT id FROM stories WHERE last_seen < %s ORDER BY last_seen, id LIMIT %s", (cutoff, limit)
+                ).fetchall()
+            ]
             if not sids:
                 return 0, 0
             gone = c.execute("DELETE FROM headlines WHERE story_id = ANY(%s::bigint[])", (sids,)).rowcount
@@ -614,8 +675,18 @@ class PostgresStore(Store):
                         "INSERT INTO topics (id, label, label_score, keywords, centroid, size, created_at, updated_at,"
                         " category, keyword_langs) VALUES (%s, %s, %s, %s::text[], %s, %s, %s, %s, %s, %s::text[])",
                         [
-                            (t.id, t.label, float(t.label_score), list(t.keywords), Vec(t.centroid), t.size,
-                             t.created_at, t.updated_at, t.category, list(t.keyword_langs))
+                            (
+                                t.id,
+                                t.label,
+                                float(t.label_score),
+                                list(t.keywords),
+                                Vec(t.centroid),
+                                t.size,
+                                t.created_at,
+                                t.updated_at,
+                                t.category,
+                                list(t.keyword_langs),
+                            )
                             for t in topics
                         ],
                     )
@@ -643,9 +714,18 @@ class PostgresStore(Store):
             "updated_at, category, keyword_langs FROM topics ORDER BY id"
         )
         return [
-            TopicRow(id=r[0], label=r[1], label_score=r[2], keywords=list(r[3]),
-                     centroid=r[4] if centroids else np.zeros(0, dtype=np.float32), size=r[5], created_at=r[6],
-                     updated_at=r[7], category=r[8], keyword_langs=list(r[9]))
+            TopicRow(
+                id=r[0],
+                label=r[1],
+                label_score=r[2],
+                keywords=list(r[3]),
+                centroid=r[4] if centroids else np.zeros(0, dtype=np.float32),
+                size=r[5],
+                created_at=r[6],
+                updated_at=r[7],
+                category=r[8],
+                keyword_langs=list(r[9]),
+            )
             for r in rows
         ]
 
@@ -665,8 +745,13 @@ class PostgresStore(Store):
         ):
             st = out.get(int(tid))
             if st is None:
-                out[int(tid)] = {"n_stories": int(n), "n_headlines": int(total), "first_seen": first,
-                                 "last_seen": last, "languages": set(langs)}
+                out[int(tid)] = {
+                    "n_stories": int(n),
+                    "n_headlines": int(total),
+                    "first_seen": first,
+                    "last_seen": last,
+                    "languages": set(langs),
+                }
             else:
                 st["n_stories"] += int(n)
                 st["n_headlines"] += int(total)
@@ -698,9 +783,7 @@ class PostgresStore(Store):
         if not ids:
             raise ValueError("no headline to move")
         with self._write() as c:
-            rows = c.execute(
-                "SELECT id, story_id, ts FROM headlines WHERE id = ANY(%s::bigint[])", (ids,)
-            ).fetchall()
+            rows = c.execute("SELECT id, story_id, ts FROM headlines WHERE id = ANY(%s::bigint[])", (ids,)).fetchall()
             missing = set(ids) - {r[0] for r in rows}
             if missing:
                 raise KeyError(f"headlines {sorted(missing)} do not exist")
@@ -728,7 +811,8 @@ class PostgresStore(Store):
         members: dict[int, list[MemberRow]] = {sid: [] for sid in sids}
         for hid, sid, ts, lang, source, emb in c.execute(
             "SELECT id, story_id, ts, lang, source, embedding FROM headlines WHERE story_id = ANY(%s::bigint[])",
-            (sids,), binary=True,
+            (sids,),
+            binary=True,
         ):
             members[sid].append(MemberRow(id=hid, ts=ts, lang=lang, source=source, embedding=emb))
         now = time.time()
@@ -738,10 +822,20 @@ class PostgresStore(Store):
             if agg["size"] == 0:
                 emptied.append(sid)
                 continue
-            filled.append((
-                agg["canonical_headline_id"], agg["canonical_ts"], agg["first_seen"], agg["last_seen"], agg["size"],
-                agg["languages"], agg["sources"], Vec(agg["centroid_sum"]), now, sid,
-            ))
+            filled.append(
+                (
+                    agg["canonical_headline_id"],
+                    agg["canonical_ts"],
+                    agg["first_seen"],
+                    agg["last_seen"],
+                    agg["size"],
+                    agg["languages"],
+                    agg["sources"],
+                    Vec(agg["centroid_sum"]),
+                    now,
+                    sid,
+                )
+            )
         with c.cursor() as cur:
             if filled:
                 cur.executemany(
@@ -770,8 +864,9 @@ class PostgresStore(Store):
         )
         return {int(r[0]): int(r[1]) for r in rows}
 
-    def add_correction(self, kind: str, payload: dict[str, Any], undo: dict[str, Any], actor: str | None,
-                       at: float) -> int:
+    def add_correction(
+        self, kind: str, payload: dict[str, Any], undo: dict[str, Any], actor: str | None, at: float
+    ) -> int:
         with self._write() as c:
             r = c.execute(
                 "INSERT INTO corrections (kind, payload, undo, actor, at) VALUES (%s, %s::jsonb, %s::jsonb, %s, %s)"
@@ -785,7 +880,8 @@ class PostgresStore(Store):
             total = conn.execute("SELECT COUNT(*) FROM corrections").fetchone()[0]  # type: ignore[index]
             rows = conn.execute(
                 f"SELECT {_CORRECTION_COLS} FROM corrections ORDER BY id DESC LIMIT %s OFFSET %s",
-                (limit, offset), binary=True,
+                (limit, offset),
+                binary=True,
             ).fetchall()
         return [_correction(r) for r in rows], int(total)
 
@@ -797,10 +893,13 @@ class PostgresStore(Store):
         # The condition is checked again on the locked row, so of two replicas undoing at once one wins;
         # the data version moves only when something changed.
         with self.transaction(), self._conn() as c:
-            changed = c.execute(
-                "UPDATE corrections SET undone_at = %s, undone_by = %s WHERE id = %s AND undone_at IS NULL",
-                (at, actor, correction_id),
-            ).rowcount == 1
+            changed = (
+                c.execute(
+                    "UPDATE corrections SET undone_at = %s, undone_by = %s WHERE id = %s AND undone_at IS NULL",
+                    (at, actor, correction_id),
+                ).rowcount
+                == 1
+            )
             if changed:
                 self._local.dirty = True
         return changed
@@ -817,16 +916,15 @@ class PostgresStore(Store):
         ids = _ids(story_ids)
         if not ids:
             return set()
-        rows = self._q(
-            "SELECT a, b FROM story_apart WHERE a = ANY(%s::bigint[]) AND b = ANY(%s::bigint[])", (ids, ids)
-        )
+        rows = self._q("SELECT a, b FROM story_apart WHERE a = ANY(%s::bigint[]) AND b = ANY(%s::bigint[])", (ids, ids))
         return {(int(r[0]), int(r[1])) for r in rows}
 
     # --- followed feeds ----------------------------------------------------------------------
     # Single statements on a pooled (autocommit) connection: polling state takes no part in the ingest
     # write lock, and a lease is one conditional UPDATE.
-    def add_feed(self, url: str, source: str, lang: str | None, interval_seconds: float, now: float,
-                 max_feeds: int) -> FeedRow:
+    def add_feed(
+        self, url: str, source: str, lang: str | None, interval_seconds: float, now: float, max_feeds: int
+    ) -> FeedRow:
         with self._pool.connection() as conn, conn.transaction():
             # replicas adding feeds at once queue here, so the count and the insert agree
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_FEEDS, self._schema_key))
@@ -869,15 +967,22 @@ class PostgresStore(Store):
         return sorted((feed_row(r) for r in rows), key=lambda f: (f.next_poll_at, f.id))
 
     def renew_feed_lease(self, feed_id: int, owner: str, until: float) -> bool:
-        return len(self._feed_update("UPDATE feeds SET lease_until = %s WHERE id = %s AND leased_by = %s",
-                                     (until, int(feed_id), owner))) == 1
+        return (
+            len(
+                self._feed_update(
+                    "UPDATE feeds SET lease_until = %s WHERE id = %s AND leased_by = %s", (until, int(feed_id), owner)
+                )
+            )
+            == 1
+        )
 
     def record_feed_poll(self, feed_id: int, owner: str, poll: FeedPoll) -> bool:
         return len(self._feed_update(_PG_FEED_POLL_SQL, feed_poll_params(feed_id, owner, poll))) == 1
 
     def release_feeds(self, owner: str) -> int:
-        return len(self._feed_update(
-            "UPDATE feeds SET leased_by = NULL, lease_until = NULL WHERE leased_by = %s", (owner,)))
+        return len(
+            self._feed_update("UPDATE feeds SET leased_by = NULL, lease_until = NULL WHERE leased_by = %s", (owner,))
+        )
 
 
 #: ``FEED_POLL_SQL`` with psycopg's named parameters

@@ -205,8 +205,20 @@ _HEADLINE_COLS = (
 
 def _headline(r: sqlite3.Row | tuple) -> HeadlineRow:
     return HeadlineRow(
-        id=r[0], title=r[1], norm=r[2], text_hash=r[3], lang=r[4], source=r[5], ext_id=r[6], url=r[7],
-        published_at=r[8], received_at=r[9], story_id=r[10], match=r[11], score=r[12], features=r[13],
+        id=r[0],
+        title=r[1],
+        norm=r[2],
+        text_hash=r[3],
+        lang=r[4],
+        source=r[5],
+        ext_id=r[6],
+        url=r[7],
+        published_at=r[8],
+        received_at=r[9],
+        story_id=r[10],
+        match=r[11],
+        score=r[12],
+        features=r[13],
         matched_headline_id=r[14],
     )
 
@@ -218,8 +230,16 @@ _CORRECTION_COLS = "id, kind, payload, undo, actor, at, undone_at, undone_by"
 
 
 def _correction(r: tuple) -> CorrectionRow:
-    return CorrectionRow(id=int(r[0]), kind=r[1], payload=json.loads(r[2]), undo=json.loads(r[3]), actor=r[4],
-                         at=r[5], undone_at=r[6], undone_by=r[7])
+    return CorrectionRow(
+        id=int(r[0]),
+        kind=r[1],
+        payload=json.loads(r[2]),
+        undo=json.loads(r[3]),
+        actor=r[4],
+        at=r[5],
+        undone_at=r[6],
+        undone_by=r[7],
+    )
 
 
 #: stories' language and source lists by their JSON text: the same few hundred come back in every listing
@@ -263,23 +283,49 @@ _HEADLINE_JSON = (
 
 def _headline_of_json(r: list) -> HeadlineRow:
     return HeadlineRow(
-        id=r[0], title=r[1], norm=r[2], text_hash=r[3], lang=r[4], source=r[5], ext_id=r[6], url=r[7],
-        published_at=_float(r[8]), received_at=float(r[9]), story_id=r[10], match=r[11], score=_float(r[12]),
-        features=r[13], matched_headline_id=r[14],
+        id=r[0],
+        title=r[1],
+        norm=r[2],
+        text_hash=r[3],
+        lang=r[4],
+        source=r[5],
+        ext_id=r[6],
+        url=r[7],
+        published_at=_float(r[8]),
+        received_at=float(r[9]),
+        story_id=r[10],
+        match=r[11],
+        score=_float(r[12]),
+        features=r[13],
+        matched_headline_id=r[14],
     )
 
 
 def _story_of_json(r: list) -> StoryRow:
     return StoryRow(
-        id=r[0], canonical_headline_id=r[1], first_seen=float(r[2]), last_seen=float(r[3]), size=r[4],
-        topic_id=r[5], languages=r[6], sources=r[7], updated_at=float(r[8]),
+        id=r[0],
+        canonical_headline_id=r[1],
+        first_seen=float(r[2]),
+        last_seen=float(r[3]),
+        size=r[4],
+        topic_id=r[5],
+        languages=r[6],
+        sources=r[7],
+        updated_at=float(r[8]),
     )
 
 
 def _story(r: tuple) -> StoryRow:
     return StoryRow(
-        id=r[0], canonical_headline_id=r[1], first_seen=r[2], last_seen=r[3], size=r[4], topic_id=r[5],
-        languages=_json_list(r[6]), sources=_json_list(r[7]), updated_at=r[8],
+        id=r[0],
+        canonical_headline_id=r[1],
+        first_seen=r[2],
+        last_seen=r[3],
+        size=r[4],
+        topic_id=r[5],
+        languages=_json_list(r[6]),
+        sources=_json_list(r[7]),
+        updated_at=r[8],
     )
 
 
@@ -301,8 +347,20 @@ _UPDATE_STORY = (
 def _inserted(t: tuple) -> HeadlineRow:
     """A buffered INSERT's parameters (``_INSERT_HEADLINE`` order) as the row SQLite would give back."""
     return HeadlineRow(
-        id=t[0], title=t[1], norm=t[2], text_hash=t[3], lang=t[4], source=t[5], ext_id=t[7], url=t[8],
-        published_at=t[9], received_at=t[10], story_id=t[12], match=t[13], score=t[14], features=t[16],
+        id=t[0],
+        title=t[1],
+        norm=t[2],
+        text_hash=t[3],
+        lang=t[4],
+        source=t[5],
+        ext_id=t[7],
+        url=t[8],
+        published_at=t[9],
+        received_at=t[10],
+        story_id=t[12],
+        match=t[13],
+        score=t[14],
+        features=t[16],
         matched_headline_id=t[15],
     )
 
@@ -325,8 +383,19 @@ class _StoryState:
     unit: np.ndarray | None = None
 
     def copy(self) -> "_StoryState":
-        return _StoryState(self.canon_id, self.canon_ts, self.first, self.last, self.size, list(self.langs),
-                           list(self.sources), self.csum, self.updated_at, self.new, self.unit)
+        return _StoryState(
+            self.canon_id,
+            self.canon_ts,
+            self.first,
+            self.last,
+            self.size,
+            list(self.langs),
+            list(self.sources),
+            self.csum,
+            self.updated_at,
+            self.new,
+            self.unit,
+        )
 
     def unit_centroid(self) -> np.ndarray:
         if self.unit is None:
@@ -336,8 +405,18 @@ class _StoryState:
 
     def params(self, story_id: int) -> tuple:
         csum = None if self.csum is None else self.csum.astype(np.float32).tobytes()
-        return (self.canon_id, self.canon_ts, self.first, self.last, self.size, dumps(self.langs),
-                dumps(self.sources), csum, self.updated_at, story_id)
+        return (
+            self.canon_id,
+            self.canon_ts,
+            self.first,
+            self.last,
+            self.size,
+            dumps(self.langs),
+            dumps(self.sources),
+            csum,
+            self.updated_at,
+            story_id,
+        )
 
 
 @dataclass
@@ -547,8 +626,18 @@ class SQLiteStore(Store):
             "centroid_sum, updated_at FROM stories WHERE id IN ({marks})"
         )
         out = {
-            int(r[0]): _StoryState(r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), json.loads(r[7]),
-                                   None if r[8] is None else _vec(r[8], self.dim), r[9], new=False)
+            int(r[0]): _StoryState(
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                json.loads(r[6]),
+                json.loads(r[7]),
+                None if r[8] is None else _vec(r[8], self.dim),
+                r[9],
+                new=False,
+            )
             for r in self._q_in(sql, story_ids, flush=False)
         }
         self._keep_stories(out)
@@ -617,7 +706,11 @@ class SQLiteStore(Store):
             return self._conn.execute(sql, params).fetchall()
 
     def _q_in(
-        self, sql: str, values: Sequence[Any], after: Sequence[Any] = (), before: Sequence[Any] = (),
+        self,
+        sql: str,
+        values: Sequence[Any],
+        after: Sequence[Any] = (),
+        before: Sequence[Any] = (),
         flush: bool = True,
     ) -> Iterator[tuple]:
         """Rows of ``sql`` whose ``{marks}`` is a list of ``values``, asked in chunks that stay under
@@ -662,7 +755,8 @@ class SQLiteStore(Store):
         rows = self._q(
             f"SELECT {_HEADLINE_COLS} FROM headlines WHERE text_hash = ? AND ts BETWEEN ? AND ? "
             "ORDER BY ts, id LIMIT 1",
-            (text_hash, ts_lo, ts_hi), flush=False,
+            (text_hash, ts_lo, ts_hi),
+            flush=False,
         )
         best = _headline(rows[0]) if rows else None
         pending = self._mine()
@@ -703,9 +797,25 @@ class SQLiteStore(Store):
             p.next_headline += 1
             ts = row.ts
             params = (
-                hid, row.title, row.norm, row.text_hash, row.lang, row.source, row.source or "", row.ext_id,
-                row.url, row.published_at, row.received_at, ts, row.story_id, row.match, row.score,
-                row.matched_headline_id, row.features, emb.tobytes(), search_fold(row.title),
+                hid,
+                row.title,
+                row.norm,
+                row.text_hash,
+                row.lang,
+                row.source,
+                row.source or "",
+                row.ext_id,
+                row.url,
+                row.published_at,
+                row.received_at,
+                ts,
+                row.story_id,
+                row.match,
+                row.score,
+                row.matched_headline_id,
+                row.features,
+                emb.tobytes(),
+                search_fold(row.title),
             )
             p.headlines.append(params)
             p.by_hash.setdefault(row.text_hash, []).append(params)
@@ -756,8 +866,9 @@ class SQLiteStore(Store):
         sql = f"SELECT {_STORY_COLS} FROM stories WHERE id IN ({{marks}})"
         return {r[0]: _story(r) for r in self._q_in(sql, _unique_ints(ids))}
 
-    def topic_story_pages(self, topic_ids: Sequence[int], limit: int, since: float | None = None
-                          ) -> dict[int, list[StoryRow]]:
+    def topic_story_pages(
+        self, topic_ids: Sequence[int], limit: int, since: float | None = None
+    ) -> dict[int, list[StoryRow]]:
         ids = _unique_ints(topic_ids)
         out: dict[int, list[StoryRow]] = {t: [] for t in ids}
         if not ids:
@@ -767,13 +878,16 @@ class SQLiteStore(Store):
         # stories_topic (topic_id, last_seen, size, ...) read backwards, so a topic costs ``limit`` index
         # entries and rows, not a sort of all its stories (a window function over every assigned story
         # read each 2 KB row: 35 ms at 10,000 stories); handed over as one JSON text (``_json_rows``)
-        rows = [_story_of_json(r) for r in self._json_rows(
-            _STORY_JSON,
-            f"SELECT {', '.join('s.' + c for c in _STORY_COLS.split(', '))} FROM json_each(?) AS t JOIN stories AS s "
-            f"ON s.id IN (SELECT id FROM stories WHERE topic_id = t.value AND size > 0 {since_sql} "
-            "ORDER BY last_seen DESC, id DESC LIMIT ?)",
-            [dumps(ids), *params, int(limit)],
-        )]
+        rows = [
+            _story_of_json(r)
+            for r in self._json_rows(
+                _STORY_JSON,
+                f"SELECT {', '.join('s.' + c for c in _STORY_COLS.split(', '))} FROM json_each(?) AS t JOIN stories AS s "
+                f"ON s.id IN (SELECT id FROM stories WHERE topic_id = t.value AND size > 0 {since_sql} "
+                "ORDER BY last_seen DESC, id DESC LIMIT ?)",
+                [dumps(ids), *params, int(limit)],
+            )
+        ]
         rows.sort(key=lambda s: (-s.last_seen, -s.id))
         for row in rows:
             out[int(row.topic_id)].append(row)  # type: ignore[arg-type]
@@ -793,15 +907,25 @@ class SQLiteStore(Store):
         q: str | None = None,
     ) -> tuple[list[StoryRow], int]:
         clause, params = story_filter_sql(
-            "?", lambda column: f"EXISTS (SELECT 1 FROM json_each(stories.{column}) WHERE value = ?)",
-            lang=lang, source=source, since=since, until=until, topic_id=topic_id, unassigned=unassigned, q=q,
+            "?",
+            lambda column: f"EXISTS (SELECT 1 FROM json_each(stories.{column}) WHERE value = ?)",
+            lang=lang,
+            source=source,
+            since=since,
+            until=until,
+            topic_id=topic_id,
+            unassigned=unassigned,
+            q=q,
         )
         total = self._q(f"SELECT COUNT(*) FROM stories WHERE {clause}", params)[0][0]
-        rows = [_story_of_json(r) for r in self._json_rows(
-            _STORY_JSON,
-            f"SELECT {_STORY_COLS} FROM stories WHERE {clause} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        )]
+        rows = [
+            _story_of_json(r)
+            for r in self._json_rows(
+                _STORY_JSON,
+                f"SELECT {_STORY_COLS} FROM stories WHERE {clause} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            )
+        ]
         rows.sort(key=lambda s: (-s.last_seen, -s.id))  # the page's order (a JSON array's is not promised)
         return rows, int(total)
 
@@ -815,14 +939,17 @@ class SQLiteStore(Store):
     def recent_features(self, limit: int) -> list[tuple[int, int, float | None, str]]:
         if limit <= 0:
             return []
-        return self._q("SELECT id, story_id, published_at, features FROM headlines ORDER BY id DESC LIMIT ?",
-                       (int(limit),))
+        return self._q(
+            "SELECT id, story_id, published_at, features FROM headlines ORDER BY id DESC LIMIT ?", (int(limit),)
+        )
 
     def story_openers_since(self, after_id: int, ts_lo: float, limit: int) -> list[tuple[int, float, str]]:
         if limit <= 0:
             return []
-        return self._q("SELECT id, ts, features FROM headlines WHERE id > ? AND ts >= ? AND match IS NULL ORDER BY id LIMIT ?",
-                       (int(after_id), float(ts_lo), int(limit)))
+        return self._q(
+            "SELECT id, ts, features FROM headlines WHERE id > ? AND ts >= ? AND match IS NULL ORDER BY id LIMIT ?",
+            (int(after_id), float(ts_lo), int(limit)),
+        )
 
     def story_titles(self, story_ids: Sequence[int]) -> list[tuple[int, str, str | None]]:
         sql = "SELECT story_id, title, lang FROM headlines WHERE story_id IN ({marks}) ORDER BY ts, id"
@@ -837,9 +964,12 @@ class SQLiteStore(Store):
         # between would find headlines (and, through matching's cache, stories) no longer there.
         with self._lock:
             with self._write() as c:
-                sids = [r[0] for r in c.execute(
-                    "SELECT id FROM stories WHERE last_seen < ? ORDER BY last_seen, id LIMIT ?", (cutoff, limit)
-                )]
+                sids = [
+                    r[0]
+                    for r in c.execute(
+                        "SELECT id FROM stories WHERE last_seen < ? ORDER BY last_seen, id LIMIT ?", (cutoff, limit)
+                    )
+                ]
                 if not sids:
                     return 0, 0
                 marks = ",".join("?" * len(sids))
@@ -879,7 +1009,8 @@ class SQLiteStore(Store):
         for sid, lang, ts, hid in self._json_rows(
             f"json_array(story_id, lang, {_exact('ts')}, id)",
             "SELECT story_id, lang, ts, id FROM headlines INDEXED BY headlines_story_lang "
-            "WHERE story_id IN (SELECT value FROM json_each(?))", (dumps(list(out)),),
+            "WHERE story_id IN (SELECT value FROM json_each(?))",
+            (dumps(list(out)),),
         ):
             ts = float(ts)
             best = first.get((sid, lang))
@@ -888,7 +1019,8 @@ class SQLiteStore(Store):
         wanted = {hid for _, hid in first.values()}
         wanted.update(s.canonical_headline_id for s in stories if s.canonical_headline_id is not None)
         rows = self._json_rows(
-            _HEADLINE_JSON, f"SELECT {_HEADLINE_COLS}, ts FROM headlines WHERE id IN (SELECT value FROM json_each(?))",
+            _HEADLINE_JSON,
+            f"SELECT {_HEADLINE_COLS}, ts FROM headlines WHERE id IN (SELECT value FROM json_each(?))",
             (dumps(sorted(wanted)),),
         )
         rows.sort(key=lambda r: (float(r[15]), r[0]))  # oldest first, as story_headlines
@@ -898,9 +1030,7 @@ class SQLiteStore(Store):
         return out
 
     def story_centroids(self, since: float) -> tuple[list[int], np.ndarray]:
-        rows = self._q(
-            "SELECT id, centroid_sum FROM stories WHERE last_seen >= ? AND size > 0 ORDER BY id", (since,)
-        )
+        rows = self._q("SELECT id, centroid_sum FROM stories WHERE last_seen >= ? AND size > 0 ORDER BY id", (since,))
         if not rows:
             return [], np.zeros((0, self.dim), dtype=np.float32)
         return [int(r[0]) for r in rows], _unit_rows([r[1] for r in rows], self.dim)
@@ -970,16 +1100,23 @@ class SQLiteStore(Store):
                 "INSERT INTO topics (id, label, label_score, keywords, centroid, size, created_at, updated_at, "
                 "category, keyword_langs) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [
-                    (t.id, t.label, float(t.label_score), dumps(t.keywords),
-                     np.asarray(t.centroid, dtype=np.float32).tobytes(), t.size, t.created_at, t.updated_at,
-                     t.category, dumps(t.keyword_langs))
+                    (
+                        t.id,
+                        t.label,
+                        float(t.label_score),
+                        dumps(t.keywords),
+                        np.asarray(t.centroid, dtype=np.float32).tobytes(),
+                        t.size,
+                        t.created_at,
+                        t.updated_at,
+                        t.category,
+                        dumps(t.keyword_langs),
+                    )
                     for t in topics
                 ],
             )
             c.executemany("UPDATE stories SET topic_id = ? WHERE id = ?", [(t, s) for s, t in story_topics.items()])
-            c.executemany(
-                "INSERT INTO topic_events (at, payload) VALUES (?, ?)", [(now, dumps(e)) for e in events]
-            )
+            c.executemany("INSERT INTO topic_events (at, payload) VALUES (?, ?)", [(now, dumps(e)) for e in events])
 
     def set_story_topic(self, story_id: int, topic_id: int | None) -> None:
         with self._write() as c:
@@ -995,9 +1132,18 @@ class SQLiteStore(Store):
             "FROM topics",
         )
         return [
-            TopicRow(id=r[0], label=r[1], label_score=float(r[2]), keywords=r[3],
-                     centroid=_vec(bytes.fromhex(r[4]) if centroids else None), size=r[5], created_at=float(r[6]),
-                     updated_at=float(r[7]), category=r[8], keyword_langs=r[9])
+            TopicRow(
+                id=r[0],
+                label=r[1],
+                label_score=float(r[2]),
+                keywords=r[3],
+                centroid=_vec(bytes.fromhex(r[4]) if centroids else None),
+                size=r[5],
+                created_at=float(r[6]),
+                updated_at=float(r[7]),
+                category=r[8],
+                keyword_langs=r[9],
+            )
             for r in sorted(rows, key=lambda r: r[0])
         ]
 
@@ -1016,11 +1162,16 @@ class SQLiteStore(Store):
             f"json_array(topic_id, n, total, {_exact('first')}, {_exact('last')}, langs)",
             "SELECT topic_id, COUNT(*) AS n, SUM(size) AS total, MIN(first_seen) AS first, MAX(last_seen) AS last, "
             "group_concat(DISTINCT languages) AS langs FROM stories WHERE topic_id IS NOT NULL AND size > 0 "
-            "GROUP BY topic_id"
+            "GROUP BY topic_id",
         ):
             languages = sorted({lang for group in _loads(f"[{langs or ''}]") for lang in group})
-            out[int(tid)] = {"n_stories": int(n), "n_headlines": int(total), "first_seen": float(first),
-                             "last_seen": float(last), "languages": languages}
+            out[int(tid)] = {
+                "n_stories": int(n),
+                "n_headlines": int(total),
+                "first_seen": float(first),
+                "last_seen": float(last),
+                "languages": languages,
+            }
         return out
 
     def topic_events(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -1033,8 +1184,10 @@ class SQLiteStore(Store):
         if not ids:
             raise ValueError("no headline to move")
         with self._write() as c:
-            left = {int(r[0]): int(r[1]) for r in c.execute(
-                f"SELECT id, story_id FROM headlines WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            left = {
+                int(r[0]): int(r[1])
+                for r in c.execute(f"SELECT id, story_id FROM headlines WHERE id IN ({','.join('?' * len(ids))})", ids)
+            }
             missing = [h for h in ids if h not in left]
             if missing:
                 raise KeyError(f"headlines {missing} do not exist")
@@ -1057,8 +1210,10 @@ class SQLiteStore(Store):
         return story_id, left
 
     def _work_out_story(self, c: sqlite3.Connection, story_id: int) -> None:
-        members = [MemberRow(int(r[0]), float(r[1]), r[2], r[3], _vec(r[4], self.dim)) for r in c.execute(
-            "SELECT id, ts, lang, source, embedding FROM headlines WHERE story_id = ?", (story_id,))]
+        members = [
+            MemberRow(int(r[0]), float(r[1]), r[2], r[3], _vec(r[4], self.dim))
+            for r in c.execute("SELECT id, ts, lang, source, embedding FROM headlines WHERE story_id = ?", (story_id,))
+        ]
         agg = story_aggregates(members)
         csum = agg["centroid_sum"]
         # an emptied story keeps its times and canonical: retention still finds it by last_seen
@@ -1067,9 +1222,18 @@ class SQLiteStore(Store):
             "canonical_ts = COALESCE(?, canonical_ts), first_seen = COALESCE(?, first_seen), "
             "last_seen = COALESCE(?, last_seen), size = ?, languages = ?, sources = ?, centroid_sum = ?, "
             "updated_at = ? WHERE id = ?",
-            (agg["canonical_headline_id"], agg["canonical_ts"], agg["first_seen"], agg["last_seen"], agg["size"],
-             dumps(agg["languages"]), dumps(agg["sources"]), None if csum is None else csum.tobytes(), time.time(),
-             story_id),
+            (
+                agg["canonical_headline_id"],
+                agg["canonical_ts"],
+                agg["first_seen"],
+                agg["last_seen"],
+                agg["size"],
+                dumps(agg["languages"]),
+                dumps(agg["sources"]),
+                None if csum is None else csum.tobytes(),
+                time.time(),
+                story_id,
+            ),
         )
 
     def set_merged_into(self, story_id: int, target: int | None) -> None:
@@ -1080,16 +1244,20 @@ class SQLiteStore(Store):
         sql = "SELECT id, merged_into FROM stories WHERE id IN ({marks}) AND merged_into IS NOT NULL"
         return {int(r[0]): int(r[1]) for r in self._q_in(sql, _unique_ints(story_ids))}
 
-    def add_correction(self, kind: str, payload: dict[str, Any], undo: dict[str, Any], actor: str | None,
-                       at: float) -> int:
+    def add_correction(
+        self, kind: str, payload: dict[str, Any], undo: dict[str, Any], actor: str | None, at: float
+    ) -> int:
         with self._write() as c:
-            cur = c.execute("INSERT INTO corrections (kind, payload, undo, actor, at) VALUES (?, ?, ?, ?, ?)",
-                            (kind, dumps(payload), dumps(undo), actor, at))
+            cur = c.execute(
+                "INSERT INTO corrections (kind, payload, undo, actor, at) VALUES (?, ?, ?, ?, ?)",
+                (kind, dumps(payload), dumps(undo), actor, at),
+            )
             return int(cur.lastrowid or 0)
 
     def corrections(self, limit: int, offset: int) -> tuple[list[CorrectionRow], int]:
-        rows = self._q(f"SELECT {_CORRECTION_COLS} FROM corrections ORDER BY id DESC LIMIT ? OFFSET ?",
-                       (int(limit), int(offset)))
+        rows = self._q(
+            f"SELECT {_CORRECTION_COLS} FROM corrections ORDER BY id DESC LIMIT ? OFFSET ?", (int(limit), int(offset))
+        )
         return [_correction(r) for r in rows], int(self._q("SELECT COUNT(*) FROM corrections")[0][0])
 
     def correction(self, correction_id: int) -> CorrectionRow | None:
@@ -1098,8 +1266,10 @@ class SQLiteStore(Store):
 
     def mark_undone(self, correction_id: int, actor: str | None, at: float) -> bool:
         with self._write() as c:
-            cur = c.execute("UPDATE corrections SET undone_at = ?, undone_by = ? WHERE id = ? AND undone_at IS NULL",
-                            (at, actor, int(correction_id)))
+            cur = c.execute(
+                "UPDATE corrections SET undone_at = ?, undone_by = ? WHERE id = ? AND undone_at IS NULL",
+                (at, actor, int(correction_id)),
+            )
             return cur.rowcount == 1
 
     def set_apart(self, a: int, b: int, apart: bool) -> None:
@@ -1146,8 +1316,9 @@ class SQLiteStore(Store):
             self._flush()
             yield self._conn
 
-    def add_feed(self, url: str, source: str, lang: str | None, interval_seconds: float, now: float,
-                 max_feeds: int) -> FeedRow:
+    def add_feed(
+        self, url: str, source: str, lang: str | None, interval_seconds: float, now: float, max_feeds: int
+    ) -> FeedRow:
         with self._feed_write() as c:
             if c.execute("SELECT 1 FROM feeds WHERE url = ?", (url,)).fetchone():
                 raise DuplicateFeed(url)
@@ -1184,8 +1355,12 @@ class SQLiteStore(Store):
 
     def renew_feed_lease(self, feed_id: int, owner: str, until: float) -> bool:
         with self._feed_write() as c:
-            return c.execute("UPDATE feeds SET lease_until = ? WHERE id = ? AND leased_by = ?",
-                             (until, int(feed_id), owner)).rowcount == 1
+            return (
+                c.execute(
+                    "UPDATE feeds SET lease_until = ? WHERE id = ? AND leased_by = ?", (until, int(feed_id), owner)
+                ).rowcount
+                == 1
+            )
 
     def record_feed_poll(self, feed_id: int, owner: str, poll: FeedPoll) -> bool:
         with self._feed_write() as c:
@@ -1193,5 +1368,6 @@ class SQLiteStore(Store):
 
     def release_feeds(self, owner: str) -> int:
         with self._feed_write() as c:
-            return c.execute("UPDATE feeds SET leased_by = NULL, lease_until = NULL WHERE leased_by = ?",
-                             (owner,)).rowcount
+            return c.execute(
+                "UPDATE feeds SET leased_by = NULL, lease_until = NULL WHERE leased_by = ?", (owner,)
+            ).rowcount

@@ -161,10 +161,20 @@ class VectorIndex:
     def stats(self) -> dict[str, Any]:
         ivf = self._ivf
         return {
-            "rows": self._n, "ann": ivf is not None, "building": self._builder is not None,
-            **({"nlist": ivf.nlist, "nprobe": ivf.nprobe, "ivf_rows": int(ivf.index.ntotal),
-                "waiting": self._n - int(np.searchsorted(self._slots[: self._n], ivf.upto)),
-                "trained_rows": ivf.trained_rows} if ivf is not None else {}),
+            "rows": self._n,
+            "ann": ivf is not None,
+            "building": self._builder is not None,
+            **(
+                {
+                    "nlist": ivf.nlist,
+                    "nprobe": ivf.nprobe,
+                    "ivf_rows": int(ivf.index.ntotal),
+                    "waiting": self._n - int(np.searchsorted(self._slots[: self._n], ivf.upto)),
+                    "trained_rows": ivf.trained_rows,
+                }
+                if ivf is not None
+                else {}
+            ),
         }
 
     # --- writes ------------------------------------------------------------------------
@@ -226,9 +236,13 @@ class VectorIndex:
     def _start_build_if_due(self) -> bool:
         """Start a (re)training when one is due (lock held); True when one was set up."""
         ivf = self._ivf
-        build = self._builder is None and not self._loading and (
-            (ivf is None and self.ann_min_rows is not None and self._n >= self.ann_min_rows)
-            or (ivf is not None and self._stale(ivf))
+        build = (
+            self._builder is None
+            and not self._loading
+            and (
+                (ivf is None and self.ann_min_rows is not None and self._n >= self.ann_min_rows)
+                or (ivf is not None and self._stale(ivf))
+            )
         )
         if build:
             self._builder = threading.Thread(target=self._build, name="vector-index-ivf", daemon=True)
@@ -312,8 +326,9 @@ class VectorIndex:
             sample, sample_slots = self._mat[picked].copy(), self._slots[picked].copy()
             sample_next = self._next_slot  # rows from here on count as added since training
         quantizer = faiss.IndexFlatIP(self.dim)
-        index = faiss.IndexIVFScalarQuantizer(quantizer, self.dim, nlist, getattr(faiss.ScalarQuantizer, LIST_CODE),
-                                              faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, self.dim, nlist, getattr(faiss.ScalarQuantizer, LIST_CODE), faiss.METRIC_INNER_PRODUCT
+        )
         index.cp.niter = 10
         index.cp.seed = self.seed
         # 20 points a centroid, 10 rounds: ~3 s at 20k rows; finer centroids buy no recall here
@@ -351,15 +366,16 @@ class VectorIndex:
                 index.remove_ids(gone)  # type: ignore[arg-type]
             if self.ann_min_rows is None or self._n < self.ann_min_rows // 2:
                 return False
-            ivf = _Ivf(index, nlist, nprobe, trained_rows=n, upto=self._next_slot,
-                       added=self._next_slot - int(sample_next))
+            ivf = _Ivf(
+                index, nlist, nprobe, trained_rows=n, upto=self._next_slot, added=self._next_slot - int(sample_next)
+            )
             self._ivf = ivf
-            log.info("vector index: IVF of %d lists (nprobe %d) over %d rows ready", nlist, nprobe,
-                     index.ntotal)
+            log.info("vector index: IVF of %d lists (nprobe %d) over %d rows ready", nlist, nprobe, index.ntotal)
             return self._stale(ivf)
 
-    def _tune_nprobe(self, index: Any, held: np.ndarray, held_slots: np.ndarray, trained: np.ndarray,
-                     nlist: int) -> int:
+    def _tune_nprobe(
+        self, index: Any, held: np.ndarray, held_slots: np.ndarray, trained: np.ndarray, nlist: int
+    ) -> int:
         """The smallest nprobe (from the default up, at most half the lists) whose recall@k against an
         exact scan reaches ``recall_target``, with stored rows as queries. How many lists must be read
         depends on the data: 1/12 of them give 0.9995 on embeddings of real headlines, isotropic
@@ -378,8 +394,9 @@ class VectorIndex:
         sims = queries @ held.T
         sims[np.arange(len(qpos)), qpos] = -np.inf  # a row finding itself proves nothing
         want = np.argpartition(-sims, k, axis=1)[:, :k]
-        wanted = [set(held_slots[w][np.take_along_axis(sims, w[None], axis=1)[0] >= self.recall_floor].tolist())
-                  for w in want]
+        wanted = [
+            set(held_slots[w][np.take_along_axis(sims, w[None], axis=1)[0] >= self.recall_floor].tolist()) for w in want
+        ]
         total = sum(len(w) for w in wanted)
         nprobe = _nprobe(nlist)
         while True:
@@ -412,8 +429,17 @@ class VectorIndex:
                 return self._ivf_answers(ivf, v[None, :], k, ids, mat, slots, inside, n_in)[0]
         return self._exact(v, k, ids, mat, inside if n_in < n else None, n_in)
 
-    def _ivf_answers(self, ivf: _Ivf, q: np.ndarray, k: int, ids: np.ndarray, mat: np.ndarray, slots: np.ndarray,
-                     inside: np.ndarray, n_in: int) -> list[list[tuple[int, float]]]:
+    def _ivf_answers(
+        self,
+        ivf: _Ivf,
+        q: np.ndarray,
+        k: int,
+        ids: np.ndarray,
+        mat: np.ndarray,
+        slots: np.ndarray,
+        inside: np.ndarray,
+        n_in: int,
+    ) -> list[list[tuple[int, float]]]:
         """The IVF's answer for each row of ``q`` over one window (lock held): the rows its lists give,
         plus the rows waiting for the next batch into the IVF, ranked by the exact product."""
         n = len(slots)
@@ -429,8 +455,9 @@ class VectorIndex:
             out.append(self._ranked(v, ids, mat, np.unique(pos), k))
         return out
 
-    def search_many(self, vectors: np.ndarray, k: int, ts_lo: Sequence[float], ts_hi: Sequence[float]
-                    ) -> list[list[tuple[int, float]]]:
+    def search_many(
+        self, vectors: np.ndarray, k: int, ts_lo: Sequence[float], ts_hi: Sequence[float]
+    ) -> list[list[tuple[int, float]]]:
         """``search`` for each row of ``vectors`` (with its own window), in one pass where it can.
 
         An exact scan for one vector is a matrix-vector product: it reads every stored row for a
@@ -489,8 +516,9 @@ class VectorIndex:
         n_in = int(np.count_nonzero(inside))
         return self._exact(v, k, ids, mat, inside if n_in < n else None, n_in) if n_in else []
 
-    def _ivf_search(self, ivf: _Ivf, q: np.ndarray, k: int, slots: np.ndarray, inside: np.ndarray | None
-                    ) -> list[np.ndarray]:
+    def _ivf_search(
+        self, ivf: _Ivf, q: np.ndarray, k: int, slots: np.ndarray, inside: np.ndarray | None
+    ) -> list[np.ndarray]:
         """The slots the IVF's lists give for each row of ``q`` (``REFINE * k`` at most, time-filtered)."""
         import faiss
 
@@ -521,8 +549,9 @@ class VectorIndex:
         return [(int(ids[pos[i]]), float(sims[i])) for i in order]
 
     @staticmethod
-    def _window_rows(ids: np.ndarray, mat: np.ndarray, inside: np.ndarray | None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _window_rows(
+        ids: np.ndarray, mat: np.ndarray, inside: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The rows an exact scan of a window reads: their ids, their vectors, and which of them are
         outside the window (None when all are inside)."""
         if inside is None:
@@ -535,8 +564,9 @@ class VectorIndex:
         return ids[pos], mat[pos], None
 
     @staticmethod
-    def _exact(v: np.ndarray, k: int, ids: np.ndarray, mat: np.ndarray, inside: np.ndarray | None,
-               n_in: int) -> list[tuple[int, float]]:
+    def _exact(
+        v: np.ndarray, k: int, ids: np.ndarray, mat: np.ndarray, inside: np.ndarray | None, n_in: int
+    ) -> list[tuple[int, float]]:
         rows, sub, outside = VectorIndex._window_rows(ids, mat, inside)
         sims = sub @ v
         if outside is not None:
@@ -544,8 +574,9 @@ class VectorIndex:
         return VectorIndex._top(sims, min(k, n_in), lambda i: rows[i])
 
     @staticmethod
-    def _exact_many(q: np.ndarray, k: int, ids: np.ndarray, mat: np.ndarray, inside: np.ndarray | None,
-                    n_in: int) -> list[list[tuple[int, float]]]:
+    def _exact_many(
+        q: np.ndarray, k: int, ids: np.ndarray, mat: np.ndarray, inside: np.ndarray | None, n_in: int
+    ) -> list[list[tuple[int, float]]]:
         """``_exact`` for each row of ``q``, over one window: one matrix product, one partition."""
         rows, sub, outside = VectorIndex._window_rows(ids, mat, inside)
         sims = q @ sub.T
@@ -553,7 +584,9 @@ class VectorIndex:
             sims[:, outside] = -np.inf
         k = min(k, n_in)
         width = sims.shape[1]
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < width else np.broadcast_to(np.arange(width), sims.shape)
+        top = (
+            np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < width else np.broadcast_to(np.arange(width), sims.shape)
+        )
         top_sims = np.take_along_axis(sims, top, axis=1)
         order = np.argsort(-top_sims, axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)

@@ -9,7 +9,15 @@ from .features import Features, extract
 from .score import MatchParams, pair_score
 
 __all__ = [
-    "Candidate", "Decision", "Features", "MatchParams",
-    "EXACT", "NEAR", "TRANSLATION",
-    "decide", "embedding_text", "extract", "pair_score",
+    "Candidate",
+    "Decision",
+    "Features",
+    "MatchParams",
+    "EXACT",
+    "NEAR",
+    "TRANSLATION",
+    "decide",
+    "embedding_text",
+    "extract",
+    "pair_score",
 ]

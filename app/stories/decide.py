@@ -113,8 +113,9 @@ def _is_translation(features: Features, cand: Candidate) -> bool:
     return features.lang is not None and cand.lang is not None and features.lang != cand.lang
 
 
-def _joint_evidence(features: Features, cand: Candidate, params: MatchParams,
-                    weights: Mapping[str, float] | None) -> bool:
+def _joint_evidence(
+    features: Features, cand: Candidate, params: MatchParams, weights: Mapping[str, float] | None
+) -> bool:
     """A cross-language pair whose calibrated cosine passes alone, or that shares a name, figure or trigram."""
     t = score_terms(features, cand.features, cand.cosine, None, params, weights)
     if t.get("exact"):
@@ -158,8 +159,13 @@ def decide(
     for cand in candidates:
         # The same key is the same text: no score can argue with it.
         if cand.features.key == features.key:
-            return Decision(story_id=cand.story_id, match=EXACT, score=1.0, headline_id=cand.headline_id,
-                            stories={cand.story_id: 1.0})
+            return Decision(
+                story_id=cand.story_id,
+                match=EXACT,
+                score=1.0,
+                headline_id=cand.headline_id,
+                stories={cand.story_id: 1.0},
+            )
     if scores is None:
         scores = candidate_scores(features, published_at, candidates, params, weights)
     best: dict[int, tuple[float, Candidate]] = {}
@@ -186,7 +192,9 @@ def decide(
             s += params.w_centroid * (cand.story_cosine - cand.cosine)
         if params.w_rivals:
             # over the floor: a story with no close rival (all at min_cosine) pays nothing
-            s -= params.w_rivals * (_rivals_mean(ranked, story_id, params.rivals, params.min_cosine) - params.min_cosine)
+            s -= params.w_rivals * (
+                _rivals_mean(ranked, story_id, params.rivals, params.min_cosine) - params.min_cosine
+            )
         age = ages.get(story_id)
         if age is not None:
             s -= params.w_age * age_decay(age, params.age_days, params.age_grace_hours)
@@ -210,6 +218,9 @@ def decide(
     if score < params.threshold:
         return Decision(story_id=None, match=None, score=score, headline_id=cand.headline_id, stories=story_scores)
     return Decision(
-        story_id=story_id, match=_match_type(features, cand.features), score=score, headline_id=cand.headline_id,
+        story_id=story_id,
+        match=_match_type(features, cand.features),
+        score=score,
+        headline_id=cand.headline_id,
         stories=story_scores,
     )

@@ -32,9 +32,7 @@ __all__ = ["Features", "extract", "COMMON_NAMES", "ENTITY_STEM", "GRAM_N"]
 #: short enough to meet across fr/es/en spellings of one name.
 ENTITY_STEM = 5
 #: names every headline of a Moroccan ticker may carry: as informative as a stop word.
-COMMON_NAMES = frozenset(
-    fold(w) for w in "maroc morocco marruecos المغرب royaume kingdom reino".split()
-)
+COMMON_NAMES = frozenset(fold(w) for w in "maroc morocco marruecos المغرب royaume kingdom reino".split())
 #: character n-gram size for the cross-language lexical signal.
 GRAM_N = 3
 
@@ -135,10 +133,14 @@ class Features:
         get = data.get
         if compact:
             return _new_features(
-                key=data["key"], lang=get("lang"),
+                key=data["key"],
+                lang=get("lang"),
                 tokens=tuple(map(intern, get("tokens", ()))),
-                entities=_small_set(get("entities")), leads=_small_set(get("leads")),
-                numbers=_small_set(get("numbers")), days=_small_set(get("days")), months=_small_set(get("months")),
+                entities=_small_set(get("entities")),
+                leads=_small_set(get("leads")),
+                numbers=_small_set(get("numbers")),
+                days=_small_set(get("days")),
+                months=_small_set(get("months")),
                 grams=frozenset(map(intern, get("grams", ()))),
             )
         return (_new_features if cls is Features else cls)(
@@ -166,10 +168,14 @@ class Features:
         ``pair_score`` / ``score_terms``, which intersect the first one's token set with the tuple; and a
         compact copy is not ``==`` to its original."""
         return _new_features(
-            key=self.key, lang=self.lang,
+            key=self.key,
+            lang=self.lang,
             tokens=tuple(map(intern, self.tokens)),
-            entities=_small_set(self.entities), leads=_small_set(self.leads), numbers=_small_set(self.numbers),
-            days=_small_set(self.days), months=_small_set(self.months),
+            entities=_small_set(self.entities),
+            leads=_small_set(self.leads),
+            numbers=_small_set(self.numbers),
+            days=_small_set(self.days),
+            months=_small_set(self.months),
             grams=self.grams,
         )
 

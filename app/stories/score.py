@@ -115,7 +115,9 @@ def shared_names(a: Features, b: Features, lead_weight: float, weights: Mapping[
         if part:
             full = full | part
     both_leads = la & lb if la and lb else _EMPTY
-    return _count(full, weights) + lead_weight * _count(both_leads - full if both_leads and full else both_leads, weights)
+    return _count(full, weights) + lead_weight * _count(
+        both_leads - full if both_leads and full else both_leads, weights
+    )
 
 
 def _close(x: str, y: str, tolerance: float) -> bool:
@@ -164,7 +166,11 @@ def _conflict(a: Features, b: Features, tolerance: float) -> bool:
 
 
 def _terms(
-    a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams,
+    a: Features,
+    b: Features,
+    cosine: float,
+    dt_hours: float | None,
+    params: MatchParams,
     weights: Mapping[str, float] | None = None,
 ) -> tuple[float, ...]:
     """The addends of a pair that is not an exact duplicate, in the order ``score_terms`` names them
@@ -203,7 +209,9 @@ def _terms(
         params.cross_lang_offset + (params.cross_lang_scale - 1.0) * cosine if cross else 0.0,
         params.w_entity * min(1.0, shared_names(a, b, params.lead_weight, weights) / params.entity_cap),
         number,
-        0.0 if cross else params.w_lexical * min(1.0, _count(a.tokens.intersection(b.tokens), weights) / params.lexical_cap),  # type: ignore[union-attr]
+        0.0
+        if cross
+        else params.w_lexical * min(1.0, _count(a.tokens.intersection(b.tokens), weights) / params.lexical_cap),  # type: ignore[union-attr]
         gram,
         conflict,
         time,
@@ -211,7 +219,11 @@ def _terms(
 
 
 def score_terms(
-    a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams,
+    a: Features,
+    b: Features,
+    cosine: float,
+    dt_hours: float | None,
+    params: MatchParams,
     weights: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """The addends of ``pair_score`` by name (explanations, the tuning fit and tests use them)."""
@@ -219,13 +231,23 @@ def score_terms(
         return {"exact": max(1.0, params.threshold)}
     cos, cross_lang, entity, number, lexical, gram, conflict, time = _terms(a, b, cosine, dt_hours, params, weights)
     return {
-        "cosine": cos, "cross_lang": cross_lang, "entity": entity, "number": number, "lexical": lexical,
-        "gram": gram, "conflict": conflict, "time": time,
+        "cosine": cos,
+        "cross_lang": cross_lang,
+        "entity": entity,
+        "number": number,
+        "lexical": lexical,
+        "gram": gram,
+        "conflict": conflict,
+        "time": time,
     }
 
 
 def pair_score(
-    a: Features, b: Features, cosine: float, dt_hours: float | None, params: MatchParams,
+    a: Features,
+    b: Features,
+    cosine: float,
+    dt_hours: float | None,
+    params: MatchParams,
     weights: Mapping[str, float] | None = None,
 ) -> float:
     """Match score of two headlines; ``dt_hours`` is the publication gap when both times are known;

@@ -181,14 +181,18 @@ class TopicModel:
         else:
             nb_z = nearest_neighbours(Z, knn, exact_limit=self.exact_knn_limit)
         graph = distance_graph(Z, knn, neighbours=nb_z)
-        labels = HDBSCAN(
-            min_cluster_size=self.min_cluster_size,
-            min_samples=min_samples,
-            metric="precomputed",
-            cluster_selection_method=self.cluster_selection_method,
-            allow_single_cluster=False,
-            copy=False,  # the graph is ours and not used afterwards
-        ).fit(graph).labels_.astype(np.int64)
+        labels = (
+            HDBSCAN(
+                min_cluster_size=self.min_cluster_size,
+                min_samples=min_samples,
+                metric="precomputed",
+                cluster_selection_method=self.cluster_selection_method,
+                allow_single_cluster=False,
+                copy=False,  # the graph is ours and not used afterwards
+            )
+            .fit(graph)
+            .labels_.astype(np.int64)
+        )
         if self.attach_threshold is not None and labels.max() >= 0:
             labels = self._attach(Z0 if self.attach_space == "original" else Z, labels)
         if (self.member_threshold is not None or self.member_relative) and labels.max() >= 0:

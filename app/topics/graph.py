@@ -203,9 +203,7 @@ def _centroid_bridges(
     member = np.flatnonzero(np.isin(comp, todo))
     row_of = np.full(len(groups), -1, dtype=np.int64)
     row_of[todo] = np.arange(todo.size)
-    onehot = csr_matrix(
-        (np.ones(member.size, dtype=np.float32), (row_of[comp[member]], member)), shape=(todo.size, n)
-    )
+    onehot = csr_matrix((np.ones(member.size, dtype=np.float32), (row_of[comp[member]], member)), shape=(todo.size, n))
     centres = l2_normalise(np.asarray(onehot @ X))
     m = max(1, min(extra, n - 1))
     step = max(1, block // n)
@@ -224,7 +222,9 @@ def _centroid_bridges(
     return out
 
 
-def _bridges(X: np.ndarray, comp: np.ndarray, *, exact_pairs: int, extra: int, block: int) -> list[tuple[int, int, float]]:
+def _bridges(
+    X: np.ndarray, comp: np.ndarray, *, exact_pairs: int, extra: int, block: int
+) -> list[tuple[int, int, float]]:
     """One Borůvka round: for every component but the largest, an edge to another component.
 
     Each edge joins its component to another, so the count of components at least halves per

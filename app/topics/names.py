@@ -40,9 +40,7 @@ __all__ = ["Keyword", "keyword_terms", "keywords", "reader_first", "NameParams",
 Doc = tuple[str, str | None] | tuple[str, str | None, object]
 
 # Lower-case words that may sit inside a name ("Banque du Maroc", "Aïd al-Fitr", "Bank of Africa").
-_CONNECTORS = frozenset(
-    "de du des d la le el al of the del di da dos ben bin ibn ould van von".split()
-)
+_CONNECTORS = frozenset("de du des d la le el al of the del di da dos ben bin ibn ould van von".split())
 _ELISION = re.compile(r"\b(?:[lLdDjJmMnNsStTcC]|[Qq]u|[Jj]usqu|[Ll]orsqu|[Pp]uisqu)'(?=[^\W\d_])")
 _POSSESSIVE = re.compile(r"'s\b")
 # A word (hyphenated compounds and inner apostrophes kept: "Royaume-Uni", "Aujourd'hui") or a number.
@@ -50,6 +48,7 @@ _TOKEN = re.compile(r"[^\W\d_][^\W_]*(?:['-][^\W_]+)*|\d+(?:[.,]\d+)*[^\W\d_]*")
 # After these a capital letter is the start of a sentence, not a name.
 _SENTENCE_BREAK = re.compile(r"[:.!?\"«»|–—-]\s*$")
 _YEAR = re.compile(r"^\d{4}$")
+
 
 @dataclass(frozen=True)
 class NameParams:

@@ -52,7 +52,9 @@ class OnlineAssigner:
         self._reference = self._space(self.centroids) if len(self.topic_ids) else self.centroids
 
     @classmethod
-    def from_model(cls, model: TopicModel, topic_ids: Sequence[int], threshold: float | None = None) -> "OnlineAssigner":
+    def from_model(
+        cls, model: TopicModel, topic_ids: Sequence[int], threshold: float | None = None
+    ) -> "OnlineAssigner":
         """From a fitted model, with ``topic_ids[label]`` the stable id of each label."""
         return cls(list(topic_ids), model.centroids_, model.mean_, threshold)
 
@@ -73,6 +75,4 @@ class OnlineAssigner:
         """Topic id per new story, or None (left for the next refit)."""
         best, sims = self.scores(X)
         assert self.threshold is not None
-        return [
-            self.topic_ids[int(b)] if b >= 0 and float(s) >= self.threshold else None for b, s in zip(best, sims)
-        ]
+        return [self.topic_ids[int(b)] if b >= 0 and float(s) >= self.threshold else None for b, s in zip(best, sims)]

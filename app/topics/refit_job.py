@@ -65,7 +65,9 @@ class Titles:
             return []
         titles = self.text.decode("utf-8", "surrogatepass").split(_SEP)
         names = self.lang_names
-        return [(sid, title, names[lang]) for sid, title, lang in zip(self.story_ids.tolist(), titles, self.langs.tolist())]
+        return [
+            (sid, title, names[lang]) for sid, title, lang in zip(self.story_ids.tolist(), titles, self.langs.tolist())
+        ]
 
 
 @dataclass(frozen=True)
@@ -130,17 +132,25 @@ def compute(job: RefitInput) -> RefitOutput:
     for sid, title, lang in job.titles.rows():
         docs_of.setdefault(sid, []).append((title, lang, sid))
     # keyed by position: the topic ids are given afterwards, from the previous refit's topics
-    names = keyword_terms({k: [d for sid in cluster for d in docs_of.get(sid, [])] for k, cluster in enumerate(clusters)})
+    names = keyword_terms(
+        {k: [d for sid in cluster for d in docs_of.get(sid, [])] for k, cluster in enumerate(clusters)}
+    )
     kws = [names.get(k, []) for k in range(len(clusters))]
     classified = job.taxonomy.classify(np.vstack(centroids), mean=mean) if centroids else []
     categories = [eid for eid, _ in classified]
     scores = [float(s) for _, s in classified]
-    display = distinct_names(categories, scores, [[k.text for k in ks] for ks in kws], job.taxonomy.name,
-                             other=job.taxonomy.name(OTHER))
+    display = distinct_names(
+        categories, scores, [[k.text for k in ks] for ks in kws], job.taxonomy.name, other=job.taxonomy.name(OTHER)
+    )
     return RefitOutput(
-        labels=labels, clusters=clusters, centroids=centroids, label_scores=list(zip(display, scores)),
-        keywords=[[k.text for k in ks] for ks in kws], categories=categories,
-        keyword_langs=[[k.lang for k in ks] for ks in kws], peak_rss_mib=_peak_rss_mib(),
+        labels=labels,
+        clusters=clusters,
+        centroids=centroids,
+        label_scores=list(zip(display, scores)),
+        keywords=[[k.text for k in ks] for ks in kws],
+        categories=categories,
+        keyword_langs=[[k.lang for k in ks] for ks in kws],
+        peak_rss_mib=_peak_rss_mib(),
     )
 
 

@@ -146,9 +146,14 @@ class TopicService:
         # by its reference count once the job is handed over, so a pass would find nothing to free.
         with collector_paused(in_child):
             job = RefitInput(
-                X=X, ids=list(ids), titles=Titles.from_rows(self.store.story_titles(ids) if ids else []),
-                taxonomy=self.taxonomy.detached(), guide_weight=s.topic_guide_weight,
-                min_cluster_size=s.topic_min_cluster_size, min_samples=s.topic_min_samples, knn=s.topic_knn,
+                X=X,
+                ids=list(ids),
+                titles=Titles.from_rows(self.store.story_titles(ids) if ids else []),
+                taxonomy=self.taxonomy.detached(),
+                guide_weight=s.topic_guide_weight,
+                min_cluster_size=s.topic_min_cluster_size,
+                min_samples=s.topic_min_samples,
+                knn=s.topic_knn,
             )
         out = run_in_child(compute, job, cancel=self._stop, name="ticker-refit") if in_child else compute(job)
         del job
@@ -161,9 +166,16 @@ class TopicService:
         previous = {t.id: t for t in self.store.topics()}
         topics = [
             TopicRow(
-                id=tid, label=label, label_score=float(score), keywords=out.keywords[i], centroid=out.centroids[i],
-                size=len(out.clusters[i]), created_at=previous[tid].created_at if tid in previous else now,
-                updated_at=now, category=out.categories[i], keyword_langs=out.keyword_langs[i],
+                id=tid,
+                label=label,
+                label_score=float(score),
+                keywords=out.keywords[i],
+                centroid=out.centroids[i],
+                size=len(out.clusters[i]),
+                created_at=previous[tid].created_at if tid in previous else now,
+                updated_at=now,
+                category=out.categories[i],
+                keyword_langs=out.keyword_langs[i],
             )
             for i, (tid, (label, score)) in enumerate(zip(assignment, out.label_scores))
         ]
@@ -178,11 +190,24 @@ class TopicService:
         self.refits += 1
         labels = out.labels
         noise = float((labels == -1).mean()) if len(labels) else 0.0
-        report = RefitReport(len(ids), len(topics), noise, time.perf_counter() - t0, events,
-                             in_child=in_child, worker_peak_rss_mib=out.peak_rss_mib if in_child else None)
+        report = RefitReport(
+            len(ids),
+            len(topics),
+            noise,
+            time.perf_counter() - t0,
+            events,
+            in_child=in_child,
+            worker_peak_rss_mib=out.peak_rss_mib if in_child else None,
+        )
         self.last_report = report
-        log.info("refit: %d stories, %d topics, noise %.2f, %.2fs%s", len(ids), len(topics), noise, report.seconds,
-                 f" (child process, peak {out.peak_rss_mib:.0f} MiB)" if in_child else "")
+        log.info(
+            "refit: %d stories, %d topics, noise %.2f, %.2fs%s",
+            len(ids),
+            len(topics),
+            noise,
+            report.seconds,
+            f" (child process, peak {out.peak_rss_mib:.0f} MiB)" if in_child else "",
+        )
         return report
 
     def gauges(self) -> dict[str, float]:
@@ -193,4 +218,3 @@ class TopicService:
             if self.last_report.worker_peak_rss_mib is not None:
                 out["ticker_topic_refit_worker_peak_rss_mib"] = self.last_report.worker_peak_rss_mib
         return out
-

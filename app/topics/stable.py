@@ -93,9 +93,7 @@ def match_ids(
     # Merges: one new cluster took most of two or more old topics.
     absorbed: set[int] = set()
     for ci, tid in enumerate(final):
-        sources = sorted(
-            t for t, o in by_cluster.get(ci, ()) if o / max(len(old_live[t]), 1) >= params.min_share
-        )
+        sources = sorted(t for t, o in by_cluster.get(ci, ()) if o / max(len(old_live[t]), 1) >= params.min_share)
         if tid in old and tid not in sources:
             sources = sorted([*sources, tid])
         if len(sources) >= 2:

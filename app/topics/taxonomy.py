@@ -76,8 +76,14 @@ def assign_entries(scores: np.ndarray, threshold: float, margin: float) -> list[
 
 
 def distinct_names(
-    categories: Sequence[str], scores: Sequence[float], keywords: Sequence[Sequence[str]], name_of: Callable[[str], str],
-    *, other: str = "Other", join: str = " · ", words: int = 2,
+    categories: Sequence[str],
+    scores: Sequence[float],
+    keywords: Sequence[Sequence[str]],
+    name_of: Callable[[str], str],
+    *,
+    other: str = "Other",
+    join: str = " · ",
+    words: int = 2,
 ) -> list[str]:
     """One display name per topic, never the same twice.
 
@@ -138,7 +144,11 @@ class Taxonomy:
     # --- construction -----------------------------------------------------------------------
     @classmethod
     def load(
-        cls, path: str | Path | None = None, encoder: TextEncoder | None = None, *, threshold: float | None = None,
+        cls,
+        path: str | Path | None = None,
+        encoder: TextEncoder | None = None,
+        *,
+        threshold: float | None = None,
         display_lang: str = "en",
     ) -> "Taxonomy":
         """Read a taxonomy file (None: the default one shipped with the package)."""
@@ -147,7 +157,11 @@ class Taxonomy:
 
     @classmethod
     def from_dict(
-        cls, data: dict[str, Any], encoder: TextEncoder | None = None, *, threshold: float | None = None,
+        cls,
+        data: dict[str, Any],
+        encoder: TextEncoder | None = None,
+        *,
+        threshold: float | None = None,
         display_lang: str = "en",
     ) -> "Taxonomy":
         entries = []
@@ -157,7 +171,9 @@ class Taxonomy:
             if eid in seen or eid == OTHER:
                 raise ValueError(f"taxonomy: duplicate or reserved id {eid!r}")
             seen.add(eid)
-            descriptions = {lang: tuple(str(p) for p in phrases) for lang, phrases in raw.get("descriptions", {}).items()}
+            descriptions = {
+                lang: tuple(str(p) for p in phrases) for lang, phrases in raw.get("descriptions", {}).items()
+            }
             if not any(descriptions.values()):
                 raise ValueError(f"taxonomy: entry {eid!r} has no description phrases")
             entries.append(TaxonomyEntry(eid, {k: str(v) for k, v in raw.get("names", {}).items()}, descriptions))
@@ -245,4 +261,6 @@ class Taxonomy:
         self, centroids: np.ndarray, mean: np.ndarray | None = None, lang: str | None = None
     ) -> list[tuple[str, float]]:
         """(readable label, score) per topic centroid; "other" when no entry reaches the threshold."""
-        return [(self.name(eid, lang) if eid != OTHER else OTHER, score) for eid, score in self.classify(centroids, mean)]
+        return [
+            (self.name(eid, lang) if eid != OTHER else OTHER, score) for eid, score in self.classify(centroids, mean)
+        ]

@@ -62,8 +62,9 @@ def collector_paused(pause: bool = True) -> Iterator[None]:
         gc.enable()
 
 
-def run_in_child(fn: Callable[..., T], *args: Any, cancel: threading.Event | None = None,
-                 name: str = "ticker-worker") -> T:
+def run_in_child(
+    fn: Callable[..., T], *args: Any, cancel: threading.Event | None = None, name: str = "ticker-worker"
+) -> T:
     """``fn(*args)`` in a child interpreter; ``fn`` must be importable by name (module level) and its
     arguments and result must pickle. Raises ``WorkerError`` when the child raises or dies,
     ``WorkerCancelled`` when ``cancel`` is set first (the child is killed, so a service stops without
@@ -72,8 +73,9 @@ def run_in_child(fn: Callable[..., T], *args: Any, cancel: threading.Event | Non
     env = dict(os.environ)
     # the child finds what the parent finds: the project, and modules imported from elsewhere (tests)
     env["PYTHONPATH"] = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
-    proc = subprocess.Popen([sys.executable, "-m", "app.topics.worker", name], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.topics.worker", name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+    )
     assert proc.stdin is not None and proc.stdout is not None
     stdin, stdout = proc.stdin, proc.stdout
     answer: list[bytes] = []
@@ -95,8 +97,10 @@ def run_in_child(fn: Callable[..., T], *args: Any, cancel: threading.Event | Non
     def read() -> None:
         answer.append(stdout.read())
 
-    threads = [threading.Thread(target=write, name=f"{name}-in", daemon=True),
-               threading.Thread(target=read, name=f"{name}-out", daemon=True)]
+    threads = [
+        threading.Thread(target=write, name=f"{name}-in", daemon=True),
+        threading.Thread(target=read, name=f"{name}-out", daemon=True),
+    ]
     for t in threads:
         t.start()
     try:
