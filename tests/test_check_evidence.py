@@ -135,7 +135,7 @@ def test_confidence_is_monotone_and_the_verdict_consistent() -> None:
 
 def test_calibration_holds_on_the_held_out_half(encoder) -> None:
     """Recomputed: the small labelled sets replayed through the check (as bench/calibrate_check.py does),
-    the held-out half (odd gold-story hash) scored with the constants in code. Measured 2026-12-08 on this
+    the held-out half (odd gold-story hash) scored with the constants in code. Measured 2026-12-07 on this
     half (docs/evidence.md): Brier 0.0422 (base rate 0.1806), ECE 0.0702 over 482 pairs; the tolerance
     covers a CPU whose int8 products differ in the last bits."""
     from conftest import DATASETS

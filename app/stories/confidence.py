@@ -16,7 +16,7 @@ from typing import Literal
 
 Verdict = Literal["duplicate", "possible", "new"]
 
-# Fitted 2026-12-08 by `python -m bench.calibrate_check` (bench/results/calibration.json) on the fit half
+# Fitted 2026-12-07 by `python -m bench.calibrate_check` (bench/results/calibration.json) on the fit half
 # (gold stories whose crc32 is even: 3,390 pairs) of seed_ticker, gnews_fr dev, sib200 dev (en/fr/es/ar/ary)
 # and uci_news dev (same-day pairs), each set weighing the same; default encoder (use-m3 int8), default
 # threshold 0.744. Held-out figures: docs/evidence.md.
