@@ -3,26 +3,30 @@
     request → normalise (ingest) → embed (embeddings) → match to a story (stories) → store → topics
 
 Routers call ``Pipeline``; so does ``python -m app.eval`` on an in-memory store, so what is measured
-is what is served.
+is what is served. What goes in and comes out is in ``records``.
 """
 
 from __future__ import annotations
+
+__all__ = ["Pipeline", "match_params", "HeadlineInput", "IngestResult", "CheckMatch", "CheckResult"]
 
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from embeddings import Encoder
 
+from .blas import limit_blas_threads
 from .config import Settings
 from .ingest.lang import LanguageDetector
 from .ingest.langcodes import canonical_lang
 from .ingest.normalise import key_of_rest, strip_kicker, text_hash
+from .records import CheckMatch, CheckResult, HeadlineInput, IngestResult
 from .store import NewHeadline, Store
 from .stories.decide import EXACT, Candidate, candidate_scores, decide
 from .stories.features import Features, extract
@@ -62,64 +66,6 @@ class _Known:
     features: Features
 
 
-@dataclass(frozen=True)
-class HeadlineInput:
-    title: str
-    ext_id: str | None = None
-    source: str | None = None
-    url: str | None = None
-    published_at: float | None = None  # epoch seconds
-    lang: str | None = None
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    headline_id: int
-    lang: str | None
-    story_id: int
-    duplicate: bool
-    match: str | None
-    score: float | None
-    matched_headline_id: int | None
-    idempotent_replay: bool = False
-    new_story: bool = False
-
-
-@dataclass(frozen=True)
-class CheckMatch:
-    headline_id: int
-    story_id: int
-    title: str
-    lang: str | None
-    source: str | None
-    published_at: float | None
-    score: float
-    cosine: float
-    #: the pair score's addends by name (``score_terms``): they add up to ``score``
-    terms: dict[str, float] = field(default_factory=dict)
-    url: str | None = None
-    #: when the service received it (what "ran" means when the feed gave no publication time)
-    received_at: float | None = None
-    #: scored headlines with this same text (normalised), this one included: they are listed once
-    copies: int = 1
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    duplicate: bool
-    story_id: int | None
-    match: str | None
-    score: float
-    threshold: float
-    lang: str | None
-    matches: list[CheckMatch] = field(default_factory=list)
-    #: the story ``score`` is about: the decided one, else the best-scoring one under the threshold
-    #: (None when nothing was scored)
-    closest_story_id: int | None = None
-    #: that story's best-matching stored headline
-    closest_headline_id: int | None = None
-
-
 #: a step of an ingest batch for the encoder: item range, hashes it encodes, their vectors to come
 _Step = tuple[int, int, list[str], "Future[np.ndarray] | None"]
 #: placeholder until ``Pipeline._describe`` fills an item's features in
@@ -139,7 +85,6 @@ class _Prepared:
     received_at: float
 
 
-#: 639-3 (and 639-2) codes that name the same language as a 639-1 code
 def match_params(settings: Settings) -> MatchParams:
     """The tuned defaults, with the threshold and candidate floor from configuration when set."""
     overrides: dict[str, float] = {}
@@ -148,16 +93,6 @@ def match_params(settings: Settings) -> MatchParams:
     if settings.candidate_min_cosine is not None:
         overrides["min_cosine"] = settings.candidate_min_cosine
     return replace(MatchParams(), **overrides)  # type: ignore[arg-type]  # both fields are floats
-
-
-def limit_blas_threads() -> None:
-    """One BLAS thread per process. The request path does small matrix-vector products (candidate
-    search, centroid cosines), and a multi-threaded BLAS spends 25x longer waking threads than computing
-    them when the machine is busy (0.19 ms vs 4.9 ms for 1,000 x 512, measured). The encoder sets its
-    own BLAS limit (one thread per encoder worker) around each batch."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
 
 
 class Pipeline:

@@ -8,7 +8,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .pipeline import HeadlineInput, Pipeline
+from .pipeline import Pipeline
+from .records import HeadlineInput
 
 # An installed package (the Docker image) has no checkout around it: TICKER_SAMPLE_DIR says where.
 SAMPLE_DIR = Path(os.environ.get("TICKER_SAMPLE_DIR") or Path(__file__).resolve().parent.parent / "sample_data")

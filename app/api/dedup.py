@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from ..pipeline import CheckResult
+from ..records import CheckResult
 from ..stories.confidence import confidence, verdict
 from .headlines import validate_title
 from .langs import check_lang

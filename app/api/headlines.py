@@ -17,7 +17,7 @@ from ..config import Settings
 from ..ingest.normalise import has_content
 from ..ingest.split import split_capture
 from ..limits import FUTURE_SLACK, OLDEST
-from ..pipeline import HeadlineInput, IngestResult
+from ..records import HeadlineInput, IngestResult
 from .langs import check_lang
 from .models import (
     HeadlineBatch,

@@ -19,7 +19,8 @@ from typing import Any, Sequence
 
 from ..config import load_settings
 from ..ingest.langcodes import canonical_lang
-from ..pipeline import HeadlineInput, IngestResult, Pipeline
+from ..pipeline import Pipeline
+from ..records import HeadlineInput, IngestResult
 from ..store import open_store
 from .metrics import PairCounts, ari, bcubed, largest_cluster, nmi, pairs_by_lang, story_metrics
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..corrections import Corrections
-from ..pipeline import IngestResult, Pipeline
+from ..pipeline import Pipeline
+from ..records import IngestResult
 from ..teach import after_correction, current_rule
 from .metrics import story_metrics
 

@@ -31,7 +31,7 @@ from typing import Protocol
 
 from ..config import Settings
 from ..ingest.langcodes import accepted_langs, canonical_lang
-from ..pipeline import HeadlineInput, IngestResult
+from ..records import HeadlineInput, IngestResult
 from ..store.base import FeedRow, Store
 from .fetch import Fetcher
 from .parse import FeedParseError, ParsedFeed, parse_feed
