@@ -1,6 +1,6 @@
 """Every ``TICKER_`` setting in one place: its default, its parsing and its validation.
 
-The README's configuration table is written from ``Settings`` below; keep the two in step.
+The table in docs/configuration.md is written from ``Settings`` below; keep the two in step.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Quality figures of the default configuration on the shared labelled sets (the README's tables).
+# Quality figures of the default configuration on the shared labelled sets (the tables in docs/quality.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${VENV:-.venv}/bin/python"

@@ -1,22 +1,109 @@
-"""The README's configuration table names every setting, and no setting it does not have."""
+"""The documentation holds: docs/configuration.md names every setting and no setting there is not, the
+README's and the docs' relative links lead to files and headings that exist, and the settings parse."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
 
 from app.config import PREFIX, ConfigError, Settings, load_settings
 
+#: environment variables the pages may name that are not settings (the CLI's, the tests', the Docker image's)
+NOT_SETTINGS = {"TICKER_TEST_PG_DSN", "TICKER_URL", "TICKER_SAMPLE_DIR"}
 
-def test_readme_lists_every_setting():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    documented = set(re.findall(r"`(TICKER_[A-Z_]+)`", readme))
+
+def undocumented(page: str) -> tuple[set[str], set[str]]:
+    """Settings that head no table row of the page, and names in it that are neither settings nor known."""
+    heads = " ".join(line.split("|")[1] for line in page.splitlines() if line.startswith("| `TICKER_"))
+    documented = set(re.findall(r"`(TICKER_[A-Z_]+)`", heads))
+    named = set(re.findall(r"`(TICKER_[A-Z_]+)`", page))
     settings = {PREFIX + f.name.upper() for f in fields(Settings) if f.name != "extra"}
-    assert settings - documented == set(), "settings missing from the README"
-    assert documented - settings - {"TICKER_TEST_PG_DSN", "TICKER_URL", "TICKER_SAMPLE_DIR"} == set()
+    return settings - documented, named - settings - NOT_SETTINGS
+
+
+def test_the_configuration_page_lists_every_setting():
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing, unknown = undocumented(page)
+    assert missing == set(), "settings missing from docs/configuration.md's tables"
+    assert unknown == set(), "docs/configuration.md names variables that are not settings"
+    # the check itself: a row taken out, or a name that is no setting, is found
+    without = "\n".join(line for line in page.splitlines() if not line.startswith("| `TICKER_WINDOW_HOURS`"))
+    assert undocumented(without)[0] == {"TICKER_WINDOW_HOURS"}
+    assert undocumented(page + "\n`TICKER_NO_SUCH_THING`\n")[1] == {"TICKER_NO_SUCH_THING"}
+    assert "docs/configuration.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def github_anchor(heading: str) -> str:
+    """The id GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"`|\*\*|\[([^]]*)\]\([^)]*\)", r"\1", heading.strip()).lower()
+    kept = "".join(c for c in text if c in " -_" or unicodedata.category(c)[0] in "LN")
+    return kept.replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    text = re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.M | re.S)
+    seen: dict[str, int] = {}
+    found = set()
+    for heading in re.findall(r"^#{1,6} +(.+?) *#*$", text, re.M):
+        slug = github_anchor(heading)
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        found.add(slug if n == 0 else f"{slug}-{n}")
+    return found
+
+
+#: the pages whose every relative link is checked: the README and the pages it sends a reader to first
+LINKED_PAGES = [
+    "README.md",
+    "docs/api.md",
+    "docs/architecture.md",
+    "docs/configuration.md",
+    "docs/dashboard.md",
+    "docs/operations.md",
+    "docs/performance.md",
+    "docs/quality.md",
+]
+
+
+def broken_links(path: Path) -> list[str]:
+    text = re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.M | re.S)
+    text = re.sub(r"`[^`\n]*`", "", text)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue  # http(s), mailto: not checked here
+        file, _, anchor = target.partition("#")
+        dest = (path.parent / file).resolve() if file else path
+        if not dest.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and (dest.suffix != ".md" or anchor not in anchors(dest)):
+            broken.append(f"{target}: no such heading in {dest.name}")
+    return broken
+
+
+@pytest.mark.parametrize("page", LINKED_PAGES)
+def test_relative_links_resolve(page):
+    assert broken_links(ROOT / page) == []
+
+
+def test_the_link_check_finds_a_broken_link(tmp_path):
+    (tmp_path / "other.md").write_text("# Other\n\n## Two words, `code`\n", encoding="utf-8")
+    page = tmp_path / "page.md"
+    page.write_text(
+        "[ok](other.md) [ok](other.md#two-words-code) [ok](#here) [ok](https://example.com/x)\n\n## Here\n"
+        "[bad](missing.md) [bad](other.md#nowhere) [bad](#nowhere)\n",
+        encoding="utf-8",
+    )
+    assert broken_links(page) == [
+        "missing.md: no such file",
+        "other.md#nowhere: no such heading in other.md",
+        "#nowhere: no such heading in page.md",
+    ]
 
 
 def test_settings_parse_and_validate():
