@@ -3,353 +3,78 @@
 The core never sees SQL: the pipeline calls these methods, and a backend (SQLite by default,
 PostgreSQL + pgvector for replicas) decides how. Writes happen inside ``transaction()``, which
 serialises story assignment so that two writers never open two stories for one duplicate set.
+
+The rows, the feed rows and the story filter live in ``rows``, ``feed_rows`` and ``story_filter``;
+they are imported from here as well.
 """
 
 from __future__ import annotations
 
 import abc
-import json
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..ingest.normalise import search_fold
-
-
-@dataclass(kw_only=True)
-class HeadlineFields:
-    """What is stored of a headline, besides its id and embedding."""
-
-    title: str
-    norm: str
-    text_hash: str
-    lang: str | None
-    source: str | None
-    ext_id: str | None
-    url: str | None
-    published_at: float | None
-    received_at: float
-    story_id: int
-    match: str | None
-    score: float | None
-    features: str  # JSON, see app.stories.features
-    matched_headline_id: int | None = None
-
-    @property
-    def ts(self) -> float:
-        """The time used for windows: when it was published, else when we received it."""
-        return self.published_at if self.published_at is not None else self.received_at
-
-
-@dataclass(kw_only=True)
-class HeadlineRow(HeadlineFields):
-    """A stored headline, as read back."""
-
-    id: int
-
-
-@dataclass(kw_only=True)
-class NewHeadline(HeadlineFields):
-    """A headline about to be stored, with the vector that goes with it."""
-
-    embedding: np.ndarray
-
-
-@dataclass
-class StoryRow:
-    id: int
-    canonical_headline_id: int
-    first_seen: float
-    last_seen: float
-    size: int
-    topic_id: int | None
-    languages: list[str] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    updated_at: float = 0.0
-
-
-@dataclass
-class CorrectionRow:
-    """An editor's correction, as stored: what was asked, what undoing it needs, who and when."""
-
-    id: int
-    kind: str  # "merge", "move" or "apart"
-    payload: dict[str, Any]
-    undo: dict[str, Any]
-    actor: str | None
-    at: float
-    undone_at: float | None = None
-    undone_by: str | None = None
-
-
-@dataclass(frozen=True)
-class MemberRow:
-    """What a story's aggregates are worked out from: one member headline."""
-
-    id: int
-    ts: float
-    lang: str | None
-    source: str | None
-    embedding: np.ndarray
-
-
-def story_aggregates(members: Sequence[MemberRow]) -> dict[str, Any]:
-    """A story's columns worked out from its members, as ``add_to_story`` builds them up one by one:
-    the earliest member is canonical, languages and sources in order of first appearance (members in
-    time order), the centroid sum of the vectors. ``size`` 0 when there is none."""
-    ordered = sorted(members, key=lambda m: (m.ts, m.id))
-    langs: list[str] = []
-    sources: list[str] = []
-    for m in ordered:
-        if m.lang and m.lang not in langs:
-            langs.append(m.lang)
-        if m.source and m.source not in sources:
-            sources.append(m.source)
-    return {
-        "canonical_headline_id": ordered[0].id if ordered else None,
-        "canonical_ts": ordered[0].ts if ordered else None,
-        "first_seen": ordered[0].ts if ordered else None,
-        "last_seen": ordered[-1].ts if ordered else None,
-        "size": len(ordered),
-        "languages": langs,
-        "sources": sources,
-        "centroid_sum": np.sum([m.embedding for m in ordered], axis=0, dtype=np.float32) if ordered else None,
-    }
-
-
-@dataclass
-class TopicRow:
-    id: int
-    label: str
-    label_score: float
-    keywords: list[str]
-    centroid: np.ndarray
-    size: int
-    created_at: float
-    updated_at: float
-    #: the taxonomy entry the topic belongs to ("sport", "other"...), set by the refit; None when not known
-    category: str | None = None
-    #: the language of each keyword (None: a name or a term of several languages), for showing the
-    #: reader's language first
-    keyword_langs: list[str | None] = field(default_factory=list)
-
-
-@dataclass
-class FeedRow:
-    """A followed RSS/Atom/JSON feed and its polling state (app/feeds/)."""
-
-    id: int
-    url: str
-    source: str
-    lang: str | None
-    interval_seconds: float
-    created_at: float
-    next_poll_at: float
-    #: False once the feed answered 410 Gone (or an operator turned it off): never polled again
-    enabled: bool = True
-    disabled_reason: str | None = None
-    #: validators of the last 200, sent back as If-None-Match / If-Modified-Since
-    etag: str | None = None
-    last_modified: str | None = None
-    last_fetch_at: float | None = None
-    #: the last HTTP status (None: no answer, e.g. a refused address or a timeout)
-    last_status: int | None = None
-    last_error: str | None = None
-    last_error_at: float | None = None
-    #: errors since the last success; the backoff grows with it
-    consecutive_errors: int = 0
-    fetches: int = 0
-    errors: int = 0
-    #: entries read in the documents fetched (each time a document is read), and new headlines stored from them
-    items_seen: int = 0
-    items_stored: int = 0
-    #: the process polling it now, and until when its lease holds
-    leased_by: str | None = None
-    lease_until: float | None = None
-
-
-@dataclass(frozen=True)
-class FeedPoll:
-    """What one poll changes in a feed's row: values to set, and counts to add."""
-
-    last_fetch_at: float
-    next_poll_at: float
-    last_status: int | None
-    #: None: the poll succeeded (``last_error`` is cleared); else the error, recorded with its time
-    error: str | None
-    consecutive_errors: int
-    etag: str | None = None
-    last_modified: str | None = None
-    #: keep the stored validators (a 304, an error) instead of setting ``etag`` / ``last_modified``
-    keep_validators: bool = True
-    #: a permanent redirect's target: the feed's URL from now on (kept when another feed already has it)
-    new_url: str | None = None
-    #: set: the feed is disabled for this reason (410 Gone)
-    disable: str | None = None
-    items_seen: int = 0
-    items_stored: int = 0
-
-
-class DuplicateFeed(ValueError):
-    """A feed with this URL is followed already."""
-
-
-class TooManyFeeds(ValueError):
-    """As many feeds as TICKER_FEEDS_MAX are followed already."""
-
-
-FEED_COLS = (
-    "id, url, source, lang, interval_seconds, created_at, next_poll_at, enabled, disabled_reason, etag, "
-    "last_modified, last_fetch_at, last_status, last_error, last_error_at, consecutive_errors, fetches, errors, "
-    "items_seen, items_stored, leased_by, lease_until"
+from .feed_rows import (
+    FEED_COLS,
+    FEED_POLL_SQL,
+    DuplicateFeed,
+    FeedPoll,
+    FeedRow,
+    TooManyFeeds,
+    feed_poll_params,
+    feed_row,
 )
-
-
-#: ``record_feed_poll`` for either backend (named parameters: ``:name``, see ``feed_poll_params``). Only the
-#: lease holder writes; the new URL of a permanent redirect is taken only when no other feed has it.
-FEED_POLL_SQL = (
-    "UPDATE feeds SET last_fetch_at = :at, next_poll_at = :next, last_status = :status,"
-    " last_error = CASE WHEN :failed THEN :error ELSE last_error END,"
-    " last_error_at = CASE WHEN :failed THEN :at ELSE last_error_at END,"
-    " consecutive_errors = :streak,"
-    " etag = CASE WHEN :keep_validators THEN etag ELSE :etag END,"
-    " last_modified = CASE WHEN :keep_validators THEN last_modified ELSE :last_modified END,"
-    " url = CASE WHEN :move AND NOT EXISTS (SELECT 1 FROM feeds other WHERE other.url = :new_url AND other.id <> feeds.id)"
-    " THEN :new_url ELSE url END,"
-    " enabled = enabled AND :keep_enabled,"
-    " disabled_reason = CASE WHEN :keep_enabled THEN disabled_reason ELSE :disable END,"
-    " fetches = fetches + 1, errors = errors + :error_count,"
-    " items_seen = items_seen + :seen, items_stored = items_stored + :stored,"
-    " leased_by = NULL, lease_until = NULL"
-    " WHERE id = :id AND leased_by = :owner"
+from .rows import (
+    CORRECTION_COLS,
+    HEADLINE_COLS,
+    STORY_COLS,
+    CorrectionRow,
+    HeadlineFields,
+    HeadlineRow,
+    MemberRow,
+    NewHeadline,
+    StoryRow,
+    TopicRow,
+    dumps,
+    headline_row,
+    story_aggregates,
+    story_row,
 )
+from .story_filter import MAX_SEARCH_CHARS, MAX_SEARCH_WORDS, StoryFilter, like_contains, search_words, story_filter_sql
 
-
-def feed_poll_params(feed_id: int, owner: str, poll: FeedPoll) -> dict[str, Any]:
-    failed = poll.error is not None
-    return {
-        "id": int(feed_id),
-        "owner": owner,
-        "at": float(poll.last_fetch_at),
-        "next": float(poll.next_poll_at),
-        "status": poll.last_status,
-        "failed": failed,
-        "error": poll.error,
-        "streak": int(poll.consecutive_errors),
-        "keep_validators": bool(poll.keep_validators),
-        "etag": poll.etag,
-        "last_modified": poll.last_modified,
-        "move": poll.new_url is not None,
-        "new_url": poll.new_url,
-        "keep_enabled": poll.disable is None,
-        "disable": poll.disable,
-        "error_count": 1 if failed else 0,
-        "seen": int(poll.items_seen),
-        "stored": int(poll.items_stored),
-    }
-
-
-def feed_row(r: Sequence[Any]) -> FeedRow:
-    """A ``FEED_COLS`` row as a FeedRow (both backends)."""
-    return FeedRow(
-        id=int(r[0]),
-        url=r[1],
-        source=r[2],
-        lang=r[3],
-        interval_seconds=float(r[4]),
-        created_at=float(r[5]),
-        next_poll_at=float(r[6]),
-        enabled=bool(r[7]),
-        disabled_reason=r[8],
-        etag=r[9],
-        last_modified=r[10],
-        last_fetch_at=r[11],
-        last_status=r[12],
-        last_error=r[13],
-        last_error_at=r[14],
-        consecutive_errors=int(r[15]),
-        fetches=int(r[16]),
-        errors=int(r[17]),
-        items_seen=int(r[18]),
-        items_stored=int(r[19]),
-        leased_by=r[20],
-        lease_until=r[21],
-    )
-
-
-#: the most a story search (``q``) may hold: characters, and words (each word is one LIKE test per headline)
-MAX_SEARCH_CHARS = 200
-MAX_SEARCH_WORDS = 8
-
-#: punctuation around a query word ("Khaya:", "(MAP)", "«Polisario»"), not part of the word looked for
-#: (``search_fold`` has made every quote ' or "); symbols such as % $ # + - _ stay: "50%" is not "50"
-_EDGE_PUNCT = ".,;:!?¿¡()[]{}\"'«»…"
-
-
-def search_words(q: str | None) -> list[str]:
-    """The words a story search looks for: ``q`` folded as the stored headlines are (``search_fold``),
-    split on whitespace, punctuation around a word dropped (a word of punctuation alone is kept as it is),
-    repeats dropped; the first ``MAX_SEARCH_WORDS`` of them."""
-    words: list[str] = []
-    for word in search_fold(q or "").split():
-        word = word.strip(_EDGE_PUNCT) or word
-        if word not in words:
-            words.append(word)
-    return words[:MAX_SEARCH_WORDS]
-
-
-def like_contains(word: str) -> str:
-    """A LIKE pattern (with ``ESCAPE '\\'``) matching text that contains ``word`` as it is: its own
-    ``%``, ``_`` and ``\\`` are escaped, not wildcards."""
-    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def story_filter_sql(
-    placeholder: str,
-    member_of: Callable[[str], str],
-    *,
-    lang: str | None = None,
-    source: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
-    topic_id: int | None = None,
-    unassigned: bool = False,
-    q: str | None = None,
-) -> tuple[str, list[Any]]:
-    """The WHERE clause of a story listing, for either backend: ``placeholder`` is the driver's
-    parameter mark, ``member_of(column)`` the dialect's "parameter is in this list column" test.
-
-    ``q``: stories one of whose headlines holds every word of it (``search_words``) in its folded text
-    (``headlines.search_text``, ``search_fold`` of the title), as a substring: "sulta" finds "Sultana"."""
-    where: list[str] = ["size > 0"]
-    params: list[Any] = []
-    if unassigned:
-        where.append("topic_id IS NULL")
-    for column, value in (("languages", lang), ("sources", source)):
-        if value:
-            where.append(member_of(column))
-            params.append(value)
-    bounds: tuple[tuple[str, float | int | None], ...] = (
-        ("last_seen >= ", since),
-        ("first_seen <= ", until),
-        ("topic_id = ", topic_id),
-    )
-    for condition, bound in bounds:
-        if bound is not None:
-            where.append(condition + placeholder)
-            params.append(bound)
-    words = search_words(q)
-    if words:
-        tests = " AND ".join(f"search_text LIKE {placeholder} ESCAPE '\\'" for _ in words)
-        where.append(f"id IN (SELECT story_id FROM headlines WHERE {tests})")
-        params.extend(like_contains(w) for w in words)
-    return " AND ".join(where), params
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+__all__ = [
+    "CORRECTION_COLS",
+    "CorrectionRow",
+    "DuplicateFeed",
+    "FEED_COLS",
+    "FEED_POLL_SQL",
+    "FeedPoll",
+    "FeedRow",
+    "HEADLINE_COLS",
+    "HeadlineFields",
+    "HeadlineRow",
+    "MAX_SEARCH_CHARS",
+    "MAX_SEARCH_WORDS",
+    "MemberRow",
+    "NewHeadline",
+    "STORY_COLS",
+    "Store",
+    "StoryFilter",
+    "StoryRow",
+    "TooManyFeeds",
+    "TopicRow",
+    "dumps",
+    "feed_poll_params",
+    "feed_row",
+    "headline_row",
+    "like_contains",
+    "search_words",
+    "story_aggregates",
+    "story_row",
+    "story_filter_sql",
+]
 
 
 class Store(abc.ABC):
@@ -430,7 +155,6 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def stories_by_ids(self, ids: Iterable[int]) -> dict[int, StoryRow]: ...
 
-    @abc.abstractmethod
     def list_stories(
         self,
         *,
@@ -444,8 +168,17 @@ class Store(abc.ABC):
         unassigned: bool = False,
         q: str | None = None,
     ) -> tuple[list[StoryRow], int]:
-        """Newest first (by last_seen, then id), and how many match. ``unassigned``: only stories without a
-        topic; ``q``: only stories with a headline holding every word of it (see ``story_filter_sql``)."""
+        """Newest first (by last_seen, then id), and how many match: ``stories_where`` of the
+        ``StoryFilter`` these keywords make."""
+        where = StoryFilter(
+            lang=lang, source=source, since=since, until=until, topic_id=topic_id, unassigned=unassigned, q=q
+        )
+        return self.stories_where(where, limit=limit, offset=offset)
+
+    @abc.abstractmethod
+    def stories_where(self, where: StoryFilter, *, limit: int, offset: int) -> tuple[list[StoryRow], int]:
+        """The stories ``where`` admits, newest first (by last_seen, then id): a page of ``limit`` from
+        ``offset``, and how many match."""
 
     def topic_story_pages(
         self, topic_ids: Sequence[int], limit: int, since: float | None = None
@@ -453,7 +186,10 @@ class Store(abc.ABC):
         """Each topic's newest ``limit`` stories (by last_seen, as ``list_stories``), seen at or after
         ``since``: the clusters view's stories. A backend should override this with one query; this
         default asks ``list_stories`` once per topic."""
-        return {int(t): self.list_stories(limit=limit, offset=0, topic_id=int(t), since=since)[0] for t in topic_ids}
+        return {
+            int(t): self.stories_where(StoryFilter(topic_id=int(t), since=since), limit=limit, offset=0)[0]
+            for t in topic_ids
+        }
 
     @abc.abstractmethod
     def story_headlines(self, story_ids: Sequence[int]) -> dict[int, list[HeadlineRow]]: ...
