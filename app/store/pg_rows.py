@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-import numpy as np
-
 from .base import CorrectionRow
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)
 
 
 def _correction(r: Sequence[Any]) -> CorrectionRow:

@@ -21,6 +21,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from embeddings import l2_normalise
+
 from ..ingest.normalise import search_fold
 from .base import (
     HEADLINE_COLS,
@@ -35,7 +37,7 @@ from .base import (
 from .pg_core import PgOptions, Vec
 from .pg_corrections import PostgresCorrections
 from .pg_feeds import PostgresFeeds
-from .pg_rows import _ids, _member_of, _unit
+from .pg_rows import _ids, _member_of
 from .pg_topics import PostgresTopics
 from .rows import story_row as _story
 
@@ -311,7 +313,7 @@ class PostgresStore(PostgresTopics, PostgresCorrections, PostgresFeeds):
     def _centroids(self, rows: list[tuple]) -> tuple[list[int], np.ndarray]:
         if not rows:
             return [], np.zeros((0, self.dim), dtype=np.float32)
-        return [int(r[0]) for r in rows], np.vstack([_unit(r[1]) for r in rows])
+        return [int(r[0]) for r in rows], l2_normalise(np.vstack([r[1] for r in rows]))
 
     def story_centroids(self, since: float) -> tuple[list[int], np.ndarray]:
         return self._centroids(
