@@ -10,16 +10,10 @@ from pathlib import Path
 
 from .pipeline import Pipeline
 from .records import HeadlineInput
+from .times import parse_epoch
 
 # An installed package (the Docker image) has no checkout around it: TICKER_SAMPLE_DIR says where.
 SAMPLE_DIR = Path(os.environ.get("TICKER_SAMPLE_DIR") or Path(__file__).resolve().parent.parent / "sample_data")
-
-
-def _epoch(value: str | None) -> float | None:
-    if not value:
-        return None
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def shifted_batch(path: Path | None = None, now: float | None = None) -> dict:
@@ -27,7 +21,7 @@ def shifted_batch(path: Path | None = None, now: float | None = None) -> dict:
     the sample stories then sit inside the matching window, as a live feed's would."""
     path = path or SAMPLE_DIR / "batch.json"
     batch = json.loads(path.read_text(encoding="utf-8"))
-    times = [_epoch(h.get("published_at")) for h in batch["headlines"]]
+    times = [parse_epoch(h.get("published_at")) for h in batch["headlines"]]
     known = [t for t in times if t is not None]
     if known:
         shift = (time.time() if now is None else now) - max(known)
@@ -49,7 +43,7 @@ def load_sample_data(pipeline: Pipeline, path: Path | None = None) -> int:
             ext_id=str(h["id"]) if h.get("id") is not None else None,
             source=h.get("source"),
             url=h.get("url"),
-            published_at=_epoch(h.get("published_at")),
+            published_at=parse_epoch(h.get("published_at")),
             lang=h.get("lang"),
         )
         for h in shifted_batch(path)["headlines"]

@@ -52,15 +52,6 @@ SETS = {
 NEWSROOM_SETS = ("seed_ticker", "gnews_fr", "sib200")
 
 
-def _epoch(value: Any) -> float | None:
-    from datetime import datetime, timezone
-
-    if not value:
-        return None
-    dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
-
-
 def read_set(spec: LabelledSet) -> list[dict[str, Any]]:
     rows = [
         json.loads(line) for line in (DATASETS / spec.path).read_text(encoding="utf-8").splitlines() if line.strip()
@@ -81,6 +72,7 @@ def replay(spec: LabelledSet, encoder: Any, limit: int | None = None) -> list[di
     from app.ingest.langcodes import canonical_lang
     from app.pipeline import HeadlineInput, Pipeline
     from app.store import open_store
+    from app.times import parse_epoch
 
     rows = read_set(spec)[:limit]
     settings = load_settings(env={})
@@ -91,7 +83,7 @@ def replay(spec: LabelledSet, encoder: Any, limit: int | None = None) -> list[di
     try:
         for i, r in enumerate(rows):
             lang = canonical_lang(r.get("lang"))
-            ts = _epoch(r.get("date") or r.get("published_at"))
+            ts = parse_epoch(r.get("date") or r.get("published_at"))
             res = pipeline.check(r["title"], lang, published_at=ts)
             if res.closest_headline_id is not None:
                 j = row_of[res.closest_headline_id]

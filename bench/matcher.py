@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.config import load_settings  # noqa: E402
-from app.eval.__main__ import _epoch  # noqa: E402
 from app.pipeline import HeadlineInput, Pipeline  # noqa: E402
 from app.store import open_store  # noqa: E402
 from app.stories import MatchParams  # noqa: E402
+from app.times import parse_epoch  # noqa: E402
 from bench.common import write_result  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets" / "uci_news" / "dev.jsonl"
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     if args.limit:
         rows = rows[: args.limit]
-    items = [HeadlineInput(title=r["title"], lang=r["lang"], published_at=_epoch(r["date"])) for r in rows]
+    items = [HeadlineInput(title=r["title"], lang=r["lang"], published_at=parse_epoch(r["date"])) for r in rows]
     rng = np.random.default_rng(0)
     picked = rng.choice(len(rows), size=min(args.checks, len(rows)), replace=False)
     probes = [rows[i]["title"].rsplit(" ", 1)[0] + " today" for i in picked]

@@ -186,9 +186,9 @@ def embed(texts: Sequence[str], encoder_spec: str) -> np.ndarray:
 
 
 def row_time(row: dict[str, Any]) -> float:
-    from app.eval.__main__ import _epoch
+    from app.times import parse_epoch
 
-    return _epoch(row.get("date") or row.get("published_at")) or 0.0
+    return parse_epoch(row.get("date") or row.get("published_at")) or 0.0
 
 
 def split_index(rows: list[dict[str, Any]], gold: str, split: str, spec: Spec | None = None) -> list[int]:

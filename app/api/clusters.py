@@ -19,13 +19,13 @@ except ImportError:  # a dependency (pyproject); json does the same, slower
 from fastapi.concurrency import run_in_threadpool
 
 from ..store import Store, StoryRow, TopicRow
+from ..times import to_epoch
 from ..topics.names import reader_first
 from ..topics.worker import WorkerError, collector_paused
 from .models import ClustersOut, IsoDateTime, RefitOut, TopicEventsOut, TopicOut, error_responses
 from .params import RowId
 from .security import require_read, require_write
 from .state import AppState, StateDep
-from .timeparse import to_epoch
 from .views import iso, story_cards
 
 router = APIRouter(prefix="/v1/clusters", tags=["topics"])

@@ -18,6 +18,7 @@ from ..ingest.normalise import has_content
 from ..ingest.split import split_capture
 from ..limits import FUTURE_SLACK, OLDEST
 from ..records import HeadlineInput, IngestResult
+from ..times import to_epoch
 from .langs import check_lang
 from .models import (
     HeadlineBatch,
@@ -31,7 +32,6 @@ from .models import (
 from .params import RowId
 from .security import require_read, require_write
 from .state import AppState, get_state
-from .timeparse import to_epoch
 from .views import headline_out
 
 router = APIRouter(prefix="/v1", tags=["ingest"])

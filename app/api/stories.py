@@ -8,11 +8,11 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, StringConstraints
 
 from ..store.base import MAX_SEARCH_CHARS, MAX_SEARCH_WORDS
+from ..times import to_epoch
 from .models import MAX_ID, IsoDateTime, StorableStr, StoryDetailOut, StoryList, error_responses, storable
 from .params import Offset, RowId
 from .security import require_read
 from .state import StateDep
-from .timeparse import to_epoch
 from .views import stories_out, story_detail
 
 #: a story's headlines per page: a wire story re-run all day can hold thousands (one of 8,000 took

@@ -13,7 +13,6 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,6 +21,7 @@ from ..ingest.langcodes import canonical_lang
 from ..pipeline import Pipeline
 from ..records import HeadlineInput, IngestResult
 from ..store import open_store
+from ..times import parse_epoch
 from .metrics import PairCounts, ari, bcubed, largest_cluster, nmi, pairs_by_lang, story_metrics
 
 BATCH = 100
@@ -29,15 +29,6 @@ BATCH = 100
 
 def iso639_1(code: str) -> str:
     return canonical_lang(code) or ""
-
-
-def _epoch(value: Any) -> float | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def read_rows(path: Path, gold: str, langs: Sequence[str] | None, limit: int | None) -> list[dict[str, Any]]:
@@ -91,7 +82,7 @@ def ingest_rows(
             HeadlineInput(
                 title=r["title"],
                 lang=None if detect_lang else canonical_lang(r.get("lang")),
-                published_at=_epoch(r.get("date") or r.get("published_at")),
+                published_at=parse_epoch(r.get("date") or r.get("published_at")),
             )
             for r in chunk
         ]
