@@ -23,7 +23,6 @@ import numpy as np
 
 from embeddings import l2_normalise
 
-from ..ingest.normalise import search_fold
 from .base import (
     HEADLINE_COLS,
     STORY_COLS,
@@ -39,6 +38,7 @@ from .pg_corrections import PostgresCorrections
 from .pg_feeds import PostgresFeeds
 from .pg_rows import _ids, _member_of
 from .pg_topics import PostgresTopics
+from .rows import headline_values
 from .rows import story_row as _story
 
 __all__ = ["PgOptions", "PostgresStore", "Vec"]
@@ -145,26 +145,7 @@ class PostgresStore(PostgresTopics, PostgresCorrections, PostgresFeeds):
                 "INSERT INTO headlines (title, norm, text_hash, lang, source, source_key, ext_id, url, "
                 "published_at, received_at, ts, story_id, match, score, matched_headline_id, features, embedding, "
                 "search_text) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
-                (
-                    row.title,
-                    row.norm,
-                    row.text_hash,
-                    row.lang,
-                    row.source,
-                    row.source or "",
-                    row.ext_id,
-                    row.url,
-                    row.published_at,
-                    row.received_at,
-                    row.ts,
-                    row.story_id,
-                    row.match,
-                    row.score,
-                    row.matched_headline_id,
-                    row.features,
-                    Vec(emb),
-                    search_fold(row.title),
-                ),
+                headline_values(row, Vec(emb)),
             ).fetchone()
             return int(r[0])  # type: ignore[index]
 

@@ -9,6 +9,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..ingest.normalise import search_fold
+
 
 @dataclass(kw_only=True)
 class HeadlineFields:
@@ -177,6 +179,31 @@ def story_row(r: Sequence[Any], as_list: Callable[[Any], list[str]] = list) -> S
         languages=as_list(r[6]),
         sources=as_list(r[7]),
         updated_at=float(r[8]),
+    )
+
+
+def headline_values(row: NewHeadline, embedding: Any) -> tuple[Any, ...]:
+    """A new headline's values in ``INSERT`` column order (title ... features, embedding, search_text), as both
+    backends write them; ``embedding`` is the driver's form of the vector."""
+    return (
+        row.title,
+        row.norm,
+        row.text_hash,
+        row.lang,
+        row.source,
+        row.source or "",
+        row.ext_id,
+        row.url,
+        row.published_at,
+        row.received_at,
+        row.ts,
+        row.story_id,
+        row.match,
+        row.score,
+        row.matched_headline_id,
+        row.features,
+        embedding,
+        search_fold(row.title),
     )
 
 

@@ -13,7 +13,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..ingest.normalise import search_fold
 from .base import (
     HEADLINE_COLS,
     STORY_COLS,
@@ -26,6 +25,7 @@ from .base import (
     story_filter_sql,
     story_row,
 )
+from .rows import headline_values
 from .sqlite_buffer import _StoryState
 from .sqlite_core import SQLiteBase
 from .sqlite_corrections import SQLiteCorrections
@@ -116,27 +116,7 @@ class SQLiteStore(SQLiteTopics, SQLiteCorrections, SQLiteFeeds):
             hid = p.next_headline
             p.next_headline += 1
             ts = row.ts
-            params = (
-                hid,
-                row.title,
-                row.norm,
-                row.text_hash,
-                row.lang,
-                row.source,
-                row.source or "",
-                row.ext_id,
-                row.url,
-                row.published_at,
-                row.received_at,
-                ts,
-                row.story_id,
-                row.match,
-                row.score,
-                row.matched_headline_id,
-                row.features,
-                emb.tobytes(),
-                search_fold(row.title),
-            )
+            params = (hid, *headline_values(row, emb.tobytes()))
             p.headlines.append(params)
             p.by_hash.setdefault(row.text_hash, []).append(params)
             p.index_rows.append((hid, ts, emb))
