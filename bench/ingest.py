@@ -177,9 +177,12 @@ def in_process_throughput(
     topics = _attach_topics(pipeline, timed, phases) if with_topics else None
     _wrap(pipeline.detector, "detect_many", phases, "lang_detect")
     # ingest prepares in two parts: keys and texts first (what the encoder needs), then languages and
-    # features while the encoder works
-    _wrap(pipeline, "_keys", phases, "prepare")
-    _wrap(pipeline, "_describe", phases, "prepare")
+    # features while the encoder works; both are functions of app.matching.prepare, put back at the end
+    from app.matching import prepare
+
+    unwrapped = (prepare.keys, prepare.describe)
+    _wrap(prepare, "keys", phases, "prepare")
+    _wrap(prepare, "describe", phases, "prepare")
     _wrap(store, "embeddings_by_hash", phases, "cache_lookup")
     _wrap(store, "nearest", phases, "nearest")
     _wrap(store, "nearest_many", phases, "nearest")  # ingest searches a step at a time
@@ -243,6 +246,7 @@ def in_process_throughput(
             out["profile"] = _profile(pipeline, _inputs(texts.take(profile_n), next_id), batch)
         return out
     finally:
+        prepare.keys, prepare.describe = unwrapped
         if topics is not None:
             topics.stop()
         store.close()

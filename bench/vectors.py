@@ -25,7 +25,7 @@ def pipeline_vectors(encoder, rows: Sequence[dict[str, Any]]) -> tuple[np.ndarra
     try:
         pipeline = Pipeline(settings, store, rec)
         items = [HeadlineInput(title=r["title"], lang=iso639_1(r["lang"]) if r.get("lang") else None) for r in rows]
-        vecs = np.asarray(pipeline._embed(pipeline._prepare(items)), dtype=np.float32)
+        vecs = np.asarray(pipeline.embed(pipeline.prepare(items)), dtype=np.float32)
     finally:
         store.close()
     return vecs, seen

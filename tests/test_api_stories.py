@@ -140,10 +140,10 @@ def test_a_restarted_service_reads_its_newest_headlines_into_memory_and_checks_a
     again = make_client()  # a second service on the same data directory: a restart
     state = again.app.state.ticker
     stored = again.get("/v1/stories?limit=1").json()
-    assert len(state.pipeline._known) == len(headlines) and stored["total"] > 0
+    assert len(state.pipeline.cache) == len(headlines) and stored["total"] > 0
     assert [again.post("/v1/dedup/check", json={"title": t}).json() for t in titles] == before
     small = make_client(feature_cache_size=10)
-    assert len(small.app.state.ticker.pipeline._known) == 10
+    assert len(small.app.state.ticker.pipeline.cache) == 10
 
 
 def test_dedup_check_bad_input(client):

@@ -57,9 +57,9 @@ def test_stepwise_encoding_matches_one_step_and_encodes_each_text_once(encoder, 
     assert len(ahead.texts) == len(set(ahead.texts)) == 150  # the 20 repeats were never encoded
     assert any(name.startswith("encode-ahead") for name in ahead.threads)
 
-    import app.pipeline as pipeline_module
+    import app.matching.encode_ahead as encode_ahead
 
-    monkeypatch.setattr(pipeline_module, "STREAM_CHUNK", 10_000)  # the whole batch in one step
+    monkeypatch.setattr(encode_ahead, "STREAM_CHUNK", 10_000)  # the whole batch in one step
     whole = _pipeline(CountingEncoder(encoder)).ingest(items)
     assert _summary(streamed) == _summary(whole)
     assert [r.match for r in streamed[150:]] == ["exact"] * 20
@@ -72,13 +72,13 @@ def test_an_encoder_failure_in_a_later_step_stores_nothing(encoder):
     with pytest.raises(RuntimeError, match="encoder failed"):
         pipeline.ingest(items)
     assert pipeline.store.count_headlines() == 0
-    assert pipeline._known == {}  # rolled-back ids may be handed out again: none of them is remembered
+    assert len(pipeline.cache) == 0  # rolled-back ids may be handed out again: none of them is remembered
     assert len(failing.texts) >= 48  # earlier steps had been encoded and matched before the failure
     # the pipeline is still usable, and what it had cached of the rolled-back rows is not reused
     failing.fail_on = None
     results = pipeline.ingest(items[:60])
     assert pipeline.store.count_headlines() == 60 and len({r.headline_id for r in results}) == 60
-    vec = pipeline._embed(pipeline._prepare([items[0]]))
+    vec = pipeline.embed(pipeline.prepare([items[0]]))
     assert vec.shape == (1, encoder.dim) and np.isclose(np.linalg.norm(vec), 1.0, atol=1e-4)
 
 
@@ -137,11 +137,11 @@ def _always_ask(assign):
 
 
 def test_steps_are_a_short_first_one_then_longer_ones():
-    from app.pipeline import STREAM_CHUNK, STREAM_STEP, _step_bounds
+    from app.matching.encode_ahead import STREAM_CHUNK, STREAM_STEP, step_bounds
 
-    assert _step_bounds(0) == []
-    assert _step_bounds(10) == [(0, 10)]
-    bounds = _step_bounds(1000)
+    assert step_bounds(0) == []
+    assert step_bounds(10) == [(0, 10)]
+    bounds = step_bounds(1000)
     assert bounds[0] == (0, STREAM_CHUNK) and bounds[-1][1] == 1000
     assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))  # contiguous, in order
     assert all(stop - start == STREAM_STEP for start, stop in bounds[1:-1])
@@ -225,8 +225,9 @@ def test_keys_give_what_normalise_and_embedding_text_give():
         "Tanger-Med : 10 % de hausse — record",
         "`Quote´ and ‘this’ – dash",
     ]
-    pipeline = _pipeline(CountingEncoder(type("E", (), {"name": "x", "dim": 4})()))
-    for p, title in zip(pipeline._keys([HeadlineInput(title=t) for t in titles]), titles):
+    from app.matching.prepare import keys
+
+    for p, title in zip(keys([HeadlineInput(title=t) for t in titles], now=0.0), titles):
         assert (p.key, p.text, p.hash) == (normalise(title), embedding_text(title), text_hash(normalise(title)))
 
 
@@ -313,12 +314,12 @@ def test_matching_keeps_stored_headlines_in_memory_compact_and_decides_as_before
     items = _rows(120)
     first = _pipeline(encoder)
     first.ingest(items)
-    assert len(first._known) >= 120
-    assert all(isinstance(k.features.tokens, tuple) for k in first._known.values())
+    assert len(first.cache) >= 120
+    assert all(isinstance(k.features.tokens, tuple) for _, k in first.cache.items())
     second = Pipeline(first.settings, first.store, encoder)
     title = items[5].title + " !"
     warm, cold = first.check(title), second.check(title)
-    assert second._known and all(isinstance(k.features.tokens, tuple) for k in second._known.values())
+    assert len(second.cache) and all(isinstance(k.features.tokens, tuple) for _, k in second.cache.items())
     assert (cold.duplicate, cold.story_id, cold.score) == (warm.duplicate, warm.story_id, warm.score)
     assert [m.headline_id for m in cold.matches] == [m.headline_id for m in warm.matches]
 
@@ -329,9 +330,9 @@ def test_warm_cache_reads_the_newest_stored_headlines_and_checks_then_read_no_ca
     first.ingest(items)
     stored = first.store.count_headlines()
     small = Pipeline(load_settings(env={"TICKER_FEATURE_CACHE_SIZE": "25"}), first.store, encoder)
-    assert small.warm_cache() == 25 and len(small._known) == 25
-    newest = sorted(first._known)[-25:]
-    assert sorted(small._known) == newest
+    assert small.warm_cache() == 25 and len(small.cache) == 25
+    newest = sorted(hid for hid, _ in first.cache.items())[-25:]
+    assert sorted(hid for hid, _ in small.cache.items()) == newest
     full = Pipeline(first.settings, first.store, encoder)
     assert full.warm_cache() == stored
     # every candidate now comes from memory: the store is asked only for the answer's rows
@@ -341,9 +342,9 @@ def test_warm_cache_reads_the_newest_stored_headlines_and_checks_then_read_no_ca
     result = full.check(items[7].title + " ?")
     assert len(asked) == 1 and len(asked[0]) == len(result.matches) > 0
     none = Pipeline(load_settings(env={"TICKER_FEATURE_CACHE_SIZE": "0"}), first.store, encoder)
-    assert none.warm_cache() == 0 and none._known == {}
+    assert none.warm_cache() == 0 and len(none.cache) == 0
     none.check(items[7].title + " ?")
-    assert none._known == {}
+    assert len(none.cache) == 0
 
 
 def test_rarity_counts_each_story_once_and_a_restart_counts_the_stored_window_again(encoder, tmp_path):
@@ -429,8 +430,8 @@ def test_rows_read_before_a_correction_are_not_kept_after_it(encoder, monkeypatc
         return rows
 
     monkeypatch.setattr(pipeline.store, "headlines", read_then_correction)
-    got = pipeline._rows([r.headline_id for r in results[:5]], {})
-    assert len(got) == 5 and pipeline._known == {}
+    got = pipeline.cache.lookup([r.headline_id for r in results[:5]])
+    assert len(got) == 5 and len(pipeline.cache) == 0
     monkeypatch.setattr(pipeline.store, "headlines", real)
-    pipeline._rows([r.headline_id for r in results[:5]], {})
-    assert len(pipeline._known) == 5
+    pipeline.cache.lookup([r.headline_id for r in results[:5]])
+    assert len(pipeline.cache) == 5
