@@ -4,6 +4,7 @@ either way after windows, rollbacks (truncate), pruning and retraining."""
 from __future__ import annotations
 
 import threading
+from typing import Callable, TypeVar
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from app.store.vector_index import VectorIndex
 
 DIM = 512
 K = 20
+T = TypeVar("T")
 
 
 def clustered(n: int, centers: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -117,23 +119,24 @@ def test_search_many_answers_what_one_search_per_vector_answers(big):
     small = VectorIndex(DIM, ann_min_rows=None)
     small.add(ids[:4000], np.sort(ts[:4000]), vecs[:4000])  # the first rows in time order: one run
     small.add(ids[4000:], ts[4000:], vecs[4000:])  # then scattered: the gather path
-    index, *_, queries = big
-    for ix in (small, index):
+    index, _, _, big_ts, queries = big
+    for ix, stored_ts in ((small, ts), (index, big_ts)):
         qs = np.vstack([queries[:30], vecs[:5]])
         windows = [(-1.0, 1e9), (1000.0, 1400.0), (100.0, 4500.0), (10 * 86400.0, 20 * 86400.0), (9e9, 1e10)]
         lo = [windows[i % len(windows)][0] for i in range(len(qs))]
         hi = [windows[i % len(windows)][1] for i in range(len(qs))]
         many = ix.search_many(qs, K, lo, hi)
         assert len(many) == len(qs)
-        rows = ix._ts[: len(ix)]
         for q, a, b, got in zip(qs, lo, hi, many):
-            in_window = int(np.count_nonzero((rows >= a) & (rows <= b)))
+            in_window = int(np.count_nonzero((stored_ts >= a) & (stored_ts <= b)))
             batched_exact = in_window <= ix.exact_batch_window_rows  # 7 queries share each window here
             one = ix.search_exact(q, K, a, b) if batched_exact else ix.search(q, K, a, b)
             assert [i for i, _ in got] == [i for i, _ in one]
             assert np.allclose([s for _, s in got], [s for _, s in one], atol=1e-5)
         if ix is index:  # the 30k-row index: its widest window goes to the IVF, the others are exact
-            assert not all(len(ix._ts[(ix._ts >= a) & (ix._ts <= b)]) <= ix.exact_batch_window_rows for a, b in windows)
+            assert not all(
+                np.count_nonzero((stored_ts >= a) & (stored_ts <= b)) <= ix.exact_batch_window_rows for a, b in windows
+            )
         alone = ix.search_many(qs[:1], K, [-1.0], [1e9])[0]  # a query alone in its window: search's answer
         assert [i for i, _ in alone] == [i for i, _ in ix.search(qs[0], K, -1.0, 1e9)]
     assert small.search_many(vecs[:3], K, [9e9] * 3, [1e10] * 3) == [[], [], []]  # empty window
@@ -141,30 +144,31 @@ def test_search_many_answers_what_one_search_per_vector_answers(big):
     assert small.search_many(vecs[:2], 0, [-1.0] * 2, [1e9] * 2) == [[], []]
 
 
-def test_queries_whose_windows_hold_every_row_are_searched_together(big, monkeypatch):
+def counted(index: VectorIndex, search: Callable[[], T]) -> tuple[T, dict[str, int]]:
+    """What ``search()`` answers, and the IVF searches and exact scans it made (with the queries each
+    kind answered), as the index's stats count them."""
+    keys = ("ivf_searches", "ivf_queries", "exact_scans", "exact_queries")
+    before = index.stats()
+    answer = search()
+    after = index.stats()
+    return answer, {key: after[key] - before[key] for key in keys}
+
+
+def test_queries_whose_windows_hold_every_row_are_searched_together(big):
     """Headlines published at different times have different windows; when each window holds every
     stored row they are one IVF search, with the answers each would get alone."""
     index, vecs, ids, ts, queries = big
     qs = queries[:12]
     lo = [-1e6 - i for i in range(len(qs))]  # twelve different windows, each around all 30 days
     hi = [1e9 + i for i in range(len(qs))]
-    calls: list[int] = []
-    ivf_search = index._ivf_search
-
-    def counting(ivf, q, *args, **kwargs):
-        calls.append(len(q))
-        return ivf_search(ivf, q, *args, **kwargs)
-
-    monkeypatch.setattr(index, "_ivf_search", counting)
-    many = index.search_many(qs, K, lo, hi)
-    assert calls == [len(qs)]
-    for q, a, b, got in zip(qs, lo, hi, many):
+    answers, made = counted(index, lambda: index.search_many(qs, K, lo, hi))
+    assert made == {"ivf_searches": 1, "ivf_queries": len(qs), "exact_scans": 0, "exact_queries": 0}
+    for q, a, b, got in zip(qs, lo, hi, answers):
         assert got == index.search(q, K, a, b)
     # one window leaving out the first row: searched on its own, with its own window
-    calls.clear()
     cut = float(ts[0]) + 1e-3
-    many = index.search_many(qs[:3], K, [-1e6, cut, -1e6 - 1], [1e9, 1e9, 1e9 + 1])
-    assert sorted(calls) == [1, 2]
+    many, made = counted(index, lambda: index.search_many(qs[:3], K, [-1e6, cut, -1e6 - 1], [1e9, 1e9, 1e9 + 1]))
+    assert made == {"ivf_searches": 2, "ivf_queries": 3, "exact_scans": 0, "exact_queries": 0}
     assert ids[0] not in {i for i, _ in many[1]}
     assert many[1] == index.search(qs[1], K, cut, 1e9)
 
@@ -355,17 +359,19 @@ def test_exact_only_when_asked():
 
 def test_rows_gone_while_the_ivf_builds_are_not_in_it(monkeypatch):
     """Rollbacks and pruning that happen between the bulk fill of a new IVF and its swap reach it."""
+    from app.store import vector_index
+
     n = 12_000
     rng, centers, vecs, ids, ts = rows_in_time_order(8, n)
     filled, go_on = threading.Event(), threading.Event()
-    tune = VectorIndex._tune_nprobe
+    tune = vector_index.tune_nprobe
 
-    def paused(self, *a, **kw):
+    def paused(*a, **kw):  # the build has filled the new IVF and tunes it next
         filled.set()
         assert go_on.wait(60)
-        return tune(self, *a, **kw)
+        return tune(*a, **kw)
 
-    monkeypatch.setattr(VectorIndex, "_tune_nprobe", paused)
+    monkeypatch.setattr(vector_index, "tune_nprobe", paused)
     index = VectorIndex(DIM, ann_min_rows=n)
     index.add(ids, ts, vecs)
     assert filled.wait(60)  # every row is in the new IVF, which is not swapped in yet
@@ -410,18 +416,18 @@ def test_a_build_overtaken_by_loading_trains_again_on_all_rows(monkeypatch):
 
     index = VectorIndex(DIM, ann_min_rows=2_000, retrain_after=1.0)
     sampled, loaded = threading.Event(), threading.Event()
-    nlist, tune = vector_index._nlist, index._tune_nprobe
+    nlist, tune = vector_index.nlist_for, vector_index.tune_nprobe
 
     def nlist_then_signal(rows: int) -> int:  # the first build has taken its sample of 2k rows
         sampled.set()
         return nlist(rows)
 
-    def tune_after_loading(*args):  # ... and is still running when the last rows arrive
+    def tune_after_loading(*args, **kwargs):  # ... and is still running when the last rows arrive
         assert loaded.wait(60)
-        return tune(*args)
+        return tune(*args, **kwargs)
 
-    monkeypatch.setattr(vector_index, "_nlist", nlist_then_signal)
-    index._tune_nprobe = tune_after_loading  # type: ignore[method-assign]
+    monkeypatch.setattr(vector_index, "nlist_for", nlist_then_signal)
+    monkeypatch.setattr(vector_index, "tune_nprobe", tune_after_loading)
     index.add(ids[:2_000], ts[:2_000], vecs[:2_000])
     assert sampled.wait(60)
     for a in range(2_000, n, 1_000):
@@ -448,16 +454,9 @@ def test_loading_trains_once_on_every_row():
     n = 12_000
     rng, centers, vecs, ids, ts = rows_in_time_order(12, n)
     index = VectorIndex(DIM, ann_min_rows=2_000, background=False)
-    trainings = []
-    build_once = index._build_once
-
-    def counted() -> bool:
-        trainings.append(len(index))
-        return build_once()
-
-    index._build_once = counted  # type: ignore[method-assign]
     with index.loading():
         for a in range(0, n, 1_000):
             index.add(ids[a : a + 1_000], ts[a : a + 1_000], vecs[a : a + 1_000])
-        assert not index.ann_ready  # exact scans while loading
-    assert trainings == [n] and index.stats()["trained_rows"] == n
+        assert not index.ann_ready and index.stats()["trainings"] == 0  # exact scans while loading
+    stats = index.stats()
+    assert stats["trainings"] == 1 and stats["trained_rows"] == n
