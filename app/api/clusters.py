@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Annotated, Any, Sequence
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
@@ -26,7 +26,7 @@ from .models import ClustersOut, IsoDateTime, RefitOut, TopicEventsOut, TopicOut
 from .params import RowId
 from .security import require_read, require_write
 from .state import AppState, StateDep
-from .views import iso, story_cards
+from .views import from_row, iso, story_cards
 
 router = APIRouter(prefix="/v1/clusters", tags=["topics"])
 
@@ -136,23 +136,27 @@ def _kept(state: AppState) -> _Kept:
 async def clusters(
     state: StateDep,
     request: Request,
-    since: IsoDateTime | None = Query(None, description="Only stories seen at or after this time."),
-    stories_per_topic: int = Query(
-        STORIES_PER_TOPIC,
-        ge=1,
-        le=200,
-        description="Newest stories shown per topic; `n_stories` says how many it "
-        "holds, `GET /v1/stories?topic_id=` pages through them.",
-    ),
-    unassigned_limit: int = Query(30, ge=0, le=500),
-    lang: str | None = Query(
-        None,
-        min_length=2,
-        max_length=8,
-        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
-        description="The reader's language: keywords in it come first (default: the first "
-        "language of Accept-Language).",
-    ),
+    since: Annotated[IsoDateTime | None, Query(description="Only stories seen at or after this time.")] = None,
+    stories_per_topic: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=200,
+            description="Newest stories shown per topic; `n_stories` says how many it "
+            "holds, `GET /v1/stories?topic_id=` pages through them.",
+        ),
+    ] = STORIES_PER_TOPIC,
+    unassigned_limit: Annotated[int, Query(ge=0, le=500)] = 30,
+    lang: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=8,
+            pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
+            description="The reader's language: keywords in it come first (default: the first "
+            "language of Accept-Language).",
+        ),
+    ] = None,
 ):
     store = state.require_store()
     reader = reader_lang(request, lang)
@@ -204,7 +208,7 @@ async def clusters(
     dependencies=[Depends(require_read)],
     summary="How topic ids moved across refits: new, merge, split, retired (newest first)",
 )
-async def events(state: StateDep, limit: int = Query(100, ge=1, le=1000)) -> TopicEventsOut:
+async def events(state: StateDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> TopicEventsOut:
     store = state.require_store()
     rows = await run_in_threadpool(store.topic_events, limit)
     return TopicEventsOut(events=[{**e, "at": iso(e.get("at"))} for e in rows])
@@ -222,14 +226,16 @@ async def cluster(
     state: StateDep,
     request: Request,
     topic_id: RowId,
-    stories: int = Query(50, ge=1, le=500),
-    lang: str | None = Query(
-        None,
-        min_length=2,
-        max_length=8,
-        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
-        description="The reader's language: keywords in it come first.",
-    ),
+    stories: Annotated[int, Query(ge=1, le=500)] = 50,
+    lang: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=8,
+            pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
+            description="The reader's language: keywords in it come first.",
+        ),
+    ] = None,
 ) -> TopicOut:
     store = state.require_store()
     reader = reader_lang(request, lang)
@@ -264,12 +270,10 @@ async def refit(state: StateDep) -> RefitOut:
         raise HTTPException(status_code=500, detail=f"topic refit failed: {exc}") from None
     if report.skipped:
         raise HTTPException(status_code=409, detail="a refit is already running")
-    return RefitOut(
-        n_stories=report.n_stories,
-        n_topics=report.n_topics,
+    return from_row(
+        RefitOut,
+        report,
         noise_fraction=round(report.noise_fraction, 4),
         seconds=round(report.seconds, 3),
-        events=report.events,
-        in_child=report.in_child,
         worker_peak_rss_mib=None if report.worker_peak_rss_mib is None else round(report.worker_peak_rss_mib, 1),
     )

@@ -20,7 +20,7 @@ from .models import MAX_ID, ErrorOut, _Input, error_responses
 from .params import Offset, RowId
 from .security import check_key, presented_key, require_read
 from .state import AppState, StateDep
-from .views import iso
+from .views import from_row, iso
 
 router = APIRouter(prefix="/v1/corrections", tags=["corrections"])
 
@@ -77,16 +77,7 @@ class CorrectionList(BaseModel):
 
 
 def correction_out(c: CorrectionRow) -> CorrectionOut:
-    return CorrectionOut(
-        id=c.id,
-        kind=c.kind,
-        request=c.payload,
-        effect=c.undo,
-        actor=c.actor,
-        at=iso(c.at),
-        undone_at=iso(c.undone_at),
-        undone_by=c.undone_by,
-    )
+    return from_row(CorrectionOut, c, request=c.payload, effect=c.undo, at=iso(c.at), undone_at=iso(c.undone_at))
 
 
 def editor(request: Request, state: AppState, x_editor: str | None) -> str:
@@ -199,7 +190,9 @@ async def undo(state: StateDep, correction_id: RowId, request: Request, x_editor
     dependencies=[Depends(require_read)],
     responses=error_responses(401, 503),
 )
-async def list_corrections(state: StateDep, limit: int = Query(50, ge=1, le=500), offset: Offset = 0) -> CorrectionList:
+async def list_corrections(
+    state: StateDep, limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0
+) -> CorrectionList:
     store = state.require_store()
     rows, total = await run_in_threadpool(store.corrections, limit, offset)
     return CorrectionList(corrections=[correction_out(c) for c in rows], total=total, limit=limit, offset=offset)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -14,9 +14,12 @@ from .langs import check_lang
 from .models import CheckIn, CheckMatchOut, CheckOut, error_responses
 from .security import check_access
 from .state import AppState
-from .views import iso
+from .views import from_row, iso
 
 router = APIRouter(prefix="/v1/dedup", tags=["dedup"])
+
+#: the app's state, once the caller passed the read-key check and took a token of its rate limit
+CheckedState = Annotated[AppState, Depends(check_access)]
 
 
 @router.post(
@@ -25,7 +28,7 @@ router = APIRouter(prefix="/v1/dedup", tags=["dedup"])
     summary="Is this headline a duplicate of a stored story? (stores nothing)",
     responses=error_responses(400, 401, 413, 415, 429, 503),
 )
-async def check(body: CheckIn, state: AppState = Depends(check_access)) -> Response:
+async def check(body: CheckIn, state: CheckedState) -> Response:
     errors = validate_title(body.title, state.settings.max_title_chars, ["body", "title"])
     errors += check_lang(body.lang, state.settings.languages, ["body", "lang"])
     if errors:
@@ -43,34 +46,21 @@ def _answer(state: AppState, result: CheckResult) -> Response:
     conf = confidence(result.score, result.threshold, result.duplicate) if result.closest_story_id is not None else 0.0
     about = result.story_id if result.duplicate else result.closest_story_id
     matches = [
-        CheckMatchOut(
-            headline_id=m.headline_id,
-            story_id=m.story_id,
-            title=m.title,
-            lang=m.lang,
-            source=m.source,
+        from_row(
+            CheckMatchOut,
+            m,
             published_at=iso(m.published_at),
             received_at=iso(m.received_at),
-            url=m.url,
             same_story=about is not None and m.story_id == about,
-            copies=m.copies,
-            score=m.score,
-            cosine=m.cosine,
-            terms=m.terms,
         )
         for m in result.matches
     ]
-    out = CheckOut(
-        duplicate=result.duplicate,
-        story_id=result.story_id,
-        match=result.match,  # type: ignore[arg-type]  # the pipeline's match types are MatchType's
-        score=result.score,
-        threshold=result.threshold,
-        lang=result.lang,
+    out = from_row(
+        CheckOut,
+        result,
         matches=matches,
         verdict=verdict(result.duplicate, conf),
         confidence=conf,
-        closest_story_id=result.closest_story_id,
         related=[m for m in matches if not m.same_story],
     )
     # Serialised here, once: the model was validated as it was built, and FastAPI would validate a

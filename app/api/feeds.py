@@ -23,7 +23,7 @@ from .models import ErrorOut, StorableStr, _Input, error_responses
 from .params import RowId
 from .security import require_read, require_write
 from .state import StateDep
-from .views import iso
+from .views import from_row, iso
 
 router = APIRouter(prefix="/v1/feeds", tags=["feeds"])
 
@@ -98,26 +98,14 @@ def feed_status(f: FeedRow) -> FeedStatus:
 
 
 def feed_out(f: FeedRow) -> FeedOut:
-    return FeedOut(
-        id=f.id,
-        url=f.url,
-        source=f.source,
-        lang=f.lang,
-        interval_seconds=f.interval_seconds,
+    return from_row(
+        FeedOut,
+        f,
         status=feed_status(f),
-        enabled=f.enabled,
-        disabled_reason=f.disabled_reason,
         created_at=iso(f.created_at) or "",
         last_fetch_at=iso(f.last_fetch_at),
-        last_status=f.last_status,
-        last_error=f.last_error,
         last_error_at=iso(f.last_error_at),
-        consecutive_errors=f.consecutive_errors,
         next_poll_at=iso(f.next_poll_at) if f.enabled else None,
-        fetches=f.fetches,
-        errors=f.errors,
-        items_seen=f.items_seen,
-        items_stored=f.items_stored,
     )
 
 

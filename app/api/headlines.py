@@ -7,7 +7,7 @@ lists every bad item and field, and nothing is stored. A 200 means every headlin
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -31,7 +31,7 @@ from .models import (
 )
 from .params import RowId
 from .security import require_read, require_write
-from .state import AppState, get_state
+from .state import AppState, StateDep
 from .views import headline_out
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -71,26 +71,15 @@ def validate_time(ts: float | None, loc: list[Any], now: float) -> list[dict[str
     return []
 
 
-def _out(r: IngestResult) -> IngestResultOut:
-    return IngestResultOut(
-        headline_id=r.headline_id,
-        lang=r.lang,
-        story_id=r.story_id,
-        duplicate=r.duplicate,
-        match=r.match,  # type: ignore[arg-type]
-        score=r.score,
-        matched_headline_id=r.matched_headline_id,
-        idempotent_replay=r.idempotent_replay,
-    )
-
-
 async def _ingest(state: AppState, items: list[HeadlineInput]) -> Response:
     pipeline = state.require_pipeline()
 
     def work() -> tuple[list[IngestResult], bytes]:
         # The answer is built and serialised in the thread too: a thousand results are CPU work.
         results = pipeline.ingest(items)
-        return results, IngestResponse(results=[_out(r) for r in results]).model_dump_json().encode()
+        return results, IngestResponse(
+            results=[IngestResultOut.model_validate(r) for r in results]
+        ).model_dump_json().encode()
 
     results, body = await run_in_threadpool(work)
     stored = sum(1 for r in results if not r.idempotent_replay)
@@ -106,7 +95,7 @@ def _too_many(n: int, limit: int, what: str, loc: list[Any]) -> dict[str, Any]:
     return _err(loc, f"the {what} holds {n} headlines; the limit is {limit}", "value_error.too_long")
 
 
-async def batch_within_limit(request: Request, state: AppState = Depends(get_state)) -> None:
+async def batch_within_limit(request: Request, state: StateDep) -> None:
     """Refuse a batch of more than TICKER_MAX_BATCH_SIZE items before its items are validated: pydantic
     checks every item and lists every error while it holds the GIL (2 MB of ``{}`` items: 6 s)."""
     if not await request.body():
@@ -170,7 +159,7 @@ def _capture_titles(body: bytes, s: Settings) -> tuple[list[str], list[dict[str,
     summary="Ingest a batch of headlines",
     responses=error_responses(400, 401, 413, 415, 503),
 )
-async def post_headlines(batch: HeadlineBatch, state: AppState = Depends(get_state)) -> Response:
+async def post_headlines(batch: HeadlineBatch, state: StateDep) -> Response:
     # Checking up to TICKER_MAX_BATCH_SIZE titles is CPU work: in a thread, like the ingest itself.
     items, errors = await run_in_threadpool(_batch_items, batch, state.settings)
     if errors:
@@ -218,11 +207,11 @@ post_headlines.semantic_errors = raw_item_errors  # type: ignore[attr-defined]
 )
 async def post_ticker(
     request: Request,
-    source: StorableStr | None = Query(
-        default=None, max_length=200, description="Outlet or feed name for every headline."
-    ),
-    published_at: IsoDateTime | None = Query(default=None, description="ISO-8601 time of the capture."),
-    state: AppState = Depends(get_state),
+    state: StateDep,
+    source: Annotated[
+        StorableStr | None, Query(max_length=200, description="Outlet or feed name for every headline.")
+    ] = None,
+    published_at: Annotated[IsoDateTime | None, Query(description="ISO-8601 time of the capture.")] = None,
 ) -> Response:
     ts = to_epoch(published_at)
     errors = validate_time(ts, ["query", "published_at"], time.time())
@@ -242,7 +231,7 @@ async def post_ticker(
     summary="One stored headline",
     responses=error_responses(401, 503, not_found="no such headline"),
 )
-async def get_headline(headline_id: RowId, state: AppState = Depends(get_state)) -> HeadlineOut:
+async def get_headline(headline_id: RowId, state: StateDep) -> HeadlineOut:
     store = state.require_store()
 
     def work() -> HeadlineOut | None:

@@ -14,6 +14,7 @@ from ..teach import current_rule, refit_rule
 from .models import error_responses
 from .security import require_read, require_write
 from .state import AppState, StateDep
+from .views import from_row
 
 router = APIRouter(prefix="/v1/matcher", tags=["matcher"])
 
@@ -35,7 +36,7 @@ class MatcherOut(BaseModel):
 def _out(state: AppState) -> MatcherOut:
     pipeline = state.require_pipeline()
     rule = current_rule(pipeline)
-    return MatcherOut(**asdict(rule), params=asdict(pipeline.params))
+    return from_row(MatcherOut, rule, params=asdict(pipeline.params))
 
 
 @router.get(

@@ -101,6 +101,9 @@ class HeadlineBatch(_Input):
 
 
 class IngestResultOut(BaseModel):
+    #: built from an IngestResult (app/records.py): its fields read by attribute
+    model_config = ConfigDict(from_attributes=True)
+
     headline_id: int
     lang: str | None
     story_id: int

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import math
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 
 # Starlette's own ASGI types, not .middleware's: KeyGate hands ``send`` to a Starlette response, which
@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import Settings
-from .state import AppState, get_state
+from .state import AppState, StateDep
 
 
 def presented_key(request: Request) -> str | None:
@@ -51,11 +51,11 @@ def _check_key(request: Request, state: AppState) -> None:
         raise _unauthorized()
 
 
-async def require_write(request: Request, state: AppState = Depends(get_state)) -> None:
+async def require_write(request: Request, state: StateDep) -> None:
     _check_key(request, state)
 
 
-async def require_read(request: Request, state: AppState = Depends(get_state)) -> None:
+async def require_read(request: Request, state: StateDep) -> None:
     _check_read(request, state)
 
 

@@ -39,28 +39,36 @@ SearchText = Annotated[
 @router.get("", response_model=StoryList, summary="Stories, newest first", responses=error_responses(401, 503))
 async def list_stories(
     state: StateDep,
-    limit: int = Query(50, ge=1, le=500),
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
-    lang: StorableStr | None = Query(None, max_length=8, description="Only stories with a headline in this language."),
-    source: StorableStr | None = Query(None, max_length=200),
-    since: IsoDateTime | None = Query(None, description="Only stories seen at or after this time."),
-    until: IsoDateTime | None = Query(None, description="Only stories first seen at or before this time."),
-    q: SearchText | None = Query(
-        None,
-        description=f"Only stories one of whose headlines (any language) holds every word of this, ignoring case, "
-        f"accents and Arabic short vowels and tatweel: \"cote d'ivoire\" finds \"Côte d’Ivoire\", \"sulta\" finds "
-        f"\"Sultana\" (words are substrings). At most {MAX_SEARCH_CHARS} characters and {MAX_SEARCH_WORDS} words "
-        f"(more: 422); punctuation around a word is dropped; % and _ are plain characters.",
-    ),
+    lang: Annotated[
+        StorableStr | None, Query(max_length=8, description="Only stories with a headline in this language.")
+    ] = None,
+    source: Annotated[StorableStr | None, Query(max_length=200)] = None,
+    since: Annotated[IsoDateTime | None, Query(description="Only stories seen at or after this time.")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="Only stories first seen at or before this time.")] = None,
+    q: Annotated[
+        SearchText | None,
+        Query(
+            description=f"Only stories one of whose headlines (any language) holds every word of this, ignoring case, "
+            f"accents and Arabic short vowels and tatweel: \"cote d'ivoire\" finds \"Côte d’Ivoire\", \"sulta\" finds "
+            f"\"Sultana\" (words are substrings). At most {MAX_SEARCH_CHARS} characters and {MAX_SEARCH_WORDS} words "
+            f"(more: 422); punctuation around a word is dropped; % and _ are plain characters.",
+        ),
+    ] = None,
     # declared an int (its schema an integer with its bounds, as every id parameter's); absent, it is None
-    topic_id: int = Query(
-        None,
-        ge=0,
-        le=MAX_ID,
-        description="Only the stories of this topic (the clusters view's `n_stories` of them, "
-        "in the same order); an unknown topic has none.",
-    ),
-    unassigned: bool = Query(False, description="Only stories in no topic (`unassigned_total` of the clusters view)."),
+    topic_id: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_ID,
+            description="Only the stories of this topic (the clusters view's `n_stories` of them, "
+            "in the same order); an unknown topic has none.",
+        ),
+    ] = None,  # type: ignore[assignment]
+    unassigned: Annotated[
+        bool, Query(description="Only stories in no topic (`unassigned_total` of the clusters view).")
+    ] = False,
 ) -> StoryList:
     store = state.require_store()
 
@@ -93,7 +101,9 @@ async def list_stories(
 async def get_story(
     state: StateDep,
     story_id: RowId,
-    limit: int = Query(STORY_PAGE_DEFAULT, ge=1, le=STORY_PAGE_MAX, description="Headlines per page, oldest first."),
+    limit: Annotated[
+        int, Query(ge=1, le=STORY_PAGE_MAX, description="Headlines per page, oldest first.")
+    ] = STORY_PAGE_DEFAULT,
     offset: Offset = 0,
 ) -> StoryDetailOut | JSONResponse:
     store = state.require_store()
