@@ -160,6 +160,7 @@ def create_app(
     _configure_logging(settings.log_level)
     metrics = Metrics()
     state = AppState(settings=settings, metrics=metrics, rate_limiter=RateLimiter(settings.dedup_rate_per_minute))
+    metrics.set_gauges(lambda: ops.scrape_gauges(state))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,6 +6,8 @@ import json
 
 import pytest
 from conftest import SHARED
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.parser import text_string_to_metric_families
 
 AID = "Aïd Al Fitr : Grâce Royale au profit de 1201 personnes"
 
@@ -146,10 +148,16 @@ def test_ops_endpoints(client):
     assert client.get("/livez").json()["status"] == "ok"
     assert client.get("/readyz").status_code == 200
     post(client, [{"title": AID}])
-    text = client.get("/metrics").text
-    assert "ticker_headlines_ingested_total 1" in text
-    assert "ticker_store_headlines 1" in text
-    assert 'ticker_request_duration_seconds_count{method="POST",route="/v1/headlines"}' in text
+    r = client.get("/metrics")
+    assert r.headers["content-type"] == CONTENT_TYPE_LATEST
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
+    assert samples[("ticker_headlines_ingested_total", ())] == 1
+    assert samples[("ticker_store_headlines", ())] == 1
+    assert samples[("ticker_request_duration_seconds_count", (("method", "POST"), ("route", "/v1/headlines")))] == 1
 
 
 def test_openapi_docs(client):

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from .feeds import feed_gauges
+from .metrics import CONTENT_TYPE
 from .models import EncoderInfo, ErrorOut, Health, RetentionOut, error_responses
 from .security import require_write
-from .state import StateDep
-from .views import iso
+from .state import AppState, StateDep
+from .views import from_row, iso
 
 router = APIRouter(tags=["operations"])
 
@@ -33,18 +34,24 @@ async def readyz(state: StateDep):
     )
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
-async def metrics(state: StateDep) -> PlainTextResponse:
+def scrape_gauges(state: AppState) -> dict[str, float]:
+    """/metrics gauges, computed at each scrape (blocking: the store counts; render runs in a thread)."""
     gauges: dict[str, float] = {"ticker_ready": 1.0 if state.ready.is_set() else 0.0}
     store = state.store
     if store is not None:
-        # COUNT(*) grows with the table: keep it off the event loop.
-        counts = await run_in_threadpool(lambda: (store.count_headlines(), store.count_stories()))
-        gauges["ticker_store_headlines"], gauges["ticker_store_stories"] = map(float, counts)
-        gauges.update(feed_gauges(await run_in_threadpool(store.feeds)))
+        gauges["ticker_store_headlines"] = float(store.count_headlines())
+        gauges["ticker_store_stories"] = float(store.count_stories())
+        gauges.update(feed_gauges(store.feeds()))
     if state.topics is not None:
         gauges.update(state.topics.gauges())
-    return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+    return gauges
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+async def metrics(state: StateDep) -> Response:
+    # COUNT(*) grows with the table, and the gauges are computed during the render: keep it off the event loop.
+    body = await run_in_threadpool(state.metrics.render)
+    return Response(body, media_type=CONTENT_TYPE)
 
 
 @router.post(
@@ -63,9 +70,9 @@ async def run_retention(state: StateDep) -> RetentionOut:
     if retention is None or not retention.enabled:
         raise HTTPException(status_code=409, detail="retention is off: set TICKER_RETENTION_DAYS to a number of days")
     report = await run_in_threadpool(retention.run)
-    return RetentionOut(
-        stories=report.stories,
-        headlines=report.headlines,
+    return from_row(
+        RetentionOut,
+        report,
         cutoff=iso(report.cutoff),
         retention_days=state.settings.retention_days,
         seconds=round(report.seconds, 4),
