@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _encoder_texts(items: list[HeadlineInput], probes: list[str]) -> list[str]:
     """What the pipeline hands the encoder for these titles (the key's cleaning, case kept)."""
-    from app.ingest.normalise import strip_kicker
+    from app.ingest.kicker import strip_kicker
 
     return list(dict.fromkeys([strip_kicker(it.title)[1] for it in items] + [strip_kicker(t)[1] for t in probes]))
 

@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.ingest.normalise import key_of_rest, strip_kicker, text_hash  # noqa: E402
+from app.ingest.kicker import strip_kicker  # noqa: E402
+from app.ingest.normalise import key_of_rest, text_hash  # noqa: E402
 from app.stories.features import Features, extract  # noqa: E402
 from app.stories.score import MatchParams, pair_score, score_terms  # noqa: E402
 
@@ -58,12 +59,13 @@ def load_titles(datasets: Path = DATASETS) -> list[tuple[str, str | None]]:
 
 def clear_word_caches() -> None:
     """Empty the per-word caches of normalisation and features (those that exist in this version)."""
-    normalise = importlib.import_module("app.ingest.normalise")
+    fold = importlib.import_module("app.ingest.fold")
+    kicker = importlib.import_module("app.ingest.kicker")
     text = importlib.import_module("app.stories._text")
     features = importlib.import_module("app.stories.features")
-    normalise._fold_word.cache_clear()
+    fold._fold_word.cache_clear()
     for module, name in (
-        (normalise, "_FOLD_KEY_CACHE"),
+        (kicker, "_FOLD_KEY_CACHE"),
         (text, "_FOLDED"),
         (features, "_NAME_INFO"),
         (features, "_GRAMS_OF"),

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import pkgutil
+import re
+import sys
 from collections import defaultdict
 from pathlib import Path
+from re import _constants, _parser  # a pattern's parsed form, to find its repeats (private, 3.11+)
+from types import FrameType
+from typing import Any, Callable, Iterable, Iterator
 
 import pytest
 
-from app.ingest.normalise import (
-    KickerRules,
-    fold_accents,
-    normalise,
-    strip_kicker,
-    text_hash,
-    tokens,
-    unify_punctuation,
-)
+import app.ingest
+from app.ingest.fold import fold_accents
+from app.ingest.kicker import KickerRules, strip_kicker
+from app.ingest.normalise import normalise, text_hash, tokens
+from app.ingest.punctuation import unify_punctuation
+from app.ingest.split import SplitParams, split_capture
 from app.ingest.stopwords import STOPWORDS, is_stopword
 
 GOLD = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "seed_ticker" / "gold.jsonl"
@@ -201,29 +205,155 @@ def test_stopword_lists() -> None:
 
 # --- hostile input ------------------------------------------------------------------------------
 
+#: long runs (unit, tail) that a backtracking pattern or a loop rescanning the text turns quadratic
+HOSTILE = [(" ", "x"), ("\u00a0 ", "x"), (". ", "x"), (" »", ""), ("l'", "")]
+#: work per input character past which the meter stops the run: linear code does at most 13 here, and a
+#: quadratic path stops in a second instead of running for minutes under the tracer
+WORK_PER_CHAR = 100
+#: every module of app/ingest: their compiled patterns are what the meter below charges for
+INGEST_MODULES = [
+    importlib.import_module(f"app.ingest.{info.name}") for info in pkgutil.iter_modules(app.ingest.__path__)
+]
+
+
+class _MeteredPattern:
+    """A compiled pattern that adds to ``work`` the characters each call reads: up to the end of the match
+    ``match`` or ``search`` finds, else the whole range it was given (``sub``, ``findall``... read it all)."""
+
+    def __init__(self, pattern: re.Pattern[str], work: list[int]) -> None:
+        self._pattern = pattern
+        self._work = work
+
+    def __getattr__(self, name: str) -> Any:  # .pattern, .flags, .groups: the pattern's own
+        return getattr(self._pattern, name)
+
+    def _read(self, found: re.Match[str] | None, string: str, pos: int, endpos: int) -> re.Match[str] | None:
+        self._work[0] += (found.end() if found is not None else min(endpos, len(string))) - pos
+        return found
+
+    def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self._read(self._pattern.match(string, pos, endpos), string, pos, endpos)
+
+    def fullmatch(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self._read(self._pattern.fullmatch(string, pos, endpos), string, pos, endpos)
+
+    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self._read(self._pattern.search(string, pos, endpos), string, pos, endpos)
+
+    def findall(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]:
+        self._read(None, string, pos, endpos)
+        return self._pattern.findall(string, pos, endpos)
+
+    def finditer(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
+        self._read(None, string, pos, endpos)
+        return self._pattern.finditer(string, pos, endpos)
+
+    def split(self, string: str, maxsplit: int = 0) -> list[str | Any]:
+        self._read(None, string, 0, len(string))
+        return self._pattern.split(string, maxsplit)
+
+    def sub(self, repl: Any, string: str, count: int = 0) -> str:
+        self._read(None, string, 0, len(string))
+        return self._pattern.sub(repl, string, count)
+
+    def subn(self, repl: Any, string: str, count: int = 0) -> tuple[str, int]:
+        self._read(None, string, 0, len(string))
+        return self._pattern.subn(repl, string, count)
+
+
+def _work(fn: Callable[[str], object], text: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Python lines run by ``fn(text)``, plus the characters its patterns read and the strings it builds:
+    a count, not a time, so the same code on the same input gives the same figure on any machine."""
+    fn(text)  # warm the word caches first: a cold and a warm run do different work
+    work = [0]
+    budget = WORK_PER_CHAR * len(text)
+    with monkeypatch.context() as patch:
+        for module in INGEST_MODULES:
+            for name, value in vars(module).items():
+                if isinstance(value, re.Pattern):
+                    patch.setattr(module, name, _MeteredPattern(value, work))
+
+        bound: dict[FrameType, dict[str, object]] = {}
+
+        def count_lines(frame: FrameType, event: str, arg: object) -> Callable[..., object]:
+            if event == "line":
+                work[0] += 1
+                # a new string in a local was built a character at a time: rebuilding the text once per
+                # character (text = text.replace(ch, x, 1) in a loop) is quadratic in one line
+                seen = bound.setdefault(frame, {})
+                for name, value in frame.f_locals.items():
+                    if isinstance(value, str) and seen.get(name) is not value:
+                        work[0] += len(value)
+                        seen[name] = value
+                if work[0] > budget:  # raised into the code under test, which lets it through
+                    raise AssertionError(f"{fn.__name__}: work past {budget} for {len(text)} characters")
+            return count_lines
+
+        def trace(frame: FrameType, event: str, arg: object) -> Callable[..., object] | None:
+            # the meter's own lines (this file) are not the work of the code under test
+            return None if frame.f_code.co_filename == __file__ else count_lines
+
+        previous = sys.gettrace()
+        sys.settrace(trace)
+        try:
+            fn(text)
+        finally:
+            sys.settrace(previous)
+    return work[0]
+
 
 @pytest.mark.parametrize(
-    "text",
-    [" " * 200_000 + "x", "\u00a0 " * 100_000 + "x", ". " * 100_000 + "x", " »" * 100_000, "l'" * 100_000],
+    ("unit", "tail"), HOSTILE, ids=["spaces", "nbsp-space", "full-stops", "guillemets", "elisions"]
 )
-def test_linear_time_on_long_runs(text: str) -> None:
-    import time
+@pytest.mark.parametrize("fn", [normalise, tokens, split_capture], ids=["normalise", "tokens", "split_capture"])
+def test_work_is_linear_on_long_runs(
+    fn: Callable[[str], object], unit: str, tail: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Twice the input, at most twice the work (plus a margin): quadratic code does four times as much.
+    # Both sizes are past the longest line split_capture reads as a headline, so both take one path.
+    n = SplitParams().max_line_chars
+    small, large = (_work(fn, unit * k + tail, monkeypatch) for k in (n, 2 * n))
+    assert large <= 2.5 * small, f"{fn.__name__}: work {small} for {n} units, {large} for {2 * n}"
 
-    from app.ingest.split import split_capture
 
-    start = time.perf_counter()
-    normalise(text)
-    tokens(text)
-    split_capture(text)
-    # Quadratic regexes took minutes on these; linear code takes well under a second.
-    assert time.perf_counter() - start < 5.0
+def _unbounded_repeats_nested(items: Iterable[tuple[Any, Any]], inside: bool = False) -> bool:
+    """True when an unbounded repeat (``*``, ``+``, ``{n,}``) sits inside another one."""
+    for op, arg in items:
+        if op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT, _constants.POSSESSIVE_REPEAT):
+            unbounded = arg[1] == _constants.MAXREPEAT
+            if (unbounded and inside) or _unbounded_repeats_nested(arg[2], inside or unbounded):
+                return True
+        elif op in (_constants.SUBPATTERN, _constants.ATOMIC_GROUP, _constants.ASSERT, _constants.ASSERT_NOT):
+            if _unbounded_repeats_nested(arg[-1], inside):
+                return True
+        elif op == _constants.BRANCH and any(_unbounded_repeats_nested(branch, inside) for branch in arg[1]):
+            return True
+    return False
+
+
+#: nested runs that cannot backtrack: each inner run follows a separator it cannot match ("," or "." before
+#: digits, an apostrophe before letters). A changed pattern leaves this list and is looked at again.
+SEPARATED_RUNS = {r"\d+(?:[.,]\d+)*[^\W_]*|[^\W\d_][^\W_]*(?:'[^\W\d_]+)*"}
+
+
+def test_no_ingest_pattern_nests_unbounded_repeats() -> None:
+    # (a+)+ or (\w+\s?)* tries every way to cut a run between the two repeats: exponential on a long run
+    nested = [
+        f"{module.__name__}.{name}"
+        for module in INGEST_MODULES
+        for name, value in vars(module).items()
+        if isinstance(value, re.Pattern)
+        and value.pattern not in SEPARATED_RUNS
+        and _unbounded_repeats_nested(_parser.parse(value.pattern, value.flags))
+    ]
+    assert nested == []
 
 
 def test_unify_punctuation_skips_no_character_it_should_change():
     """The fast paths (no guillemet, nothing to translate) give what the full treatment gives."""
     import unicodedata
 
-    from app.ingest.normalise import _PUNCT_TABLE, _SPACE_INSIDE_GUILLEMETS, unify_punctuation
+    from app.ingest.punctuation import _PUNCT_TABLE, _SPACE_INSIDE_GUILLEMETS, unify_punctuation
 
     def full(text: str) -> str:
         text = " ".join(unicodedata.normalize("NFKC", text).split())

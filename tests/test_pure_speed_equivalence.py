@@ -19,6 +19,9 @@ import pytest
 from conftest import DATASETS, read_jsonl
 
 N = importlib.import_module("app.ingest.normalise")  # the package re-exports a function of that name
+K = importlib.import_module("app.ingest.kicker")
+P = importlib.import_module("app.ingest.punctuation")
+FOLD = importlib.import_module("app.ingest.fold")
 
 EDGE_TITLES = [
     "Officiel : Rayane Bounida dit oui",
@@ -93,7 +96,7 @@ TITLES = _titles()
 
 
 class Reference:
-    """app/ingest/normalise.py as it was before the fast paths (same compiled patterns where kept)."""
+    """app/ingest/ key code as it was before the fast paths (same compiled patterns where kept)."""
 
     FRENCH_ELISION = re.compile(
         r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu|presqu)'(?=[^\W\d_])", re.IGNORECASE
@@ -104,24 +107,24 @@ class Reference:
     def unify_punctuation(text: str) -> str:
         text = " ".join(unicodedata.normalize("NFKC", text).split())
         if "«" in text or "»" in text or "‹" in text or "›" in text:
-            text = N._SPACE_INSIDE_GUILLEMETS.sub(lambda m: m.group(1) or m.group(2), text)
-        return text.translate(N._PUNCT_TABLE) if N._PUNCT_CHARS.search(text) else text
+            text = P._SPACE_INSIDE_GUILLEMETS.sub(lambda m: m.group(1) or m.group(2), text)
+        return text.translate(P._PUNCT_TABLE) if P._PUNCT_CHARS.search(text) else text
 
     @staticmethod
     def fold_key(text: str) -> str:
-        return " ".join(N.fold_accents(Reference.unify_punctuation(text)).casefold().split())
+        return " ".join(FOLD.fold_accents(Reference.unify_punctuation(text)).casefold().split())
 
     @staticmethod
-    def one_kicker(text: str, rules: N.KickerRules) -> tuple[str, str] | None:
+    def one_kicker(text: str, rules: K.KickerRules) -> tuple[str, str] | None:
         is_label = lambda t: Reference.fold_key(t) in {Reference.fold_key(w) for w in rules.labels}  # noqa: E731
         is_place = lambda t: Reference.fold_key(t) in {Reference.fold_key(w) for w in rules.datelines}  # noqa: E731
-        match = N._BRACKETED.match(text)
+        match = K._BRACKETED.match(text)
         if match and is_label(match.group(1)):
             return match.group(1), match.group(2)
-        match = N._AGENCY_DATELINE.match(text)
+        match = K._AGENCY_DATELINE.match(text)
         if match and all(word[0].isupper() for word in match.group(1).split()):
             return (match.group(1) + (match.group(2) or "")).strip(), match.group(3)
-        match = N._LABELLED.match(text)
+        match = K._LABELLED.match(text)
         if match:
             head = match.group(1).strip()
             if is_label(head):
@@ -129,13 +132,13 @@ class Reference:
             separator = text[len(match.group(1)) :].lstrip()[:1]
             if separator == "-" and is_place(head):
                 return head, match.group(2)
-        match = N._DOT_DATELINE.match(text)
-        if match and N._looks_like_dateline(match.group(1), match.group(2), rules):
+        match = K._DOT_DATELINE.match(text)
+        if match and K._looks_like_dateline(match.group(1), match.group(2), rules):
             return match.group(1), match.group(2)
         return None
 
     @staticmethod
-    def strip_kicker(title: str, rules: N.KickerRules = N.DEFAULT_KICKER_RULES) -> tuple[str | None, str]:
+    def strip_kicker(title: str, rules: K.KickerRules = K.DEFAULT_KICKER_RULES) -> tuple[str | None, str]:
         rest = Reference.unify_punctuation(title)
         found: list[str] = []
         for _ in range(rules.max_kickers):
@@ -159,7 +162,7 @@ class Reference:
     @staticmethod
     def tokens(key: str, lang: str | None = None) -> list[str]:
         text = Reference.unify_punctuation(key).casefold()
-        text = N._ARABIC_DIACRITICS.sub("", text).translate(N._DIGITS)
+        text = FOLD._ARABIC_DIACRITICS.sub("", text).translate(FOLD._DIGITS)
         if lang in (None, "fr"):
             text = Reference.FRENCH_ELISION.sub(" ", text)
         if lang in (None, "en"):
@@ -171,7 +174,7 @@ class Reference:
 
 
 def test_every_whitespace_but_the_space_is_unprintable():
-    # _is_collapsed: a printable text without double, leading or trailing spaces is already collapsed
+    # is_collapsed: a printable text without double, leading or trailing spaces is already collapsed
     bad = [hex(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and chr(c) != " " and chr(c).isprintable()]
     assert bad == []
 
@@ -208,10 +211,10 @@ def test_normalisation_is_unchanged():
     rng = random.Random(2)
     texts = [t for t, _ in TITLES] + [_spacey(rng) for _ in range(5000)]
     for text in texts:
-        assert N.unify_punctuation(text) == Reference.unify_punctuation(text), text
-        assert N._fold_key(text) == Reference.fold_key(text), text
+        assert P.unify_punctuation(text) == Reference.unify_punctuation(text), text
+        assert K._fold_key(text) == Reference.fold_key(text), text
         assert N.key_of_rest(text) == Reference.key_of_rest(text), text
-        kicker, rest = N.strip_kicker(text)
+        kicker, rest = K.strip_kicker(text)
         assert (kicker, rest) == Reference.strip_kicker(text), text
         key = N.key_of_rest(rest)
         assert N.normalise(text) == key == Reference.key_of_rest(Reference.strip_kicker(text)[1])
@@ -223,16 +226,16 @@ def test_normalisation_is_unchanged():
 
 def test_punctuation_replacements_do_not_chain():
     # _PUNCT_MAP replaced one character after the other equals one translate: no target is a source
-    assert all(len(k) == 1 and len(v) == 1 for k, v in N._PUNCT_MAP.items())
-    assert not set(N._PUNCT_MAP.values()) & set(N._PUNCT_MAP)
-    assert {ord(k): v for k, v in N._PUNCT_MAP.items()} == N._PUNCT_TABLE
-    every = "".join(N._PUNCT_MAP) * 2 + " « a » ‹b› c"
-    assert N.unify_punctuation(every) == Reference.unify_punctuation(every)
+    assert all(len(k) == 1 and len(v) == 1 for k, v in P._PUNCT_MAP.items())
+    assert not set(P._PUNCT_MAP.values()) & set(P._PUNCT_MAP)
+    assert {ord(k): v for k, v in P._PUNCT_MAP.items()} == P._PUNCT_TABLE
+    every = "".join(P._PUNCT_MAP) * 2 + " « a » ‹b› c"
+    assert P.unify_punctuation(every) == Reference.unify_punctuation(every)
 
 
 @pytest.mark.parametrize("text", [" a", "a ", "a  b", "a\tb", "a\u00a0b", "", "ab", "a b"])
 def test_is_collapsed(text):
-    assert N._is_collapsed(text) == (" ".join(text.split()) == text)
+    assert P.is_collapsed(text) == (" ".join(text.split()) == text)
 
 
 # --- story features --------------------------------------------------------------------------
@@ -249,7 +252,7 @@ class ReferenceFeatures:
 
     @staticmethod
     def fold(text: str) -> str:
-        return N.fold_accents(text).casefold()
+        return FOLD.fold_accents(text).casefold()
 
     @staticmethod
     def words(key: str, lang: str | None) -> list[str]:

@@ -7,7 +7,7 @@ split off by ``tokens()``; their bare letters are listed anyway for other tokeni
 
 from __future__ import annotations
 
-from app.ingest.normalise import fold_accents
+from app.ingest.fold import fold_accents
 
 __all__ = ["STOPWORDS", "ALL_STOPWORDS", "is_stopword"]
 

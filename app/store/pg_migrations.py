@@ -17,7 +17,7 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from ..ingest.normalise import search_fold
+from ..ingest.fold import search_fold
 
 log = logging.getLogger("ticker.store")
 

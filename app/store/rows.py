@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..ingest.normalise import search_fold
+from ..ingest.fold import search_fold
 
 
 @dataclass(kw_only=True)

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..ingest.normalise import search_fold
+from ..ingest.fold import search_fold
 from .sql_store import SQLStore
 from .sqlite_buffer import STORY_CACHE_SIZE, _Pending, _StoryState
 from .sqlite_rows import _INSERT_HEADLINE, _INSERT_STORY, _UPDATE_STORY, _loads, _vec

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..ingest.normalise import search_fold
+from ..ingest.fold import search_fold
 
 #: the most a story search (``q``) may hold: characters, and words (each word is one LIKE test per headline)
 MAX_SEARCH_CHARS = 200

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from app.ingest.normalise import fold_accents as _ingest_fold
+from app.ingest.fold import fold_accents as _ingest_fold
+from app.ingest.kicker import strip_kicker as _ingest_strip_kicker
 from app.ingest.normalise import normalise as _ingest_normalise
-from app.ingest.normalise import strip_kicker as _ingest_strip_kicker
 from app.ingest.normalise import tokens as _ingest_tokens
 from app.ingest.stopwords import ALL_STOPWORDS
 

@@ -7,7 +7,7 @@ Lists are casefolded; accents are folded when looked up.
 
 from __future__ import annotations
 
-from app.ingest.normalise import fold_accents
+from app.ingest.fold import fold_accents
 
 __all__ = ["FILLER", "is_filler"]
 

@@ -29,8 +29,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Sequence
 
+from app.ingest.fold import fold_accents
+from app.ingest.kicker import strip_kicker
 from app.ingest.langcodes import word_lists_lang
-from app.ingest.normalise import fold_accents, strip_kicker, tokens, unify_punctuation
+from app.ingest.normalise import tokens
+from app.ingest.punctuation import unify_punctuation
 from app.ingest.stopwords import ALL_STOPWORDS, STOPWORDS
 
 from .filler import is_filler
