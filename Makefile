@@ -34,9 +34,9 @@ run: $(VENV)/.base
 test: $(VENV)/.test
 	bash scripts/test.sh $(PYTEST_ARGS)
 
-# The edit-test loop: no browser, no PostgreSQL, nothing marked slow.
+# The edit-test loop: no browser, no PostgreSQL, nothing marked slow, one worker per core (pytest-xdist).
 test-fast: $(VENV)/.test
-	env -u TICKER_TEST_PG_DSN $(PY) -m pytest -q -p no:cacheprovider -m "not browser and not slow" $(PYTEST_ARGS)
+	env -u TICKER_TEST_PG_DSN $(PY) -m pytest -q -p no:cacheprovider -n auto -m "not browser and not slow" $(PYTEST_ARGS)
 
 $(VENV)/.bench: $(VENV)/.base
 	$(PIP) install -e ".[bench]"

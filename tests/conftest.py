@@ -56,26 +56,32 @@ def seed_gold() -> list[dict[str, Any]]:
     return read_jsonl(path)
 
 
-@pytest.fixture
-def make_client(tmp_path: Path, encoder) -> Iterator[Callable[..., Any]]:
-    """Build a TestClient on a fresh data dir; keyword arguments override settings."""
+def started_client(model: Any, data_dir: Path, /, **overrides: Any) -> Any:
+    """A started TestClient of the app on ``data_dir`` with the encoder ``model`` (None: the settings'
+    own); keyword arguments override settings. The caller closes it (``__exit__``)."""
     from fastapi.testclient import TestClient
 
     from app.config import load_settings
     from app.main import create_app
 
-    clients: list[TestClient] = []
+    overrides.setdefault("data_dir", data_dir)
+    settings = load_settings(env={}, **overrides)
+    app = create_app(settings, encoder=model, wait_ready=True)
+    client = TestClient(app)
+    client.__enter__()
+    state = app.state.ticker
+    assert state.ready.is_set(), state.startup_error
+    return client
 
-    def build(*, use_encoder: bool = True, **overrides: Any) -> TestClient:
-        overrides.setdefault("data_dir", tmp_path / "data")
-        settings = load_settings(env={}, **overrides)
-        app = create_app(settings, encoder=encoder if use_encoder else None, wait_ready=True)
-        client = TestClient(app)
-        client.__enter__()
-        clients.append(client)
-        state = app.state.ticker
-        assert state.ready.is_set(), state.startup_error
-        return client
+
+@pytest.fixture
+def make_client(tmp_path: Path, encoder) -> Iterator[Callable[..., Any]]:
+    """Build a TestClient on a fresh data dir; keyword arguments override settings."""
+    clients: list[Any] = []
+
+    def build(*, use_encoder: bool = True, **overrides: Any) -> Any:
+        clients.append(started_client(encoder if use_encoder else None, tmp_path / "data", **overrides))
+        return clients[-1]
 
     yield build
     for c in clients:

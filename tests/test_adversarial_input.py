@@ -95,6 +95,7 @@ PIECES = [
 texts = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
 
 
+@pytest.mark.slow
 @settings(max_examples=3000, deadline=None, database=None)
 @given(texts)
 def test_split_headlines_matches_the_reference(text):
@@ -114,6 +115,7 @@ def _is_ticker_item(item: str) -> bool:
     return any(ch.isalpha() and ch != "\u3164" for ch in item) and len(item.split()) >= 2
 
 
+@pytest.mark.slow
 @settings(max_examples=3000, deadline=None, database=None)
 @given(texts.map(lambda t: t.replace("\n", " ")))
 def test_a_ticker_line_yields_the_reference_items(line):
@@ -175,6 +177,7 @@ def _deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(adversarial_captures()))
 @pytest.mark.parametrize("split", [split_capture, split_headlines], ids=["split_capture", "split_headlines"])
 def test_a_2mb_capture_is_split_in_bounded_time(name: str, split: Callable[[str], list[str]]):

@@ -12,10 +12,24 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from conftest import started_client
 
 JSON = {"Content-Type": "application/json"}
 TEXT = {"Content-Type": "text/plain"}
 BODY_PATHS = [("/v1/headlines", JSON), ("/v1/dedup/check", JSON), ("/v1/ticker", TEXT)]
+
+
+@pytest.fixture(scope="module")
+def refusing(tmp_path_factory, encoder):
+    """One app for the tests that send only what must be refused. Each of them checks that nothing was
+    stored, so they can share a store instead of starting an app each, and at the end the store is
+    checked to hold nothing."""
+    client = started_client(encoder, tmp_path_factory.mktemp("refusing"))
+    yield client
+    try:
+        assert client.get("/v1/stories").json()["total"] == 0, "a refused request stored something"
+    finally:
+        client.__exit__(None, None, None)
 
 
 def post(c, *items, **kw):
@@ -48,16 +62,16 @@ BAD_UTF8 = [
 
 @pytest.mark.parametrize("bad", BAD_UTF8, ids=lambda b: b.hex())
 @pytest.mark.parametrize("path, headers", BODY_PATHS, ids=lambda x: x if isinstance(x, str) else "")
-def test_invalid_utf8_is_400_with_the_byte_offset(client, path, headers, bad):
+def test_invalid_utf8_is_400_with_the_byte_offset(refusing, path, headers, bad):
     prefix = b'{"title": "Le Maroc ' if headers is JSON else "Le Maroc et l'Espagne ".encode()
     body = prefix + bad if bad == b"\xe2\x82" else prefix + bad + b' et la CAF"}'
     if path == "/v1/headlines":
         prefix = b'{"headlines": [{"title": "Le Maroc '
         body = prefix + bad + (b"" if bad == b"\xe2\x82" else b'"}]}')
-    r = client.post(path, content=body, headers=headers)
+    r = refusing.post(path, content=body, headers=headers)
     assert r.status_code == 400, r.text
     assert f"byte {len(prefix)}" in r.json()["detail"]
-    assert client.get("/v1/stories").json()["total"] == 0
+    assert refusing.get("/v1/stories").json()["total"] == 0
 
 
 def test_other_charsets_are_refused_not_guessed(client):
@@ -93,18 +107,18 @@ def test_a_byte_order_mark_before_json_is_a_clear_4xx(client):
 
 @pytest.mark.parametrize("field", ["title", "source", "url", "id", "lang"])
 @pytest.mark.parametrize("evil", ["\x00", "\ud800", "\udfff"], ids=["nul", "high-surrogate", "low-surrogate"])
-def test_unstorable_characters_in_any_field_are_422(client, field, evil):
+def test_unstorable_characters_in_any_field_are_422(refusing, field, evil):
     item = {"title": "Le Maroc et la CAF", "source": "src", "url": "https://x.ma/1", "id": "1", "lang": "fr"}
     item[field] = f"a{evil}b" if field != "lang" else f"f{evil}"
     # json.dumps writes a lone surrogate as the escape "\ud800", exactly as a careless client would
-    r = client.post("/v1/headlines", content=json.dumps({"headlines": [item]}).encode(), headers=JSON)
+    r = refusing.post("/v1/headlines", content=json.dumps({"headlines": [item]}).encode(), headers=JSON)
     assert_clear_4xx(r, 422)
     assert ["body", "headlines", 0, field] == r.json()["detail"][0]["loc"][:4]
-    r = client.post(
+    r = refusing.post(
         "/v1/dedup/check", content=json.dumps({"title": f"Le Maroc {evil} et la CAF"}).encode(), headers=JSON
     )
     assert_clear_4xx(r, 422)
-    assert client.get("/v1/stories").json()["total"] == 0
+    assert refusing.get("/v1/stories").json()["total"] == 0
 
 
 def test_nul_in_a_capture_and_in_query_parameters(client):
@@ -244,12 +258,12 @@ def test_arabic_and_mixed_captures_split_and_store_exactly(client):
         ),
     ],
 )
-def test_wrong_types_missing_and_unknown_fields_are_422_at_the_field(client, body, loc):
-    r = client.post("/v1/headlines", content=json.dumps(body).encode(), headers=JSON)
+def test_wrong_types_missing_and_unknown_fields_are_422_at_the_field(refusing, body, loc):
+    r = refusing.post("/v1/headlines", content=json.dumps(body).encode(), headers=JSON)
     assert_clear_4xx(r, 422)
     locs = [d["loc"][: len(loc)] for d in r.json()["detail"]]
     assert loc in locs, locs
-    assert client.get("/v1/stories").json()["total"] == 0
+    assert refusing.get("/v1/stories").json()["total"] == 0
 
 
 @pytest.mark.parametrize(
@@ -265,8 +279,8 @@ def test_wrong_types_missing_and_unknown_fields_are_422_at_the_field(client, bod
         "Le Maroc",
     ],
 )
-def test_dedup_check_wrong_shapes(client, body):
-    assert_clear_4xx(client.post("/v1/dedup/check", content=json.dumps(body).encode(), headers=JSON), 422)
+def test_dedup_check_wrong_shapes(refusing, body):
+    assert_clear_4xx(refusing.post("/v1/dedup/check", content=json.dumps(body).encode(), headers=JSON), 422)
 
 
 def test_duplicate_keys_and_odd_json(client):
@@ -292,11 +306,11 @@ def test_duplicate_keys_and_odd_json(client):
 
 
 @pytest.mark.parametrize("depth", [64, 5_000, 200_000])
-def test_deeply_nested_json(client, depth):
+def test_deeply_nested_json(refusing, depth):
     body = b'{"headlines": [{"title": "Le Maroc", "lang": ' + b"[" * depth + b"]" * depth + b"}]}"
-    assert_clear_4xx(client.post("/v1/headlines", content=body, headers=JSON), 400, 413, 422)
+    assert_clear_4xx(refusing.post("/v1/headlines", content=body, headers=JSON), 400, 413, 422)
     body = b'{"title": ' + b'{"a": ' * depth + b"1" + b"}" * depth + b"}"
-    assert_clear_4xx(client.post("/v1/dedup/check", content=body, headers=JSON), 400, 413, 422)
+    assert_clear_4xx(refusing.post("/v1/dedup/check", content=body, headers=JSON), 400, 413, 422)
 
 
 # --- ids ------------------------------------------------------------------------------------------
@@ -384,17 +398,17 @@ def test_every_int_parameter_refuses_what_int64_cannot_hold(client):
         "2999-01-01T00:00:00",
     ],
 )
-def test_far_past_and_future_dates_are_422(client, when):
-    r = post(client, {"title": "Le Maroc et la CAF", "published_at": when})
+def test_far_past_and_future_dates_are_422(refusing, when):
+    r = post(refusing, {"title": "Le Maroc et la CAF", "published_at": when})
     assert_clear_4xx(r, 422)
     assert r.json()["detail"][0]["loc"] == ["body", "headlines", 0, "published_at"]
     q = when.replace("+", "%2B")
     assert_clear_4xx(
-        client.post(f"/v1/ticker?published_at={q}", content="Le Maroc et la CAF".encode(), headers=TEXT), 422
+        refusing.post(f"/v1/ticker?published_at={q}", content="Le Maroc et la CAF".encode(), headers=TEXT), 422
     )
     # as filters they are fine: nothing is that old or that new
     for path in ("/v1/stories?since=", "/v1/stories?until=", "/v1/clusters?since="):
-        assert client.get(path + q).status_code == 200
+        assert refusing.get(path + q).status_code == 200
 
 
 FLOATISH = [
@@ -416,21 +430,21 @@ FLOATISH = [
 
 
 @pytest.mark.parametrize("value", FLOATISH)
-def test_numbers_in_any_form_are_refused_where_a_date_is_expected(client, value):
+def test_numbers_in_any_form_are_refused_where_a_date_is_expected(refusing, value):
     # pydantic would read "2.0250621e7" as Unix seconds: 1970-08-23, stored without a word
-    r = post(client, {"title": "Le Maroc et la CAF", "published_at": value})
+    r = post(refusing, {"title": "Le Maroc et la CAF", "published_at": value})
     assert_clear_4xx(r, 422)
     (err,) = r.json()["detail"]
     assert err["loc"] == ["body", "headlines", 0, "published_at"] and "not a number" in err["msg"], err
     for path, name in (("/v1/stories", "since"), ("/v1/stories", "until"), ("/v1/clusters", "since")):
-        r = client.get(path, params={name: value})
+        r = refusing.get(path, params={name: value})
         assert_clear_4xx(r, 422)
         (err,) = r.json()["detail"]
         assert err["loc"] == ["query", name] and "not a number" in err["msg"], (path, err)
-    r = client.post("/v1/ticker", params={"published_at": value}, content="Le Maroc et la CAF".encode(), headers=TEXT)
+    r = refusing.post("/v1/ticker", params={"published_at": value}, content="Le Maroc et la CAF".encode(), headers=TEXT)
     assert_clear_4xx(r, 422)
     assert r.json()["detail"][0]["loc"] == ["query", "published_at"]
-    assert client.get("/v1/stories").json()["total"] == 0
+    assert refusing.get("/v1/stories").json()["total"] == 0
 
 
 def test_time_zones_are_converted_to_utc(client):
@@ -463,11 +477,11 @@ def test_published_at_slightly_ahead_is_accepted(client):
 
 
 @pytest.mark.parametrize("junk", ["🙂", " ", "e", "english", "12", "fr fr", "fr;", "<script>", "en-US-extra-long", "ف"])
-def test_lang_junk_is_422(client, junk):
-    r = post(client, {"title": "Le Maroc et la CAF", "lang": junk})
+def test_lang_junk_is_422(refusing, junk):
+    r = post(refusing, {"title": "Le Maroc et la CAF", "lang": junk})
     assert_clear_4xx(r, 422)
     assert r.json()["detail"][0]["loc"] == ["body", "headlines", 0, "lang"]
-    assert_clear_4xx(client.post("/v1/dedup/check", json={"title": "Le Maroc et la CAF", "lang": junk}), 422)
+    assert_clear_4xx(refusing.post("/v1/dedup/check", json={"title": "Le Maroc et la CAF", "lang": junk}), 422)
 
 
 @pytest.mark.parametrize(
@@ -481,14 +495,14 @@ def test_lang_codes_are_normalised_or_kept(client, given, stored):
 
 
 @pytest.mark.parametrize("given", ["xx", "kab", "de", "zz-ZZ"])
-def test_unknown_lang_codes_are_422_listing_the_accepted_ones(client, given):
+def test_unknown_lang_codes_are_422_listing_the_accepted_ones(refusing, given):
     # a code the service does not know, or not among TICKER_LANGUAGES: stored, "de" made French text a "translation"
-    r = post(client, {"title": "Le Maroc et l'Espagne signent un accord sur l'eau", "lang": given})
+    r = post(refusing, {"title": "Le Maroc et l'Espagne signent un accord sur l'eau", "lang": given})
     assert_clear_4xx(r, 422)
     [err] = r.json()["detail"]
     assert err["loc"] == ["body", "headlines", 0, "lang"]
     assert err["ctx"]["accepted"][:5] == ["fr", "es", "en", "ar", "ary"] and given in err["msg"]
-    assert_clear_4xx(client.post("/v1/dedup/check", json={"title": "Le Maroc et la CAF", "lang": given}), 422)
+    assert_clear_4xx(refusing.post("/v1/dedup/check", json={"title": "Le Maroc et la CAF", "lang": given}), 422)
 
 
 def test_405_names_every_method_of_the_path(make_client) -> None:

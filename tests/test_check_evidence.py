@@ -133,6 +133,7 @@ def test_confidence_is_monotone_and_the_verdict_consistent() -> None:
         assert a == b
 
 
+@pytest.mark.slow
 def test_calibration_holds_on_the_held_out_half(encoder) -> None:
     """Recomputed: the small labelled sets replayed through the check (as bench/calibrate_check.py does),
     the held-out half (odd gold-story hash) scored with the constants in code. Measured 2026-12-07 on this

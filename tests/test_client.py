@@ -531,6 +531,7 @@ def test_cli_process_exit_code(fake: tuple[str, FakeState]) -> None:
 # --- the CLI against the real service (python -m app on loopback) ---------------------------------
 
 
+@pytest.mark.slow
 def test_cli_against_the_real_service(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from server import Server
 

@@ -31,6 +31,7 @@ def test_unknown_encoder_spec_is_a_clear_error():
         load_encoder("word2vec")
 
 
+@pytest.mark.slow
 def test_sentence_transformers_backend_offline(monkeypatch):
     if os.environ.get("CI") != "true":
         pytest.importorskip("sentence_transformers")
@@ -96,6 +97,7 @@ def test_a_store_refuses_vectors_of_another_encoder(tmp_path, encoder):
         assert r.status_code == 503 and "another encoder" in r.json()["detail"]
 
 
+@pytest.mark.slow
 def test_use_workers_and_fast_tokenizer_give_the_package_own_vectors(encoder):
     """The encoder's two speed-ups (C++ tokenizer, worker threads) must not move a vector.
 
@@ -199,6 +201,7 @@ def _dataset_titles(per_set: int) -> list[str]:
     return titles
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weight_bits", [8, 7])
 def test_int8_encodes_like_float32(encoder, weight_bits, cpu_path):
     """int8 products move no vector far from the package's float32 forward pass, on every language and
@@ -259,6 +262,7 @@ def test_int8_vector_does_not_depend_on_the_batch(int8_encoder):
     assert np.abs(shuffled - batch).max() < 1e-5
 
 
+@pytest.mark.slow
 def test_int8_falls_back_to_float32_when_it_disagrees_or_is_missing(monkeypatch, caplog):
     import builtins
 
@@ -289,6 +293,7 @@ def test_int8_falls_back_to_float32_when_it_disagrees_or_is_missing(monkeypatch,
     assert v.shape == (1, 512) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-4
 
 
+@pytest.mark.slow
 def test_a_cpu_whose_integer_products_saturate_encodes_in_float32_unless_7_bits_are_asked_for(monkeypatch, caplog):
     import embeddings.usem as usem
 
@@ -339,6 +344,7 @@ def test_the_probe_finds_saturating_products(monkeypatch, cpu_path):
     assert int8.full_range_products_are_exact() is native
 
 
+@pytest.mark.slow
 def test_fp32_graph_gives_the_package_own_vectors(monkeypatch, caplog):
     """Where int8 is not used, the float32 products run in the same one-call graph: the package's
     vectors on every language and script of the datasets, and a graph that computes otherwise on this
@@ -359,6 +365,7 @@ def test_fp32_graph_gives_the_package_own_vectors(monkeypatch, caplog):
     assert (enc.precision, enc.runtime) == ("fp32", "numpy") and "float32 graph agrees" in caplog.text
 
 
+@pytest.mark.slow
 def test_fp32_spec_is_the_same_model_under_the_same_name(encoder):
     fp32 = load_encoder("use-m3-fp32", threads=1)
     assert fp32.name == encoder.name == "use-m3" and (fp32.precision, fp32.runtime) == ("fp32", "onnxruntime")

@@ -66,6 +66,7 @@ def test_pgvector_hnsw_cosine_nearest(pg_conn) -> None:
         assert dist == pytest.approx(_cosine_distance(rows[row_id], query), abs=1e-6)
 
 
+@pytest.mark.browser
 def test_headless_chromium_reads_data_url(tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not installed (run scripts/install_browser.sh)")

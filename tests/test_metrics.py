@@ -150,6 +150,7 @@ WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_several_workers_are_summed_in_one_scrape(tmp_path):
     mp = tmp_path / "prometheus"
     mp.mkdir()

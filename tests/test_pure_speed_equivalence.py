@@ -491,6 +491,7 @@ def _sample_features(n: int) -> list[Features]:
     return [F.extract(t, N.normalise(t), lang) for t, lang in picked]
 
 
+@pytest.mark.slow
 def test_pair_score_is_the_sum_of_score_terms_to_the_last_bit_on_every_pair():
     feats = _sample_features(300)
     rng = random.Random(5)

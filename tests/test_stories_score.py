@@ -107,6 +107,7 @@ def test_compact_features_score_like_the_full_ones_to_the_last_bit():
     assert pairs > 3000
 
 
+@pytest.mark.slow
 def test_compact_features_take_less_memory():
     from bench.pure import bytes_per_entry  # the figure bench/pure.py reports
 

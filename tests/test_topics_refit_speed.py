@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from scipy.sparse import csgraph
 
 from app.topics import graph
@@ -32,6 +33,7 @@ def _clumps(n_clumps: int, size: int, dim: int, seed: int) -> tuple[np.ndarray, 
     return X, Neighbours(indices.astype(np.int64), distances)
 
 
+@pytest.mark.slow
 def test_many_components_larger_than_any_probe_are_bridged_quickly(monkeypatch) -> None:
     # 400 components of 100 points: the old code searched each one against a copy of all 40k.
     X, nb = _clumps(400, 100, 128, seed=0)

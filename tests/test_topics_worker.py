@@ -68,6 +68,7 @@ def _workers() -> list[int]:
 
 
 # --- the worker ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_the_call_runs_in_another_process_and_its_result_comes_back():
     pid, square = run_in_child(_pid_and_square, 12)
     assert square == 144
@@ -75,21 +76,25 @@ def test_the_call_runs_in_another_process_and_its_result_comes_back():
     assert not _workers()
 
 
+@pytest.mark.slow
 def test_what_the_job_prints_does_not_corrupt_its_answer(capfd):
     assert run_in_child(_prints_then_answers, 41) == 42
     assert "a library talking on stdout" in capfd.readouterr().err  # it went to stderr
 
 
+@pytest.mark.slow
 def test_an_exception_in_the_child_is_raised_with_its_message():
     with pytest.raises(WorkerError, match="ValueError: no topics today"):
         run_in_child(_raises, "no topics today")
 
 
+@pytest.mark.slow
 def test_a_child_that_dies_is_reported_with_its_exit_code():
     with pytest.raises(WorkerError, match="exited with code 3"):
         run_in_child(_dies, 3)
 
 
+@pytest.mark.slow
 def test_cancel_kills_the_child_without_waiting_for_it(tmp_path):
     # The child blocks until released; only this test can release it, and it does so only after the
     # parent has answered (or when the parent never answers: then the test has failed). So the parent
@@ -150,6 +155,7 @@ def _topics_after_refit(encoder, rows, tmp_path, min_stories: int):
         store.close()
 
 
+@pytest.mark.slow
 def test_a_refit_in_a_child_stores_what_the_same_refit_in_the_thread_stores(encoder, gnews_rows, tmp_path):
     inline, topics_inline, members_inline = _topics_after_refit(encoder, gnews_rows, tmp_path / "a", -1)
     n = inline.n_stories
@@ -164,6 +170,7 @@ def test_a_refit_in_a_child_stores_what_the_same_refit_in_the_thread_stores(enco
     assert members_child == members_inline
 
 
+@pytest.mark.slow
 def test_a_failed_child_refit_keeps_the_previous_topics_and_says_why_over_http(make_client, gnews_rows, monkeypatch):
     c = make_client(refit_every_seconds=3600.0, refit_every_stories=100_000, api_key="k", refit_process_min_stories=0)
     auth = {"X-API-Key": "k"}

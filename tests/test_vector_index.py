@@ -300,6 +300,7 @@ def test_remove_takes_named_rows_out_of_the_arrays_and_the_ivf():
     assert [i for i, _ in got] == [i for i, _ in want]
 
 
+@pytest.mark.slow
 def test_background_build_and_retrain_keep_answers_right():
     rng = np.random.default_rng(5)
     centers = unit(500, rng)
@@ -407,6 +408,7 @@ def test_rows_wait_for_a_batch_before_entering_the_ivf():
     assert all(h < n + 250 for h, _ in index.search(vecs[n + 299], K, -1, 1e9))
 
 
+@pytest.mark.slow
 def test_a_build_overtaken_by_loading_trains_again_on_all_rows(monkeypatch):
     # A store opening on 12k rows adds them in chunks; the first training starts at 2k in the
     # background. Without a second training the IVF would keep 2k rows' lists (too few, too long).
