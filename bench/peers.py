@@ -76,18 +76,12 @@ def shared_encoder(encoder) -> Iterator[None]:
 
 
 def _scores(gold: Sequence[Any], pred: Sequence[Any]) -> dict[str, float]:
-    from app.eval.metrics import bcubed, pairwise
+    """The service's own story metrics (app.eval.metrics), so a peer is scored as the service is."""
+    from app.eval.metrics import story_metrics
 
-    p, b = pairwise(gold, pred), bcubed(gold, pred)
-    return {
-        "pairwise_precision": p.precision,
-        "pairwise_recall": p.recall,
-        "pairwise_f1": p.f1,
-        "bcubed_precision": b.precision,
-        "bcubed_recall": b.recall,
-        "bcubed_f1": b.f1,
-        "n_pred_clusters": len(set(pred)),
-    }
+    keep = ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_precision", "bcubed_recall", "bcubed_f1")
+    m = story_metrics(gold, pred)
+    return {**{k: m[k] for k in keep}, "n_pred_clusters": m["n_pred_clusters"]}
 
 
 # --- cosine threshold, greedy online --------------------------------------------------------------

@@ -15,6 +15,19 @@ ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 
 
+def _bench(module: str, *args: str, out: Path) -> dict:
+    """Run ``python -m bench.<module> ARGS --out OUT`` and return the JSON it wrote."""
+    proc = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *args, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(out.read_text())
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], Path]:
     if not (DATASETS / "sib200" / "dev.jsonl").exists():
@@ -146,19 +159,9 @@ def test_refit_and_peer_figures(smoke) -> None:
 
 
 def test_matcher_compares_the_rule_with_its_baseline_in_one_run(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[1]
-    if not (root.parent / "shared" / "datasets" / "uci_news" / "dev.jsonl").exists():
+    if not (DATASETS / "uci_news" / "dev.jsonl").exists():
         pytest.skip("shared datasets not available")
-    out = tmp_path / "matcher.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.matcher", "--reps", "2", "--limit", "300", "--checks", "20", "--out", str(out)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    res = json.loads(out.read_text())
+    res = _bench("matcher", "--reps", "2", "--limit", "300", "--checks", "20", out=tmp_path / "matcher.json")
     assert res["rows"] == 300 and res["checks"] == 20 and res["reps"] == 2
     for name in ("rule", "baseline"):
         assert res["median"][name]["ingest_per_s"] > 0 and 0 < res["median"][name]["check_p50_ms"]
@@ -170,17 +173,7 @@ def test_matcher_compares_the_rule_with_its_baseline_in_one_run(tmp_path: Path) 
 
 
 def test_corrections_bench_times_each_kind_and_a_refit(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[1]
-    out = tmp_path / "corrections.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.corrections", "--stored", "1500", "--corrections", "12", "--out", str(out)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    res = json.loads(out.read_text())
+    res = _bench("corrections", "--stored", "1500", "--corrections", "12", out=tmp_path / "corrections.json")
     assert res["stored"] == 1500 and res["corrections"] == 12
     assert set(res["ms"]) == {"move", "merge", "undo"}
     for figures in res["ms"].values():
@@ -189,17 +182,7 @@ def test_corrections_bench_times_each_kind_and_a_refit(tmp_path: Path) -> None:
 
 
 def test_clusters_bench_times_the_view_idle_and_while_ingesting(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[1]
-    out = tmp_path / "clusters.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.clusters", "--stored", "600", "--requests", "5", "--out", str(out)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    res = json.loads(out.read_text())
+    res = _bench("clusters", "--stored", "600", "--requests", "5", out=tmp_path / "clusters.json")
     assert res["stories"] > 0 and res["store_calls_per_view"] > 0
     for key in ("idle_ms", "while_ingesting_ms"):
         assert 0 < res[key]["p50_ms"] <= res[key]["p95_ms"] <= res[key]["max_ms"]
