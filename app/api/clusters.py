@@ -23,7 +23,7 @@ from ..times import to_epoch
 from ..topics.names import reader_first
 from ..topics.worker import WorkerError, collector_paused
 from .models import ClustersOut, IsoDateTime, RefitOut, TopicEventsOut, TopicOut, error_responses
-from .params import RowId
+from .params import ReaderLang, RowId
 from .security import require_read, require_write
 from .state import AppState, StateDep
 from .views import from_row, iso, story_cards
@@ -147,16 +147,7 @@ async def clusters(
         ),
     ] = STORIES_PER_TOPIC,
     unassigned_limit: Annotated[int, Query(ge=0, le=500)] = 30,
-    lang: Annotated[
-        str | None,
-        Query(
-            min_length=2,
-            max_length=8,
-            pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
-            description="The reader's language: keywords in it come first (default: the first "
-            "language of Accept-Language).",
-        ),
-    ] = None,
+    lang: ReaderLang = None,
 ):
     store = state.require_store()
     reader = reader_lang(request, lang)
@@ -227,15 +218,7 @@ async def cluster(
     request: Request,
     topic_id: RowId,
     stories: Annotated[int, Query(ge=1, le=500)] = 50,
-    lang: Annotated[
-        str | None,
-        Query(
-            min_length=2,
-            max_length=8,
-            pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
-            description="The reader's language: keywords in it come first.",
-        ),
-    ] = None,
+    lang: ReaderLang = None,
 ) -> TopicOut:
     store = state.require_store()
     reader = reader_lang(request, lang)

@@ -1,4 +1,4 @@
-"""Integer path and query parameters the routers share, bounded so that no value reaches a store as a 500.
+"""Path and query parameters the routers share, bounded so that no value reaches a store as a 500.
 
 Every integer parameter is bounded within int64: SQLite and PostgreSQL raise on a larger one, and a path
 of 4,301 digits made Starlette's own ``int`` convertor raise inside routing, before any validation.
@@ -20,6 +20,17 @@ MAX_OFFSET = 1_000_000
 RowId = Annotated[int, Path(ge=0, le=MAX_ID, description="A stored id (a 64-bit integer, 0 or more).")]
 #: how many rows to skip, for paging
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip, for paging.")]
+#: the reader's language code for a topics view (``clusters.reader_lang`` falls back on Accept-Language)
+ReaderLang = Annotated[
+    str | None,
+    Query(
+        min_length=2,
+        max_length=8,
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,4})?$",
+        description="The reader's language: keywords in it come first (default: the first language of "
+        "Accept-Language).",
+    ),
+]
 
 
 class DigitsConvertor(Convertor[str]):
