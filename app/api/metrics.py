@@ -39,7 +39,7 @@ CONTENT_TYPE: str = CONTENT_TYPE_LATEST
 #: the request histogram's bucket edges in seconds (+Inf is added by the library)
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-#: the histogram's name and HELP line, served as they were before the library
+#: the request histogram's name and HELP line
 REQUEST_DURATION = "ticker_request_duration_seconds"
 REQUEST_DURATION_HELP = "HTTP request latency by route."
 
@@ -95,7 +95,7 @@ GAUGE_HELP: dict[str, str] = {
     "ticker_feeds_error": "Feeds whose last poll failed.",
     "ticker_feeds_disabled": "Feeds disabled (not polled).",
     "ticker_topics": "Topics found by the last refit.",
-    "ticker_topic_refits_total": "Topic refits run by this process since it started (a gauge, as it has always been served).",
+    "ticker_topic_refits_total": "Topic refits run by this process since it started (served as a gauge).",
     "ticker_topic_refit_seconds": "Seconds the last topic refit took.",
     "ticker_topic_noise_fraction": "Share of stories the last topic refit left in no topic.",
     "ticker_topic_refit_worker_peak_rss_mib": "Peak resident memory (MiB) of the last refit's child process.",
@@ -104,8 +104,7 @@ GAUGE_HELP: dict[str, str] = {
 #: a scrape-time gauge's source: name -> value, read on every scrape
 GaugeSource = Callable[[], Mapping[str, float]]
 
-# No _created series: the hand-written exposition had none and multiprocess mode drops them, so that one
-# worker or several serve the same series.
+# No _created series: multiprocess mode drops them, so that one worker or several serve the same series.
 disable_created_metrics()
 
 
@@ -187,7 +186,7 @@ class Metrics:
         return out
 
     def _undeclared(self, name: str, labels: Mapping[str, str]) -> Counter:
-        # A name missing from COUNTERS still counts, as before the library, rather than failing its request.
+        # A name missing from COUNTERS still counts rather than failing its request.
         with self._lock:
             counter = self._counters.get(name)
             if counter is None:
