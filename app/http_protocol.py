@@ -8,7 +8,8 @@ connection opened or the previous response ended, and a head over ``max_header_b
 (h11, used when httptools is missing, bounds the size itself: ``h11_max_incomplete_event_size``).
 A request's body has its own deadline, in the app (``app/api/body_timeout.py``).
 
-``python -m app`` (``app/serve.py``) serves with the class ``bounded_http_protocol`` returns.
+``python -m app`` (``app/serve.py``) serves with the class ``bounded_http_protocol`` returns; its worker
+processes (``--workers``) import it by name (``SETTINGS_PROTOCOL``), built from their own settings.
 """
 
 from __future__ import annotations
@@ -123,3 +124,23 @@ def bounded_http_protocol(header_timeout: float, max_header_bytes: int) -> type[
     if HttpToolsProtocol is not None:
         return type("BoundedHttpToolsProtocol", (_HeadDeadline, _HeadSizeLimit, HttpToolsProtocol), bounds)
     return type("BoundedH11Protocol", (_HeadDeadline, H11Protocol), bounds)
+
+
+#: the bounded protocol built from the process's settings, by import path: uvicorn's worker processes get
+#: their configuration pickled, and a class made at run time cannot be, so each worker builds its own
+SETTINGS_PROTOCOL = "app.http_protocol:SettingsBoundedProtocol"
+
+_from_settings: type[asyncio.Protocol] | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``SettingsBoundedProtocol``: ``bounded_http_protocol`` with this process's ``TICKER_`` bounds."""
+    global _from_settings
+    if name != "SettingsBoundedProtocol":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _from_settings is None:
+        from .config import load_settings
+
+        settings = load_settings()
+        _from_settings = bounded_http_protocol(settings.header_timeout_seconds, settings.max_header_bytes)
+    return _from_settings

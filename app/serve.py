@@ -15,18 +15,24 @@ from typing import Any, Sequence
 import uvicorn
 
 from .config import ConfigError, Settings, load_settings
-from .http_protocol import bounded_http_protocol
+from .http_protocol import SETTINGS_PROTOCOL, bounded_http_protocol
 
 
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """The keyword arguments of ``uvicorn.run`` that come from the settings."""
+def uvicorn_options(settings: Settings, workers: int = 1) -> dict[str, Any]:
+    """The keyword arguments of ``uvicorn.run`` that come from the settings (and the number of workers:
+    worker processes import the bounded protocol by name and build it from their own settings)."""
     trusted = list(settings.trusted_proxies)
+    http: Any = (
+        SETTINGS_PROTOCOL
+        if workers > 1
+        else bounded_http_protocol(settings.header_timeout_seconds, settings.max_header_bytes)
+    )
     return {
         # Off, not an empty list, without proxies: uvicorn then leaves the client address exactly as it connected.
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted,
         "timeout_keep_alive": settings.keep_alive_seconds,
-        "http": bounded_http_protocol(settings.header_timeout_seconds, settings.max_header_bytes),
+        "http": http,
         "h11_max_incomplete_event_size": settings.max_header_bytes,
     }
 
@@ -39,11 +45,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default=None, help="uvicorn's log level (TICKER_LOG_LEVEL sets the service's)")
     parser.add_argument("--no-access-log", action="store_true")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes (more than one needs PostgreSQL: docs/operations.md)"
+    )
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
+    if args.workers < 1:
+        sys.exit("--workers must be 1 or more")
+    if args.workers > 1 and not settings.is_postgres:
+        # the SQLite store, its vector index and its write buffer live in one process
+        sys.exit("--workers over 1 needs TICKER_DATABASE_URL set to PostgreSQL: the SQLite store serves one process")
     uvicorn.run(
         args.app,
         factory=args.factory,
@@ -51,5 +65,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         port=args.port,
         log_level=args.log_level,
         access_log=not args.no_access_log,
-        **uvicorn_options(settings),
+        workers=args.workers,
+        **uvicorn_options(settings, args.workers),
     )

@@ -23,8 +23,9 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], port: int | None = None, args: tuple[str, ...] = ()) -> None:
         self.port = port or free_port()
+        self.args = args  # more options of python -m app (--workers 2)
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
         self.proc: subprocess.Popen | None = None
@@ -33,7 +34,18 @@ class Server:
         # A file, not a pipe: nobody reads a pipe while the server runs, and a full one would block it.
         self._logfile = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                *self.args,
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=self._logfile,

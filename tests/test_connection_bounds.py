@@ -7,15 +7,18 @@ Every socket read here has a deadline, so a server that holds a connection fails
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import select
 import socket
+import subprocess
+import sys
 import time
 from typing import Any, Iterator
 
 import httpx
 import pytest
-from server import Server
+from server import ROOT, Server
 
 from app.api.body_timeout import BodyTimeout
 from app.config import ConfigError, load_settings
@@ -23,6 +26,7 @@ from app.serve import uvicorn_options
 
 RATE = 5  # dedup checks per client per minute on these servers
 TIMEOUT = 1.0  # body and head deadline on the bounded server, seconds
+PG_DSN = os.environ.get("TICKER_TEST_PG_DSN", "")
 CHECK = {"title": "Le Maroc et l'Espagne signent un accord sur l'eau"}
 
 
@@ -185,6 +189,57 @@ def test_an_oversized_head_gets_431(bounded):
     finally:
         s.close()
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+
+
+def test_worker_processes_build_the_bounded_protocol_from_their_own_settings():
+    """With --workers, uvicorn pickles its configuration for each worker: the protocol goes by name, and
+    the class a worker imports carries that worker's TICKER_ bounds."""
+    assert uvicorn_options(load_settings(env={}), workers=2)["http"] == "app.http_protocol:SettingsBoundedProtocol"
+    assert not isinstance(uvicorn_options(load_settings(env={}))["http"], str)
+    code = (
+        "from uvicorn.importer import import_from_string as imp; "
+        "c = imp('app.http_protocol:SettingsBoundedProtocol'); print(c.header_timeout, c.max_header_bytes)"
+    )
+    env = {**os.environ, "TICKER_HEADER_TIMEOUT_SECONDS": "3.5", "TICKER_MAX_HEADER_BYTES": "9000"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["3.5", "9000"]
+
+
+def test_several_workers_are_refused_on_the_sqlite_store(tmp_path):
+    env = {**os.environ, "TICKER_DATA_DIR": str(tmp_path), "TICKER_DATABASE_URL": "sqlite"}
+    out = subprocess.run(
+        [sys.executable, "-m", "app", "--port", "1", "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0 and "needs TICKER_DATABASE_URL set to PostgreSQL" in out.stderr, out.stderr[-500:]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PG_DSN, reason="TICKER_TEST_PG_DSN is not set (scripts/test.sh starts a throw-away PostgreSQL)")
+def test_two_worker_processes_bound_request_heads_too(tmp_path):
+    env = {
+        "TICKER_DATA_DIR": str(tmp_path),
+        "TICKER_DATABASE_URL": PG_DSN,
+        "TICKER_REFIT_EVERY_SECONDS": "3600",
+        "TICKER_FEEDS_POLL": "false",
+    }
+    with Server(env, args=("--workers", "2")) as srv:
+        s = _connect(srv)
+        try:
+            s.sendall(b"GET /livez HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 70_000)
+            try:
+                answer = _read_until_closed(s, time.monotonic() + 30)
+            except socket.timeout:
+                pytest.fail("a 70 kB request head was neither answered nor closed")
+        finally:
+            s.close()
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+        assert httpx.get(srv.url + "/livez", timeout=5).status_code == 200
 
 
 @pytest.mark.slow
