@@ -5,9 +5,10 @@ depends on the background thread's timing (TICKER_FEEDS_POLL off).
 
 Cases: RSS 2.0, Atom, JSON Feed; a conditional GET answered 304; 429 with Retry-After; 500 and the backoff;
 a redirect loop; a permanent redirect; malformed XML; a 20 MB feed (cut at the cap, never held whole); an
-entry with no title; 410 Gone; the address rules (private addresses refused, every redirect hop checked, a
-DNS answer that changes between the check and the connection); two pollers on one store; restarts and a
-crash between storing the entries and writing the feed's state: nothing lost, nothing stored twice.
+entry with no title; 410 Gone (and the feed resumed by PATCH, then paused); the address rules (private
+addresses refused, every redirect hop checked, a DNS answer that changes between the check and the
+connection); two pollers on one store; restarts and a crash between storing the entries and writing the
+feed's state: nothing lost, nothing stored twice.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ class Feeds:
     sent: dict[str, Sent] = field(default_factory=dict)
     #: /error answers a feed instead of a 500
     fixed: bool = False
+    #: /gone answers a feed instead of a 410 (the publisher brought it back)
+    back: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -208,7 +211,14 @@ def _handler(feeds: Feeds) -> type[BaseHTTPRequestHandler]:
             elif path == "/malformed":
                 self.send(200, MALFORMED, "application/rss+xml")
             elif path == "/gone":
-                self.send(410, b"gone", "text/plain")
+                if feeds.back:
+                    self.send(
+                        200,
+                        rss([("bk1", "Ifrane : les premières neiges ferment la route nationale 13")]),
+                        "application/rss+xml",
+                    )
+                else:
+                    self.send(410, b"gone", "text/plain")
             elif path == "/to-private":
                 self.send(302, Location=f"http://127.0.0.2:{feeds.port}/rss")
             elif path == "/huge-declared":
@@ -558,6 +568,45 @@ def test_410_disables_the_feed(app_client, feeds):
     assert "410" in state["disabled_reason"]
     assert poller(client).poll_once(now + 10 * 86400) == [] and len(feeds.hits("/gone")) == 1
     assert "ticker_feeds_disabled 1" in client.get("/metrics").text
+
+
+def test_a_feed_disabled_by_410_and_resumed_by_patch_is_fetched_again_and_a_paused_one_is_not(app_client, feeds):
+    """The publisher brings a removed feed back: PATCH {"enabled": true} makes it due at once, with its
+    counters and last error kept; PATCH {"enabled": false} stops the polls again."""
+    client = app_client()
+    f = add(client, feeds.url + "/gone", source="back-desk")
+    now = time.time()
+    poller(client).poll_once(now)
+    assert feed(client, f["id"])["status"] == "disabled"
+    assert poller(client).poll_once(now + 86400) == [] and len(feeds.hits("/gone")) == 1
+
+    feeds.back = True
+    r = client.patch(f"/v1/feeds/{f['id']}", json={"enabled": True})
+    assert r.status_code == 200, r.text
+    resumed = r.json()
+    assert (resumed["enabled"], resumed["disabled_reason"], resumed["consecutive_errors"], resumed["fetches"]) == (
+        True,
+        None,
+        0,
+        1,
+    )
+    assert epoch(resumed["next_poll_at"]) <= time.time()  # due now
+    [report] = poller(client).poll_once(time.time() + 1)
+    assert (report.status, report.items_stored, report.error) == (200, 1, None)
+    assert len(feeds.hits("/gone")) == 2
+    assert stored(client, "back-desk", "bk1") is not None
+    state = feed(client, f["id"])
+    assert (state["status"], state["fetches"], state["errors"], state["items_stored"], state["last_error"]) == (
+        "ok",
+        2,
+        1,
+        1,
+        "HTTP 410 Gone",
+    )
+
+    # paused: never fetched, however late
+    assert client.patch(f"/v1/feeds/{f['id']}", json={"enabled": False}).json()["status"] == "disabled"
+    assert poller(client).poll_once(time.time() + 10 * 86400) == [] and len(feeds.hits("/gone")) == 2
 
 
 # ---- the API ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import os
 import threading
 import time
 import uuid
+from dataclasses import replace
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -1454,3 +1455,135 @@ def test_a_poll_outcome_sets_state_adds_counts_and_moves_or_disables(open_store)
     row = poll(1006.0, last_status=410, error="HTTP 410 Gone", consecutive_errors=1, disable="410 Gone")
     assert (row.enabled, row.disabled_reason, row.fetches) == (False, "410 Gone", 7)
     assert store.claim_feeds("A", 10_000.0, 60.0, 10) == []  # disabled: never due again
+
+
+# --- an operator's changes to a feed (PATCH /v1/feeds/{id}) ---------------------------------------
+
+
+def _outcome(store: Store, owner: str, feed: Any, at: float, status: int = 200, **fetch: Any) -> bool:
+    """What the poller writes after fetching ``feed`` (as it claimed it) at ``at``: the policy's own FeedPoll."""
+    import random
+
+    from app.feeds.fetch import FetchResult
+    from app.feeds.policy import Outcome, next_poll
+
+    result = FetchResult(url=feed.url, status=status, **fetch)
+    poll = next_poll(
+        feed, Outcome(fetch=result, items_seen=2, items_stored=1), at, max_backoff=3600.0, rng=random.Random(1)
+    )
+    return store.record_feed_poll(feed.id, owner, poll)
+
+
+def test_a_paused_feed_is_not_claimed_and_a_resumed_one_is_due_at_once_with_its_counts_kept(open_store):
+    from app.store.base import PAUSED_REASON, FeedChange
+
+    store = open_store()
+    version = store.data_version()
+    f = store.add_feed("http://a.example/rss", "a", "fr", 300.0, 1000.0, max_feeds=10)
+    other = store.add_feed("http://b.example/rss", "b", None, 300.0, 1e8, max_feeds=10)
+    [claimed] = store.claim_feeds("A", 1000.0, 60.0, 10)
+    assert _outcome(store, "A", claimed, 1000.0, etag='"e1"', last_modified="Sat, 21 Mar 2026 09:00:00 GMT")
+    for at in (1300.0, 1900.0):  # two errors: a streak, and a backoff
+        [claimed] = store.claim_feeds("A", at, 60.0, 10)
+        assert _outcome(store, "A", claimed, at, status=500, error="HTTP 500")
+    before = store.feed(f.id)
+    assert (before.consecutive_errors, before.fetches, before.errors, before.etag) == (2, 3, 2, '"e1"')
+    assert before.next_poll_at > 1900.0 + 300.0  # backing off
+
+    paused = store.update_feed(f.id, FeedChange(enabled=False), 2000.0)
+    assert (paused.enabled, paused.disabled_reason) == (False, PAUSED_REASON)
+    assert store.feed(f.id) == paused
+    assert store.claim_feeds("A", 1e7, 60.0, 10) == []  # never due while paused
+    assert store.update_feed(f.id, FeedChange(enabled=False), 2100.0) == paused  # paused again: nothing changes
+
+    resumed = store.update_feed(f.id, FeedChange(enabled=True), 2200.0)
+    assert (resumed.enabled, resumed.disabled_reason, resumed.consecutive_errors, resumed.next_poll_at) == (
+        True,
+        None,
+        0,
+        2200.0,
+    )  # due now, the streak and backoff gone
+    # ... and nothing else moved: counters, validators, the last error and status, the settings
+    assert resumed == replace(before, consecutive_errors=0, next_poll_at=2200.0)
+    assert [g.id for g in store.claim_feeds("A", 2200.0, 60.0, 10)] == [f.id]  # claimed at once
+    assert _outcome(store, "A", store.feed(f.id), 2200.0, status=304)
+    ok = store.feed(f.id)
+    assert store.update_feed(f.id, FeedChange(enabled=True), 2300.0) == ok  # enabled already: nothing changes
+
+    # a 410 disabled it: resuming brings it back the same way
+    [claimed] = store.claim_feeds("A", ok.next_poll_at, 60.0, 10)
+    assert _outcome(store, "A", claimed, ok.next_poll_at, status=410, error="HTTP 410 Gone")
+    gone = store.feed(f.id)
+    assert (gone.enabled, gone.disabled_reason) == (False, "410 Gone: the publisher removed the feed")
+    assert store.update_feed(f.id, FeedChange(enabled=False), 9000.0) == gone  # pausing keeps the 410's reason
+    back = store.update_feed(f.id, FeedChange(enabled=True), 9000.0)
+    assert (back.enabled, back.disabled_reason, back.consecutive_errors, back.next_poll_at) == (True, None, 0, 9000.0)
+    assert (back.fetches, back.errors, back.items_seen, back.items_stored, back.etag) == (5, 3, 10, 5, '"e1"')
+    assert [g.id for g in store.claim_feeds("A", 9000.0, 60.0, 10)] == [f.id]
+
+    assert store.update_feed(999_999, FeedChange(enabled=True), 9000.0) is None
+    assert store.feed(other.id) == other  # only the one feed changed
+    assert store.data_version() == version  # polling state, not news
+
+
+def test_a_feeds_interval_source_and_language_change_in_place(open_store):
+    from app.store.base import FeedChange
+
+    store = open_store()
+    f = store.add_feed("http://a.example/rss", "a", "fr", 300.0, 1000.0, max_feeds=10)
+    [claimed] = store.claim_feeds("A", 1000.0, 60.0, 10)
+    assert _outcome(store, "A", claimed, 1000.0)
+    assert store.feed(f.id).next_poll_at == 1300.0
+    # a shorter interval: the next poll comes no later than one new interval from now
+    row = store.update_feed(f.id, FeedChange(interval_seconds=60.0), 1100.0)
+    assert (row.interval_seconds, row.next_poll_at) == (60.0, 1160.0)
+    # a longer one: the poll already scheduled stays, the ones after it are an hour apart
+    row = store.update_feed(f.id, FeedChange(interval_seconds=3600.0), 1100.0)
+    assert (row.interval_seconds, row.next_poll_at) == (3600.0, 1160.0)
+    assert store.claim_feeds("A", 1159.0, 60.0, 10) == []
+    [claimed] = store.claim_feeds("A", 1160.0, 60.0, 10)
+    assert _outcome(store, "A", claimed, 1160.0)
+    assert store.feed(f.id).next_poll_at == 1160.0 + 3600.0
+
+    row = store.update_feed(f.id, FeedChange(source="le360", set_lang=True, lang="es"), 1200.0)
+    assert (row.source, row.lang, row.interval_seconds, row.enabled) == ("le360", "es", 3600.0, True)
+    row = store.update_feed(f.id, FeedChange(set_lang=True, lang=None), 1200.0)
+    assert (row.source, row.lang) == ("le360", None)  # no language: the entries' own, else detection
+    assert store.update_feed(f.id, FeedChange(), 1300.0) == row  # nothing given: nothing changes
+    assert store.feed(f.id) == row
+
+
+def test_a_change_made_while_a_poller_holds_the_lease_is_kept_by_its_outcome(open_store):
+    """Two stores on one database (an operator's replica, a polling one): a pause, or a new interval, made
+    while the feed is being fetched applies at once, and the poller's outcome, written later, keeps it."""
+    from app.store.base import PAUSED_REASON, FeedChange
+
+    api, poller = open_store(), open_store()
+    f = api.add_feed("http://a.example/rss", "a", None, 300.0, 1000.0, max_feeds=10)
+    g = api.add_feed("http://b.example/rss", "b", None, 300.0, 1000.0, max_feeds=10)
+    claimed = {c.id: c for c in poller.claim_feeds("P", 1000.0, 60.0, 10)}
+    assert set(claimed) == {f.id, g.id}
+
+    paused = api.update_feed(f.id, FeedChange(enabled=False), 1010.0)  # while P fetches it
+    assert (paused.enabled, paused.leased_by, paused.lease_until) == (False, "P", 1060.0)  # the lease untouched
+    longer = api.update_feed(g.id, FeedChange(interval_seconds=60.0), 1010.0)
+    assert (longer.interval_seconds, longer.leased_by) == (60.0, "P")
+
+    # P's outcomes, worked out from the rows as it claimed them (enabled, every 300 s)
+    assert _outcome(poller, "P", claimed[f.id], 1020.0, etag='"e1"') is True
+    assert _outcome(poller, "P", claimed[g.id], 1020.0) is True
+    row = api.feed(f.id)
+    assert (row.enabled, row.disabled_reason, row.fetches, row.items_stored, row.etag, row.leased_by) == (
+        False,
+        PAUSED_REASON,
+        1,
+        1,
+        '"e1"',
+        None,
+    )  # the poll counted, the pause kept
+    assert api.feed(g.id).next_poll_at == 1020.0 + 60.0  # the new interval, not the claimed row's 300
+    assert [c.id for c in poller.claim_feeds("P", 1e9, 60.0, 10)] == [g.id]  # the paused one is not claimed
+
+    resumed = api.update_feed(f.id, FeedChange(enabled=True), 2000.0)
+    assert (resumed.enabled, resumed.next_poll_at, resumed.fetches, resumed.etag) == (True, 2000.0, 1, '"e1"')
+    assert [c.id for c in poller.claim_feeds("Q", 2000.0, 60.0, 10)] == [f.id]

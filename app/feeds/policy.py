@@ -2,10 +2,11 @@
 
 Pure: a feed row, an outcome, a time and a random source in; the ``FeedPoll`` the store writes out.
 
-- success (200 read and ingested, or 304): next poll one interval later; the error streak ends; a 200's
+- success (200 read and ingested, or 304): next poll one interval later (the feed's interval as stored when
+  the outcome is written: one changed during the fetch counts); the error streak ends; a 200's
   ETag / Last-Modified become the validators (a 304 keeps the old ones); a chain of permanent redirects
   (301, 308) from the feed's URL makes its target the feed's URL;
-- 410 Gone: the feed is disabled, never polled again;
+- 410 Gone: the feed is disabled, never polled again (unless an operator resumes it: PATCH /v1/feeds/{id});
 - any other failure: the streak grows and the next poll backs off, doubling per error from one interval up
   to ``max_backoff`` (never under one interval), times a random factor in [0.8, 1.2) so that feeds
   failing together (one host down) do not come back together; a 429's or 503's Retry-After is a floor
@@ -56,6 +57,7 @@ def next_poll(feed: FeedRow, outcome: Outcome, now: float, *, max_backoff: float
         return FeedPoll(
             **common,
             next_poll_at=now + feed.interval_seconds,
+            interval_seconds=feed.interval_seconds,
             error=None,
             consecutive_errors=0,
             etag=f.etag if body else None,

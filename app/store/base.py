@@ -19,10 +19,14 @@ import numpy as np
 from .feed_rows import (
     FEED_COLS,
     FEED_POLL_SQL,
+    FEED_UPDATE_SQL,
+    PAUSED_REASON,
     DuplicateFeed,
+    FeedChange,
     FeedPoll,
     FeedRow,
     TooManyFeeds,
+    feed_change_params,
     feed_poll_params,
     feed_row,
 )
@@ -50,6 +54,9 @@ __all__ = [
     "DuplicateFeed",
     "FEED_COLS",
     "FEED_POLL_SQL",
+    "FEED_UPDATE_SQL",
+    "PAUSED_REASON",
+    "FeedChange",
     "FeedPoll",
     "FeedRow",
     "HEADLINE_COLS",
@@ -66,6 +73,7 @@ __all__ = [
     "TooManyFeeds",
     "TopicRow",
     "dumps",
+    "feed_change_params",
     "feed_poll_params",
     "feed_row",
     "headline_row",
@@ -364,6 +372,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete_feed(self, feed_id: int) -> bool:
         """Stop following a feed (its headlines stay); False when there was none."""
+
+    @abc.abstractmethod
+    def update_feed(self, feed_id: int, change: FeedChange, now: float) -> FeedRow | None:
+        """An operator's change (pause, resume, interval, source, language: see ``FeedChange``), in one
+        UPDATE whether or not a poller holds the feed's lease; the row as changed, None when there is none."""
 
     @abc.abstractmethod
     def claim_feeds(self, owner: str, now: float, lease_seconds: float, limit: int) -> list[FeedRow]:

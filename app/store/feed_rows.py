@@ -60,6 +60,33 @@ class FeedPoll:
     disable: str | None = None
     items_seen: int = 0
     items_stored: int = 0
+    #: the interval a success's ``next_poll_at`` was worked out with: when the feed's interval was changed
+    #: while it was being polled (``update_feed``), the next poll is one new interval after the fetch instead
+    interval_seconds: float | None = None
+
+
+#: ``FeedRow.disabled_reason`` of a feed an operator paused (``FeedChange(enabled=False)``)
+PAUSED_REASON = "paused by an operator"
+
+
+@dataclass(frozen=True)
+class FeedChange:
+    """An operator's change to a feed (PATCH /v1/feeds/{id}): None (``set_lang`` False) keeps a value.
+
+    - ``enabled=False`` pauses an enabled feed (it is claimed no more; a poll under way finishes, and its
+      outcome keeps the pause); on a disabled feed it changes nothing.
+    - ``enabled=True`` resumes a disabled or paused feed: due at once, its error streak cleared, its counters,
+      validators and last error kept; on an enabled feed it changes nothing.
+    - ``interval_seconds``: polls from now on are that far apart; the next one comes no later than one new
+      interval from now (``min(next_poll_at, now + interval)``).
+    """
+
+    enabled: bool | None = None
+    interval_seconds: float | None = None
+    source: str | None = None
+    #: set the language (``lang``; None: no language given, entries declare or are detected)
+    set_lang: bool = False
+    lang: str | None = None
 
 
 class DuplicateFeed(ValueError):
@@ -78,9 +105,13 @@ FEED_COLS = (
 
 
 #: ``record_feed_poll`` for either backend (named parameters: ``:name``, see ``feed_poll_params``). Only the
-#: lease holder writes; the new URL of a permanent redirect is taken only when no other feed has it.
+#: lease holder writes; the new URL of a permanent redirect is taken only when no other feed has it. What an
+#: operator changed during the poll (``FEED_UPDATE_SQL``) holds: a pause stays (``enabled`` is only ever
+#: turned off here), and a new interval schedules a success's next poll.
 FEED_POLL_SQL = (
-    "UPDATE feeds SET last_fetch_at = :at, next_poll_at = :next, last_status = :status,"
+    "UPDATE feeds SET last_fetch_at = :at, last_status = :status,"
+    " next_poll_at = CASE WHEN :rescheduled AND interval_seconds <> :interval THEN :at + interval_seconds"
+    " ELSE :next END,"
     " last_error = CASE WHEN :failed THEN :error ELSE last_error END,"
     " last_error_at = CASE WHEN :failed THEN :at ELSE last_error_at END,"
     " consecutive_errors = :streak,"
@@ -118,6 +149,40 @@ def feed_poll_params(feed_id: int, owner: str, poll: FeedPoll) -> dict[str, Any]
         "error_count": 1 if failed else 0,
         "seen": int(poll.items_seen),
         "stored": int(poll.items_stored),
+        "rescheduled": poll.interval_seconds is not None,
+        "interval": float(poll.interval_seconds or 0.0),
+    }
+
+
+#: ``update_feed`` for either backend, one statement (see ``FeedChange``; ``feed_change_params``). It does not
+#: look at the lease: a feed being polled gets the change, and the poll's outcome keeps it (``FEED_POLL_SQL``).
+FEED_UPDATE_SQL = (
+    "UPDATE feeds SET"
+    " source = CASE WHEN :set_source THEN :source ELSE source END,"
+    " lang = CASE WHEN :set_lang THEN :lang ELSE lang END,"
+    " interval_seconds = CASE WHEN :set_interval THEN :interval ELSE interval_seconds END,"
+    " next_poll_at = CASE WHEN :resume AND NOT enabled THEN :now"
+    " WHEN :set_interval AND :now + :interval < next_poll_at THEN :now + :interval ELSE next_poll_at END,"
+    " consecutive_errors = CASE WHEN :resume AND NOT enabled THEN 0 ELSE consecutive_errors END,"
+    " disabled_reason = CASE WHEN :pause AND enabled THEN :reason WHEN :resume THEN NULL ELSE disabled_reason END,"
+    " enabled = CASE WHEN :pause THEN FALSE WHEN :resume THEN TRUE ELSE enabled END"
+    f" WHERE id = :id RETURNING {FEED_COLS}"
+)
+
+
+def feed_change_params(feed_id: int, change: FeedChange, now: float) -> dict[str, Any]:
+    return {
+        "id": int(feed_id),
+        "now": float(now),
+        "set_source": change.source is not None,
+        "source": change.source or "",
+        "set_lang": bool(change.set_lang),
+        "lang": change.lang,
+        "set_interval": change.interval_seconds is not None,
+        "interval": float(change.interval_seconds or 0.0),
+        "pause": change.enabled is False,
+        "resume": change.enabled is True,
+        "reason": PAUSED_REASON,
     }
 
 

@@ -9,10 +9,13 @@ from typing import Any
 from .base import (
     FEED_COLS,
     FEED_POLL_SQL,
+    FEED_UPDATE_SQL,
     DuplicateFeed,
+    FeedChange,
     FeedPoll,
     FeedRow,
     TooManyFeeds,
+    feed_change_params,
     feed_poll_params,
     feed_row,
 )
@@ -21,6 +24,8 @@ from .pg_migrations import LOCK_FEEDS
 
 #: ``FEED_POLL_SQL`` with psycopg's named parameters
 _PG_FEED_POLL_SQL = re.sub(r":([a-z_]+)", r"%(\1)s", FEED_POLL_SQL)
+#: ``FEED_UPDATE_SQL`` likewise
+_PG_FEED_UPDATE_SQL = re.sub(r":([a-z_]+)", r"%(\1)s", FEED_UPDATE_SQL)
 
 
 class PostgresFeeds(PostgresBase):
@@ -53,6 +58,12 @@ class PostgresFeeds(PostgresBase):
 
     def delete_feed(self, feed_id: int) -> bool:
         return len(self._feed_update("DELETE FROM feeds WHERE id = %s", (int(feed_id),))) == 1
+
+    def update_feed(self, feed_id: int, change: FeedChange, now: float) -> FeedRow | None:
+        # one statement on an autocommit connection, lease or not: a poller's claim skips the row while it is
+        # locked (SKIP LOCKED), and its outcome (record_feed_poll) waits for it, then keeps what it changed
+        rows = self._feed_update(_PG_FEED_UPDATE_SQL, feed_change_params(feed_id, change, now))
+        return feed_row(rows[0]) if rows else None
 
     def claim_feeds(self, owner: str, now: float, lease_seconds: float, limit: int) -> list[FeedRow]:
         # SKIP LOCKED: two replicas claiming at once take different feeds instead of waiting on each

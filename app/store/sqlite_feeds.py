@@ -9,10 +9,13 @@ from typing import Iterator
 from .base import (
     FEED_COLS,
     FEED_POLL_SQL,
+    FEED_UPDATE_SQL,
     DuplicateFeed,
+    FeedChange,
     FeedPoll,
     FeedRow,
     TooManyFeeds,
+    feed_change_params,
     feed_poll_params,
     feed_row,
 )
@@ -47,6 +50,11 @@ class SQLiteFeeds(SQLiteBase):
     def delete_feed(self, feed_id: int) -> bool:
         with self._feed_write() as c:
             return c.execute("DELETE FROM feeds WHERE id = ?", (int(feed_id),)).rowcount == 1
+
+    def update_feed(self, feed_id: int, change: FeedChange, now: float) -> FeedRow | None:
+        with self._feed_write() as c:
+            r = c.execute(FEED_UPDATE_SQL, feed_change_params(feed_id, change, now)).fetchone()
+        return feed_row(r) if r else None
 
     def claim_feeds(self, owner: str, now: float, lease_seconds: float, limit: int) -> list[FeedRow]:
         free = "enabled = 1 AND next_poll_at <= :now AND (leased_by IS NULL OR lease_until <= :now)"
