@@ -511,21 +511,25 @@ def test_plugin_warns_on_translated_duplicate_and_stays_neutral_otherwise(page: 
         f"Already ran: this story has been published (confidence {round(result['confidence'] * 100)} %)"
     )
     assert box.locator(".ticker-dedup-score").count() == 0
-    # the story's versions, by language, in the service's order
+    # the story's versions, by language: the story's languages in the order they ran (`story.versions`), each
+    # with its top matches in the service's order
     same = [m for m in result["matches"] if m["same_story"]]
-    langs = list(dict.fromkeys(m["lang"] for m in same))
+    story_langs = [v["lang"] for v in result["story"]["versions"]]
+    langs = list(dict.fromkeys(story_langs + [m["lang"] for m in same]))
     versions = warning.locator(".ticker-dedup-versions .ticker-dedup-version")
     assert [versions.nth(i).get_attribute("data-lang") for i in range(versions.count())] == langs
-    assert set(langs) <= {"fr", "es"} and len(langs) >= 1
+    assert langs == ["fr", "es"] == result["story"]["languages"]
     for i, lang in enumerate(langs):
-        group = [m for m in same if m["lang"] == lang]
+        group = [m["title"] for m in same if m["lang"] == lang] or [
+            v["title"] for v in result["story"]["versions"] if v["lang"] == lang
+        ]
         assert versions.nth(i).locator(".ticker-dedup-version-lang").text_content() == f"{lang.upper()} · {len(group)}"
-        assert versions.nth(i).locator(".ticker-dedup-title").all_text_contents() == [m["title"] for m in group]
+        assert versions.nth(i).locator(".ticker-dedup-title").all_text_contents() == group
     first = versions.first.locator(".ticker-dedup-match").first
     assert first.locator(".ticker-dedup-title").text_content() in (KHAYA_FR, KHAYA_ES)
     assert first.locator(".ticker-dedup-type").text_content() == "translation"
     # when and where it ran
-    m = same[0]
+    m = next(x for x in same if x["lang"] == langs[0])
     ran = first.locator(".ticker-dedup-ran").text_content()
     minutes = (datetime.now(timezone.utc) - _instant(m["published_at"] or m["received_at"])).total_seconds() / 60
     assert ran.startswith("Ran ") and ran.endswith(f" on {m['source']}"), ran
@@ -555,6 +559,97 @@ def test_plugin_warns_on_translated_duplicate_and_stays_neutral_otherwise(page: 
     page.fill("#headline", "Maroc")
     page.wait_for_selector(".ticker-dedup-box[data-state=idle]", state="attached")
     assert box.is_hidden()
+
+
+#: one story: six near-identical French headlines and looser translations, which join it but score under
+#: every French rewrite against a French check: the top 5 matches are all French
+DAKHLA_FR = [
+    "Dakhla : le port de pêche accueille un chalutier géant de 120 mètres",
+    "Dakhla : le port de pêche accueille un chalutier de 120 mètres",
+    "Dakhla : le port de pêche accueille un chalutier géant long de 120 mètres",
+    "Port de Dakhla : le port de pêche accueille un chalutier géant de 120 mètres",
+    "Dakhla : le port de pêche reçoit un chalutier géant de 120 mètres",
+    "Dakhla : le port de pêche accueille un navire géant de 120 mètres",
+]
+DAKHLA_ES = "Dakhla: el puerto pesquero recibe un enorme arrastrero"
+DAKHLA_EN = "Dakhla fishing port welcomes a giant trawler"
+DAKHLA_AR = "ميناء الداخلة للصيد يستقبل سفينة صيد عملاقة"
+
+
+def test_plugin_shows_every_language_of_the_story_when_the_top_matches_are_one(page: Any, api: Api) -> None:
+    now = datetime.now(timezone.utc)
+    posted = [
+        {
+            "title": t,
+            "source": f"dakhla-fr-{i}",
+            "id": f"dakhla-{i}",
+            "lang": "fr",
+            "published_at": (now - timedelta(minutes=90 - 5 * i)).isoformat(),
+        }
+        for i, t in enumerate(DAKHLA_FR)
+    ]
+    posted += [
+        {
+            "title": DAKHLA_ES,
+            "source": "dakhla-es",
+            "id": "dakhla-es",
+            "lang": "es",
+            "url": "https://es.example.ma/dakhla?a=1&b=<2>",
+            "published_at": (now - timedelta(minutes=40)).isoformat(),
+        },
+        {
+            "title": DAKHLA_EN,
+            "source": "dakhla-en",
+            "id": "dakhla-en",
+            "lang": "en",
+            "published_at": (now - timedelta(minutes=30)).isoformat(),
+        },
+        # received now, with a hostile source and link: shown as text, not linked
+        {"title": DAKHLA_AR, "source": "<i>ar</i>", "id": "dakhla-ar", "lang": "ar", "url": "javascript:alert(4)"},
+    ]
+    results = api.post(posted)
+    story_id = results[0]["story_id"]
+    joined = [p for p, r in zip(posted, results) if r["story_id"] == story_id]
+    assert {p["lang"] for p in joined} >= {"fr", "es", "en"}
+    page.goto(api.url + "/plugin-demo")
+    page.wait_for_function("window.TickerDedup && document.querySelector('.ticker-dedup-box')")
+    page.fill("#headline", DAKHLA_FR[0])
+    page.wait_for_selector(".ticker-dedup-box[data-state=duplicate]")
+    result = page.evaluate("t => window.TickerDedup.check(t)", DAKHLA_FR[0])
+    same = [m for m in result["matches"] if m["same_story"]]
+    assert len(same) == 5 and {m["lang"] for m in same} == {"fr"}, "the top matches are all French"
+
+    warning = page.locator(".ticker-dedup-warning")
+    langs = list(dict.fromkeys(p["lang"] for p in joined))  # in the order they ran
+    assert warning.locator(".ticker-dedup-story").text_content() == (
+        f"Ran in {', '.join(lang.upper() for lang in langs)} · {len(joined)} headlines · {len(joined)} outlets"
+    )
+    sections = warning.locator(".ticker-dedup-versions .ticker-dedup-version")
+    assert [sections.nth(i).get_attribute("data-lang") for i in range(sections.count())] == langs
+    # French: its top matches, with their evidence
+    fr = sections.nth(0)
+    assert fr.locator(".ticker-dedup-version-lang").text_content() == "FR · 5"
+    assert fr.locator(".ticker-dedup-title").all_text_contents() == [m["title"] for m in same]
+    assert fr.locator(".ticker-dedup-story-version").count() == 0
+    # every other language: the story's earliest headline in it, when and where it ran
+    for i, lang in enumerate(langs[1:], 1):
+        p = next(p for p in joined if p["lang"] == lang)
+        section = sections.nth(i)
+        assert section.locator(".ticker-dedup-version-lang").text_content() == f"{lang.upper()} · 1"
+        item = section.locator(".ticker-dedup-match.ticker-dedup-story-version")
+        assert item.count() == 1 and item.get_attribute("data-story-id") == str(story_id)
+        assert item.locator(".ticker-dedup-title").text_content() == p["title"]
+        assert item.locator(".ticker-dedup-type").text_content() == "first in this language"
+        assert item.locator(".ticker-dedup-ran").text_content().endswith(f" on {p['source']}")
+        assert item.locator(".ticker-dedup-why").count() == 0
+    es = sections.nth(1).locator("a.ticker-dedup-link")
+    assert es.get_attribute("href") == "https://es.example.ma/dakhla?a=1&b=%3C2%3E"
+    if "ar" in langs:
+        ar = sections.nth(langs.index("ar"))
+        assert ar.locator(".ticker-dedup-title").get_attribute("dir") == "rtl"
+        assert ar.locator(".ticker-dedup-ran").text_content() == "Ran just now on <i>ar</i>"
+    assert page.locator(".ticker-dedup-box a[href^='javascript:'], .ticker-dedup-box i").count() == 0
+    assert page.recorder.dialogs == [] and page.recorder.errors == []
 
 
 def test_plugin_says_when_and_where_it_ran_links_only_http_and_reads_arabic_rtl(page: Any, api: Api) -> None:
@@ -615,7 +710,9 @@ def test_plugin_says_when_and_where_it_ran_links_only_http_and_reads_arabic_rtl(
     page.wait_for_selector(".ticker-dedup-box[data-state=duplicate]")
     shown = page.locator(".ticker-dedup-versions .ticker-dedup-match").filter(has_text=hostile)
     assert shown.locator(".ticker-dedup-ran").text_content() == "Ran 3 h ago on <i>src</i>"
-    assert page.locator(".ticker-dedup-box a").count() == 0, "a javascript: URL is not a link"
+    # (other tests' stories, shown as related, may carry http(s) links)
+    assert shown.locator("a").count() == 0, "a javascript: URL is not a link"
+    assert page.locator(".ticker-dedup-box a:not([href^='http'])").count() == 0
     assert page.locator(".ticker-dedup-box i").count() == 0
 
     # Arabic is typed right to left in the headline field

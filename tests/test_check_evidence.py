@@ -104,6 +104,9 @@ def test_possible_and_new_verdicts_follow_the_threshold(make_client, tmp_path: P
         seen.append((body["score"] - body["threshold"], body["confidence"], body["verdict"]))
         # the story is still shown as the one the confidence is about
         assert any(m["same_story"] for m in body["matches"])
+        # and, whole, as the answer's story: its one language, its earliest headline
+        assert body["story"]["id"] == body["closest_story_id"] and body["story"]["size"] == 2
+        assert [(v["title"], v["source"]) for v in body["story"]["versions"]] == [(KHAYA_FR, "le360")]
     assert [v for *_, v in seen] == ["duplicate", "possible", "new", "new"]
     confs = [c for _, c, _ in seen]
     assert confs == sorted(confs, reverse=True) and confs[0] > confs[-1]
@@ -259,3 +262,138 @@ def test_head_on_the_pages(client, path: str, kind: str) -> None:
     assert head.headers["content-type"].startswith(kind)
     assert head.headers["content-length"] == str(len(got.content))
     assert head.headers.get("etag") == got.headers.get("etag") and head.headers.get("last-modified")
+
+
+# --- the whole story, by language -------------------------------------------------------------------
+
+#: one story: six near-identical French headlines, looser translations (they join the story but score
+#: under every French rewrite against a French check, so the top 5 matches are all French)
+TANGER_FR = [
+    "Tanger Med : saisie de 4 tonnes de cannabis dissimulées dans du faux poisson",
+    "Tanger Med : saisie de 4 tonnes de cannabis cachées dans du faux poisson",
+    "Tanger Med : saisie record de 4 tonnes de cannabis dissimulées dans du faux poisson",
+    "Port Tanger Med : saisie de 4 tonnes de cannabis dissimulées dans du faux poisson",
+    "Tanger Med : la douane saisit 4 tonnes de cannabis dissimulées dans du faux poisson",
+    "Tanger Med : saisie de 4 tonnes de cannabis dissimulées dans du poisson",
+]
+TANGER_ES = "Tanger Med: la aduana descubre cannabis escondido en pescado falso"
+TANGER_EN = "Tanger Med: customs find cannabis hidden in fake fish"
+TANGER_AR = "طنجة المتوسط: الجمارك تحجز القنب الهندي مخبأ في سمك مزيف"
+
+
+def _seed_tanger(client) -> tuple[list[dict], list[dict]]:
+    """The headlines as posted (oldest first: French from 90 min ago, Spanish 40, English 30, Arabic with
+    no time, i.e. now) and their results."""
+    posted = [
+        {"title": t, "source": f"fr-{i}", "lang": "fr", "published_at": _iso(90 - 5 * i)}
+        for i, t in enumerate(TANGER_FR)
+    ]
+    posted += [
+        {
+            "title": TANGER_ES,
+            "source": "es-1",
+            "lang": "es",
+            "url": "https://es.example.ma/t",
+            "published_at": _iso(40),
+        },
+        {"title": TANGER_EN, "source": "en-1", "lang": "en", "published_at": _iso(30)},
+        {"title": TANGER_AR, "source": "ar-1", "lang": "ar"},
+    ]
+    r = client.post("/v1/headlines", json={"headlines": posted})
+    assert r.status_code == 200, r.text
+    return posted, r.json()["results"]
+
+
+def test_the_check_shows_the_whole_story_by_language_beyond_its_top_matches(client) -> None:
+    posted, results = _seed_tanger(client)
+    story_id = results[0]["story_id"]
+    assert all(r["story_id"] == story_id for r in results[:8]), "French, Spanish and English are one story"
+    body = client.post("/v1/dedup/check", json={"title": TANGER_FR[0]}).json()
+    assert body["duplicate"] is True and body["closest_story_id"] == story_id
+    # the top matches are all French: on their own they would show one language
+    assert len(body["matches"]) == 5 and {m["lang"] for m in body["matches"]} == {"fr"}
+
+    story = body["story"]
+    # every language of the story, each its earliest headline, in the order they ran
+    in_story = [(p, r) for p, r in zip(posted, results) if r["story_id"] == story_id]
+    expected = []
+    for p, r in in_story:  # posted oldest first
+        if p["lang"] not in [v["lang"] for v in expected]:
+            expected.append(
+                {
+                    "headline_id": r["headline_id"],
+                    "title": p["title"],
+                    "lang": p["lang"],
+                    "source": p["source"],
+                    "url": p.get("url"),
+                }
+            )
+    assert [v["lang"] for v in expected][:3] == ["fr", "es", "en"]
+    assert [{k: v[k] for k in ("headline_id", "title", "lang", "source", "url")} for v in story["versions"]] == expected
+    fr, es, en = story["versions"][:3]
+    assert fr["published_at"] == posted[0]["published_at"].replace("+00:00", "Z") and fr["received_at"].endswith("Z")
+    assert es["published_at"].endswith("Z") and en["published_at"].endswith("Z")
+    if len(story["versions"]) == 4:  # Arabic joined (no time given: received now, so it ran last)
+        assert story["versions"][3]["published_at"] is None and story["versions"][3]["received_at"]
+
+    # the story's figures are those of GET /v1/stories/{id}
+    detail = client.get(f"/v1/stories/{story_id}").json()
+    assert story["id"] == story_id
+    for key in ("size", "n_sources", "languages", "first_seen", "last_seen"):
+        assert story[key] == detail[key], key
+    assert story["size"] == len(in_story) and story["n_sources"] == len(in_story)
+    assert story["languages"] == [v["lang"] for v in story["versions"]]
+    assert story["first_seen"] == fr["published_at"]
+
+    # the existing fields keep their meaning
+    assert body["related"] == [m for m in body["matches"] if not m["same_story"]]
+
+
+def test_the_story_is_null_when_nothing_is_close(client) -> None:
+    _seed_tanger(client)
+    r = client.post("/v1/dedup/check", json={"title": "Recette : un gâteau au chocolat sans farine"})
+    body = r.json()
+    assert body["closest_story_id"] is None and "story" in body and body["story"] is None
+    assert '"story":null' in r.text
+
+
+def test_a_language_that_ran_late_in_a_large_story_is_listed_and_read_again_when_it_changes(
+    client, monkeypatch
+) -> None:
+    """A story larger than the oldest headlines read first, whose later languages are not among them:
+    its languages' first headlines are read with ``story_briefs``, once until the story changes; at most 12."""
+    from app.matching import evidence
+
+    monkeypatch.setattr(evidence, "STORY_PAGE", 2)
+    posted, results = _seed_tanger(client)
+    story_id = results[0]["story_id"]
+    store = client.app.state.ticker.store
+    briefs: list[int] = []
+    read_briefs = store.story_briefs
+    monkeypatch.setattr(store, "story_briefs", lambda stories: briefs.append(1) or read_briefs(stories))
+
+    def versions() -> list[tuple[str, int]]:
+        body = client.post("/v1/dedup/check", json={"title": TANGER_FR[0]}).json()
+        assert body["story"]["languages"] == [v["lang"] for v in body["story"]["versions"]]
+        return [(v["lang"], v["headline_id"]) for v in body["story"]["versions"]]
+
+    first = versions()
+    assert [lang for lang, _ in first][:3] == ["fr", "es", "en"] and first[0] == ("fr", results[0]["headline_id"])
+    assert len(briefs) == 1
+    assert versions() == first and len(briefs) == 1, "read once while the story is unchanged"
+    # an English version that ran before the first one, posted now: the story changed, and the answer with it
+    earlier = client.post(
+        "/v1/headlines",
+        json={
+            "headlines": [
+                {"title": TANGER_EN + " at the port", "source": "en-2", "lang": "en", "published_at": _iso(35)}
+            ]
+        },
+    ).json()["results"][0]
+    assert earlier["story_id"] == story_id
+    now = versions()
+    assert len(briefs) == 2 and now[2] == ("en", earlier["headline_id"]) and now[:2] == first[:2]
+
+    got = evidence.story_versions(store, story_id, limit=2)
+    assert got is not None and [h.lang for h in got[1]] == ["fr", "es"]
+    assert evidence.story_versions(store, None) is None and evidence.story_versions(store, 10**9) is None

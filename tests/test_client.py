@@ -442,6 +442,72 @@ def test_format_check_one_line_per_match() -> None:
     ]
 
 
+def test_format_check_says_every_language_the_story_ran_in() -> None:
+    """One line under the verdict: the story's languages (all of them, from `story`, not only the top
+    matches'), its id, headlines and outlets; none for a `new` verdict or a service without `story`."""
+    from app.client.cli import format_check
+
+    now = datetime(2025, 3, 1, 10, 37, tzinfo=timezone.utc)
+    match = {
+        "headline_id": 1,
+        "story_id": 7,
+        "title": "Sahara : soutien",
+        "lang": "fr",
+        "source": "le360",
+        "published_at": "2025-03-01T10:00:00Z",
+        "score": 1.9,
+        "same_story": True,
+    }
+    answer = {
+        "duplicate": True,
+        "story_id": 7,
+        "match": "near",
+        "score": 1.9,
+        "threshold": 0.744,
+        "lang": "fr",
+        "verdict": "duplicate",
+        "confidence": 0.99,
+        "closest_story_id": 7,
+        "matches": [match],
+        "story": {
+            "id": 7,
+            "size": 9,
+            "n_sources": 7,
+            "languages": ["fr", "es", "en", "ar"],
+            "first_seen": "2025-03-01T09:00:00Z",
+            "last_seen": "2025-03-01T10:30:00Z",
+            "versions": [
+                {"headline_id": 1, "title": "Sahara : soutien", "lang": "fr", "source": "le360", "url": None},
+                {"headline_id": 4, "title": "Sahara: apoyo", "lang": "es", "source": "x", "url": "https://x.ma/es"},
+                {"headline_id": 5, "title": "Sahara: support", "lang": "en", "source": "y"},
+                {
+                    "headline_id": 6,
+                    "title": "الصحراء: دعم",
+                    "lang": "ar",
+                    "source": "z",
+                    "received_at": "2025-03-01T10:30:00Z",
+                },
+            ],
+        },
+    }
+    result = CheckResult.from_json(answer)
+    assert result.story is not None and [v.lang for v in result.story.versions] == ["fr", "es", "en", "ar"]
+    assert result.story.versions[1].url == "https://x.ma/es" and result.to_json()["story"]["size"] == 9
+    head, story, *lines = format_check(result, now=now).splitlines()
+    assert head.startswith("DUPLICATE  story 7")
+    assert story == "  Ran in: FR, ES, EN, AR (story 7, 9 headlines, 7 outlets)"
+    assert lines == ["  [FR] · same story · Ran 37 min ago on le360 · story 7 · Sahara : soutien"]
+    one = {**answer["story"], "size": 1, "n_sources": 1, "languages": ["fr"]}
+    possible = {**answer, "duplicate": False, "story_id": None, "verdict": "possible", "story": one}
+    assert format_check(CheckResult.from_json(possible), now=now).splitlines()[1] == (
+        "  Ran in: FR (story 7, 1 headline, 1 outlet)"
+    )
+    new = {**answer, "duplicate": False, "story_id": None, "verdict": "new", "confidence": 0.1}
+    assert "Ran in" not in format_check(CheckResult.from_json(new), now=now)
+    older = {k: v for k, v in answer.items() if k != "story"}
+    assert CheckResult.from_json(older).story is None and "Ran in" not in format_check(CheckResult.from_json(older))
+
+
 def test_cli_check_json_output(fake: tuple[str, FakeState], capsys: pytest.CaptureFixture[str]) -> None:
     url, _ = fake
     assert main(["check", "Sahara : soutien renouvelé", "--url", url, "--json"]) == 1
@@ -578,7 +644,7 @@ def test_cli_against_the_real_service(tmp_path: Path, capsys: pytest.CaptureFixt
         assert r.status_code == 200, r.text
         title = "Sultana Khaya breaks her silence and denies any split with the Polisario"
         assert main(["check", title, "--url", srv.url]) == 1
-        head, *lines = capsys.readouterr().out.splitlines()
+        head, story_line, *lines = capsys.readouterr().out.splitlines()
         assert head.startswith("DUPLICATE  story ") and re.search(r"confidence (0\.9\d|1\.00)", head), head
         same = [line for line in lines if "· same story ·" in line]
         related = [line for line in lines if "· related, not the same story ·" in line]
@@ -592,6 +658,37 @@ def test_cli_against_the_real_service(tmp_path: Path, capsys: pytest.CaptureFixt
         ), fr_line
         assert any(line.startswith("  [ES] · same story · Ran just now on le360-es") for line in same)
         assert any("alyaoum24" in line for line in related)
+        # under the verdict, the languages the whole story ran in
+        assert re.fullmatch(r"  Ran in: FR, ES \(story \d+, 3 headlines, 3 outlets\)", story_line), story_line
+
+        # a story whose top matches are all French: the line still names every language it ran in
+        from test_check_evidence import TANGER_EN, TANGER_ES, TANGER_FR
+
+        r = httpx.post(
+            srv.url + "/v1/headlines",
+            timeout=30,
+            json={
+                "headlines": [
+                    *(
+                        {
+                            "title": t,
+                            "source": f"fr-{i}",
+                            "published_at": (now - timedelta(minutes=90 - 5 * i)).isoformat(),
+                        }
+                        for i, t in enumerate(TANGER_FR)
+                    ),
+                    {"title": TANGER_ES, "source": "es-1", "published_at": (now - timedelta(minutes=40)).isoformat()},
+                    {"title": TANGER_EN, "source": "en-1", "published_at": (now - timedelta(minutes=30)).isoformat()},
+                ]
+            },
+        )
+        assert r.status_code == 200 and len({x["story_id"] for x in r.json()["results"]}) == 1, r.text
+        story_id = r.json()["results"][0]["story_id"]
+        assert main(["check", TANGER_FR[0], "--url", srv.url]) == 1
+        head, story_line, *lines = capsys.readouterr().out.splitlines()
+        assert head.startswith(f"DUPLICATE  story {story_id} ")
+        assert story_line == f"  Ran in: FR, ES, EN (story {story_id}, 8 headlines, 8 outlets)"
+        assert len(lines) == 5 and all(line.startswith("  [FR] · same story · ") for line in lines)
 
         # an unknown language: exit 2, and the accepted codes said
         assert main(["check", title, "--url", srv.url, "--lang", "de"]) == 2

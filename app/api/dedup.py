@@ -7,14 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from ..matching.evidence import story_versions
 from ..records import CheckResult
+from ..store import HeadlineRow, StoryRow
 from ..stories.confidence import confidence, verdict
 from .headlines import validate_title
 from .langs import check_lang
 from .models import CheckIn, CheckMatchOut, CheckOut, error_responses
 from .security import check_access
 from .state import AppState
-from .views import from_row, iso
+from .views import check_story, from_row, iso
 
 router = APIRouter(prefix="/v1/dedup", tags=["dedup"])
 
@@ -36,12 +38,19 @@ async def check(body: CheckIn, state: CheckedState) -> Response:
     pipeline = state.require_pipeline()
     # ingest lets checks go first: from here, so that it also waits through the hop to the thread pool
     # and back and the answer's serialisation, which need the GIL an ingest batch would hold
+    title, lang = body.title.strip(), body.lang.lower() if body.lang else None
+
+    def work() -> tuple[CheckResult, tuple[StoryRow, list[HeadlineRow]] | None]:
+        # the check, then the whole story it is about (matching/evidence.py), in one hop to the thread pool
+        result = pipeline.check(title, lang)
+        return result, story_versions(pipeline.store, result.closest_story_id)
+
     with pipeline.checking():
-        result = await run_in_threadpool(pipeline.check, body.title.strip(), body.lang.lower() if body.lang else None)
-        return _answer(state, result)
+        result, story = await run_in_threadpool(work)
+        return _answer(state, result, story)
 
 
-def _answer(state: AppState, result: CheckResult) -> Response:
+def _answer(state: AppState, result: CheckResult, story: tuple[StoryRow, list[HeadlineRow]] | None) -> Response:
     state.metrics.inc("ticker_dedup_checks_total", duplicate=str(result.duplicate).lower())
     conf = confidence(result.score, result.threshold, result.duplicate) if result.closest_story_id is not None else 0.0
     about = result.story_id if result.duplicate else result.closest_story_id
@@ -62,6 +71,7 @@ def _answer(state: AppState, result: CheckResult) -> Response:
         verdict=verdict(result.duplicate, conf),
         confidence=conf,
         related=[m for m in matches if not m.same_story],
+        story=check_story(*story) if story is not None else None,
     )
     # Serialised here, once: the model was validated as it was built, and FastAPI would validate a
     # returned model again against response_model (which still documents the body).

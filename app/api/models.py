@@ -158,6 +158,32 @@ class CheckMatchOut(BaseModel):
     )
 
 
+class CheckVersionOut(BaseModel):
+    """A story's earliest headline in one language."""
+
+    headline_id: int
+    title: str
+    lang: str
+    source: str | None
+    url: str | None = Field(description="As the feed gave it (not checked: a client links only http/https).")
+    published_at: str | None = Field(description="When it ran (ISO-8601, from the feed); null when the feed gave none.")
+    received_at: str | None = Field(description="When the service received it: when it ran, for a feed without times.")
+
+
+class CheckStoryOut(BaseModel):
+    """The whole story the check is about, not only its headlines among the top matches."""
+
+    id: int
+    size: int = Field(description="How many headlines it holds.")
+    n_sources: int = Field(description="How many distinct outlets ran it.")
+    languages: list[str] = Field(description="Its languages, in order of first appearance.")
+    first_seen: str = Field(description="ISO-8601: when its first headline ran.")
+    last_seen: str = Field(description="ISO-8601: when its latest headline ran.")
+    versions: list[CheckVersionOut] = Field(
+        description="One per language: its earliest headline in that language, in the order they ran (at most 12)."
+    )
+
+
 class CheckOut(BaseModel):
     duplicate: bool
     story_id: int | None
@@ -182,6 +208,11 @@ class CheckOut(BaseModel):
     )
     related: list[CheckMatchOut] = Field(
         default_factory=list, description="The `matches` of other stories than that one: related, not the same story."
+    )
+    story: CheckStoryOut | None = Field(
+        description="The story `closest_story_id` names, whole: its size, outlets, languages, times and its "
+        "earliest headline in each language (`versions`), which the top `matches` may not show; null when "
+        "`closest_story_id` is null (or that story was emptied meanwhile, by an editor's merge)."
     )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from ..store import HeadlineRow, Store, StoryRow
-from .models import HeadlineBrief, HeadlineOut, StoryDetailOut, StoryOut
+from .models import CheckStoryOut, HeadlineBrief, HeadlineOut, StoryDetailOut, StoryOut
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -183,6 +183,33 @@ def story_detail(store: Store, story: StoryRow, limit: int, offset: int) -> Stor
     return StoryDetailOut.model_validate({**base, "headlines": out, "limit": limit, "offset": offset})
 
 
+def check_story(s: StoryRow, versions: Sequence[HeadlineRow]) -> CheckStoryOut:
+    """The dedup check's ``story``: the story's row and its earliest headline in each language
+    (``matching.evidence.story_versions``)."""
+    return CheckStoryOut.model_validate(
+        {
+            "id": s.id,
+            "size": s.size,
+            "n_sources": len(set(s.sources)),
+            "languages": s.languages,
+            "first_seen": iso(s.first_seen) or "",
+            "last_seen": iso(s.last_seen) or "",
+            "versions": [
+                {
+                    "headline_id": h.id,
+                    "title": h.title,
+                    "lang": h.lang,
+                    "source": h.source,
+                    "url": h.url,
+                    "published_at": iso(h.published_at),
+                    "received_at": iso(h.received_at),
+                }
+                for h in versions
+            ],
+        }
+    )
+
+
 def headline_out(h: HeadlineRow, canonical_vec: np.ndarray | None, vec: np.ndarray | None) -> HeadlineOut:
     sim = float(np.dot(vec, canonical_vec)) if canonical_vec is not None and vec is not None else 0.0
     return from_row(
@@ -198,6 +225,7 @@ def headline_out(h: HeadlineRow, canonical_vec: np.ndarray | None, vec: np.ndarr
 __all__ = [
     "brief",
     "brief_dict",
+    "check_story",
     "from_row",
     "headline_out",
     "iso",

@@ -2,10 +2,12 @@
 
 from app.client.client import (
     CheckResult,
+    CheckStory,
     HeadlineIn,
     IngestResult,
     Match,
     RetryPolicy,
+    StoryVersion,
     TickerClient,
     TickerConnectionError,
     TickerError,
@@ -13,10 +15,12 @@ from app.client.client import (
 
 __all__ = [
     "CheckResult",
+    "CheckStory",
     "HeadlineIn",
     "IngestResult",
     "Match",
     "RetryPolicy",
+    "StoryVersion",
     "TickerClient",
     "TickerConnectionError",
     "TickerError",

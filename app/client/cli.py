@@ -2,8 +2,9 @@
 
 Exit codes are the interface for scripts: ``check`` exits 0 when the headline is new (verdict ``new`` or
 ``possible``: the line says which), 1 when it duplicates a known story (verdict ``duplicate``), 2 on any
-error (bad input, unreachable service, 4xx/5xx). Each match is one line: its language, same story or
-related, when and where it ran, its link, the title.
+error (bad input, unreachable service, 4xx/5xx). Under the verdict, the languages the story ran in (all of
+them, not only the top matches'); then each match is one line: its language, same story or related, when and
+where it ran, its link, the title.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Sequence, TextIO
 from app.client.client import (
     DEFAULT_URL,
     CheckResult,
+    CheckStory,
     HeadlineIn,
     IngestResult,
     Match,
@@ -91,6 +93,19 @@ def format_match(m: Match, now: datetime | None = None) -> str:
     return "  " + " · ".join(parts) + f" · {_clip(m.title, TITLE_WIDTH)}"
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def format_story(story: CheckStory) -> str:
+    """ "  Ran in: FR, ES, EN, AR (story 60, 9 headlines, 7 outlets)": every language of the story."""
+    langs = story.languages or [v.lang for v in story.versions if v.lang]
+    where = ", ".join(lang.upper() for lang in langs) or "-"
+    return (
+        f"  Ran in: {where} (story {story.id}, {_count(story.size, 'headline')}, {_count(story.n_sources, 'outlet')})"
+    )
+
+
 def format_check(result: CheckResult, now: datetime | None = None) -> str:
     verdict = _verdict(result)
     conf = f"  confidence {result.confidence:.2f}" if result.confidence is not None else ""
@@ -103,6 +118,8 @@ def format_check(result: CheckResult, now: datetime | None = None) -> str:
     head += f"  (score {_score(result.score)}, threshold {_score(result.threshold)})"
     if result.lang:
         head += f"  lang={result.lang}"
+    if verdict != "new" and result.story is not None:
+        head += "\n" + format_story(result.story)
     if not result.matches:
         return head
     # the story's versions first (by language, in the service's order within one), then the other stories

@@ -121,6 +121,44 @@ class Match:
 
 
 @dataclass(frozen=True)
+class StoryVersion:
+    """A story's earliest headline in one language."""
+
+    headline_id: int
+    title: str
+    lang: str | None = None
+    source: str | None = None
+    url: str | None = None
+    published_at: str | None = None
+    received_at: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "StoryVersion":
+        return cls(**_pick(cls, data))
+
+
+@dataclass(frozen=True)
+class CheckStory:
+    """The story the check is about, whole: not only its headlines among the top matches."""
+
+    id: int
+    size: int = 0
+    n_sources: int = 0
+    #: in order of first appearance
+    languages: list[str] = field(default_factory=list)
+    first_seen: str | None = None
+    last_seen: str | None = None
+    #: one per language, its earliest headline, in the order they ran
+    versions: list[StoryVersion] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "CheckStory":
+        picked = _pick(cls, data)
+        picked["versions"] = [StoryVersion.from_json(v) for v in data.get("versions") or []]
+        return cls(**picked)
+
+
+@dataclass(frozen=True)
 class CheckResult:
     duplicate: bool
     story_id: int | None = None
@@ -136,6 +174,8 @@ class CheckResult:
     closest_story_id: int | None = None
     #: the matches of other stories: related, not the same story
     related: list[Match] = field(default_factory=list)
+    #: the story ``closest_story_id`` names, whole (None from a service without it, or when nothing was close)
+    story: CheckStory | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "CheckResult":
@@ -149,6 +189,8 @@ class CheckResult:
 
         picked["matches"] = [match(m) for m in data.get("matches") or []]
         picked["related"] = [match(m) for m in data.get("related") or []]
+        story = data.get("story")
+        picked["story"] = CheckStory.from_json(story) if isinstance(story, Mapping) else None
         return cls(**picked)
 
     def to_json(self) -> dict[str, Any]:

@@ -14,8 +14,12 @@
  *   .ticker-dedup-box[data-state="idle|checking|duplicate|possible|clear|error"]   (role=status, always present once attached)
  *     .ticker-dedup-warning[data-verdict]   when the verdict is duplicate or possible:
  *       .ticker-dedup-warning-title  the verdict in words, with the calibrated confidence ("Already ran: … (confidence 99 %)")
- *       .ticker-dedup-versions       the story's headlines by language:
+ *       .ticker-dedup-story          the whole story, from the answer's `story`: "Ran in FR, ES, EN, AR · 9 headlines · 7 outlets"
+ *       .ticker-dedup-versions       the story's headlines by language: every language of the story (`story.versions`,
+ *                                    in the order they ran; without it, the languages of the top matches):
  *         .ticker-dedup-version[data-lang] > .ticker-dedup-version-lang ("FR · 2"), .ticker-dedup-list > .ticker-dedup-match
+ *           (the story's top matches in that language; none among them: its earliest headline in it,
+ *           .ticker-dedup-match.ticker-dedup-story-version, "first in this language")
  *       .ticker-dedup-related-group  other stories' headlines, apart: "Related, not the same story"
  *       .ticker-dedup-match[data-story-id][data-headline-id]  > .ticker-dedup-lang, .ticker-dedup-title,
  *                     .ticker-dedup-meta > .ticker-dedup-ran ("Ran 37 min ago on le360"), a.ticker-dedup-link
@@ -55,7 +59,10 @@
     maxMatches: positiveInt(data.maxMatches, 5),
   };
 
-  const MATCH_LABELS = { exact: "exact repeat", near: "rewrite", translation: "translation", related: "another story" };
+  const MATCH_LABELS = {
+    exact: "exact repeat", near: "rewrite", translation: "translation", related: "another story",
+    version: "first in this language",
+  };
   // the pair score's addends (the API's `terms`), in the words an editor reads them
   const TERM_LABELS = [
     ["exact", "same text"], ["cosine", "meaning"], ["cross_lang", "language pair"], ["entity", "names"],
@@ -110,6 +117,7 @@
 .ticker-dedup-ran,.ticker-dedup-copies{font-size:.8em;color:#3d4554}
 .ticker-dedup-link{font-size:.8em}
 .ticker-dedup-why{grid-column:2;font-size:.75em;color:#5b6475;font-variant-numeric:tabular-nums}
+.ticker-dedup-story{font-size:.85em;color:#3d4554;margin:0 0 .4rem}
 `;
     (document.head || document.documentElement).append(style);
   }
@@ -193,7 +201,8 @@
     return when ? `Ran ${when}${where}` : match.source ? `Ran on ${match.source}` : "";
   }
 
-  function renderMatch(match, result, sameStory) {
+  /** One headline; ``kind`` "version": the story's earliest in its language, not among the top matches. */
+  function renderMatch(match, result, sameStory, kind) {
     const li = el("li", "ticker-dedup-match");
     li.dataset.storyId = String(match.story_id ?? "");
     li.dataset.headlineId = String(match.headline_id ?? "");
@@ -206,7 +215,9 @@
     // same text, another language, or a rewrite; another story's headline is named as such
     const matchLang = String(match.lang || "").toLowerCase();
     const inputLang = String(result.lang || "").toLowerCase();
-    const type = !sameStory
+    const type = kind
+      ? kind
+      : !sameStory
       ? "related"
       : match.terms && match.terms.exact
         ? "exact"
@@ -214,6 +225,7 @@
           ? "translation"
           : "near";
     if (!sameStory) li.classList.add("ticker-dedup-related");
+    if (kind === "version") li.classList.add("ticker-dedup-story-version");
     const meta = el("span", "ticker-dedup-meta");
     const ran = ranText(match);
     if (ran) meta.append(el("span", "ticker-dedup-ran", ran));
@@ -262,21 +274,46 @@
     const pct = typeof result.confidence === "number" ? ` (confidence ${Math.round(result.confidence * 100)} %)` : "";
     warning.append(el("p", "ticker-dedup-warning-title", `${VERDICT_WORDS[verdict]}${pct}`));
 
-    if (same.length) {
-      // the versions by language, in the order the service ranked them (the same text first)
-      const byLang = new Map();
-      for (const m of same) {
-        const lang = String(m.lang || "?").toLowerCase();
-        if (!byLang.has(lang)) byLang.set(lang, []);
-        byLang.get(lang).push(m);
+    // the whole story (its every language), when the service sends it: the top matches may all be one language
+    const story =
+      result.story && typeof result.story === "object" && result.story.id === about && Array.isArray(result.story.versions)
+        ? result.story
+        : null;
+    if (story) {
+      const langs = (Array.isArray(story.languages) && story.languages.length ? story.languages : story.versions.map((v) => v.lang))
+        .filter(Boolean)
+        .map((l) => String(l).toUpperCase());
+      const count = (n, what) => (typeof n === "number" ? [`${n} ${what}${n === 1 ? "" : "s"}`] : []);
+      const parts = [`Ran in ${langs.join(", ")}`, ...count(story.size, "headline"), ...count(story.n_sources, "outlet")];
+      const summary = el("p", "ticker-dedup-story", parts.join(" · "));
+      summary.dataset.storyId = String(story.id);
+      warning.append(summary);
+    }
+    // by language: the story's languages in the order they ran, then any other of the top matches'; in each,
+    // the top matches in that language (in the service's order), else the story's earliest headline in it
+    const byLang = new Map();
+    const group = (lang) => {
+      const key = String(lang || "?").toLowerCase();
+      if (!byLang.has(key)) byLang.set(key, { matches: [], first: null });
+      return byLang.get(key);
+    };
+    if (story) {
+      for (const v of story.versions) {
+        if (v && typeof v === "object" && !group(v.lang).first) group(v.lang).first = v;
       }
+    }
+    for (const m of same) group(m.lang).matches.push(m);
+    if (byLang.size) {
       const versions = el("div", "ticker-dedup-versions");
-      for (const [lang, group] of byLang) {
+      for (const [lang, { matches: shown, first }] of byLang) {
+        const items = shown.length
+          ? shown.map((m) => renderMatch(m, result, true))
+          : [renderMatch({ ...first, story_id: story.id }, result, true, "version")];
         const section = el("section", "ticker-dedup-version");
         section.dataset.lang = lang;
-        section.append(el("p", "ticker-dedup-version-lang", `${lang.toUpperCase()} · ${group.length}`));
+        section.append(el("p", "ticker-dedup-version-lang", `${lang.toUpperCase()} · ${items.length}`));
         const list = el("ul", "ticker-dedup-list");
-        list.append(...group.map((m) => renderMatch(m, result, true)));
+        list.append(...items);
         section.append(list);
         versions.append(section);
       }
