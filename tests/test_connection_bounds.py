@@ -177,17 +177,21 @@ def test_idle_connections_and_heads_that_never_end_are_closed(bounded):
 
 
 @pytest.mark.slow
-def test_an_oversized_head_gets_431(bounded):
-    s = _connect(bounded)
+def _oversized_head(srv: Server, wait: float) -> bytes:
+    """What the server answers to 70,000 bytes of one header that never ends (over its 65,536-byte limit)."""
+    s = _connect(srv)
     try:
-        # 70,000 bytes of one header that never ends: all read by the server, over its 65,536-byte limit
         s.sendall(b"GET /livez HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 70_000)
         try:
-            answer = _read_until_closed(s, time.monotonic() + 5)
+            return _read_until_closed(s, time.monotonic() + wait)
         except socket.timeout:
             pytest.fail("a 70 kB request head was neither answered nor closed")
     finally:
         s.close()
+
+
+def test_an_oversized_head_gets_431(bounded):
+    answer = _oversized_head(bounded, wait=5)
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
 
 
@@ -229,15 +233,7 @@ def test_two_worker_processes_bound_request_heads_too(tmp_path):
         "TICKER_FEEDS_POLL": "false",
     }
     with Server(env, args=("--workers", "2")) as srv:
-        s = _connect(srv)
-        try:
-            s.sendall(b"GET /livez HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 70_000)
-            try:
-                answer = _read_until_closed(s, time.monotonic() + 30)
-            except socket.timeout:
-                pytest.fail("a 70 kB request head was neither answered nor closed")
-        finally:
-            s.close()
+        answer = _oversized_head(srv, wait=30)
         assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
         assert httpx.get(srv.url + "/livez", timeout=5).status_code == 200
 
