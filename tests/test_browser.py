@@ -1600,3 +1600,199 @@ def test_feeds_panel_shows_each_feeds_health_and_hides_without_feeds(page: Any, 
     page.evaluate("() => window.TickerDashboard.pollFeeds(true)")
     page.locator("#feeds-panel").wait_for(state="hidden")
     assert page.recorder.dialogs == [] and page.recorder.errors == []
+
+
+# JS: what the feeds panel offers for each feed: its button, and why it is disabled.
+FEED_ACTIONS = """() => [...document.querySelectorAll('#feeds-list li.feed')].map(li => ({
+  id: li.dataset.feedId, status: li.dataset.status,
+  button: li.querySelector('button.feed-toggle')?.textContent ?? null,
+  action: li.querySelector('button.feed-toggle')?.dataset.action ?? null,
+  error: li.querySelector('.feed-error')?.textContent ?? null,
+}))"""
+#: JS: the element that has the focus, as "<feed id> <button text>" when it is a feed's button
+FOCUSED_FEED_BUTTON = (
+    "document.activeElement.matches('#feeds-list button.feed-toggle') "
+    "? document.activeElement.dataset.feedId + ' ' + document.activeElement.textContent : document.activeElement.id"
+)
+
+
+def _only_feed(api: Api, url: str) -> dict[str, Any]:
+    """Delete every feed the service follows, then follow ``url``: the one feed the panel lists."""
+    for f in api.http.get("/v1/feeds").json()["feeds"]:
+        api.http.delete(f"/v1/feeds/{f['id']}")
+    r = api.http.post("/v1/feeds", json={"url": url, "source": "pause-desk"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _open_with_feed(page: Any, api: Api, feed_id: int, button: str) -> None:
+    """Open the dashboard (live) and wait until the feeds panel shows the feed with ``button``."""
+    page.goto(api.url + DASH)
+    page.wait_for_selector("#status[data-state=live]")
+
+    def shown() -> None:
+        page.evaluate("() => window.TickerDashboard.pollFeeds(true)")
+        assert [(f["id"], f["button"]) for f in page.evaluate(FEED_ACTIONS)] == [(str(feed_id), button)]
+
+    eventually(shown, timeout=20.0, interval=0.5)
+    assert page.locator("#feeds-panel").is_visible()
+
+
+def _api_feed(api: Api, feed_id: int) -> dict[str, Any]:
+    r = api.http.get(f"/v1/feeds/{feed_id}")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _feed_patch(feed_id: int, key: str | None = None) -> Callable[[Any], bool]:
+    """A predicate for page.expect_request: the page's PATCH of this feed (with this key, when given)."""
+
+    def sent(r: Any) -> bool:
+        ok = r.method == "PATCH" and r.url.endswith(f"/v1/feeds/{feed_id}")
+        return ok and (key is None or r.headers.get("x-api-key") == key)
+
+    return sent
+
+
+def _feed_patched(feed_id: int, key: str | None = None) -> Callable[[Any], bool]:
+    """The same, for page.expect_response."""
+    return lambda r: _feed_patch(feed_id, key)(r.request)
+
+
+def test_feeds_panel_pauses_and_resumes_a_feed_with_the_dashboards_key(keyed_page: Any, keyed_api: Api) -> None:
+    page, api = keyed_page, keyed_api
+    with _feed_server() as url:
+        feed = _only_feed(api, url + "/ok")
+        fid = feed["id"]
+        button = page.locator(f'#feeds-list li.feed[data-feed-id="{fid}"] button.feed-toggle')
+        try:
+            _open_with_feed(page, api, fid, "Pause")
+            assert page.evaluate(f"sessionStorage.getItem('{KEY_STORAGE}')") is None
+            assert page.locator("#feeds-error").is_hidden()
+            # from now on the panel's own polls fail (it keeps what it shows): only the PATCH's answer redraws it
+            page.route("**/v1/feeds", lambda r: r.abort())
+
+            # Pause: no key yet, so the service's 401 makes the dashboard ask for it, in the corrections' own form
+            with page.expect_response(_feed_patched(fid)) as refused:
+                button.click()
+            assert refused.value.status == 401
+            page.wait_for_selector("#story-panel[open][data-key-only] #panel-key-form:not([hidden])")
+            assert page.evaluate("document.activeElement.id") == "panel-key"
+            assert page.locator("#panel-title").text_content() == "API key"
+            assert "feed" in page.locator("#panel-key-label").text_content()
+            assert _api_feed(api, fid)["enabled"] is True  # nothing changed yet
+            page.fill("#panel-key", KEY)
+            with page.expect_response(_feed_patched(fid, KEY)) as answered:
+                page.press("#panel-key", "Enter")
+            assert answered.value.status == 200
+            assert answered.value.request.post_data_json == {"enabled": False}
+            page.wait_for_selector("#story-panel", state="hidden")
+
+            # the service has it paused; the panel, redrawn from its answer, offers Resume and says why
+            paused = _api_feed(api, fid)
+            assert (paused["enabled"], paused["status"], paused["disabled_reason"]) == (
+                False,
+                "disabled",
+                "paused by an operator",
+            )
+            listed = {f["id"]: f for f in api.http.get("/v1/feeds").json()["feeds"]}
+            assert listed[fid]["enabled"] is False
+            eventually(
+                lambda: _assert_equal(
+                    page.evaluate(FEED_ACTIONS),
+                    [
+                        {
+                            "id": str(fid),
+                            "status": "disabled",
+                            "button": "Resume",
+                            "action": "resume",
+                            "error": "paused by an operator",
+                        }
+                    ],
+                )
+            )
+            assert page.locator("#feeds-summary").text_content() == "1 feed · 1 failing"
+            # the focus is on the feed's (new) button, and the key is kept for the tab like the corrections' one
+            assert page.evaluate(FOCUSED_FEED_BUTTON) == f"{fid} Resume"
+            assert page.evaluate(f"sessionStorage.getItem('{KEY_STORAGE}')") == KEY
+
+            # Resume, from the keyboard: the kept key goes at once (no form), and the feed is polled again at once
+            fetches = paused["fetches"]
+            with page.expect_response(_feed_patched(fid)) as answered:
+                page.keyboard.press("Enter")
+            assert answered.value.status == 200
+            assert answered.value.request.headers.get("x-api-key") == KEY
+            assert answered.value.request.post_data_json == {"enabled": True}
+            eventually(lambda: _assert_equal(page.evaluate(FEED_ACTIONS)[0]["button"], "Pause"))
+            resumed = _api_feed(api, fid)
+            assert resumed["enabled"] is True and resumed["disabled_reason"] is None
+            assert page.evaluate(FOCUSED_FEED_BUTTON) == f"{fid} Pause"
+            assert page.locator("#story-panel").is_hidden()
+            eventually(lambda: _assert_more(_api_feed(api, fid)["fetches"], fetches), timeout=20.0)
+            assert page.locator("#feeds-error").is_hidden()
+        finally:
+            api.http.delete(f"/v1/feeds/{fid}")
+    assert page.recorder.dialogs == [] and page.recorder.errors == []
+
+
+def _assert_equal(got: Any, want: Any) -> None:
+    assert got == want
+
+
+def _assert_more(got: int, than: int) -> None:
+    assert got > than
+
+
+def test_feeds_panel_asks_for_the_key_and_shows_the_services_refusals(keyed_page: Any, keyed_api: Api) -> None:
+    page, api = keyed_page, keyed_api
+    with _feed_server() as url:
+        feed = _only_feed(api, url + "/ok")
+        fid = feed["id"]
+        button = page.locator(f'#feeds-list li.feed[data-feed-id="{fid}"] button.feed-toggle')
+        try:
+            _open_with_feed(page, api, fid, "Pause")
+            # without the key, Pause (from the keyboard) asks for it rather than failing silently
+            button.focus()
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#story-panel[open][data-key-only] #panel-key-form:not([hidden])")
+            assert page.evaluate("document.activeElement.id") == "panel-key"
+            assert page.locator("#panel-story").is_hidden()
+            # closing the form changes nothing, and the focus is back on the feed's button
+            page.keyboard.press("Escape")
+            page.wait_for_selector("#story-panel", state="hidden")
+            assert page.evaluate(FOCUSED_FEED_BUTTON) == f"{fid} Pause"
+            assert _api_feed(api, fid)["enabled"] is True
+            assert page.evaluate(FEED_ACTIONS)[0]["button"] == "Pause"
+
+            # a wrong key: refused (the service's message shows in the panel), forgotten, and asked again
+            button.click()
+            page.fill("#panel-key", "not-the-key")
+            with page.expect_response(_feed_patched(fid, "not-the-key")) as refused:
+                page.press("#panel-key", "Enter")
+            assert refused.value.status == 401
+            page.wait_for_selector("#story-panel[open][data-key-only] #panel-key-form:not([hidden])")
+            assert "refused" in page.locator("#panel-key-label").text_content()
+            error = page.locator("#feeds-error[role=alert]")
+            assert error.is_visible()
+            assert "this endpoint needs the API key" in error.text_content()
+            assert page.evaluate(f"sessionStorage.getItem('{KEY_STORAGE}')") is None
+            assert _api_feed(api, fid)["enabled"] is True
+            page.keyboard.press("Escape")
+            page.wait_for_selector("#story-panel", state="hidden")
+
+            # another refusal: the service's own words, as text. The feed is deleted behind the panel's back
+            # (the panel's polls are held so that it still lists it), then paused with the right key: 404.
+            page.evaluate(f"sessionStorage.setItem('{KEY_STORAGE}', '{KEY}')")
+            page.route("**/v1/feeds", lambda r: r.abort())
+            assert api.http.delete(f"/v1/feeds/{fid}").status_code == 204
+            with page.expect_response(_feed_patched(fid)) as gone:
+                button.click()
+            assert gone.value.status == 404
+            error.wait_for(state="visible")
+            assert error.text_content() == f"feed {fid} does not exist"
+            assert error.evaluate("e => e.children.length") == 0
+            assert page.locator("#story-panel").is_hidden()
+            assert page.evaluate(FEED_ACTIONS)[0]["button"] == "Pause"
+        finally:
+            api.http.delete(f"/v1/feeds/{fid}")
+    assert page.recorder.dialogs == [] and page.recorder.errors == []

@@ -14,7 +14,7 @@
  *   dashboard/filters.js    language / source / time filters, "X of Y stories", filters in the URL
  *   dashboard/search.js     the server-side search that replaces the board
  *   dashboard/seen.js       "N new since you looked" (localStorage)
- *   dashboard/feeds.js      the feeds panel
+ *   dashboard/feeds.js      the feeds panel, and its Pause / Resume (PATCH /v1/feeds/{id})
  *   dashboard/polling.js    the poll, its cadence, and the status it shows
  *   dashboard/panel.js      the story panel: opening, loading, corrections, focus
  *   dashboard/panel-view.js what the story panel shows
@@ -23,8 +23,9 @@
  *
  * SECURITY: data (headlines, sources, keywords, labels) is only ever inserted as text
  * (textContent / createTextNode via el()); no innerHTML anywhere. Links come only from http(s) URLs.
- * The API key for corrections is asked when first needed and kept in sessionStorage (this tab only,
- * never localStorage); a 401 forgets it. localStorage holds only "ticker.lookedAt" (a time).
+ * The API key for corrections and feed changes is asked when first needed (a feed change: when the service
+ * answers 401) in the story panel's key form and kept in sessionStorage (this tab only, never localStorage);
+ * a 401 forgets it. localStorage holds only "ticker.lookedAt" (a time).
  *
  * ---- Hooks for browser tests (stable; please keep) ------------------------------------------------
  *   #status                text "Connecting…" | "Live" | "Offline" | "Error 4xx";  data-state="connecting|live|offline|error"
@@ -77,7 +78,9 @@
  *     #panel-error         role=alert: the service's refusal (its detail, or each msg of a 422), or why it failed
  *     #panel-result        after a correction: #panel-result-text, #panel-undo (hidden once undone);
  *                          data-correction-id, data-kind (merge | move | undo)
- *     #panel-key-form      asks the API key (input #panel-key) when a correction needs it and none is known
+ *     #panel-key-form      asks the API key (input #panel-key) when a correction needs it and none is known, or when
+ *                          a feed change was refused with a 401: the panel then shows only this form, has
+ *                          [data-key-only] and "API key" as its title, and closes once the key is entered
  *     #panel-canonical     canonical headline (dir="auto", lang); #panel-summary: "N headlines — FR ES — sources"
  *     #panel-merge-form    #panel-merge-into (target story id) + #panel-merge ("Merge into…")
  *     #panel-versions > li.panel-version[data-headline-id][data-canonical?]
@@ -89,13 +92,17 @@
  *                          data-failing; #feeds-summary "N feeds · M failing"; #feeds-list > li.feed[data-feed-id]
  *                          [data-status=ok|error|pending|disabled] > .feed-status (OK | Error | Pending | Disabled),
  *                          .feed-source, .feed-meta ("N stored · fetched <time>"), .feed-error (the last error, only
- *                          while failing or disabled). Polled with the board, at most every 5 s.
+ *                          while failing or disabled: a paused feed's "paused by an operator"),
+ *                          button.feed-toggle[data-feed-id][data-action=pause|resume] "Pause" (enabled feeds) |
+ *                          "Resume" (disabled ones), aria-disabled while its PATCH is under way.
+ *                          #feeds-error (role=alert) [hidden] unless a change was refused: the service's message.
+ *                          Polled with the board, at most every 5 s.
  *   window.TickerDashboard  { refresh(force): Promise, applyFilters(), fold(text), openStory(id): Promise, markSeen(),
  *                             loadMore(columnId): Promise, search(): Promise, showUpdates(), state, config }
  */
 import { config } from "./dashboard/config.js";
 import { $ } from "./dashboard/dom.js";
-import { pollFeeds } from "./dashboard/feeds.js";
+import { initFeeds, pollFeeds } from "./dashboard/feeds.js";
 import { applyFilters, readFiltersFromUrl } from "./dashboard/filters.js";
 import { fold } from "./dashboard/format.js";
 import { isReading, showUpdates } from "./dashboard/hold.js";
@@ -152,6 +159,7 @@ function init() {
     countNew();
   });
   initPanel();
+  initFeeds();
   document.addEventListener("keydown", (e) => {
     const typing = e.target instanceof HTMLElement && e.target.closest("input, textarea, select, [contenteditable]");
     if (e.key === "/" && !typing && !e.ctrlKey && !e.metaKey && !e.altKey && !$("#story-panel").open) {

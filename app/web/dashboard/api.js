@@ -9,8 +9,9 @@
  *   GET /v1/stories?since=&until=&limit=1      how many stories are new since the editor last looked (totals only)
  *   GET /v1/stories/{id}, POST /v1/corrections/*   the story panel and the editors' corrections
  *   GET /v1/feeds                     the feeds panel: each followed feed's health
- * The API key for corrections is asked when first needed and kept in sessionStorage (this tab only, never
- * localStorage); a 401 forgets it. Reads send it too when one is known (a service may protect reads).
+ *   PATCH /v1/feeds/{id}              the feeds panel's Pause / Resume ({"enabled": false | true})
+ * The API key for corrections and feed changes is asked when first needed and kept in sessionStorage (this tab
+ * only, never localStorage); a 401 forgets it. Reads send it too when one is known (a service may protect reads).
  */
 import { config } from "./config.js";
 import { state } from "./state.js";
@@ -139,4 +140,13 @@ export function postCorrection(path, body, key) {
     body: body === undefined ? undefined : JSON.stringify(body),
     cache: "no-store",
   });
+}
+
+/** PATCH /v1/feeds/{id} with this JSON `body`, and the key when one is known (a service without
+ *  TICKER_API_KEY takes feed changes without it). Resolves to the Response, whatever its status; rejects
+ *  when the service cannot be reached. */
+export function patchFeed(id, body, key) {
+  const headers = { Accept: "application/json", "Content-Type": "application/json" };
+  if (key) headers["X-API-Key"] = key;
+  return fetch(`/v1/feeds/${encodeURIComponent(id)}`, { method: "PATCH", headers, body: JSON.stringify(body), cache: "no-store" });
 }

@@ -2,6 +2,8 @@
  * The story panel (dialog#story-panel): opening a story from its card, loading it (GET /v1/stories/{id}), the
  * editors' corrections (POST /v1/corrections/move, /merge, /{id}/undo) behind the API key, asked when first
  * needed (#panel-key-form), and the focus back on the card when it closes. What it shows: panel-view.js.
+ * askKey() opens the panel with that key form only, for a change made elsewhere (the feeds panel's Pause /
+ * Resume): one way to ask the key, one place to keep it (api.js's apiKey).
  */
 import { apiKey, ApiError, getStory, postCorrection, refusal } from "./api.js";
 import { $ } from "./dom.js";
@@ -15,12 +17,13 @@ const panel = {
   story: null, // the story shown (where the requested one went, when it was merged)
   opener: null, // the element focus goes back to
   loadSeq: 0, // answers to an older load are dropped
-  pending: null, // the correction waiting for the API key
+  pending: null, // what runs once the API key is entered (a correction, or askKey's change)
+  keyOnly: null, // the panel only asks the key (askKey): { focusBack } gives the element focus goes back to
   busy: false,
 };
 
-function askForKey(action, why) {
-  panel.pending = action;
+function askForKey(then, why) {
+  panel.pending = then;
   const form = $("#panel-key-form");
   $("#panel-key-label").textContent = why || "Corrections need the service's API key.";
   form.hidden = false;
@@ -67,6 +70,8 @@ export function openStory(storyId, opener) {
   panel.requestedId = String(storyId);
   panel.story = null;
   panel.pending = null;
+  panel.keyOnly = null;
+  delete dialog.dataset.keyOnly;
   panel.opener = opener || (document.activeElement !== document.body ? document.activeElement : null);
   dialog.dataset.requestedId = panel.requestedId;
   delete dialog.dataset.storyId;
@@ -90,6 +95,14 @@ function closeStory() {
 }
 
 function onPanelClosed() {
+  if (panel.keyOnly) {
+    const back = panel.keyOnly.focusBack();
+    panel.keyOnly = null;
+    panel.pending = null;
+    delete $("#story-panel").dataset.keyOnly;
+    if (back && back.isConnected) back.focus();
+    return;
+  }
   if (panel.requestedId == null) return; // done already
   const id = panel.requestedId;
   const shown = panel.story && String(panel.story.id);
@@ -108,7 +121,7 @@ async function correct(action) {
   if (panel.busy) return;
   const key = apiKey.get();
   if (!key) {
-    askForKey(action);
+    askForKey(() => correct(action));
     return;
   }
   panel.pending = null;
@@ -130,7 +143,7 @@ async function correct(action) {
     const why = await refusal(response);
     apiKey.forget();
     panelError(`The key was refused: ${why}`);
-    askForKey(action, "That key was refused. Enter the service's API key again.");
+    askForKey(() => correct(action), "That key was refused. Enter the service's API key again.");
     return;
   }
   if (!response.ok) {
@@ -188,6 +201,34 @@ function undo() {
   return correct({ path: `/v1/corrections/${encodeURIComponent(id)}/undo`, undoable: false, done: () => `Correction ${id} undone.` });
 }
 
+/** Ask the API key for a change made outside a story (the feeds panel) in the panel's own key form: the panel
+ *  opens with that form only (dialog[data-key-only]); once a key is entered (and kept, as for corrections) it
+ *  closes and `then` runs. `focusBack()` gives the element the focus goes back to when it closes (a redraw
+ *  may have replaced the one clicked). Closing it without a key changes nothing. */
+export function askKey(then, why, focusBack) {
+  const dialog = $("#story-panel");
+  panel.loadSeq++; // a story still loading is not shown
+  panel.requestedId = null;
+  panel.story = null;
+  panel.opener = null;
+  panel.keyOnly = { focusBack: focusBack || (() => null) };
+  dialog.dataset.keyOnly = "";
+  delete dialog.dataset.requestedId;
+  delete dialog.dataset.storyId;
+  dialog.setAttribute("aria-busy", "false");
+  $("#panel-status").textContent = "";
+  $("#panel-title").textContent = "API key";
+  $("#panel-story").hidden = true;
+  $("#panel-merged").hidden = true;
+  panelError("");
+  panelResult("");
+  if (!dialog.open) dialog.showModal();
+  askForKey(() => {
+    closeStory();
+    then();
+  }, why);
+}
+
 export function initPanel() {
   const dialog = $("#story-panel");
   // A click on a card (on the board or in the search results) opens its story; links inside it still go where they go.
@@ -231,9 +272,9 @@ export function initPanel() {
     apiKey.set(key);
     $("#panel-key").value = "";
     $("#panel-key-form").hidden = true;
-    const action = panel.pending;
+    const then = panel.pending;
     panel.pending = null;
-    if (action) correct(action);
+    if (then) then();
   });
 }
 
