@@ -1711,7 +1711,8 @@ def test_feeds_panel_pauses_and_resumes_a_feed_with_the_dashboards_key(keyed_pag
                     ],
                 )
             )
-            assert page.locator("#feeds-summary").text_content() == "1 feed · 1 failing"
+            # paused is not failing
+            assert page.locator("#feeds-summary").text_content() == "1 feed · 0 failing · 1 paused"
             # the focus is on the feed's (new) button, and the key is kept for the tab like the corrections' one
             assert page.evaluate(FOCUSED_FEED_BUTTON) == f"{fid} Resume"
             assert page.evaluate(f"sessionStorage.getItem('{KEY_STORAGE}')") == KEY

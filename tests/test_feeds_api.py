@@ -89,21 +89,33 @@ def test_the_answer_is_the_changed_feed(client, feed):
     r = patch(client, fid, {"enabled": False})
     assert r.status_code == 200, r.text
     paused = r.json()
-    assert (paused["enabled"], paused["status"], paused["disabled_reason"], paused["next_poll_at"]) == (
+    assert (
+        paused["enabled"],
+        paused["status"],
+        paused["disabled_reason"],
+        paused["next_poll_at"],
+        paused["paused"],
+    ) == (
         False,
         "disabled",
         "paused by an operator",
         None,
+        True,
     )
-    assert {k: v for k, v in paused.items() if k not in ("enabled", "status", "disabled_reason", "next_poll_at")} == {
-        k: v for k, v in feed.items() if k not in ("enabled", "status", "disabled_reason", "next_poll_at")
-    }
+    assert feed["paused"] is False
+    moved = ("enabled", "status", "disabled_reason", "next_poll_at", "paused")
+    assert {k: v for k, v in paused.items() if k not in moved} == {k: v for k, v in feed.items() if k not in moved}
     assert client.get(f"/v1/feeds/{fid}").json() == paused
     assert patch(client, fid, {"enabled": False}).json() == paused  # the same again: nothing changes
 
     before = time.time()
     resumed = patch(client, fid, {"enabled": True}).json()
-    assert (resumed["enabled"], resumed["status"], resumed["disabled_reason"]) == (True, "pending", None)
+    assert (resumed["enabled"], resumed["status"], resumed["disabled_reason"], resumed["paused"]) == (
+        True,
+        "pending",
+        None,
+        False,
+    )
     assert before - 1 <= epoch(resumed["next_poll_at"]) <= time.time() + 1  # due now
 
     r = patch(client, fid, {"interval_seconds": 60, "source": "  Le360 Sport ", "lang": "es"})

@@ -565,7 +565,7 @@ def test_410_disables_the_feed(app_client, feeds):
         None,
         410,
     )
-    assert "410" in state["disabled_reason"]
+    assert "410" in state["disabled_reason"] and state["paused"] is False  # disabled by the publisher, not paused
     assert poller(client).poll_once(now + 10 * 86400) == [] and len(feeds.hits("/gone")) == 1
     assert "ticker_feeds_disabled 1" in client.get("/metrics").text
 

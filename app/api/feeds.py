@@ -20,7 +20,7 @@ from pydantic.json_schema import SkipJsonSchema
 from ..config import Settings
 from ..feeds.fetch import check_url
 from ..limits import LANG_PATTERN
-from ..store.base import DuplicateFeed, FeedChange, FeedRow, TooManyFeeds
+from ..store.base import PAUSED_REASON, DuplicateFeed, FeedChange, FeedRow, TooManyFeeds
 from .models import ErrorOut, StorableStr, _Input, error_responses
 from .params import RowId
 from .security import require_read, require_write
@@ -117,6 +117,7 @@ class FeedOut(BaseModel):
     status: FeedStatus = Field(description="pending (never fetched), ok, error (the last poll failed), disabled.")
     enabled: bool
     disabled_reason: str | None
+    paused: bool = Field(description="Disabled by an operator (PATCH enabled: false), not by a failure.")
     created_at: str
     last_fetch_at: str | None
     last_status: int | None = Field(description="The last HTTP status; null when no answer came.")
@@ -148,6 +149,7 @@ def feed_out(f: FeedRow) -> FeedOut:
         FeedOut,
         f,
         status=feed_status(f),
+        paused=not f.enabled and f.disabled_reason == PAUSED_REASON,
         created_at=iso(f.created_at) or "",
         last_fetch_at=iso(f.last_fetch_at),
         last_error_at=iso(f.last_error_at),

@@ -60,11 +60,14 @@ function drawFeeds(feeds) {
   const list = $("#feeds-list");
   const active = document.activeElement;
   const focused = active instanceof Element && list.contains(active) ? active.closest("li.feed") : null;
-  const failing = feeds.filter((f) => f.status === "error" || f.status === "disabled").length;
+  // a feed an editor paused is not failing: it is counted apart
+  const paused = feeds.filter((f) => f.paused === true).length;
+  const failing = feeds.filter((f) => f.paused !== true && (f.status === "error" || f.status === "disabled")).length;
   feedsPoll.feeds = feeds;
   panel.dataset.total = String(feeds.length);
   panel.dataset.failing = String(failing);
-  $("#feeds-summary").textContent = `${feeds.length} feed${feeds.length === 1 ? "" : "s"} · ${failing} failing`;
+  $("#feeds-summary").textContent =
+    `${feeds.length} feed${feeds.length === 1 ? "" : "s"} · ${failing} failing` + (paused ? ` · ${paused} paused` : "");
   const seen = new Set();
   const wanted = feeds.map((f) => {
     const id = String(f.id);
