@@ -91,3 +91,16 @@ def make_client(tmp_path: Path, encoder) -> Iterator[Callable[..., Any]]:
 @pytest.fixture
 def client(make_client):
     return make_client()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_outlives_the_session() -> Iterator[None]:
+    """Every ``python -m app`` a test started is stopped by the end: a leaked one keeps a port, a database
+    and an encoder's memory on the machine long after the run."""
+    yield
+    from server import STARTED
+
+    alive = [p for p in STARTED if p.poll() is None]
+    for p in alive:
+        p.kill()
+    assert not alive, f"{len(alive)} server process(es) outlived their tests: {[p.args for p in alive]}"

@@ -22,6 +22,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: every server process started, so that the session can check none outlived its test (conftest.py)
+STARTED: list[subprocess.Popen] = []
+
+
 class Server:
     def __init__(self, env: dict[str, str], port: int | None = None, args: tuple[str, ...] = ()) -> None:
         self.port = port or free_port()
@@ -51,6 +55,7 @@ class Server:
             stdout=self._logfile,
             stderr=subprocess.STDOUT,
         )
+        STARTED.append(self.proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -86,7 +91,9 @@ class Server:
             self._logfile.close()
 
     def __enter__(self) -> "Server":
-        return self.start()
+        # ``with Server(env).start(90.0) as srv`` has started it already: a second process would fail to bind
+        # the port and take the first one's place in ``proc``, which then outlived the test
+        return self if self.proc is not None and self.proc.poll() is None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
