@@ -88,11 +88,6 @@ class Pipeline:
 
         apply_stored_rule(self)  # the threshold refitted from this deployment's corrections, if any
 
-    @property
-    def ingest_waiting_for_checks(self) -> int:
-        """Ingest batches waiting for dedup checks right now."""
-        return self.checks.waiting
-
     def warm_up(self) -> None:
         """Load lazily built models (language detection) now, not in the first request."""
         self.detector.detect_many(

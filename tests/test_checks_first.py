@@ -68,15 +68,15 @@ def test_ingest_waits_for_a_check_under_way(encoder, tmp_path, monkeypatch):
     ingest = threading.Thread(target=lambda: results.append(p.ingest(_items(30, offset=20))))
     ingest.start()
     # the batch stops at its first step, before matching or storing anything, while the check is under way
-    assert _wait_until(lambda: p.ingest_waiting_for_checks == 1), "ingest did not wait for the check"
+    assert _wait_until(lambda: p.checks.waiting == 1), "ingest did not wait for the check"
     time.sleep(0.05)
-    assert p.ingest_waiting_for_checks == 1 and ingest.is_alive()
+    assert p.checks.waiting == 1 and ingest.is_alive()
     check.release.set()
     check.thread.join(30)
     ingest.join(60)
     assert not ingest.is_alive() and len(results[0]) == 30
     assert p.store.count_headlines() == before + 30
-    assert p.ingest_waiting_for_checks == 0
+    assert p.checks.waiting == 0
 
 
 def test_a_check_that_never_ends_slows_ingest_but_does_not_stop_it(encoder, tmp_path, monkeypatch):

@@ -42,9 +42,6 @@ class MatchingCache:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def __contains__(self, headline_id: object) -> bool:
-        return headline_id in self._rows
-
     def get(self, headline_id: int) -> KnownHeadline | None:
         return self._rows.get(headline_id)
 
